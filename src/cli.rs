@@ -1,0 +1,137 @@
+//! The command line, as clap derive types. Doc comments here are the `--help` text.
+//!
+//! Guidelines: global flags live on [`Cli`] and work before or after the subcommand; every flag that
+//! also has an environment variable names it in `env = ...`; nothing here decides anything — raw
+//! arguments become [`crate::settings::Settings`] in one place.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Learn what Redis is for, and when to use it instead of SQL — every claim measured live.
+///
+/// Each lesson explains one Redis role from the study notes, runs a real demo against a real Redis
+/// and the same job on embedded SQL (SQLite), prints both timings side by side, checks its claim with
+/// a measured number, and ends with a short quiz.
+#[derive(Debug, Parser)]
+#[command(name = "redis-learn", version, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 ok · 1 a claim or quiz did not pass · 2 usage or environment error · 130 interrupted")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Redis to use, e.g. redis://127.0.0.1:6379 or redis://:PASSWORD@127.0.0.1:6380/0
+    /// [default: 127.0.0.1:6379 if it answers, else a private redis-server]
+    #[arg(long, global = true, env = "REDIS_URL", value_name = "URL")]
+    pub redis: Option<String>,
+
+    /// Always start a private redis-server on a free loopback port (needs redis-server on PATH);
+    /// takes precedence over --redis and REDIS_URL
+    #[arg(long, global = true)]
+    pub private: bool,
+
+    /// Allow a Redis that is not on this machine (demos write keys under their own prefix only)
+    #[arg(long, global = true)]
+    pub allow_remote: bool,
+
+    /// When to use colors
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Print one JSON document instead of text (for grading scripts and slides)
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Fewer operations per measurement (still enough samples for p50/p99): for CI and the impatient
+    #[arg(long, global = true)]
+    pub quick: bool,
+
+    /// Do not end a lesson with its quiz
+    #[arg(long, global = true)]
+    pub no_quiz: bool,
+
+    /// Language of lessons and messages [default: from LANG/LC_ALL, else en]
+    #[arg(long, global = true, value_enum, env = "REDIS_LEARN_LANG", value_name = "LANG")]
+    pub lang: Option<LangChoice>,
+
+    /// Load lesson files from this directory instead of the built-in ones (for lesson authors)
+    #[arg(long, global = true, env = "REDIS_LEARN_LESSONS_DIR", value_name = "DIR")]
+    pub lessons_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the lessons
+    List,
+    /// Run a lesson: explanation, live demo against Redis and SQLite, measured claims, quiz
+    Lesson(LessonArgs),
+    /// Run a lesson's self-check quiz on its own
+    Quiz(QuizArgs),
+    /// Show which Redis and SQLite would be used, and whether a lesson can run
+    Doctor,
+    /// Check lesson files (all built-in ones, or those in --lessons-dir) and report every problem
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct LessonArgs {
+    /// Lesson number or slug, e.g. 2 or cache-aside
+    pub lesson: String,
+}
+
+#[derive(Debug, Args)]
+pub struct QuizArgs {
+    /// Lesson number or slug
+    pub lesson: String,
+
+    /// Answers without a terminal, comma-separated letters in question order, e.g. b,a,c,d,a
+    /// (without this and without a terminal, one answer a line is read from stdin)
+    #[arg(long, value_name = "LETTERS")]
+    pub answers: Option<String>,
+
+    /// Seed for shuffling the options (same seed, same order)
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LangChoice {
+    En,
+    Zh,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["redis-learn", "lesson", "2", "--quick", "--json"]).unwrap();
+        assert!(cli.global.quick && cli.global.json);
+    }
+
+    #[test]
+    fn no_subcommand_is_allowed() {
+        let cli = Cli::try_parse_from(["redis-learn"]).unwrap();
+        assert!(cli.command.is_none());
+    }
+}

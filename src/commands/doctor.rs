@@ -1,0 +1,78 @@
+//! `redis-learn doctor`: which Redis would be used, whether redis-server is on PATH, the SQLite
+//! version, and what was decided about the terminal. Exit 0 when a lesson could run its demos.
+
+use std::io::Write;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::Outcome;
+use crate::render::json;
+use crate::server::{self, redis_server_path};
+use crate::settings::{RedisChoice, Settings};
+
+#[derive(Debug, Serialize)]
+struct Doctor {
+    redis_ok: bool,
+    redis_url: Option<String>,
+    redis_version: Option<String>,
+    private: bool,
+    redis_problem: Option<String>,
+    redis_server_on_path: Option<String>,
+    sqlite_version: String,
+    interactive: bool,
+    color: bool,
+    lang: crate::i18n::Lang,
+    lessons: String,
+    scratch_filesystem: Option<String>,
+}
+
+pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
+    let connected = server::connect(&settings.redis, settings.allow_remote);
+    let (redis_ok, url, version, private, problem) = match &connected {
+        Ok(handle) => (true, Some(handle.info().url.clone()), Some(handle.info().version.clone()), handle.info().private, None),
+        Err(err) => (false, None, None, false, Some(err.to_string())),
+    };
+    let doc = Doctor {
+        redis_ok,
+        redis_url: url,
+        redis_version: version,
+        private,
+        redis_problem: problem,
+        redis_server_on_path: redis_server_path().map(|p| p.display().to_string()),
+        sqlite_version: crate::sql::sqlite_version().to_string(),
+        interactive: settings.interactive,
+        color: settings.color,
+        lang: settings.lang,
+        lessons: settings.lessons_dir.as_ref().map_or_else(|| "built in".to_string(), |d| d.display().to_string()),
+        scratch_filesystem: crate::sql::filesystem_type(&std::env::temp_dir()),
+    };
+    drop(connected); // a private server started for the check stops here
+    if settings.json {
+        json::print(out, &doc)?;
+    } else {
+        let mark = |ok: bool| if ok { "✔" } else { "✘" };
+        let how = match &settings.redis {
+            RedisChoice::Explicit(_) => "--redis / REDIS_URL",
+            RedisChoice::Private => "--private",
+            RedisChoice::Default(_) => "default: 127.0.0.1:6379, else a private redis-server",
+        };
+        writeln!(out, "{} Redis ({how})", mark(doc.redis_ok))?;
+        match (&doc.redis_url, &doc.redis_problem) {
+            (Some(url), _) => writeln!(
+                out,
+                "    {url} · version {} · {}",
+                doc.redis_version.as_deref().unwrap_or("?"),
+                if doc.private { "private server started by redis-learn (stopped again)" } else { "existing server: demos touch only their own keys" }
+            )?,
+            (None, Some(problem)) => writeln!(out, "    {problem}")?,
+            _ => {}
+        }
+        writeln!(out, "{} redis-server on PATH: {}", mark(doc.redis_server_on_path.is_some()), doc.redis_server_on_path.as_deref().unwrap_or("no"))?;
+        writeln!(out, "✔ SQLite {} (bundled)", doc.sqlite_version)?;
+        writeln!(out, "  temp dir filesystem: {}", doc.scratch_filesystem.as_deref().unwrap_or("unknown"))?;
+        writeln!(out, "  terminal: {} · color: {} · language: {}", if doc.interactive { "interactive" } else { "not interactive (quizzes need --answers)" }, doc.color, doc.lang.code())?;
+        writeln!(out, "  lessons: {}", doc.lessons)?;
+    }
+    Ok(if doc.redis_ok { Outcome::Success } else { Outcome::Usage })
+}

@@ -1,0 +1,203 @@
+//! `redis-learn lesson N`: the lesson's text, its live demos against Redis and SQLite, measured
+//! claims, the cleanup of every key it wrote, and the quiz.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+use crate::Outcome;
+use crate::demo::{self, Ctx, DemoReport};
+use crate::error::UserError;
+use crate::lesson::{Catalogue, Lesson};
+use crate::measure::{Budget, Sampler};
+use crate::render::json::{self, ClaimTotals, LessonRef, LessonRun};
+use crate::render::{Styles, text::Printer};
+use crate::server::{self, Interrupt, Namespace, NamespaceGuard, RedisHandle, Trace};
+use crate::settings::{Scale, Settings};
+
+pub fn run(settings: &Settings, query: &str, catalogue: &Catalogue, interrupt: &Interrupt, out: &mut impl Write) -> Result<Outcome> {
+    let lesson = catalogue.find(query)?;
+    // Decide on Redis before printing anything: a bad URL or a server that is down is one line.
+    let redis = match server::connect(&settings.redis, settings.allow_remote) {
+        Ok(handle) => Some(handle),
+        Err(UserError::NoRedisAvailable) if !settings.json => None,
+        Err(err) => return Err(err.into()),
+    };
+    let lang = settings.lang;
+    let mut p = Printer::new(out, Styles::new(settings.color), lang, settings.width);
+    let text = lesson.text(lang);
+    if !settings.json {
+        let heading = match lang {
+            crate::i18n::Lang::En => format!("Lesson {} · {}", lesson.number, text.title),
+            crate::i18n::Lang::Zh => format!("第 {} 课 · {}", lesson.number, text.title),
+        };
+        p.rule(&heading)?;
+        p.line(&p.styles.dim(&format!("{} {}", lang.tr("from the notes:", "笔记出处："), lesson.source)).to_string())?;
+        p.blank()?;
+        p.prose(&text.intro)?;
+    }
+
+    let Some(redis) = redis else {
+        // No Redis anywhere: still teach the text and the quiz, then say how to get one.
+        p.blank()?;
+        p.line(&format!("{} {}", p.styles.fail(lang.tr("No Redis, so the live demos are skipped:", "没有 Redis，跳过现场演示：")), crate::error::GET_REDIS_HINT))?;
+        for name in &lesson.demos {
+            p.subrule(name)?;
+            p.prose(&text.demo_intros[name])?;
+        }
+        finish_text(&mut p, lesson, settings)?;
+        return Err(UserError::NoRedisAvailable.into());
+    };
+
+    let namespace = Namespace::new_run();
+    let mut guard = NamespaceGuard::new(redis.client().clone(), namespace.clone());
+    if !settings.json {
+        server_banner(&mut p, &redis, &namespace)?;
+    }
+    let scratch = tempfile::Builder::new().prefix("redis-learn-").tempdir().context("creating a scratch directory")?;
+    let budget = match settings.scale {
+        Scale::Full => Budget::FULL,
+        Scale::Quick => Budget::QUICK,
+    };
+    let sampler = Sampler::new(budget, interrupt.clone());
+
+    let mut reports = Vec::new();
+    for (i, name) in lesson.demos.iter().enumerate() {
+        let demo = demo::find(name).with_context(|| format!("demo {name} is not registered"))?;
+        let trace = Trace::new();
+        let ctx = Ctx {
+            redis: &redis,
+            namespace: &namespace,
+            sampler: sampler.clone(),
+            scale: settings.scale,
+            lang,
+            trace: trace.clone(),
+            interrupt: interrupt.clone(),
+            scratch: scratch.path(),
+        };
+        let spinner = Spinner::start(settings, &format!("{} {name}…", lang.tr("running", "正在运行")));
+        let result = (demo.run)(&ctx);
+        drop(spinner);
+        if interrupt.is_set() {
+            guard.clean()?;
+            return Err(UserError::Interrupted.into());
+        }
+        let mut report = result.unwrap_or_else(|err| {
+            let mut failed = DemoReport::new(name, name.clone());
+            failed.error = Some(crate::error::render(&err).trim_start_matches("error: ").to_string());
+            failed
+        });
+        report.trace = trace.report();
+        if !settings.json {
+            p.subrule(&format!("{} {}/{} · {}", lang.tr("Demo", "演示"), i + 1, lesson.demos.len(), report.title))?;
+            p.prose(&text.demo_intros[name])?;
+            p.demo(&report)?;
+            p.out.flush()?;
+        }
+        reports.push(report);
+    }
+
+    let cleanup = guard.clean().context("cleaning up the demo's keys")?;
+    let total: usize = reports.iter().map(|r| r.claims.len()).sum();
+    let held: usize = reports.iter().map(|r| r.claims.iter().filter(|c| c.holds).count()).sum();
+    let passed = reports.iter().all(DemoReport::passed) && cleanup.left == 0;
+    if settings.json {
+        let doc = LessonRun {
+            lesson: LessonRef::of(lesson, lang),
+            lang,
+            redis: Some(redis.info().clone()),
+            sqlite_version: crate::sql::sqlite_version().to_string(),
+            namespace: Some(namespace.prefix().to_string()),
+            quick: settings.scale == Scale::Quick,
+            demos: reports,
+            claims: ClaimTotals { total, held },
+            keys_left: cleanup.left,
+            passed,
+        };
+        json::print(&mut p.out, &doc)?;
+    } else {
+        let summary = match lang {
+            crate::i18n::Lang::En => format!(
+                "{held} of {total} claims held · {} keys written under {} were removed, {} left",
+                cleanup.removed,
+                namespace.prefix(),
+                cleanup.left
+            ),
+            crate::i18n::Lang::Zh => format!(
+                "{total} 条结论中 {held} 条成立 · {} 下写入的 {} 个键已删除，剩余 {} 个",
+                namespace.prefix(),
+                cleanup.removed,
+                cleanup.left
+            ),
+        };
+        p.blank()?;
+        let mark = if passed { p.styles.pass("✔") } else { p.styles.fail("✘") };
+        p.line(&format!("{mark} {summary}"))?;
+        finish_text(&mut p, lesson, settings)?;
+    }
+    drop(redis); // stops a private server, after the cleanup above
+    Ok(if passed { Outcome::Success } else { Outcome::Failed })
+}
+
+fn server_banner(p: &mut Printer<impl Write>, redis: &RedisHandle, namespace: &Namespace) -> Result<()> {
+    let info = redis.info();
+    let lang = p.lang;
+    p.blank()?;
+    if let Some(private) = redis.private_server() {
+        let why = redis.fallback_reason.clone().unwrap_or_else(|| "--private".to_string());
+        let line = match lang {
+            crate::i18n::Lang::En => format!("Started a private redis-server {} on 127.0.0.1:{} ({why}); it stops when the lesson ends.", info.version, private.port()),
+            crate::i18n::Lang::Zh => format!("已启动私有 redis-server {}，端口 127.0.0.1:{}（{why}）；课程结束时自动停止。", info.version, private.port()),
+        };
+        p.line(&p.styles.dim(&line).to_string())?;
+    } else {
+        let line = match lang {
+            crate::i18n::Lang::En => format!("Redis {} at {}: this run only writes keys under {} and removes them at the end.", info.version, info.url, namespace.prefix()),
+            crate::i18n::Lang::Zh => format!("Redis {}（{}）：本次运行只写 {} 下的键，结束时全部删除。", info.version, info.url, namespace.prefix()),
+        };
+        p.line(&p.styles.dim(&line).to_string())?;
+    }
+    Ok(())
+}
+
+/// The takeaways, then the quiz (at a terminal) or how to take it.
+fn finish_text(p: &mut Printer<impl Write>, lesson: &Lesson, settings: &Settings) -> Result<()> {
+    let lang = settings.lang;
+    p.subrule(lang.tr("Takeaways", "要点"))?;
+    p.prose(&lesson.text(lang).outro)?;
+    p.blank()?;
+    if settings.quiz && settings.interactive && !lesson.quiz.is_empty() {
+        p.out.flush()?;
+        super::quiz::interactive(settings, lesson, None, &mut p.out)?;
+    } else if !lesson.quiz.is_empty() {
+        let hint = match lang {
+            crate::i18n::Lang::En => format!("Check yourself: redis-learn quiz {}", lesson.number),
+            crate::i18n::Lang::Zh => format!("自测一下：redis-learn quiz {}", lesson.number),
+        };
+        p.line(&p.styles.dim(&hint).to_string())?;
+    }
+    Ok(())
+}
+
+/// A spinner on stderr while a demo runs, only at a terminal.
+struct Spinner(Option<indicatif::ProgressBar>);
+
+impl Spinner {
+    fn start(settings: &Settings, message: &str) -> Spinner {
+        if !settings.interactive || settings.json {
+            return Spinner(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(message.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        Spinner(Some(bar))
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(bar) = self.0.take() {
+            bar.finish_and_clear();
+        }
+    }
+}

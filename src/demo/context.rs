@@ -1,0 +1,54 @@
+//! What a demo gets to work with: connections to Redis (traced), the run's key namespace, a sampler,
+//! the scale, the language, the interrupt flag and a scratch directory for SQLite files.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::i18n::Lang;
+use crate::measure::Sampler;
+use crate::server::{Interrupt, Namespace, RedisHandle, Trace, TracedConnection, Version};
+use crate::settings::Scale;
+
+pub struct Ctx<'a> {
+    pub redis: &'a RedisHandle,
+    pub namespace: &'a Namespace,
+    pub sampler: Sampler,
+    pub scale: Scale,
+    pub lang: Lang,
+    pub trace: Trace,
+    pub interrupt: Interrupt,
+    /// A directory of this run's own, removed at the end: SQLite files go here.
+    pub scratch: &'a Path,
+}
+
+impl Ctx<'_> {
+    /// A new traced connection (one per thread, as separate processes would have).
+    pub fn connect(&self) -> Result<TracedConnection> {
+        self.redis.connect(&self.trace).context("connecting to Redis")
+    }
+
+    /// The full key for `suffix`, inside this run's namespace.
+    pub fn key(&self, suffix: &str) -> String {
+        self.namespace.key(suffix)
+    }
+
+    /// Pick the string in the learner's language.
+    pub fn tr<'s>(&self, en: &'s str, zh: &'s str) -> &'s str {
+        self.lang.tr(en, zh)
+    }
+
+    /// The full or the quick figure.
+    pub fn n(&self, full: usize, quick: usize) -> usize {
+        self.scale.pick(full, quick)
+    }
+
+    /// Stop here if Ctrl-C was pressed.
+    pub fn check_interrupt(&self) -> Result<()> {
+        Ok(self.interrupt.check()?)
+    }
+
+    pub fn version(&self) -> Version {
+        self.redis.version()
+    }
+}

@@ -1,0 +1,52 @@
+//! Live demos: each proves one Redis role against a real server and the same job in SQLite, and
+//! returns a [`DemoReport`] (findings, measurements, comparisons, claims); printing is elsewhere.
+//!
+//! A demo is a plain function registered in [`DEMOS`] under the name lesson files use.
+
+mod cache_aside;
+mod context;
+mod report;
+mod what_is_redis;
+
+pub use context::Ctx;
+pub use report::{DemoReport, Finding, Note, NoteKind};
+
+use anyhow::Result;
+
+/// A named demo.
+pub struct Demo {
+    pub name: &'static str,
+    pub run: fn(&Ctx) -> Result<DemoReport>,
+}
+
+/// Every demo a lesson file may name.
+pub const DEMOS: &[Demo] = &[
+    Demo { name: "round-trip", run: what_is_redis::round_trip },
+    Demo { name: "core-types", run: what_is_redis::core_types },
+    Demo { name: "durable-writes", run: what_is_redis::durable_writes },
+    Demo { name: "token-cache", run: cache_aside::token_cache },
+    Demo { name: "skewed-reads", run: cache_aside::skewed_reads },
+    Demo { name: "stampede", run: cache_aside::stampede },
+    Demo { name: "negative-caching", run: cache_aside::negative_caching },
+    Demo { name: "invalidation", run: cache_aside::invalidation },
+];
+
+pub fn names() -> Vec<&'static str> {
+    DEMOS.iter().map(|d| d.name).collect()
+}
+
+pub fn find(name: &str) -> Option<&'static Demo> {
+    DEMOS.iter().find(|d| d.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn demo_names_are_unique() {
+        let mut names = super::names();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+    }
+}

@@ -1,0 +1,116 @@
+//! Errors a learner can fix, each one line that says what to do, and the exit codes they map to.
+//!
+//! Plumbing failures travel as `anyhow::Error` with context; [`exit_code`] and [`render`] are the one
+//! place that turns any error into text and an exit code.
+
+use std::fmt::Write as _;
+
+use thiserror::Error;
+
+/// Everything went as promised.
+pub const EXIT_OK: u8 = 0;
+/// A claim did not hold, a demo failed, or a quiz was not passed.
+pub const EXIT_FAILED: u8 = 1;
+/// A usage or environment problem: bad arguments, no Redis, no terminal for a quiz.
+pub const EXIT_USAGE: u8 = 2;
+/// Stopped by Ctrl-C (128 + SIGINT), after cleaning up.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// How to get a Redis, in one line.
+pub const GET_REDIS_HINT: &str = "install one (Debian/Ubuntu: `sudo apt install redis-server`, macOS: `brew install redis`, \
+     or `docker run -p 6379:6379 redis`) or pass --redis URL";
+
+#[derive(Debug, Error)]
+pub enum UserError {
+    #[error("no lesson {query:?}: try one of {known} (see `redis-learn list`)")]
+    LessonNotFound { query: String, known: String },
+
+    #[error("{url:?} is not a Redis URL ({reason}); use the form redis://HOST:PORT[/DB]")]
+    BadRedisUrl { url: String, reason: String },
+
+    #[error("refusing to use {host}: it is not on this machine. Pass --allow-remote if you really mean it")]
+    RemoteNotAllowed { host: String },
+
+    #[error("no Redis answered at {url} ({reason}): start it, or pass --redis URL, or --private to start a private one")]
+    RedisDown { url: String, reason: String },
+
+    #[error("the Redis at {url} needs a password: put it in the URL, redis://:PASSWORD@HOST:PORT")]
+    AuthRequired { url: String },
+
+    #[error("the Redis at {url} refused the password: check the password (and user) in the URL")]
+    AuthFailed { url: String },
+
+    #[error("no Redis at 127.0.0.1:6379 and no `redis-server` on PATH to start a private one: {GET_REDIS_HINT}")]
+    NoRedisAvailable,
+
+    #[error("could not start a private redis-server: {reason}")]
+    PrivateServerFailed { reason: String },
+
+    #[error("the quiz needs a terminal, or answers: pass --answers b,a,c,... or one letter a line on stdin")]
+    NoTerminal,
+
+    #[error("bad answers {given:?}: {reason}")]
+    BadAnswers { given: String, reason: String },
+
+    #[error("lesson file {path}: {reason}")]
+    BadLessonFile { path: String, reason: String },
+
+    #[error("interrupted; the demo's keys were cleaned up")]
+    Interrupted,
+}
+
+impl UserError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            UserError::Interrupted => EXIT_INTERRUPTED,
+            _ => EXIT_USAGE,
+        }
+    }
+}
+
+/// The exit code for an error that reached `main`.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<UserError>() {
+        Some(user) => user.exit_code(),
+        // Anything else is an environment problem we could not classify: still exit 2, never panic.
+        None => EXIT_USAGE,
+    }
+}
+
+/// One line (plus its causes, joined) for the terminal.
+pub fn render(err: &anyhow::Error) -> String {
+    if let Some(user) = err.downcast_ref::<UserError>() {
+        return format!("error: {user}");
+    }
+    let mut line = format!("error: {err}");
+    for cause in err.chain().skip(1) {
+        let _ = write!(line, ": {cause}");
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_errors_are_one_line_and_exit_2() {
+        let err = anyhow::Error::new(UserError::RemoteNotAllowed { host: "10.1.2.3".into() });
+        let text = render(&err);
+        assert!(!text.contains('\n'));
+        assert!(text.contains("--allow-remote"));
+        assert_eq!(exit_code(&err), EXIT_USAGE);
+    }
+
+    #[test]
+    fn plumbing_errors_show_their_causes() {
+        let err = anyhow::anyhow!("disk full").context("writing progress");
+        assert_eq!(render(&err), "error: writing progress: disk full");
+        assert_eq!(exit_code(&err), EXIT_USAGE);
+    }
+
+    #[test]
+    fn interrupt_exits_130() {
+        assert_eq!(exit_code(&UserError::Interrupted.into()), EXIT_INTERRUPTED);
+    }
+}

@@ -1,0 +1,102 @@
+//! The lesson catalogue: the built-in lessons (embedded at compile time, so `cargo install` works),
+//! or the `*.toml` files of a directory an author points at with `--lessons-dir`.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::model::Lesson;
+use super::validate::validate;
+use crate::error::UserError;
+
+/// The built-in lesson files: (file name, contents).
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("01-what-is-redis.toml", include_str!("../../lessons/01-what-is-redis.toml")),
+    ("02-cache-aside.toml", include_str!("../../lessons/02-cache-aside.toml")),
+];
+
+/// All lessons, sorted by number, validated.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    lessons: Vec<Lesson>,
+}
+
+impl Catalogue {
+    /// The built-in lessons.
+    pub fn embedded() -> Result<Catalogue> {
+        let files = EMBEDDED.iter().map(|(name, text)| (name.to_string(), text.to_string())).collect();
+        Catalogue::from_files(files)
+    }
+
+    /// The built-in lessons, or those in `dir` when given.
+    pub fn load(dir: Option<&Path>) -> Result<Catalogue> {
+        match dir {
+            None => Catalogue::embedded(),
+            Some(dir) => Catalogue::from_files(read_dir(dir)?),
+        }
+    }
+
+    /// Parse and validate (file name, contents) pairs; the first problem becomes the error.
+    pub fn from_files(files: Vec<(String, String)>) -> Result<Catalogue> {
+        let (lessons, problems) = parse_all(&files);
+        if let Some(problem) = problems.into_iter().next() {
+            return Err(problem.into());
+        }
+        let problems = validate(&lessons, &crate::demo::names());
+        if let Some((path, reason)) = problems.into_iter().next() {
+            return Err(UserError::BadLessonFile { path, reason }.into());
+        }
+        let mut lessons: Vec<Lesson> = lessons.into_iter().map(|(_, l)| l).collect();
+        lessons.sort_by_key(|l| l.number);
+        Ok(Catalogue { lessons })
+    }
+
+    pub fn lessons(&self) -> &[Lesson] {
+        &self.lessons
+    }
+
+    /// Find a lesson by number (`2`, `02`) or slug (`cache-aside`).
+    pub fn find(&self, query: &str) -> Result<&Lesson, UserError> {
+        let query = query.trim();
+        let by_number = query.parse::<u32>().ok().and_then(|n| self.lessons.iter().find(|l| l.number == n));
+        by_number.or_else(|| self.lessons.iter().find(|l| l.slug.eq_ignore_ascii_case(query))).ok_or_else(|| {
+            let known = self.lessons.iter().map(|l| format!("{} ({})", l.number, l.slug)).collect::<Vec<_>>();
+            UserError::LessonNotFound { query: query.to_string(), known: known.join(", ") }
+        })
+    }
+}
+
+/// Parse every file; problems come back as errors naming the file.
+pub fn parse_all(files: &[(String, String)]) -> (Vec<(String, Lesson)>, Vec<UserError>) {
+    let mut lessons = Vec::new();
+    let mut problems = Vec::new();
+    for (path, text) in files {
+        match Lesson::parse(text) {
+            Ok(lesson) => lessons.push((path.clone(), lesson)),
+            Err(reason) => problems.push(UserError::BadLessonFile { path: path.clone(), reason }),
+        }
+    }
+    (lessons, problems)
+}
+
+/// The `*.toml` files of a directory, sorted by name.
+pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
+    let entries = fs::read_dir(dir).with_context(|| format!("reading lessons from {}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.with_context(|| format!("reading lessons from {}", dir.display()))?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            files.push((path.display().to_string(), text));
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        anyhow::bail!(UserError::BadLessonFile {
+            path: dir.display().to_string(),
+            reason: "no *.toml lesson files in this directory".into()
+        });
+    }
+    Ok(files)
+}

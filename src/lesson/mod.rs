@@ -1,0 +1,12 @@
+//! Lessons as data: the file model (one TOML file per lesson under `lessons/`), the catalogue
+//! (embedded in the binary, or read from `--lessons-dir`), and validation.
+//!
+//! The format is documented in `lessons/README.md`.
+
+mod catalogue;
+mod model;
+mod validate;
+
+pub use catalogue::{Catalogue, EMBEDDED, parse_all, read_dir};
+pub use model::{FORMAT_VERSION, Lesson, LessonText, QuestionText, QuizItem};
+pub use validate::validate;

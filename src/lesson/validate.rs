@@ -1,0 +1,217 @@
+//! Lesson-file checks beyond parsing: unique numbers and slugs, demos that exist, the same entries in
+//! every language, and quizzes with exactly one right answer and an explanation per question.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::model::{FORMAT_VERSION, Lesson};
+use crate::i18n::Lang;
+
+/// A quiz needs at least this many questions.
+pub const MIN_QUESTIONS: usize = 5;
+
+/// Every problem found, as (file, what is wrong). Empty means valid.
+pub fn validate(lessons: &[(String, Lesson)], demo_names: &[&str]) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let mut numbers: HashMap<u32, &str> = HashMap::new();
+    let mut slugs: HashMap<&str, &str> = HashMap::new();
+    for (path, lesson) in lessons {
+        let mut problem = |reason: String| problems.push((path.clone(), reason));
+        if let Some(other) = numbers.insert(lesson.number, path) {
+            problem(format!("lesson number {} is also used by {other}", lesson.number));
+        }
+        if let Some(other) = slugs.insert(&lesson.slug, path) {
+            problem(format!("slug {:?} is also used by {other}", lesson.slug));
+        }
+        for reason in check_lesson(lesson, demo_names) {
+            problem(reason);
+        }
+    }
+    problems
+}
+
+fn check_lesson(lesson: &Lesson, demo_names: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if lesson.format_version != FORMAT_VERSION {
+        problems.push(format!(
+            "format_version {} is not supported (this build reads {FORMAT_VERSION})",
+            lesson.format_version
+        ));
+    }
+    if lesson.number == 0 {
+        problems.push("number must be 1 or more".into());
+    }
+    if lesson.slug.is_empty() || !lesson.slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        problems.push(format!("slug {:?} must be lower-case kebab-case", lesson.slug));
+    }
+    if lesson.demos.is_empty() {
+        problems.push("a lesson names at least one demo".into());
+    }
+    for demo in &lesson.demos {
+        if !demo_names.contains(&demo.as_str()) {
+            problems.push(format!("demo {demo:?} does not exist (known: {})", demo_names.join(", ")));
+        }
+    }
+    let demos: BTreeSet<&str> = lesson.demos.iter().map(String::as_str).collect();
+    if demos.len() != lesson.demos.len() {
+        problems.push("a demo is named twice".into());
+    }
+    if !lesson.text.contains_key(&Lang::En) {
+        problems.push("English text ([text.en]) is required".into());
+    }
+    let languages: BTreeSet<Lang> = lesson.text.keys().copied().collect();
+    for (lang, text) in &lesson.text {
+        let code = lang.code();
+        for (field, value) in [("title", &text.title), ("summary", &text.summary), ("intro", &text.intro), ("outro", &text.outro)] {
+            if value.trim().is_empty() {
+                problems.push(format!("[text.{code}] {field} is empty"));
+            }
+        }
+        let intros: BTreeSet<&str> = text.demo_intros.keys().map(String::as_str).collect();
+        if intros != demos {
+            problems.push(format!(
+                "[text.{code}.demo_intros] must have exactly one entry per demo: has {:?}, demos are {:?}",
+                intros, demos
+            ));
+        }
+        let paragraphs_en = lesson.text.get(&Lang::En).map(|en| paragraphs(&en.intro));
+        if let Some(n) = paragraphs_en
+            && paragraphs(&text.intro) != n
+        {
+            problems.push(format!("[text.{code}] intro has {} paragraphs, English has {n}", paragraphs(&text.intro)));
+        }
+    }
+    if lesson.quiz.len() < MIN_QUESTIONS {
+        problems.push(format!("the quiz has {} questions; at least {MIN_QUESTIONS} are needed", lesson.quiz.len()));
+    }
+    for (i, item) in lesson.quiz.iter().enumerate() {
+        let q = i + 1;
+        let item_languages: BTreeSet<Lang> = item.text.keys().copied().collect();
+        if item_languages != languages {
+            problems.push(format!("quiz question {q} has languages {item_languages:?}, the lesson has {languages:?}"));
+        }
+        let option_counts: BTreeSet<usize> = item.text.values().map(|t| t.options.len()).collect();
+        if option_counts.len() > 1 {
+            problems.push(format!("quiz question {q} has a different number of options per language"));
+        }
+        for (lang, text) in &item.text {
+            let code = lang.code();
+            if text.options.len() < 2 || text.options.len() > 6 {
+                problems.push(format!("quiz question {q} ({code}) needs 2 to 6 options"));
+            }
+            if item.answer >= text.options.len() {
+                problems.push(format!(
+                    "quiz question {q} ({code}): answer {} is not an option index (0 to {})",
+                    item.answer,
+                    text.options.len().saturating_sub(1)
+                ));
+            }
+            let distinct: BTreeSet<&str> = text.options.iter().map(|o| o.trim()).collect();
+            if distinct.len() != text.options.len() {
+                problems.push(format!("quiz question {q} ({code}) has two identical options, so two right answers"));
+            }
+            if text.question.trim().is_empty() || text.explanation.trim().is_empty() {
+                problems.push(format!("quiz question {q} ({code}) needs a question and an explanation"));
+            }
+            if text.options.iter().any(|o| o.trim().is_empty()) {
+                problems.push(format!("quiz question {q} ({code}) has an empty option"));
+            }
+        }
+    }
+    problems
+}
+
+/// Paragraphs are separated by blank lines.
+pub fn paragraphs(text: &str) -> usize {
+    text.split("\n\n").filter(|p| !p.trim().is_empty()).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+format_version = 1
+number = 7
+slug = "sample"
+source = "Q2"
+demos = ["alpha"]
+
+[text.en]
+title = "Sample"
+summary = "A sample"
+intro = "One.\n\nTwo."
+outro = "Done."
+demo_intros = { alpha = "Watch this." }
+"#;
+
+    fn question(answer: usize, options: &[&str]) -> String {
+        let options: Vec<String> = options.iter().map(|o| format!("{o:?}")).collect();
+        format!(
+            "\n[[quiz]]\nanswer = {answer}\n[quiz.text.en]\nquestion = \"Q?\"\noptions = [{}]\nexplanation = \"Because.\"\n",
+            options.join(", ")
+        )
+    }
+
+    fn lesson(extra: &str) -> Lesson {
+        let mut text = GOOD.to_string();
+        for _ in 0..MIN_QUESTIONS {
+            text.push_str(&question(1, &["a", "b", "c"]));
+        }
+        text.push_str(extra);
+        Lesson::parse(&text).unwrap()
+    }
+
+    fn problems(lessons: Vec<Lesson>) -> Vec<String> {
+        let named: Vec<(String, Lesson)> = lessons.into_iter().enumerate().map(|(i, l)| (format!("f{i}"), l)).collect();
+        validate(&named, &["alpha", "beta"]).into_iter().map(|(_, p)| p).collect()
+    }
+
+    #[test]
+    fn a_good_lesson_has_no_problems() {
+        assert_eq!(problems(vec![lesson("")]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn answer_out_of_range_is_caught() {
+        let p = problems(vec![lesson(&question(3, &["a", "b", "c"]))]);
+        assert!(p.iter().any(|p| p.contains("answer 3 is not an option")), "{p:?}");
+    }
+
+    #[test]
+    fn identical_options_mean_two_right_answers() {
+        let p = problems(vec![lesson(&question(0, &["same", "same", "other"]))]);
+        assert!(p.iter().any(|p| p.contains("two identical options")), "{p:?}");
+    }
+
+    #[test]
+    fn unknown_demo_and_duplicate_numbers_are_caught() {
+        let mut a = lesson("");
+        a.demos = vec!["nope".into()];
+        let p = problems(vec![a, lesson("")]);
+        assert!(p.iter().any(|p| p.contains("demo \"nope\" does not exist")), "{p:?}");
+        assert!(p.iter().any(|p| p.contains("lesson number 7 is also used")), "{p:?}");
+        assert!(p.iter().any(|p| p.contains("slug \"sample\" is also used")), "{p:?}");
+    }
+
+    #[test]
+    fn a_missing_translation_is_caught() {
+        let zh = "\n[text.zh]\ntitle = \"样例\"\nsummary = \"样例\"\nintro = \"一。\"\noutro = \"完。\"\ndemo_intros = { alpha = \"看。\" }\n";
+        let text = GOOD.replace("[text.en]", &format!("{zh}\n[text.en]"));
+        let lesson = Lesson::parse(&text).unwrap();
+        let p = problems(vec![lesson]);
+        assert!(p.iter().any(|p| p.contains("intro has 1 paragraphs, English has 2")), "{p:?}");
+    }
+
+    #[test]
+    fn unknown_fields_are_parse_errors() {
+        let err = Lesson::parse(&format!("{GOOD}\ncolour = \"red\"\n")).unwrap_err();
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn too_few_questions_is_caught() {
+        let lesson = Lesson::parse(GOOD).unwrap();
+        let p = problems(vec![lesson]);
+        assert!(p.iter().any(|p| p.contains("at least 5")), "{p:?}");
+    }
+}

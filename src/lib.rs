@@ -1,0 +1,77 @@
+//! redis-learn: an interactive course on what Redis is for, and when to use it instead of SQL, that
+//! proves every point with a live, measured demo.
+//!
+//! `main` parses the command line and calls [`run`]; everything else lives behind this library so
+//! that integration tests and benchmarks reach the same code.
+
+pub mod cli;
+pub mod commands;
+pub mod demo;
+pub mod error;
+pub mod i18n;
+pub mod lesson;
+pub mod measure;
+pub mod quiz;
+pub mod render;
+pub mod server;
+pub mod settings;
+pub mod sql;
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::lesson::Catalogue;
+use crate::server::Interrupt;
+use crate::settings::Settings;
+
+/// How a successful run ended; errors are the third way (see [`error`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything held.
+    Success,
+    /// A claim did not hold, a demo failed, or a quiz was not passed.
+    Failed,
+    /// An environment problem that was already reported on stdout (e.g. by `doctor`).
+    Usage,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Success => error::EXIT_OK,
+            Outcome::Failed => error::EXIT_FAILED,
+            Outcome::Usage => error::EXIT_USAGE,
+        }
+    }
+}
+
+/// Run one command line.
+pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
+    let settings = Settings::resolve(&cli.global);
+    let interrupt = Interrupt::new();
+    interrupt.install();
+    match cli.command {
+        Some(Command::Check) => commands::check::run(&settings, out),
+        Some(Command::Doctor) => commands::doctor::run(&settings, out),
+        command => {
+            let catalogue = Catalogue::load(settings.lessons_dir.as_deref())?;
+            match command {
+                None => {
+                    if !settings.json {
+                        writeln!(out, "{}\n", settings.lang.tr(
+                            "Welcome to redis-learn: what Redis is, what it is for, and when to use it instead of SQL. Every lesson proves its point live, with numbers measured on your machine.",
+                            "欢迎使用 redis-learn：Redis 是什么、用来做什么、什么时候该用它而不是 SQL。每一课都用你机器上实测的数字现场证明。",
+                        ))?;
+                    }
+                    commands::list::run(&settings, &catalogue, out)
+                }
+                Some(Command::List) => commands::list::run(&settings, &catalogue, out),
+                Some(Command::Lesson(args)) => commands::lesson::run(&settings, &args.lesson, &catalogue, &interrupt, out),
+                Some(Command::Quiz(args)) => commands::quiz::run(&settings, &args, &catalogue, out),
+                Some(Command::Check | Command::Doctor) => unreachable!("handled above"),
+            }
+        }
+    }
+}

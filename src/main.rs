@@ -1,0 +1,32 @@
+use std::io::{ErrorKind, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use redis_learn::{cli::Cli, error};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // --help and --version are not errors; clap knows which is which.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { error::EXIT_USAGE } else { error::EXIT_OK });
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let result = redis_learn::run(cli, &mut stdout);
+    let _ = stdout.flush();
+    match result {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{}", error::render(&err));
+            ExitCode::from(error::exit_code(&err))
+        }
+    }
+}
+
+/// `redis-learn list | head -3` must end quietly.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == ErrorKind::BrokenPipe))
+}

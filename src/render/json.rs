@@ -1,0 +1,63 @@
+//! The JSON documents `--json` prints. Field names are a contract with grading scripts: add fields
+//! freely, never rename or remove one.
+
+use serde::Serialize;
+
+use crate::demo::DemoReport;
+use crate::lesson::Lesson;
+use crate::server::ServerInfo;
+
+#[derive(Debug, Serialize)]
+pub struct LessonRef {
+    pub number: u32,
+    pub slug: String,
+    pub title: String,
+}
+
+impl LessonRef {
+    pub fn of(lesson: &Lesson, lang: crate::i18n::Lang) -> LessonRef {
+        LessonRef { number: lesson.number, slug: lesson.slug.clone(), title: lesson.text(lang).title.clone() }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClaimTotals {
+    pub total: usize,
+    pub held: usize,
+}
+
+/// `redis-learn lesson N --json`.
+#[derive(Debug, Serialize)]
+pub struct LessonRun {
+    pub lesson: LessonRef,
+    pub lang: crate::i18n::Lang,
+    /// `null` when no Redis could be reached (the demos were skipped).
+    pub redis: Option<ServerInfo>,
+    pub sqlite_version: String,
+    pub namespace: Option<String>,
+    pub quick: bool,
+    pub demos: Vec<DemoReport>,
+    pub claims: ClaimTotals,
+    /// Keys left under the run's namespace after cleanup: always 0 unless something went wrong.
+    pub keys_left: usize,
+    pub passed: bool,
+}
+
+/// One row of `redis-learn list --json`.
+#[derive(Debug, Serialize)]
+pub struct ListEntry {
+    pub number: u32,
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub source: String,
+    pub demos: Vec<String>,
+    pub questions: usize,
+}
+
+/// Print any document as one line of JSON.
+pub fn print<T: Serialize>(out: &mut impl std::io::Write, doc: &T) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    writeln!(out)?;
+    Ok(())
+}

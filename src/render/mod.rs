@@ -1,0 +1,8 @@
+//! Drawing results: text for people (styled by role, tables, wrapped paragraphs) and JSON for
+//! scripts. Everything here takes values and an `impl Write`; nothing here measures or decides.
+
+pub mod json;
+pub mod style;
+pub mod text;
+
+pub use style::Styles;

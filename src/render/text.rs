@@ -1,0 +1,270 @@
+//! Text output: lesson pages, demo reports, timing tables, claims, the command trace.
+
+use std::io::Write;
+
+use anyhow::Result;
+use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets};
+
+use super::Styles;
+use crate::demo::{DemoReport, NoteKind};
+use crate::i18n::Lang;
+use crate::measure::{Backend, Measurement, format_count, format_duration};
+use crate::server::TraceReport;
+
+/// A printer for one run: where to write, in which language, how wide, with which styles.
+pub struct Printer<W: Write> {
+    pub out: W,
+    pub styles: Styles,
+    pub lang: Lang,
+    pub width: usize,
+}
+
+impl<W: Write> Printer<W> {
+    pub fn new(out: W, styles: Styles, lang: Lang, width: usize) -> Printer<W> {
+        Printer { out, styles, lang, width: width.clamp(40, 110) }
+    }
+
+    fn tr<'a>(&self, en: &'a str, zh: &'a str) -> &'a str {
+        self.lang.tr(en, zh)
+    }
+
+    /// `━━ Lesson 2 · Cache-aside ━━━━`
+    pub fn rule(&mut self, title: &str) -> Result<()> {
+        let used = console::measure_text_width(title) + 4;
+        let fill = "━".repeat(self.width.saturating_sub(used).max(2));
+        writeln!(self.out, "{} {} {}", self.styles.heading("━━"), self.styles.heading(title), self.styles.heading(&fill))?;
+        Ok(())
+    }
+
+    /// `── Demo 1/5 · title ──`
+    pub fn subrule(&mut self, title: &str) -> Result<()> {
+        let used = console::measure_text_width(title) + 4;
+        let fill = "─".repeat(self.width.saturating_sub(used).max(2));
+        writeln!(self.out, "\n{} {} {}", self.styles.dim("──"), self.styles.heading(title), self.styles.dim(&fill))?;
+        Ok(())
+    }
+
+    pub fn line(&mut self, text: &str) -> Result<()> {
+        writeln!(self.out, "{text}")?;
+        Ok(())
+    }
+
+    pub fn blank(&mut self) -> Result<()> {
+        writeln!(self.out)?;
+        Ok(())
+    }
+
+    /// Paragraphs separated by blank lines, wrapped; `- ` bullets keep a hanging indent;
+    /// `` `code` `` is highlighted.
+    pub fn prose(&mut self, text: &str) -> Result<()> {
+        for (i, paragraph) in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).enumerate() {
+            if i > 0 {
+                writeln!(self.out)?;
+            }
+            for block in bullets(paragraph) {
+                let (first, rest) = if block.starts_with("- ") { ("  • ", "    ") } else { ("", "") };
+                let body = block.strip_prefix("- ").unwrap_or(&block);
+                let options = textwrap::Options::new(self.width).initial_indent(first).subsequent_indent(rest);
+                for line in textwrap::wrap(body, options) {
+                    writeln!(self.out, "{}", self.highlight_code(&line))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn highlight_code(&self, line: &str) -> String {
+        if !self.styles.color {
+            return line.to_string();
+        }
+        let mut out = String::new();
+        for (i, part) in line.split('`').enumerate() {
+            if i % 2 == 1 {
+                out.push_str(&self.styles.code(part).to_string());
+            } else {
+                out.push_str(part);
+            }
+        }
+        out
+    }
+
+    /// Everything one demo found.
+    pub fn demo(&mut self, report: &DemoReport) -> Result<()> {
+        for finding in &report.findings {
+            writeln!(self.out, "\n{}", self.styles.heading(&finding.title))?;
+            let mut table = self.table();
+            table.set_header(finding.headers.iter().map(Cell::new));
+            for row in &finding.rows {
+                table.add_row(row.iter().map(Cell::new));
+            }
+            writeln!(self.out, "{table}")?;
+        }
+        if !report.measurements.is_empty() {
+            writeln!(self.out, "\n{}", self.styles.heading(self.tr("Timings (this run)", "耗时（本次运行实测）")))?;
+            let table = self.timing_table(&report.measurements);
+            writeln!(self.out, "{table}")?;
+        }
+        for comparison in &report.comparisons {
+            writeln!(self.out, "  → {}", self.comparison_text(comparison))?;
+        }
+        for note in &report.notes {
+            let tag = match note.kind {
+                NoteKind::Info => self.styles.dim(self.tr("note:", "说明：")),
+                NoteKind::Simulated => self.styles.simulated(self.tr("SIMULATED:", "模拟：")),
+                NoteKind::Caveat => self.styles.simulated(self.tr("caveat:", "注意：")),
+            };
+            let options = textwrap::Options::new(self.width).initial_indent("  ").subsequent_indent("    ");
+            let text = format!("{tag} {}", note.text);
+            for line in textwrap::wrap(&text, options) {
+                writeln!(self.out, "{line}")?;
+            }
+        }
+        if let Some(error) = &report.error {
+            writeln!(self.out, "  {} {error}", self.styles.fail(self.tr("demo failed:", "演示失败：")))?;
+        }
+        if !report.claims.is_empty() {
+            writeln!(self.out, "\n{}", self.styles.heading(self.tr("Claims, checked with this run's numbers", "结论（用本次运行的数字检验）")))?;
+            for claim in &report.claims {
+                let mark = if claim.holds { self.styles.pass("✔") } else { self.styles.fail("✘") };
+                let options = textwrap::Options::new(self.width).initial_indent("").subsequent_indent("    ");
+                let text = format!("{mark}  {} [{}]", claim.text, claim.measured);
+                let wrapped = textwrap::wrap(&text, options);
+                for line in wrapped {
+                    writeln!(self.out, "  {line}")?;
+                }
+            }
+        }
+        self.trace(&report.trace)
+    }
+
+    fn comparison_text(&self, c: &crate::measure::Comparison) -> String {
+        use crate::measure::format_ratio;
+        match self.lang {
+            Lang::En => c.describe(),
+            Lang::Zh => format!(
+                "{} 比 {} 快 {}（p50），p99 快 {}",
+                c.faster,
+                c.slower,
+                format_ratio(c.ratio_p50),
+                format_ratio(c.ratio_p99)
+            ),
+        }
+    }
+
+    fn trace(&mut self, trace: &TraceReport) -> Result<()> {
+        if trace.examples.is_empty() {
+            return Ok(());
+        }
+        writeln!(self.out, "\n{}", self.styles.heading(self.tr("Commands sent (replay them in redis-cli)", "发送的命令（可在 redis-cli 中重放）")))?;
+        for line in &trace.examples {
+            writeln!(self.out, "  {}", self.styles.code(line))?;
+        }
+        let counts: Vec<String> = trace.counts.iter().map(|(name, n)| format!("{name} ×{}", format_count(*n))).collect();
+        let total = format_count(trace.total());
+        let summary = match self.lang {
+            Lang::En => format!("{total} commands in all: {}", counts.join(" · ")),
+            Lang::Zh => format!("共 {total} 条命令：{}", counts.join(" · ")),
+        };
+        let options = textwrap::Options::new(self.width).initial_indent("  ").subsequent_indent("    ");
+        for line in textwrap::wrap(&summary, options) {
+            writeln!(self.out, "{}", self.styles.dim(&line))?;
+        }
+        Ok(())
+    }
+
+    fn table(&self) -> Table {
+        let mut table = Table::new();
+        table.load_style(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+        table.set_width(self.width as u16);
+        if self.styles.color {
+            table.enforce_styling();
+        } else {
+            table.force_no_tty();
+        }
+        table
+    }
+
+    /// Side by side: what, where, p50, p99, mean, throughput, samples.
+    pub fn timing_table(&self, measurements: &[Measurement]) -> Table {
+        let mut table = self.table();
+        table.set_header(vec![
+            self.tr("operation", "操作"),
+            self.tr("backend", "后端"),
+            "p50",
+            "p99",
+            self.tr("mean", "均值"),
+            self.tr("ops/s", "次/秒"),
+            self.tr("samples", "样本数"),
+        ]);
+        for m in measurements {
+            let backend = Cell::new(m.backend.name());
+            let backend = match (self.styles.color, m.backend) {
+                (true, Backend::Redis) => backend.fg(Color::Red),
+                (true, Backend::Sqlite) => backend.fg(Color::Blue),
+                _ => backend,
+            };
+            table.add_row(vec![
+                Cell::new(&m.label),
+                backend,
+                Cell::new(format_duration(m.stats.p50)).set_alignment(CellAlignment::Right),
+                Cell::new(format_duration(m.stats.p99)).set_alignment(CellAlignment::Right),
+                Cell::new(format_duration(m.stats.mean)).set_alignment(CellAlignment::Right),
+                Cell::new(format_count(m.ops_per_sec.round() as u64)).set_alignment(CellAlignment::Right),
+                Cell::new(format_count(m.stats.samples as u64)).set_alignment(CellAlignment::Right),
+            ]);
+        }
+        table
+    }
+}
+
+/// Split a paragraph into blocks: each `- ` line starts a bullet; other lines join the block before.
+fn bullets(paragraph: &str) -> Vec<String> {
+    let mut blocks: Vec<String> = Vec::new();
+    for line in paragraph.lines().map(str::trim) {
+        match blocks.last_mut() {
+            Some(last) if !line.starts_with("- ") => {
+                last.push(' ');
+                last.push_str(line);
+            }
+            _ => blocks.push(line.to_string()),
+        }
+    }
+    blocks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::{Claim, Stats};
+    use std::time::Duration;
+
+    fn printer() -> Printer<Vec<u8>> {
+        Printer::new(Vec::new(), Styles { color: false }, Lang::En, 80)
+    }
+
+    fn output(p: Printer<Vec<u8>>) -> String {
+        String::from_utf8(p.out).unwrap()
+    }
+
+    #[test]
+    fn prose_wraps_and_keeps_bullets() {
+        let mut p = printer();
+        p.prose("First paragraph is short.\n\n- one bullet\n- another bullet that goes on").unwrap();
+        assert_eq!(output(p), "First paragraph is short.\n\n  • one bullet\n  • another bullet that goes on\n");
+    }
+
+    #[test]
+    fn a_demo_report_renders_deterministically() {
+        let us = Duration::from_micros;
+        let stats = |p50| Stats { samples: 1000, min: us(p50 / 2), p50: us(p50), p99: us(p50 * 3), max: us(p50 * 10), mean: us(p50 + 1) };
+        let mut report = DemoReport::new("demo", "A demo");
+        let fast = report.measured(Measurement::new("GET hit", Backend::Redis, stats(40), 1));
+        let slow = report.measured(Measurement::new("SQL query", Backend::Sqlite, stats(200), 1));
+        report.compare(&fast, &slow);
+        report.claim(Claim::new("A hit is 5.00× faster", "5.00×", true));
+        report.note(NoteKind::Simulated, "simulated: 50 ms upstream");
+        let mut p = printer();
+        p.demo(&report).unwrap();
+        insta::assert_snapshot!(output(p));
+    }
+}

@@ -1,0 +1,18 @@
+//! Everything about reaching Redis safely: which server (explicit, default or a private one we
+//! start), the loopback rule, the per-run key namespace and its cleanup guard, the Ctrl-C flag, and
+//! the command trace shown to learners.
+//!
+//! Commands that could hurt a server (FLUSH*, CONFIG SET, DEBUG, SHUTDOWN) may appear only in
+//! `private.rs`, which runs them only on a server this process started; `.ci/forbid` checks that.
+
+mod interrupt;
+mod namespace;
+mod private;
+mod target;
+mod trace;
+
+pub use interrupt::Interrupt;
+pub use namespace::{Cleanup, Namespace, NamespaceGuard, count_keys};
+pub use private::{PrivateServer, free_port, redis_server_path};
+pub use target::{RedisHandle, ServerInfo, Version, connect, is_loopback_host, parse_url};
+pub use trace::{Trace, TraceReport, TracedConnection};

@@ -1,0 +1,148 @@
+//! A private `redis-server` that this process starts on a free loopback port in a temp dir, and
+//! stops when dropped. The only place where server-changing commands may run: the server is ours.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use redis::Client;
+
+use crate::error::UserError;
+
+/// How long a fresh server may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Port races (someone takes our free port before the server binds it) are retried this often.
+const START_ATTEMPTS: usize = 3;
+
+/// `redis-server` on PATH, if any.
+pub fn redis_server_path() -> Option<PathBuf> {
+    which::which("redis-server").ok()
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked: another process may take it before we bind it).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// A redis-server we started; killed and its temp dir removed on drop.
+pub struct PrivateServer {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl PrivateServer {
+    /// Start one with no persistence (`--save "" --appendonly no`), bound to 127.0.0.1 only.
+    pub fn start() -> Result<PrivateServer, UserError> {
+        PrivateServer::start_with(&[])
+    }
+
+    /// Start one with extra `redis-server` arguments (e.g. `["--appendonly", "yes"]`).
+    pub fn start_with(extra_args: &[&str]) -> Result<PrivateServer, UserError> {
+        let fail = |reason: String| UserError::PrivateServerFailed { reason };
+        let binary = redis_server_path().ok_or(UserError::NoRedisAvailable)?;
+        let mut last_error = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let dir = tempfile::Builder::new()
+                .prefix("redis-learn-")
+                .tempdir()
+                .map_err(|e| fail(format!("no temp dir: {e}")))?;
+            let port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
+            let child = spawn(&binary, port, dir.path(), extra_args).map_err(|e| fail(e.to_string()))?;
+            let mut server = PrivateServer { child, port, dir };
+            match server.wait_until_ready() {
+                Ok(()) => return Ok(server),
+                Err(e) => last_error = e,
+            }
+        }
+        Err(fail(last_error))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server's process id (for a crash demo that kills it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Run a command that changes the server (CONFIG SET, DEBUG, FLUSHALL): allowed only here,
+    /// because this server is ours.
+    pub fn admin(&self, args: &[&str]) -> redis::RedisResult<redis::Value> {
+        let client = Client::open(self.url())?;
+        let mut con = client.get_connection_with_timeout(Duration::from_secs(2))?;
+        let mut cmd = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            cmd.arg(*arg);
+        }
+        cmd.query(&mut con)
+    }
+
+    /// Has the server exited (e.g. after a crash demo)?
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    fn wait_until_ready(&mut self) -> Result<(), String> {
+        let client = Client::open(self.url()).map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
+                let last = log.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no log");
+                return Err(format!("redis-server exited ({status}): {last}"));
+            }
+            if let Ok(mut con) = client.get_connection_with_timeout(Duration::from_millis(200))
+                && redis::cmd("PING").query::<String>(&mut con).is_ok()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("redis-server did not answer within {}s", START_TIMEOUT.as_secs()));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn spawn(binary: &Path, port: u16, dir: &Path, extra_args: &[&str]) -> std::io::Result<Child> {
+    let mut command = Command::new(binary);
+    command
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args(["--daemonize", "no", "--protected-mode", "yes"])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(dir.join("redis.log"))
+        .args(extra_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // Its own process group: Ctrl-C in the terminal reaches us, and we stop the server ourselves
+    // after cleaning up, instead of the server vanishing under a running demo.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    command.spawn()
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

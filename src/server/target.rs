@@ -1,0 +1,253 @@
+//! Which Redis to use, decided once: parse and check the URL (loopback unless `--allow-remote`),
+//! connect with a timeout, classify failures into errors a learner can act on, read the version.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use redis::{Client, ConnectionAddr, ErrorKind, RedisError};
+use serde::Serialize;
+
+use super::private::{PrivateServer, redis_server_path};
+use super::trace::{Trace, TracedConnection};
+use crate::error::UserError;
+use crate::settings::RedisChoice;
+
+/// Connect timeout for an address the user named.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connect timeout when only probing the default address.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
+/// No demo read or write may block longer than this.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A Redis server version, e.g. 7.0.15.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Version(pub u32, pub u32, pub u32);
+
+impl Version {
+    pub fn parse(text: &str) -> Option<Version> {
+        let mut parts = text.trim().split('.').map(|p| p.parse::<u32>().ok());
+        Some(Version(parts.next()??, parts.next().flatten().unwrap_or(0), parts.next().flatten().unwrap_or(0)))
+    }
+
+    pub fn at_least(self, major: u32, minor: u32) -> bool {
+        self >= Version(major, minor, 0)
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+/// What we know about the server, for headers and JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerInfo {
+    /// The URL with any password hidden.
+    pub url: String,
+    pub version: String,
+    /// Did redis-learn start this server for this run?
+    pub private: bool,
+}
+
+/// The Redis a run uses: a client (connections are opened per thread), and the private server if we
+/// started one (kept alive as long as the handle).
+pub struct RedisHandle {
+    client: Client,
+    info: ServerInfo,
+    version: Version,
+    private: Option<PrivateServer>,
+    /// Why we fell back to a private server, if we did.
+    pub fallback_reason: Option<String>,
+}
+
+impl RedisHandle {
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The private server, when this run started one: the only way to reach admin commands.
+    pub fn private_server(&self) -> Option<&PrivateServer> {
+        self.private.as_ref()
+    }
+
+    /// A new connection with I/O timeouts, recording what it sends into `trace`.
+    pub fn connect(&self, trace: &Trace) -> redis::RedisResult<TracedConnection> {
+        Ok(TracedConnection::new(self.raw_connection()?, trace))
+    }
+
+    /// A new untraced connection with I/O timeouts.
+    pub fn raw_connection(&self) -> redis::RedisResult<redis::Connection> {
+        let con = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+        con.set_read_timeout(Some(IO_TIMEOUT))?;
+        con.set_write_timeout(Some(IO_TIMEOUT))?;
+        Ok(con)
+    }
+}
+
+/// Parse a Redis URL, refusing a non-loopback host unless `allow_remote`. Never connects.
+pub fn parse_url(url: &str, allow_remote: bool) -> Result<Client, UserError> {
+    let bad = |reason: String| UserError::BadRedisUrl { url: url.to_string(), reason };
+    if !url.contains("://") {
+        return Err(bad("no scheme".into()));
+    }
+    let client = Client::open(url).map_err(|e| bad(e.to_string()))?;
+    let host = match client.get_connection_info().addr() {
+        ConnectionAddr::Tcp(host, _) => Some(host.clone()),
+        ConnectionAddr::TcpTls { host, .. } => Some(host.clone()),
+        ConnectionAddr::Unix(_) => None,
+        _ => None,
+    };
+    if let Some(host) = host
+        && !allow_remote
+        && !is_loopback_host(&host)
+    {
+        return Err(UserError::RemoteNotAllowed { host });
+    }
+    Ok(client)
+}
+
+/// `localhost`, 127.0.0.0/8 and ::1 are this machine; anything else is remote. Names are not
+/// resolved: a name that happens to point here still needs `--allow-remote`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Resolve the settings' choice into a working connection to Redis.
+pub fn connect(choice: &RedisChoice, allow_remote: bool) -> Result<RedisHandle, UserError> {
+    match choice {
+        RedisChoice::Explicit(url) => {
+            let client = parse_url(url, allow_remote)?;
+            open(client, url, CONNECT_TIMEOUT, None)
+        }
+        RedisChoice::Private => start_private(None),
+        RedisChoice::Default(url) => {
+            let client = parse_url(url, allow_remote)?;
+            match open(client, url, PROBE_TIMEOUT, None) {
+                Ok(handle) => Ok(handle),
+                Err(UserError::RedisDown { .. }) if redis_server_path().is_some() => {
+                    start_private(Some(format!("nothing answered at {}", redact(url))))
+                }
+                Err(UserError::AuthRequired { .. } | UserError::AuthFailed { .. })
+                    if redis_server_path().is_some() =>
+                {
+                    start_private(Some(format!("{} needs a password", redact(url))))
+                }
+                Err(UserError::RedisDown { .. }) => Err(UserError::NoRedisAvailable),
+                Err(other) => Err(other),
+            }
+        }
+    }
+}
+
+fn start_private(fallback_reason: Option<String>) -> Result<RedisHandle, UserError> {
+    let server = PrivateServer::start()?;
+    let client = Client::open(server.url()).map_err(|e| UserError::PrivateServerFailed { reason: e.to_string() })?;
+    let url = server.url();
+    let mut handle = open(client, &url, CONNECT_TIMEOUT, Some(server))?;
+    handle.fallback_reason = fallback_reason;
+    Ok(handle)
+}
+
+fn open(client: Client, url: &str, timeout: Duration, private: Option<PrivateServer>) -> Result<RedisHandle, UserError> {
+    let classify = |e: RedisError| classify(e, url);
+    let mut con = client.get_connection_with_timeout(timeout).map_err(classify)?;
+    con.set_read_timeout(Some(IO_TIMEOUT)).map_err(classify)?;
+    let info: redis::InfoDict = redis::cmd("INFO").arg("server").query(&mut con).map_err(classify)?;
+    let version_text: String = info.get("redis_version").unwrap_or_else(|| "unknown".to_string());
+    let version = Version::parse(&version_text).unwrap_or(Version(0, 0, 0));
+    Ok(RedisHandle {
+        client,
+        info: ServerInfo { url: redact(url), version: version_text, private: private.is_some() },
+        version,
+        private,
+        fallback_reason: None,
+    })
+}
+
+/// Turn a connection error into the one line a learner needs.
+fn classify(err: RedisError, url: &str) -> UserError {
+    let url = redact(url);
+    if err.code() == Some("NOAUTH") {
+        return UserError::AuthRequired { url };
+    }
+    if err.kind() == ErrorKind::AuthenticationFailed || err.code() == Some("WRONGPASS") {
+        return UserError::AuthFailed { url };
+    }
+    let reason = if err.is_connection_refusal() {
+        "connection refused".to_string()
+    } else if err.is_timeout() {
+        "timed out".to_string()
+    } else {
+        err.to_string()
+    };
+    UserError::RedisDown { url, reason }
+}
+
+/// `redis://:secret@host:6379` → `redis://:***@host:6379`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => format!("{scheme}://***@{host}"),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for host in ["127.0.0.1", "127.8.9.10", "localhost", "LOCALHOST", "::1", "[::1]"] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in ["10.0.0.5", "192.168.1.2", "redis.example.com", "0.0.0.0", "8.8.8.8"] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn remote_hosts_need_the_flag() {
+        let err = parse_url("redis://10.1.2.3:6379", false).err().unwrap();
+        assert!(matches!(err, UserError::RemoteNotAllowed { .. }));
+        assert!(parse_url("redis://10.1.2.3:6379", true).is_ok());
+        assert!(parse_url("redis://127.0.0.1:6380/1", false).is_ok());
+    }
+
+    #[test]
+    fn malformed_urls_are_rejected_before_connecting() {
+        for url in ["not a url", "http://127.0.0.1:6379", "redis://127.0.0.1:notaport", ""] {
+            let err = parse_url(url, false).err();
+            assert!(matches!(err, Some(UserError::BadRedisUrl { .. })), "{url}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(redact("redis://:hunter2@127.0.0.1:6379"), "redis://:***@127.0.0.1:6379");
+        assert_eq!(redact("redis://alice:pw@127.0.0.1"), "redis://alice:***@127.0.0.1");
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn versions_parse_and_compare() {
+        let v = Version::parse("7.0.15").unwrap();
+        assert_eq!(v, Version(7, 0, 15));
+        assert!(v.at_least(7, 0) && !v.at_least(7, 4));
+        assert_eq!(Version::parse("8.4"), Some(Version(8, 4, 0)));
+        assert_eq!(Version::parse("garbage"), None);
+    }
+}

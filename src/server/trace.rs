@@ -1,0 +1,278 @@
+//! The command trace: every connection a demo opens records what it sends, so the lesson can show
+//! the commands in redis-cli syntax (to replay them) and how many of each were sent.
+//!
+//! Recording is cheap enough for timed loops: a count per command name, and the first few examples
+//! of each kept locally per connection and merged into the shared trace when the connection drops.
+
+use std::sync::{Arc, Mutex};
+
+use redis::{ConnectionLike, RedisResult, Value};
+use serde::Serialize;
+
+/// Examples kept per command name.
+const EXAMPLES_PER_COMMAND: usize = 2;
+/// Example lines kept per trace.
+const MAX_EXAMPLES: usize = 24;
+/// Longer arguments are shortened in the example lines.
+const MAX_ARG_CHARS: usize = 96;
+
+/// The shared trace of one demo.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    log: Arc<Mutex<TraceLog>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct TraceLog {
+    examples: Vec<String>,
+    /// (command name, count), in order of first use.
+    counts: Vec<(String, u64)>,
+}
+
+/// What a demo sent: example lines to replay, and totals per command.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TraceReport {
+    pub examples: Vec<String>,
+    pub counts: Vec<(String, u64)>,
+}
+
+impl TraceReport {
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl Trace {
+    pub fn new() -> Trace {
+        Trace::default()
+    }
+
+    /// Record a command sent outside a traced connection (e.g. by a Pub/Sub subscriber).
+    pub fn record(&self, args: &[&str]) {
+        let mut local = TraceLog::default();
+        let owned: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        local.record(&owned);
+        self.merge(local);
+    }
+
+    pub fn report(&self) -> TraceReport {
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        TraceReport { examples: log.examples.clone(), counts: log.counts.clone() }
+    }
+
+    fn merge(&self, local: TraceLog) {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        for (name, n) in local.counts {
+            match log.counts.iter_mut().find(|(have, _)| *have == name) {
+                Some((_, count)) => *count += n,
+                None => log.counts.push((name, n)),
+            }
+        }
+        for line in local.examples {
+            let name = line.split(' ').next().unwrap_or_default().to_string();
+            let same = log.examples.iter().filter(|l| l.split(' ').next() == Some(name.as_str())).count();
+            if log.examples.len() < MAX_EXAMPLES && same < EXAMPLES_PER_COMMAND {
+                log.examples.push(line);
+            }
+        }
+    }
+}
+
+impl TraceLog {
+    fn record(&mut self, args: &[Vec<u8>]) {
+        let Some(name) = args.first() else { return };
+        let name = String::from_utf8_lossy(name).to_ascii_uppercase();
+        let seen = match self.counts.iter_mut().find(|(have, _)| *have == name) {
+            Some((_, count)) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                self.counts.push((name, 1));
+                1
+            }
+        };
+        if seen as usize <= EXAMPLES_PER_COMMAND && self.examples.len() < MAX_EXAMPLES {
+            self.examples.push(cli_line(args));
+        }
+    }
+
+    fn record_packed(&mut self, packed: &[u8]) {
+        for command in decode_commands(packed) {
+            self.record(&command);
+        }
+    }
+}
+
+/// A connection that records what it sends.
+pub struct TracedConnection {
+    inner: redis::Connection,
+    local: TraceLog,
+    sink: Trace,
+}
+
+impl TracedConnection {
+    pub fn new(inner: redis::Connection, trace: &Trace) -> TracedConnection {
+        TracedConnection { inner, local: TraceLog::default(), sink: trace.clone() }
+    }
+
+    /// The plain connection, for what the trace cannot wrap (Pub/Sub mode).
+    pub fn inner_mut(&mut self) -> &mut redis::Connection {
+        &mut self.inner
+    }
+}
+
+impl Drop for TracedConnection {
+    fn drop(&mut self) {
+        self.sink.merge(std::mem::take(&mut self.local));
+    }
+}
+
+impl ConnectionLike for TracedConnection {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
+        self.local.record_packed(cmd);
+        self.inner.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands(&mut self, cmd: &[u8], offset: usize, count: usize) -> RedisResult<Vec<Value>> {
+        self.local.record_packed(cmd);
+        self.inner.req_packed_commands(cmd, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+
+    fn check_connection(&mut self) -> bool {
+        self.inner.check_connection()
+    }
+
+    fn is_open(&self) -> bool {
+        self.inner.is_open()
+    }
+}
+
+/// Split RESP-encoded commands (`*N\r\n$len\r\narg\r\n...`, possibly several, as pipelines send
+/// them) into their arguments. Anything malformed ends the decoding quietly: the trace is a view.
+fn decode_commands(mut buf: &[u8]) -> Vec<Vec<Vec<u8>>> {
+    fn line(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+        let end = buf.windows(2).position(|w| w == b"\r\n")?;
+        Some((&buf[..end], &buf[end + 2..]))
+    }
+    fn number(bytes: &[u8]) -> Option<usize> {
+        std::str::from_utf8(bytes).ok()?.parse().ok()
+    }
+    let mut commands = Vec::new();
+    while let Some((header, rest)) = line(buf) {
+        let Some(count) = header.strip_prefix(b"*").and_then(number) else { break };
+        let mut args = Vec::with_capacity(count);
+        let mut rest = rest;
+        for _ in 0..count {
+            let Some((len_line, after)) = line(rest) else { return commands };
+            let Some(len) = len_line.strip_prefix(b"$").and_then(number) else { return commands };
+            if after.len() < len + 2 {
+                return commands;
+            }
+            args.push(after[..len].to_vec());
+            rest = &after[len + 2..];
+        }
+        commands.push(args);
+        buf = rest;
+    }
+    commands
+}
+
+/// One command as you would type it into redis-cli: plain words bare, anything else double-quoted
+/// with escapes, over-long arguments shortened (and marked).
+fn cli_line(args: &[Vec<u8>]) -> String {
+    let mut out = String::new();
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let text = String::from_utf8_lossy(arg);
+        let plain = !text.is_empty()
+            && text.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '\\' | '{' | '}'));
+        if plain && i == 0 {
+            out.push_str(&text.to_ascii_uppercase());
+        } else if plain {
+            out.push_str(&text);
+        } else {
+            out.push('"');
+            for c in text.chars().take(MAX_ARG_CHARS) {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
+        if text.chars().count() > MAX_ARG_CHARS {
+            out.push_str(&format!("…({} bytes)", arg.len()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packed(args: &[&str]) -> Vec<u8> {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.get_packed_command()
+    }
+
+    #[test]
+    fn decodes_single_and_pipelined_commands() {
+        let mut buf = packed(&["SET", "k", "hello world"]);
+        buf.extend(packed(&["GET", "k"]));
+        let cmds = decode_commands(&buf);
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cli_line(&cmds[0]), "SET k \"hello world\"");
+        assert_eq!(cli_line(&cmds[1]), "GET k");
+    }
+
+    #[test]
+    fn json_values_are_quoted_for_redis_cli() {
+        let cmds = decode_commands(&packed(&["set", "t", r#"{"a":"b"}"#, "EX", "60"]));
+        assert_eq!(cli_line(&cmds[0]), r#"SET t "{\"a\":\"b\"}" EX 60"#);
+    }
+
+    #[test]
+    fn long_arguments_are_shortened_and_marked() {
+        let long = "x".repeat(500);
+        let line = cli_line(&decode_commands(&packed(&["SET", "k", &long]))[0]);
+        assert!(line.ends_with("…(500 bytes)"), "{line}");
+        assert!(line.len() < 200);
+    }
+
+    #[test]
+    fn counts_everything_keeps_few_examples() {
+        let trace = Trace::new();
+        let mut log = TraceLog::default();
+        for i in 0..1000 {
+            log.record_packed(&packed(&["GET", &format!("k{i}")]));
+        }
+        log.record_packed(&packed(&["PING"]));
+        trace.merge(log);
+        let report = trace.report();
+        assert_eq!(report.counts, vec![("GET".to_string(), 1000), ("PING".to_string(), 1)]);
+        assert_eq!(report.examples, vec!["GET k0", "GET k1", "PING"]);
+        assert_eq!(report.total(), 1001);
+    }
+
+    #[test]
+    fn malformed_input_decodes_to_nothing_without_panicking() {
+        assert!(decode_commands(b"*2\r\n$3\r\nGET").is_empty());
+        assert!(decode_commands(b"garbage").is_empty());
+        assert!(decode_commands(b"").is_empty());
+    }
+}

@@ -1,0 +1,120 @@
+//! Raw arguments and environment, resolved once into [`Settings`]: color, terminal, JSON mode, scale,
+//! language, the Redis target and the lessons source. Nothing downstream reads env vars or asks
+//! whether a stream is a terminal.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::cli::{ColorChoice, GlobalArgs, LangChoice};
+use crate::i18n::Lang;
+
+/// Env var that replaces the default Redis address probed when no URL is given (used by tests, so
+/// that they never depend on a server at 127.0.0.1:6379).
+pub const DEFAULT_URL_ENV: &str = "REDIS_LEARN_DEFAULT_URL";
+/// The address tried first when no URL is given.
+pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
+
+/// How many operations a demo runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    Full,
+    Quick,
+}
+
+impl Scale {
+    /// Pick the full or the quick figure.
+    pub fn pick(self, full: usize, quick: usize) -> usize {
+        match self {
+            Scale::Full => full,
+            Scale::Quick => quick,
+        }
+    }
+}
+
+/// Which Redis to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisChoice {
+    /// `--redis` or `REDIS_URL`: use exactly this one, fail clearly if it does not answer.
+    Explicit(String),
+    /// `--private`: always start our own.
+    Private,
+    /// Nothing said: try the default address, else start a private one.
+    Default(String),
+}
+
+/// Everything the commands need to know about how they were asked to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub color: bool,
+    pub json: bool,
+    pub scale: Scale,
+    pub quiz: bool,
+    pub lang: Lang,
+    /// Both stdin and stdout are terminals: prompts and progress bars are allowed.
+    pub interactive: bool,
+    pub redis: RedisChoice,
+    pub allow_remote: bool,
+    pub lessons_dir: Option<PathBuf>,
+    /// Columns to wrap text at.
+    pub width: usize,
+}
+
+impl Settings {
+    pub fn resolve(args: &GlobalArgs) -> Settings {
+        let stdout_tty = std::io::stdout().is_terminal();
+        let interactive = stdout_tty && std::io::stdin().is_terminal() && !is_ci();
+        let color = match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        };
+        let lang = match args.lang {
+            Some(LangChoice::En) => Lang::En,
+            Some(LangChoice::Zh) => Lang::Zh,
+            None => Lang::from_locale(&locale()),
+        };
+        let redis = if args.private {
+            RedisChoice::Private
+        } else if let Some(url) = args.redis.as_ref().filter(|u| !u.is_empty()) {
+            RedisChoice::Explicit(url.clone())
+        } else {
+            RedisChoice::Default(std::env::var(DEFAULT_URL_ENV).unwrap_or_else(|_| DEFAULT_URL.to_string()))
+        };
+        Settings {
+            color,
+            json: args.json,
+            scale: if args.quick { Scale::Quick } else { Scale::Full },
+            quiz: !args.no_quiz,
+            lang,
+            interactive,
+            redis,
+            allow_remote: args.allow_remote,
+            lessons_dir: args.lessons_dir.clone(),
+            width: console::Term::stdout().size_checked().map_or(100, |(_, cols)| usize::from(cols)),
+        }
+    }
+}
+
+fn is_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// The locale the way POSIX ranks it: LC_ALL, then LC_MESSAGES, then LANG.
+fn locale() -> String {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|v| !v.is_empty())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_picks_the_right_figure() {
+        assert_eq!(Scale::Full.pick(10_000, 500), 10_000);
+        assert_eq!(Scale::Quick.pick(10_000, 500), 500);
+    }
+}
