@@ -15,7 +15,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// a measured number, and ends with a short quiz.
 #[derive(Debug, Parser)]
 #[command(name = "redis-learn", version, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 ok · 1 a claim or quiz did not pass · 2 usage or environment error · 130 interrupted")]
+#[command(
+    after_help = "Exit codes: 0 ok · 1 a claim or quiz did not pass · 2 usage or environment error · 130 interrupted"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -31,7 +31,9 @@ pub enum UserError {
     #[error("refusing to use {host}: it is not on this machine. Pass --allow-remote if you really mean it")]
     RemoteNotAllowed { host: String },
 
-    #[error("no Redis answered at {url} ({reason}): start it, or pass --redis URL, or --private to start a private one")]
+    #[error(
+        "no Redis answered at {url} ({reason}): start it, or pass --redis URL, or --private to start a private one"
+    )]
     RedisDown { url: String, reason: String },
 
     #[error("the Redis at {url} needs a password: put it in the URL, redis://:PASSWORD@HOST:PORT")]

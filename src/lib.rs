@@ -68,7 +68,9 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
                     commands::list::run(&settings, &catalogue, out)
                 }
                 Some(Command::List) => commands::list::run(&settings, &catalogue, out),
-                Some(Command::Lesson(args)) => commands::lesson::run(&settings, &args.lesson, &catalogue, &interrupt, out),
+                Some(Command::Lesson(args)) => {
+                    commands::lesson::run(&settings, &args.lesson, &catalogue, &interrupt, out)
+                }
                 Some(Command::Quiz(args)) => commands::quiz::run(&settings, &args, &catalogue, out),
                 Some(Command::Check | Command::Doctor) => unreachable!("handled above"),
             }

@@ -15,7 +15,9 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
     };
     let (lessons, parse_problems) = crate::lesson::parse_all(&files);
     let mut problems: Vec<String> = parse_problems.iter().map(|p| p.to_string()).collect();
-    problems.extend(validate(&lessons, &crate::demo::names()).into_iter().map(|(path, reason)| format!("{path}: {reason}")));
+    problems.extend(
+        validate(&lessons, &crate::demo::names()).into_iter().map(|(path, reason)| format!("{path}: {reason}")),
+    );
     for problem in &problems {
         writeln!(out, "✘ {problem}")?;
     }

@@ -30,7 +30,9 @@ struct Doctor {
 pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
     let connected = server::connect(&settings.redis, settings.allow_remote);
     let (redis_ok, url, version, private, problem) = match &connected {
-        Ok(handle) => (true, Some(handle.info().url.clone()), Some(handle.info().version.clone()), handle.info().private, None),
+        Ok(handle) => {
+            (true, Some(handle.info().url.clone()), Some(handle.info().version.clone()), handle.info().private, None)
+        }
         Err(err) => (false, None, None, false, Some(err.to_string())),
     };
     let doc = Doctor {
@@ -63,15 +65,30 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
                 out,
                 "    {url} · version {} · {}",
                 doc.redis_version.as_deref().unwrap_or("?"),
-                if doc.private { "private server started by redis-learn (stopped again)" } else { "existing server: demos touch only their own keys" }
+                if doc.private {
+                    "private server started by redis-learn (stopped again)"
+                } else {
+                    "existing server: demos touch only their own keys"
+                }
             )?,
             (None, Some(problem)) => writeln!(out, "    {problem}")?,
             _ => {}
         }
-        writeln!(out, "{} redis-server on PATH: {}", mark(doc.redis_server_on_path.is_some()), doc.redis_server_on_path.as_deref().unwrap_or("no"))?;
+        writeln!(
+            out,
+            "{} redis-server on PATH: {}",
+            mark(doc.redis_server_on_path.is_some()),
+            doc.redis_server_on_path.as_deref().unwrap_or("no")
+        )?;
         writeln!(out, "✔ SQLite {} (bundled)", doc.sqlite_version)?;
         writeln!(out, "  temp dir filesystem: {}", doc.scratch_filesystem.as_deref().unwrap_or("unknown"))?;
-        writeln!(out, "  terminal: {} · color: {} · language: {}", if doc.interactive { "interactive" } else { "not interactive (quizzes need --answers)" }, doc.color, doc.lang.code())?;
+        writeln!(
+            out,
+            "  terminal: {} · color: {} · language: {}",
+            if doc.interactive { "interactive" } else { "not interactive (quizzes need --answers)" },
+            doc.color,
+            doc.lang.code()
+        )?;
         writeln!(out, "  lessons: {}", doc.lessons)?;
     }
     Ok(if doc.redis_ok { Outcome::Success } else { Outcome::Usage })

@@ -15,7 +15,13 @@ use crate::render::{Styles, text::Printer};
 use crate::server::{self, Interrupt, Namespace, NamespaceGuard, RedisHandle, Trace};
 use crate::settings::{Scale, Settings};
 
-pub fn run(settings: &Settings, query: &str, catalogue: &Catalogue, interrupt: &Interrupt, out: &mut impl Write) -> Result<Outcome> {
+pub fn run(
+    settings: &Settings,
+    query: &str,
+    catalogue: &Catalogue,
+    interrupt: &Interrupt,
+    out: &mut impl Write,
+) -> Result<Outcome> {
     let lesson = catalogue.find(query)?;
     // Decide on Redis before printing anything: a bad URL or a server that is down is one line.
     let redis = match server::connect(&settings.redis, settings.allow_remote) {
@@ -40,7 +46,11 @@ pub fn run(settings: &Settings, query: &str, catalogue: &Catalogue, interrupt: &
     let Some(redis) = redis else {
         // No Redis anywhere: still teach the text and the quiz, then say how to get one.
         p.blank()?;
-        p.line(&format!("{} {}", p.styles.fail(lang.tr("No Redis, so the live demos are skipped:", "没有 Redis，跳过现场演示：")), crate::error::GET_REDIS_HINT))?;
+        p.line(&format!(
+            "{} {}",
+            p.styles.fail(lang.tr("No Redis, so the live demos are skipped:", "没有 Redis，跳过现场演示：")),
+            crate::error::GET_REDIS_HINT
+        ))?;
         for name in &lesson.demos {
             p.subrule(name)?;
             p.prose(&text.demo_intros[name])?;
@@ -146,14 +156,32 @@ fn server_banner(p: &mut Printer<impl Write>, redis: &RedisHandle, namespace: &N
     if let Some(private) = redis.private_server() {
         let why = redis.fallback_reason.clone().unwrap_or_else(|| "--private".to_string());
         let line = match lang {
-            crate::i18n::Lang::En => format!("Started a private redis-server {} on 127.0.0.1:{} ({why}); it stops when the lesson ends.", info.version, private.port()),
-            crate::i18n::Lang::Zh => format!("已启动私有 redis-server {}，端口 127.0.0.1:{}（{why}）；课程结束时自动停止。", info.version, private.port()),
+            crate::i18n::Lang::En => format!(
+                "Started a private redis-server {} on 127.0.0.1:{} ({why}); it stops when the lesson ends.",
+                info.version,
+                private.port()
+            ),
+            crate::i18n::Lang::Zh => format!(
+                "已启动私有 redis-server {}，端口 127.0.0.1:{}（{why}）；课程结束时自动停止。",
+                info.version,
+                private.port()
+            ),
         };
         p.line(&p.styles.dim(&line).to_string())?;
     } else {
         let line = match lang {
-            crate::i18n::Lang::En => format!("Redis {} at {}: this run only writes keys under {} and removes them at the end.", info.version, info.url, namespace.prefix()),
-            crate::i18n::Lang::Zh => format!("Redis {}（{}）：本次运行只写 {} 下的键，结束时全部删除。", info.version, info.url, namespace.prefix()),
+            crate::i18n::Lang::En => format!(
+                "Redis {} at {}: this run only writes keys under {} and removes them at the end.",
+                info.version,
+                info.url,
+                namespace.prefix()
+            ),
+            crate::i18n::Lang::Zh => format!(
+                "Redis {}（{}）：本次运行只写 {} 下的键，结束时全部删除。",
+                info.version,
+                info.url,
+                namespace.prefix()
+            ),
         };
         p.line(&p.styles.dim(&line).to_string())?;
     }

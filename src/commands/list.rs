@@ -36,13 +36,22 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
     for lesson in catalogue.lessons() {
         let text = lesson.text(settings.lang);
         let number = format!("{:>2}", lesson.number);
-        p.line(&format!("{}  {}  {}", p.styles.heading(&number), p.styles.heading(&text.title), p.styles.dim(&format!("({})", lesson.slug))))?;
+        p.line(&format!(
+            "{}  {}  {}",
+            p.styles.heading(&number),
+            p.styles.heading(&text.title),
+            p.styles.dim(&format!("({})", lesson.slug))
+        ))?;
         p.line(&format!("    {}", text.summary))?;
     }
     p.blank()?;
-    p.line(&p.styles.dim(settings.lang.tr(
-        "Start with `redis-learn lesson 1`. Add --quick for a shorter run, --no-quiz to skip the quiz.",
-        "从 `redis-learn lesson 1` 开始。加 --quick 跑得更快，加 --no-quiz 跳过测验。",
-    )).to_string())?;
+    p.line(
+        &p.styles
+            .dim(settings.lang.tr(
+                "Start with `redis-learn lesson 1`. Add --quick for a shorter run, --no-quiz to skip the quiz.",
+                "从 `redis-learn lesson 1` 开始。加 --quick 跑得更快，加 --no-quiz 跳过测验。",
+            ))
+            .to_string(),
+    )?;
     Ok(Outcome::Success)
 }

@@ -11,7 +11,12 @@ use crate::quiz::{Attempt, QuizResult, parse_answers, prompt};
 use crate::render::{Styles, json};
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, args: &crate::cli::QuizArgs, catalogue: &Catalogue, out: &mut impl Write) -> Result<Outcome> {
+pub fn run(
+    settings: &Settings,
+    args: &crate::cli::QuizArgs,
+    catalogue: &Catalogue,
+    out: &mut impl Write,
+) -> Result<Outcome> {
     let lesson = catalogue.find(&args.lesson)?;
     let seed = args.seed.unwrap_or_else(rand::random);
     let attempt = Attempt::new(lesson, settings.lang, seed);
@@ -48,10 +53,26 @@ fn report(settings: &Settings, result: &QuizResult, out: &mut impl Write) -> Res
         let styles = Styles::new(settings.color);
         let lang = settings.lang;
         writeln!(out)?;
-        let verdict = if result.passed { styles.pass(lang.tr("passed", "通过")) } else { styles.fail(lang.tr("not passed yet", "尚未通过")) };
+        let verdict = if result.passed {
+            styles.pass(lang.tr("passed", "通过"))
+        } else {
+            styles.fail(lang.tr("not passed yet", "尚未通过"))
+        };
         match lang {
-            crate::i18n::Lang::En => writeln!(out, "Score: {} of {} — {verdict} (pass mark {}%)", result.score, result.total, crate::quiz::PASS_PERCENT)?,
-            crate::i18n::Lang::Zh => writeln!(out, "得分：{} / {} —— {verdict}（及格线 {}%）", result.score, result.total, crate::quiz::PASS_PERCENT)?,
+            crate::i18n::Lang::En => writeln!(
+                out,
+                "Score: {} of {} — {verdict} (pass mark {}%)",
+                result.score,
+                result.total,
+                crate::quiz::PASS_PERCENT
+            )?,
+            crate::i18n::Lang::Zh => writeln!(
+                out,
+                "得分：{} / {} —— {verdict}（及格线 {}%）",
+                result.score,
+                result.total,
+                crate::quiz::PASS_PERCENT
+            )?,
         }
         let missed: Vec<_> = result.missed().collect();
         if !missed.is_empty() {

@@ -4,8 +4,8 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Barrier;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -64,9 +64,15 @@ fn read_through(
     source_queries.set(source_queries.get() + 1);
     let info = tokens::token_detail(db, token)?;
     if let Some(info) = &info {
-        redis::cmd("SET").arg(key).arg(serde_json::to_string(info)?).arg("EX").arg(jittered_ttl(rng)).exec(con)?;
+        set_ex(con, key, &serde_json::to_string(info)?, jittered_ttl(rng))?;
     }
     Ok((info, Outcome::Miss))
+}
+
+/// `SET key value EX seconds` (SETEX is deprecated since 2.6.12 in favour of this form).
+fn set_ex(con: &mut impl ConnectionLike, key: &str, value: &str, seconds: u64) -> Result<()> {
+    redis::cmd("SET").arg(key).arg(value).arg("EX").arg(seconds).exec(con)?;
+    Ok(())
 }
 
 fn token_db(ctx: &Ctx) -> Result<TokenDb> {
@@ -75,7 +81,10 @@ fn token_db(ctx: &Ctx) -> Result<TokenDb> {
 
 /// Hit vs miss vs the source query, the honest PK read, and what the TTLs look like.
 pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new("token-cache", ctx.tr("Cache hit, cache miss, and the query the cache protects", "缓存命中、未命中，以及缓存所保护的查询"));
+    let mut report = DemoReport::new(
+        "token-cache",
+        ctx.tr("Cache hit, cache miss, and the query the cache protects", "缓存命中、未命中，以及缓存所保护的查询"),
+    );
     let started = Instant::now();
     let db = token_db(ctx)?;
     let sql = db.connect()?;
@@ -103,7 +112,12 @@ pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
     let mut fill = redis::pipe();
     for token in &db.tokens {
         let info = tokens::token_detail(&sql, token)?.ok_or_else(|| anyhow!("token {} vanished", token.address))?;
-        fill.set_ex(token_key(ctx, token), serde_json::to_string(&info)?, jittered_ttl(&mut rng)).ignore();
+        fill.cmd("SET")
+            .arg(token_key(ctx, token))
+            .arg(serde_json::to_string(&info)?)
+            .arg("EX")
+            .arg(jittered_ttl(&mut rng))
+            .ignore();
     }
     fill.exec(&mut con).context("filling the cache")?;
 
@@ -114,33 +128,50 @@ pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
         next.set((i + 1) % db.tokens.len());
         i
     };
-    let source = report.measured(ctx.sampler.measure(ctx.tr("SQL source query (join + aggregates)", "SQL 源查询（join + 聚合）"), Backend::Sqlite, || {
-        let i = pick();
-        tokens::token_detail(&sql, &db.tokens[i])?.ok_or_else(|| anyhow!("no token"))?;
-        Ok(())
-    })?);
-    let hit = report.measured(ctx.sampler.measure(ctx.tr("Redis GET hit + JSON decode", "Redis GET 命中 + JSON 解码"), Backend::Redis, || {
-        let i = pick();
-        let json: Option<String> = con.get(&keys[i])?;
-        let _: TokenInfo = serde_json::from_str(&json.ok_or_else(|| anyhow!("expected a hit"))?)?;
-        Ok(())
-    })?);
+    let source = report.measured(ctx.sampler.measure(
+        ctx.tr("SQL source query (join + aggregates)", "SQL 源查询（join + 聚合）"),
+        Backend::Sqlite,
+        || {
+            let i = pick();
+            tokens::token_detail(&sql, &db.tokens[i])?.ok_or_else(|| anyhow!("no token"))?;
+            Ok(())
+        },
+    )?);
+    let hit = report.measured(ctx.sampler.measure(
+        ctx.tr("Redis GET hit + JSON decode", "Redis GET 命中 + JSON 解码"),
+        Backend::Redis,
+        || {
+            let i = pick();
+            let json: Option<String> = con.get(&keys[i])?;
+            let _: TokenInfo = serde_json::from_str(&json.ok_or_else(|| anyhow!("expected a hit"))?)?;
+            Ok(())
+        },
+    )?);
     let misses = Cell::new(0_usize);
     let queries = Cell::new(0_usize);
-    let miss = report.measured(ctx.sampler.measure(ctx.tr("miss: GET + SQL query + SET EX", "未命中：GET + SQL 查询 + SET EX"), Backend::App, || {
-        // A key no sample used before, so every sample is a real miss.
-        let n = misses.get();
-        misses.set(n + 1);
-        let key = ctx.key(&format!("token-miss-demo:{n}"));
-        let (info, outcome) = read_through(&mut con, &sql, &key, &db.tokens[n % db.tokens.len()], &mut rng, &queries)?;
-        anyhow::ensure!(info.is_some() && outcome == Outcome::Miss, "expected a miss that fills");
-        Ok(())
-    })?);
-    let row = report.measured(ctx.sampler.measure(ctx.tr("SQLite unique-key row read (no aggregates)", "SQLite 唯一键单行读取（无聚合）"), Backend::Sqlite, || {
-        let i = pick();
-        tokens::token_row(&sql, &db.tokens[i])?.ok_or_else(|| anyhow!("no token"))?;
-        Ok(())
-    })?);
+    let miss = report.measured(ctx.sampler.measure(
+        ctx.tr("miss: GET + SQL query + SET EX", "未命中：GET + SQL 查询 + SET EX"),
+        Backend::App,
+        || {
+            // A key no sample used before, so every sample is a real miss.
+            let n = misses.get();
+            misses.set(n + 1);
+            let key = ctx.key(&format!("token-miss-demo:{n}"));
+            let (info, outcome) =
+                read_through(&mut con, &sql, &key, &db.tokens[n % db.tokens.len()], &mut rng, &queries)?;
+            anyhow::ensure!(info.is_some() && outcome == Outcome::Miss, "expected a miss that fills");
+            Ok(())
+        },
+    )?);
+    let row = report.measured(ctx.sampler.measure(
+        ctx.tr("SQLite unique-key row read (no aggregates)", "SQLite 唯一键单行读取（无聚合）"),
+        Backend::Sqlite,
+        || {
+            let i = pick();
+            tokens::token_row(&sql, &db.tokens[i])?.ok_or_else(|| anyhow!("no token"))?;
+            Ok(())
+        },
+    )?);
     report.compare(&hit, &source);
     report.compare(&row, &hit);
     report.compare(&hit, &miss);
@@ -160,7 +191,12 @@ pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
     let days = |s: i64| s as f64 / 86_400.0;
     report.finding(
         ctx.tr("TTL of the filled keys", "已填充键的 TTL"),
-        &[ctx.tr("keys", "键数"), ctx.tr("shortest", "最短"), ctx.tr("longest", "最长"), ctx.tr("busiest hour of expiry", "过期最集中的一小时")],
+        &[
+            ctx.tr("keys", "键数"),
+            ctx.tr("shortest", "最短"),
+            ctx.tr("longest", "最长"),
+            ctx.tr("busiest hour of expiry", "过期最集中的一小时"),
+        ],
         vec![vec![
             format_count(ttls.len() as u64),
             format!("{:.2} d", days(min_ttl)),
@@ -178,7 +214,12 @@ pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
     match ctx.lang {
         Lang::En => {
             report.claim(Claim::new(
-                format!("A cache hit ({}) is {} faster than the source query it replaces ({})", format_duration(hit.p50()), format_ratio(speedup), format_duration(source.p50())),
+                format!(
+                    "A cache hit ({}) is {} faster than the source query it replaces ({})",
+                    format_duration(hit.p50()),
+                    format_ratio(speedup),
+                    format_duration(source.p50())
+                ),
                 format_ratio(speedup),
                 speedup > 1.0,
             ));
@@ -195,7 +236,12 @@ pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
         }
         Lang::Zh => {
             report.claim(Claim::new(
-                format!("一次缓存命中（{}）比它所替代的源查询（{}）快 {}", format_duration(hit.p50()), format_duration(source.p50()), format_ratio(speedup)),
+                format!(
+                    "一次缓存命中（{}）比它所替代的源查询（{}）快 {}",
+                    format_duration(hit.p50()),
+                    format_duration(source.p50()),
+                    format_ratio(speedup)
+                ),
                 format_ratio(speedup),
                 speedup > 1.0,
             ));
@@ -216,38 +262,62 @@ pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
 
 /// A skewed (Zipf) read workload through the cache: hit ratio, and SQL queries == misses.
 pub fn skewed_reads(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new("skewed-reads", ctx.tr("A skewed workload: a few hot tokens take most reads", "偏斜的负载：少数热门代币承担大部分读取"));
+    let mut report = DemoReport::new(
+        "skewed-reads",
+        ctx.tr("A skewed workload: a few hot tokens take most reads", "偏斜的负载：少数热门代币承担大部分读取"),
+    );
     let db = token_db(ctx)?;
     let sql = db.connect()?;
     let mut con = ctx.connect()?;
-    let keys: Vec<String> = db.tokens.iter().map(|t| ctx.key(&format!("token-zipf:{}:{}", t.chain, t.address))).collect();
+    let keys: Vec<String> =
+        db.tokens.iter().map(|t| ctx.key(&format!("token-zipf:{}:{}", t.chain, t.address))).collect();
     let zipf = Zipf::new(db.tokens.len() as f64, 1.0).map_err(|e| anyhow!("zipf: {e}"))?;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
     let mut ttl_rng = Xoshiro256PlusPlus::seed_from_u64(8);
     let queries = Cell::new(0_usize);
     let (hits, misses) = (Cell::new(0_usize), Cell::new(0_usize));
-    let cached = report.measured(ctx.sampler.measure(ctx.tr("cache-aside read, Zipf(s=1)", "旁路缓存读取，Zipf(s=1)"), Backend::App, || {
-        let i = zipf.sample(&mut rng) as usize - 1;
-        let (_, outcome) = read_through(&mut con, &sql, &keys[i], &db.tokens[i], &mut ttl_rng, &queries)?;
-        match outcome {
-            Outcome::Hit => hits.set(hits.get() + 1),
-            Outcome::Miss => misses.set(misses.get() + 1),
-        }
-        Ok(())
-    })?);
+    let cached = report.measured(ctx.sampler.measure(
+        ctx.tr("cache-aside read, Zipf(s=1)", "旁路缓存读取，Zipf(s=1)"),
+        Backend::App,
+        || {
+            let i = zipf.sample(&mut rng) as usize - 1;
+            let (_, outcome) = read_through(&mut con, &sql, &keys[i], &db.tokens[i], &mut ttl_rng, &queries)?;
+            match outcome {
+                Outcome::Hit => hits.set(hits.get() + 1),
+                Outcome::Miss => misses.set(misses.get() + 1),
+            }
+            Ok(())
+        },
+    )?);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
-    let direct = report.measured(ctx.sampler.measure(ctx.tr("SQL query every time, Zipf(s=1)", "每次都查 SQL，Zipf(s=1)"), Backend::Sqlite, || {
-        let i = zipf.sample(&mut rng) as usize - 1;
-        tokens::token_detail(&sql, &db.tokens[i])?;
-        Ok(())
-    })?);
+    let direct = report.measured(ctx.sampler.measure(
+        ctx.tr("SQL query every time, Zipf(s=1)", "每次都查 SQL，Zipf(s=1)"),
+        Backend::Sqlite,
+        || {
+            let i = zipf.sample(&mut rng) as usize - 1;
+            tokens::token_detail(&sql, &db.tokens[i])?;
+            Ok(())
+        },
+    )?);
     report.compare(&cached, &direct);
     let reads = hits.get() + misses.get();
     let ratio = hits.get() as f64 / reads.max(1) as f64 * 100.0;
     report.finding(
         ctx.tr("Where the reads went", "读取去了哪里"),
-        &[ctx.tr("reads", "读取次数"), ctx.tr("hits", "命中"), ctx.tr("misses", "未命中"), ctx.tr("SQL queries", "SQL 查询"), ctx.tr("hit ratio", "命中率")],
-        vec![vec![format_count(reads as u64), format_count(hits.get() as u64), format_count(misses.get() as u64), format_count(queries.get() as u64), format!("{ratio:.1}%")]],
+        &[
+            ctx.tr("reads", "读取次数"),
+            ctx.tr("hits", "命中"),
+            ctx.tr("misses", "未命中"),
+            ctx.tr("SQL queries", "SQL 查询"),
+            ctx.tr("hit ratio", "命中率"),
+        ],
+        vec![vec![
+            format_count(reads as u64),
+            format_count(hits.get() as u64),
+            format_count(misses.get() as u64),
+            format_count(queries.get() as u64),
+            format!("{ratio:.1}%"),
+        ]],
     );
     report.note(
         NoteKind::Info,
@@ -275,31 +345,54 @@ pub fn skewed_reads(ctx: &Ctx) -> Result<DemoReport> {
 
 /// K readers hit one cold key at once: K source queries without single-flight, 1 with it.
 pub fn stampede(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new("stampede", ctx.tr("Stampede: many readers, one cold key", "缓存击穿：许多读者同时读一个冷键"));
+    let mut report =
+        DemoReport::new("stampede", ctx.tr("Stampede: many readers, one cold key", "缓存击穿：许多读者同时读一个冷键"));
     let db = token_db(ctx)?;
     let readers = ctx.n(16, 8);
     let token = db.tokens[0].clone();
     report.note(
         NoteKind::Simulated,
         match ctx.lang {
-            Lang::En => format!("simulated: every source query also waits {} ms, standing in for the notes' busy remote MySQL", SIMULATED_DB_LATENCY.as_millis()),
-            Lang::Zh => format!("模拟：每次源查询额外等待 {} 毫秒，代表笔记中繁忙的远程 MySQL", SIMULATED_DB_LATENCY.as_millis()),
+            Lang::En => format!(
+                "simulated: every source query also waits {} ms, standing in for the notes' busy remote MySQL",
+                SIMULATED_DB_LATENCY.as_millis()
+            ),
+            Lang::Zh => format!(
+                "模拟：每次源查询额外等待 {} 毫秒，代表笔记中繁忙的远程 MySQL",
+                SIMULATED_DB_LATENCY.as_millis()
+            ),
         },
     );
     let naive = run_stampede(ctx, &db, &token, readers, false)?;
     let guarded = run_stampede(ctx, &db, &token, readers, true)?;
     let label = |single_flight: bool| {
-        if single_flight { ctx.tr("single-flight (SET NX PX lock)", "单飞（SET NX PX 锁）") } else { ctx.tr("plain cache-aside", "普通旁路缓存") }
+        if single_flight {
+            ctx.tr("single-flight (SET NX PX lock)", "单飞（SET NX PX 锁）")
+        } else {
+            ctx.tr("plain cache-aside", "普通旁路缓存")
+        }
     };
     report.finding(
         match ctx.lang {
             Lang::En => format!("{readers} readers released together on a cold key"),
             Lang::Zh => format!("{readers} 个读者同时读取一个冷键"),
         },
-        &[ctx.tr("strategy", "策略"), ctx.tr("SQL queries", "SQL 查询"), ctx.tr("slowest reader", "最慢的读者"), ctx.tr("all got the token", "全部拿到数据")],
+        &[
+            ctx.tr("strategy", "策略"),
+            ctx.tr("SQL queries", "SQL 查询"),
+            ctx.tr("slowest reader", "最慢的读者"),
+            ctx.tr("all got the token", "全部拿到数据"),
+        ],
         [(false, &naive), (true, &guarded)]
             .iter()
-            .map(|(sf, r)| vec![label(*sf).to_string(), r.queries.to_string(), format_duration(r.slowest), r.all_served.to_string()])
+            .map(|(sf, r)| {
+                vec![
+                    label(*sf).to_string(),
+                    r.queries.to_string(),
+                    format_duration(r.slowest),
+                    r.all_served.to_string(),
+                ]
+            })
             .collect(),
     );
     let holds = naive.queries > 1 && guarded.queries == 1 && naive.all_served && guarded.all_served;
@@ -308,7 +401,10 @@ pub fn stampede(ctx: &Ctx) -> Result<DemoReport> {
             "{readers} concurrent readers of a cold key sent {} queries to SQL without single-flight, and {} with it",
             naive.queries, guarded.queries
         ),
-        Lang::Zh => format!("{readers} 个并发读者读取冷键：没有单飞时向 SQL 发出 {} 次查询，有单飞时 {} 次", naive.queries, guarded.queries),
+        Lang::Zh => format!(
+            "{readers} 个并发读者读取冷键：没有单飞时向 SQL 发出 {} 次查询，有单飞时 {} 次",
+            naive.queries, guarded.queries
+        ),
     };
     report.claim(Claim::new(text, format!("{} → {}", naive.queries, guarded.queries), holds));
     Ok(report)
@@ -321,9 +417,16 @@ struct StampedeResult {
 }
 
 /// Compare-and-delete: release the lock only if it is still ours.
-const RELEASE_LOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+const RELEASE_LOCK: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
-fn run_stampede(ctx: &Ctx, db: &TokenDb, token: &TokenRef, readers: usize, single_flight: bool) -> Result<StampedeResult> {
+fn run_stampede(
+    ctx: &Ctx,
+    db: &TokenDb,
+    token: &TokenRef,
+    readers: usize,
+    single_flight: bool,
+) -> Result<StampedeResult> {
     let tag = if single_flight { "sf" } else { "plain" };
     let key = ctx.key(&format!("token-stampede-{tag}:{}:{}", token.chain, token.address));
     let lock = ctx.key(&format!("lock:token-stampede-{tag}:{}", token.address));
@@ -353,7 +456,7 @@ fn run_stampede(ctx: &Ctx, db: &TokenDb, token: &TokenRef, readers: usize, singl
                         if !single_flight {
                             let info = source(&sql)?;
                             if let Some(info) = &info {
-                                let _: () = con.set_ex(key, serde_json::to_string(info)?, jittered_ttl(&mut rng))?;
+                                set_ex(&mut con, key, &serde_json::to_string(info)?, jittered_ttl(&mut rng))?;
                             }
                             break info;
                         }
@@ -365,7 +468,7 @@ fn run_stampede(ctx: &Ctx, db: &TokenDb, token: &TokenRef, readers: usize, singl
                         if won {
                             let info = source(&sql)?;
                             if let Some(info) = &info {
-                                let _: () = con.set_ex(key, serde_json::to_string(info)?, jittered_ttl(&mut rng))?;
+                                set_ex(&mut con, key, &serde_json::to_string(info)?, jittered_ttl(&mut rng))?;
                             }
                             let _: i64 = release.key(lock).arg(&me).invoke(&mut con)?;
                             break info;
@@ -394,7 +497,10 @@ fn run_stampede(ctx: &Ctx, db: &TokenDb, token: &TokenRef, readers: usize, singl
 
 /// Reads of tokens that do not exist: every one reaches SQL, unless "not found" is cached too.
 pub fn negative_caching(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new("negative-caching", ctx.tr("Negative caching: remember what does not exist", "空值缓存：记住\"不存在\""));
+    let mut report = DemoReport::new(
+        "negative-caching",
+        ctx.tr("Negative caching: remember what does not exist", "空值缓存：记住\"不存在\""),
+    );
     let db = token_db(ctx)?;
     let sql = db.connect()?;
     let mut con = ctx.connect()?;
@@ -414,7 +520,7 @@ pub fn negative_caching(ctx: &Ctx) -> Result<DemoReport> {
             }
             queries += 1;
             if tokens::token_detail(&sql, token)?.is_none() && cache_none {
-                let _: () = con.set_ex(&key, NONE_MARKER, NEGATIVE_TTL_SECS)?;
+                set_ex(&mut con, &key, NONE_MARKER, NEGATIVE_TTL_SECS)?;
             }
         }
         counts.push(queries);
@@ -452,7 +558,11 @@ pub fn negative_caching(ctx: &Ctx) -> Result<DemoReport> {
             format_count(counts[0] as u64),
             counts[1]
         ),
-        Lang::Zh => format!("没有空值缓存时，每次读取不存在的代币都会打到 SQL（{} 次）；有了它，每个地址只查第一次（{} 次）", format_count(counts[0] as u64), counts[1]),
+        Lang::Zh => format!(
+            "没有空值缓存时，每次读取不存在的代币都会打到 SQL（{} 次）；有了它，每个地址只查第一次（{} 次）",
+            format_count(counts[0] as u64),
+            counts[1]
+        ),
     };
     report.claim(Claim::new(text, format!("{} → {}", counts[0], counts[1]), holds));
     Ok(report)
@@ -461,7 +571,10 @@ pub fn negative_caching(ctx: &Ctx) -> Result<DemoReport> {
 /// A write to SQL without touching the cache leaves readers on stale data for the rest of the TTL;
 /// update-then-DEL fixes it.
 pub fn invalidation(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new("invalidation", ctx.tr("Writes: update SQL, then delete the cache key", "写入：先更新 SQL，再删除缓存键"));
+    let mut report = DemoReport::new(
+        "invalidation",
+        ctx.tr("Writes: update SQL, then delete the cache key", "写入：先更新 SQL，再删除缓存键"),
+    );
     let db = token_db(ctx)?;
     let sql = db.connect()?;
     let mut con = ctx.connect()?;
@@ -486,7 +599,12 @@ pub fn invalidation(ctx: &Ctx) -> Result<DemoReport> {
         let ttl: i64 = con.ttl(&key)?;
         stale_reads.push(stale);
         rows.push(vec![
-            if invalidate { ctx.tr("UPDATE, then DEL key", "UPDATE 后 DEL 键") } else { ctx.tr("UPDATE only", "只 UPDATE") }.to_string(),
+            if invalidate {
+                ctx.tr("UPDATE, then DEL key", "UPDATE 后 DEL 键")
+            } else {
+                ctx.tr("UPDATE only", "只 UPDATE")
+            }
+            .to_string(),
             seen,
             match outcome {
                 Outcome::Hit => ctx.tr("hit (stale copy)", "命中（旧副本）").to_string(),
@@ -497,8 +615,16 @@ pub fn invalidation(ctx: &Ctx) -> Result<DemoReport> {
     }
     tokens::rename(&sql, &token, &original)?;
     report.finding(
-        ctx.tr("The token is renamed in SQL; what does the next reader see?", "在 SQL 中给代币改名，下一个读者看到什么？"),
-        &[ctx.tr("write path", "写路径"), ctx.tr("name the reader got", "读者拿到的名字"), ctx.tr("read", "读取"), ctx.tr("cache TTL left", "缓存剩余 TTL")],
+        ctx.tr(
+            "The token is renamed in SQL; what does the next reader see?",
+            "在 SQL 中给代币改名，下一个读者看到什么？",
+        ),
+        &[
+            ctx.tr("write path", "写路径"),
+            ctx.tr("name the reader got", "读者拿到的名字"),
+            ctx.tr("read", "读取"),
+            ctx.tr("cache TTL left", "缓存剩余 TTL"),
+        ],
         rows,
     );
     report.note(
@@ -514,7 +640,10 @@ pub fn invalidation(ctx: &Ctx) -> Result<DemoReport> {
             "After a write, readers got stale data {} time(s) when the cache was not told, and {} time(s) after DEL of the key",
             stale_reads[0], stale_reads[1]
         ),
-        Lang::Zh => format!("写入之后：缓存没有被通知时，读者拿到旧数据 {} 次；删除键之后 {} 次", stale_reads[0], stale_reads[1]),
+        Lang::Zh => format!(
+            "写入之后：缓存没有被通知时，读者拿到旧数据 {} 次；删除键之后 {} 次",
+            stale_reads[0], stale_reads[1]
+        ),
     };
     report.claim(Claim::new(text, format!("{} → {}", stale_reads[0], stale_reads[1]), holds));
     Ok(report)

@@ -17,7 +17,8 @@ const PIPELINE_DEPTH: u32 = 100;
 
 /// PING round trip, pipelining, and what INFO says about this server.
 pub fn round_trip(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new("round-trip", ctx.tr("One round trip, and what INFO says", "一次往返，以及 INFO 告诉我们什么"));
+    let mut report =
+        DemoReport::new("round-trip", ctx.tr("One round trip, and what INFO says", "一次往返，以及 INFO 告诉我们什么"));
     let mut con = ctx.connect()?;
 
     let info: InfoDict = redis::cmd("INFO").query(&mut con).context("INFO")?;
@@ -27,20 +28,68 @@ pub fn round_trip(ctx: &Ctx) -> Result<DemoReport> {
         _ => field("maxmemory_human"),
     };
     let rows = vec![
-        vec!["redis_version".into(), field("redis_version"), ctx.tr("server version: lessons check it before using newer commands", "服务端版本：课程在使用较新命令前会先检查它").into()],
-        vec!["used_memory_human".into(), field("used_memory_human"), ctx.tr("all data lives in RAM: this is what it costs now", "全部数据都在内存里：这是当前占用").into()],
-        vec!["maxmemory".into(), maxmemory, ctx.tr("the cap; past it the eviction policy decides", "内存上限；超过后由淘汰策略决定").into()],
-        vec!["maxmemory_policy".into(), field("maxmemory_policy"), ctx.tr("what happens when full: noeviction refuses writes, allkeys-lru evicts", "内存满时怎么办：noeviction 拒绝写入，allkeys-lru 淘汰旧键").into()],
-        vec!["aof_enabled".into(), field("aof_enabled"), ctx.tr("1 = every write is also appended to a log on disk", "1 = 每次写入都会追加到磁盘上的日志").into()],
-        vec!["rdb_changes_since_last_save".into(), field("rdb_changes_since_last_save"), ctx.tr("writes not yet in a snapshot: lost if the process dies without AOF", "还没进快照的写入：没有 AOF 时进程一崩就丢").into()],
-        vec!["connected_clients".into(), field("connected_clients"), ctx.tr("one server, many clients, one command at a time", "一个服务端，多个客户端，命令逐条执行").into()],
+        vec![
+            "redis_version".into(),
+            field("redis_version"),
+            ctx.tr(
+                "server version: lessons check it before using newer commands",
+                "服务端版本：课程在使用较新命令前会先检查它",
+            )
+            .into(),
+        ],
+        vec![
+            "used_memory_human".into(),
+            field("used_memory_human"),
+            ctx.tr("all data lives in RAM: this is what it costs now", "全部数据都在内存里：这是当前占用").into(),
+        ],
+        vec![
+            "maxmemory".into(),
+            maxmemory,
+            ctx.tr("the cap; past it the eviction policy decides", "内存上限；超过后由淘汰策略决定").into(),
+        ],
+        vec![
+            "maxmemory_policy".into(),
+            field("maxmemory_policy"),
+            ctx.tr(
+                "what happens when full: noeviction refuses writes, allkeys-lru evicts",
+                "内存满时怎么办：noeviction 拒绝写入，allkeys-lru 淘汰旧键",
+            )
+            .into(),
+        ],
+        vec![
+            "aof_enabled".into(),
+            field("aof_enabled"),
+            ctx.tr("1 = every write is also appended to a log on disk", "1 = 每次写入都会追加到磁盘上的日志").into(),
+        ],
+        vec![
+            "rdb_changes_since_last_save".into(),
+            field("rdb_changes_since_last_save"),
+            ctx.tr(
+                "writes not yet in a snapshot: lost if the process dies without AOF",
+                "还没进快照的写入：没有 AOF 时进程一崩就丢",
+            )
+            .into(),
+        ],
+        vec![
+            "connected_clients".into(),
+            field("connected_clients"),
+            ctx.tr("one server, many clients, one command at a time", "一个服务端，多个客户端，命令逐条执行").into(),
+        ],
     ];
-    report.finding(ctx.tr("INFO (selected fields)", "INFO（节选）"), &[ctx.tr("field", "字段"), ctx.tr("value", "值"), ctx.tr("what it tells you", "含义")], rows);
+    report.finding(
+        ctx.tr("INFO (selected fields)", "INFO（节选）"),
+        &[ctx.tr("field", "字段"), ctx.tr("value", "值"), ctx.tr("what it tells you", "含义")],
+        rows,
+    );
 
-    let ping = report.measured(ctx.sampler.measure(ctx.tr("PING (1 round trip)", "PING（1 次往返）"), Backend::Redis, || {
-        redis::cmd("PING").exec(&mut con)?;
-        Ok(())
-    })?);
+    let ping = report.measured(ctx.sampler.measure(
+        ctx.tr("PING (1 round trip)", "PING（1 次往返）"),
+        Backend::Redis,
+        || {
+            redis::cmd("PING").exec(&mut con)?;
+            Ok(())
+        },
+    )?);
     let key = ctx.key("hello");
     let _: () = con.set(&key, "world")?;
     let get = report.measured(ctx.sampler.measure("GET", Backend::Redis, || {
@@ -94,7 +143,10 @@ pub fn round_trip(ctx: &Ctx) -> Result<DemoReport> {
 
 /// One command per core type, with what TYPE and OBJECT ENCODING report.
 pub fn core_types(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new("core-types", ctx.tr("Six core types, as the server stores them", "六种核心类型，以及服务端如何存储它们"));
+    let mut report = DemoReport::new(
+        "core-types",
+        ctx.tr("Six core types, as the server stores them", "六种核心类型，以及服务端如何存储它们"),
+    );
     let mut con = ctx.connect()?;
     let tr = |en: &'static str, zh: &'static str| ctx.tr(en, zh).to_string();
     let token = ctx.key("token:eth:0x6982508145454ce325ddbe47a25d4ec3d2311933");
@@ -105,22 +157,64 @@ pub fn core_types(ctx: &Ctx) -> Result<DemoReport> {
     let kline = ctx.key("kline:PEPE-USDT:1m");
     let events = ctx.key("events:trades");
 
-    let _: () = con.set_ex(&token, r#"{"symbol":"PEPE","decimals":18,"price":"0.00001234"}"#, 2_592_000)?;
-    let _: i64 = con.incr(&counter, 1)?;
-    let _: () = con.hset_multiple(&subs, &[("client-a", "1732600000"), ("client-b", "1732600042")])?;
+    redis::cmd("SET")
+        .arg(&token)
+        .arg(r#"{"symbol":"PEPE","decimals":18,"price":"0.00001234"}"#)
+        .arg("EX")
+        .arg(2_592_000)
+        .exec(&mut con)?;
+    redis::cmd("INCR").arg(&counter).exec(&mut con)?;
+    redis::cmd("HSET").arg(&subs).arg("client-a").arg("1732600000").arg("client-b").arg("1732600042").exec(&mut con)?;
     let _: i64 = con.rpush(&queue, &["tx:0xaa01", "tx:0xaa02", "tx:0xaa03"])?;
     let _: i64 = con.sadd(&clients, &["c-7f3a", "c-91bd"])?;
-    let _: i64 = con.zadd_multiple(&kline, &[(1_732_600_000_000_i64, "1732600000000|1234|1240|1230|1238|5000"), (1_732_600_060_000, "1732600060000|1238|1239|1236|1237|4200")])?;
-    let _: String = redis::cmd("XADD").arg(&events).arg("*").arg("token").arg("PEPE").arg("side").arg("buy").query(&mut con)?;
+    let _: i64 = con.zadd_multiple(
+        &kline,
+        &[
+            (1_732_600_000_000_i64, "1732600000000|1234|1240|1230|1238|5000"),
+            (1_732_600_060_000, "1732600060000|1238|1239|1236|1237|4200"),
+        ],
+    )?;
+    let _: String =
+        redis::cmd("XADD").arg(&events).arg("*").arg("token").arg("PEPE").arg("side").arg("buy").query(&mut con)?;
 
     let cases = [
-        ("string", &token, format!("SET {} '{{...json...}}' EX 2592000", short(&token)), tr("token cache (JSON, 30-day TTL)", "Token 缓存（JSON，30 天过期）")),
+        (
+            "string",
+            &token,
+            format!("SET {} '{{...json...}}' EX 2592000", short(&token)),
+            tr("token cache (JSON, 30-day TTL)", "Token 缓存（JSON，30 天过期）"),
+        ),
         ("string", &counter, format!("INCR {}", short(&counter)), tr("counters, rate limits", "计数器、限流")),
-        ("hash", &subs, format!("HSET {} client-a ... client-b ...", short(&subs)), tr("WS subscriptions: channel → client ids", "WS 订阅：频道 → 客户端 ID")),
-        ("list", &queue, format!("RPUSH {} tx:0xaa01 ...", short(&queue)), tr("queues (on-chain tx checks)", "队列（链上交易检查）")),
-        ("set", &clients, format!("SADD {} c-7f3a c-91bd", short(&clients)), tr("a user's WS clients", "用户的 WS 客户端集合")),
-        ("zset", &kline, format!("ZADD {} 1732600000000 ...", short(&kline)), tr("K-lines: score = open time", "K 线：分数 = 开盘时间")),
-        ("stream", &events, format!("XADD {} * token PEPE side buy", short(&events)), tr("durable event log with consumer groups", "可持久的事件日志，支持消费组")),
+        (
+            "hash",
+            &subs,
+            format!("HSET {} client-a ... client-b ...", short(&subs)),
+            tr("WS subscriptions: channel → client ids", "WS 订阅：频道 → 客户端 ID"),
+        ),
+        (
+            "list",
+            &queue,
+            format!("RPUSH {} tx:0xaa01 ...", short(&queue)),
+            tr("queues (on-chain tx checks)", "队列（链上交易检查）"),
+        ),
+        (
+            "set",
+            &clients,
+            format!("SADD {} c-7f3a c-91bd", short(&clients)),
+            tr("a user's WS clients", "用户的 WS 客户端集合"),
+        ),
+        (
+            "zset",
+            &kline,
+            format!("ZADD {} 1732600000000 ...", short(&kline)),
+            tr("K-lines: score = open time", "K 线：分数 = 开盘时间"),
+        ),
+        (
+            "stream",
+            &events,
+            format!("XADD {} * token PEPE side buy", short(&events)),
+            tr("durable event log with consumer groups", "可持久的事件日志，支持消费组"),
+        ),
     ];
     let mut rows = Vec::new();
     let mut matched = 0;
@@ -165,16 +259,21 @@ pub fn core_types(ctx: &Ctx) -> Result<DemoReport> {
 
 /// N writes to Redis (memory) against N durable SQLite commits, and SQLite without fsync / in memory.
 pub fn durable_writes(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new("durable-writes", ctx.tr("Writes: RAM versus a durable commit", "写入：内存 vs 持久化提交"));
+    let mut report =
+        DemoReport::new("durable-writes", ctx.tr("Writes: RAM versus a durable commit", "写入：内存 vs 持久化提交"));
     let mut con = ctx.connect()?;
     let record = r#"{"chain":"eth","symbol":"PEPE","price":"0.00001234","volume_24h":"81234567.12"}"#;
 
     let n = Cell::new(0_u64);
-    let redis_set = report.measured(ctx.sampler.measure(ctx.tr("Redis SET (memory)", "Redis SET（内存）"), Backend::Redis, || {
-        n.set(n.get() + 1);
-        let _: () = con.set(ctx.key(&format!("write:{}", n.get())), record)?;
-        Ok(())
-    })?);
+    let redis_set = report.measured(ctx.sampler.measure(
+        ctx.tr("Redis SET (memory)", "Redis SET（内存）"),
+        Backend::Redis,
+        || {
+            n.set(n.get() + 1);
+            let _: () = con.set(ctx.key(&format!("write:{}", n.get())), record)?;
+            Ok(())
+        },
+    )?);
 
     let schema = "CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, body TEXT NOT NULL)";
     let mut sqlite_case = |label: &str, db: rusqlite::Connection| -> Result<crate::measure::Measurement> {
@@ -194,7 +293,8 @@ pub fn durable_writes(ctx: &Ctx) -> Result<DemoReport> {
         ctx.tr("SQLite file, 1 commit each, synchronous=OFF", "SQLite 文件，每条一次提交，synchronous=OFF"),
         sql::open_file(&ctx.scratch.join("durable-off.db"), Durability::Off)?,
     )?;
-    let memory = sqlite_case(ctx.tr("SQLite in memory (this process)", "SQLite 内存库（本进程内）"), sql::open_memory()?)?;
+    let memory =
+        sqlite_case(ctx.tr("SQLite in memory (this process)", "SQLite 内存库（本进程内）"), sql::open_memory()?)?;
     report.compare(&redis_set, &full);
     report.compare(&off, &full);
     report.compare(&memory, &redis_set);
@@ -233,14 +333,42 @@ pub fn durable_writes(ctx: &Ctx) -> Result<DemoReport> {
     let in_process = Comparison::speedup(&memory, &redis_set);
     let (claim_durable, claim_sync, claim_memory) = match ctx.lang {
         Lang::En => (
-            format!("A Redis write ({}) is {} faster than a durable SQLite commit ({}): it skips the per-commit disk sync", format_duration(redis_set.p50()), format_ratio(vs_durable), format_duration(full.p50())),
-            format!("The disk sync is the cost: the same commit without it (synchronous=OFF) takes {}, {} less", format_duration(off.p50()), format_ratio(sync_cost)),
-            format!("Honestly: in-process SQLite in memory ({}) beats the Redis network round trip ({}) by {}: no network, no syscalls", format_duration(memory.p50()), format_duration(redis_set.p50()), format_ratio(in_process)),
+            format!(
+                "A Redis write ({}) is {} faster than a durable SQLite commit ({}): it skips the per-commit disk sync",
+                format_duration(redis_set.p50()),
+                format_ratio(vs_durable),
+                format_duration(full.p50())
+            ),
+            format!(
+                "The disk sync is the cost: the same commit without it (synchronous=OFF) takes {}, {} less",
+                format_duration(off.p50()),
+                format_ratio(sync_cost)
+            ),
+            format!(
+                "Honestly: in-process SQLite in memory ({}) beats the Redis network round trip ({}) by {}: no network, no syscalls",
+                format_duration(memory.p50()),
+                format_duration(redis_set.p50()),
+                format_ratio(in_process)
+            ),
         ),
         Lang::Zh => (
-            format!("一次 Redis 写入（{}）比一次持久化的 SQLite 提交（{}）快 {}：它省掉了每次提交的磁盘同步", format_duration(redis_set.p50()), format_duration(full.p50()), format_ratio(vs_durable)),
-            format!("代价就在磁盘同步：同样的提交不做同步（synchronous=OFF）只要 {}，快 {}", format_duration(off.p50()), format_ratio(sync_cost)),
-            format!("实话实说：本进程内的 SQLite 内存库（{}）比 Redis 的网络往返（{}）快 {}：没有网络，没有系统调用", format_duration(memory.p50()), format_duration(redis_set.p50()), format_ratio(in_process)),
+            format!(
+                "一次 Redis 写入（{}）比一次持久化的 SQLite 提交（{}）快 {}：它省掉了每次提交的磁盘同步",
+                format_duration(redis_set.p50()),
+                format_duration(full.p50()),
+                format_ratio(vs_durable)
+            ),
+            format!(
+                "代价就在磁盘同步：同样的提交不做同步（synchronous=OFF）只要 {}，快 {}",
+                format_duration(off.p50()),
+                format_ratio(sync_cost)
+            ),
+            format!(
+                "实话实说：本进程内的 SQLite 内存库（{}）比 Redis 的网络往返（{}）快 {}：没有网络，没有系统调用",
+                format_duration(memory.p50()),
+                format_duration(redis_set.p50()),
+                format_ratio(in_process)
+            ),
         ),
     };
     report.claim(Claim::new(claim_durable, format_ratio(vs_durable), vs_durable > 1.0));

@@ -40,7 +40,8 @@ fn check_lesson(lesson: &Lesson, demo_names: &[&str]) -> Vec<String> {
     if lesson.number == 0 {
         problems.push("number must be 1 or more".into());
     }
-    if lesson.slug.is_empty() || !lesson.slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if lesson.slug.is_empty() || !lesson.slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         problems.push(format!("slug {:?} must be lower-case kebab-case", lesson.slug));
     }
     if lesson.demos.is_empty() {
@@ -61,7 +62,9 @@ fn check_lesson(lesson: &Lesson, demo_names: &[&str]) -> Vec<String> {
     let languages: BTreeSet<Lang> = lesson.text.keys().copied().collect();
     for (lang, text) in &lesson.text {
         let code = lang.code();
-        for (field, value) in [("title", &text.title), ("summary", &text.summary), ("intro", &text.intro), ("outro", &text.outro)] {
+        for (field, value) in
+            [("title", &text.title), ("summary", &text.summary), ("intro", &text.intro), ("outro", &text.outro)]
+        {
             if value.trim().is_empty() {
                 problems.push(format!("[text.{code}] {field} is empty"));
             }

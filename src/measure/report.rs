@@ -152,7 +152,8 @@ mod tests {
 
     fn m(label: &str, p50_us: u64, p99_us: u64) -> Measurement {
         let us = Duration::from_micros;
-        let stats = Stats { samples: 100, min: us(1), p50: us(p50_us), p99: us(p99_us), max: us(p99_us), mean: us(p50_us) };
+        let stats =
+            Stats { samples: 100, min: us(1), p50: us(p50_us), p99: us(p99_us), max: us(p99_us), mean: us(p50_us) };
         Measurement::new(label, Backend::Redis, stats, 1)
     }
 

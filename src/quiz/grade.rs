@@ -1,8 +1,8 @@
 //! Shuffle a lesson's questions' options per attempt (seedable), and grade answers.
 
+use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use serde::Serialize;
 
 use crate::error::UserError;
@@ -71,7 +71,14 @@ impl Attempt {
             .collect();
         let score = questions.iter().filter(|q| q.right).count();
         let total = self.questions.len();
-        QuizResult { lesson: self.lesson, seed: self.seed, score, total, passed: score * 100 >= total * PASS_PERCENT, questions }
+        QuizResult {
+            lesson: self.lesson,
+            seed: self.seed,
+            score,
+            total,
+            passed: score * 100 >= total * PASS_PERCENT,
+            questions,
+        }
     }
 }
 
@@ -122,7 +129,9 @@ pub fn parse_answers(text: &str, attempt: &Attempt) -> Result<Vec<usize>, UserEr
         .map(|(i, (answer, q))| {
             let mut chars = answer.chars();
             match (chars.next().map(|c| c.to_ascii_lowercase()), chars.next()) {
-                (Some(c @ 'a'..='z'), None) if ((c as u8 - b'a') as usize) < q.options.len() => Ok((c as u8 - b'a') as usize),
+                (Some(c @ 'a'..='z'), None) if ((c as u8 - b'a') as usize) < q.options.len() => {
+                    Ok((c as u8 - b'a') as usize)
+                }
                 _ => Err(bad(format!("answer {} must be a letter from a to {}", i + 1, letter(q.options.len() - 1)))),
             }
         })
@@ -143,7 +152,10 @@ mod tests {
         let l = lesson();
         let a = Attempt::new(&l, Lang::En, 42);
         let b = Attempt::new(&l, Lang::En, 42);
-        assert_eq!(a.questions.iter().map(|q| q.correct).collect::<Vec<_>>(), b.questions.iter().map(|q| q.correct).collect::<Vec<_>>());
+        assert_eq!(
+            a.questions.iter().map(|q| q.correct).collect::<Vec<_>>(),
+            b.questions.iter().map(|q| q.correct).collect::<Vec<_>>()
+        );
         for (q, item) in a.questions.iter().zip(&l.quiz) {
             assert_eq!(q.options[q.correct], item.text(Lang::En).options[item.answer]);
         }
@@ -152,8 +164,9 @@ mod tests {
     #[test]
     fn different_seeds_shuffle_differently() {
         let l = lesson();
-        let orders: std::collections::BTreeSet<Vec<usize>> =
-            (0..20).map(|seed| Attempt::new(&l, Lang::En, seed).questions.iter().map(|q| q.correct).collect()).collect();
+        let orders: std::collections::BTreeSet<Vec<usize>> = (0..20)
+            .map(|seed| Attempt::new(&l, Lang::En, seed).questions.iter().map(|q| q.correct).collect())
+            .collect();
         assert!(orders.len() > 1);
     }
 

@@ -30,7 +30,11 @@ pub fn ask(attempt: &Attempt, lang: Lang, styles: Styles, out: &mut impl Write) 
         let verdict = if choice == q.correct {
             styles.pass(lang.tr("✔ right", "✔ 正确")).to_string()
         } else {
-            format!("{} {}", styles.fail(lang.tr("✘ not quite — the answer is:", "✘ 不对——正确答案是：")), q.options[q.correct])
+            format!(
+                "{} {}",
+                styles.fail(lang.tr("✘ not quite — the answer is:", "✘ 不对——正确答案是：")),
+                q.options[q.correct]
+            )
         };
         writeln!(out, "{verdict}")?;
         writeln!(out, "{}", styles.dim(&q.explanation))?;

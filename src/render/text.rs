@@ -32,7 +32,13 @@ impl<W: Write> Printer<W> {
     pub fn rule(&mut self, title: &str) -> Result<()> {
         let used = console::measure_text_width(title) + 4;
         let fill = "━".repeat(self.width.saturating_sub(used).max(2));
-        writeln!(self.out, "{} {} {}", self.styles.heading("━━"), self.styles.heading(title), self.styles.heading(&fill))?;
+        writeln!(
+            self.out,
+            "{} {} {}",
+            self.styles.heading("━━"),
+            self.styles.heading(title),
+            self.styles.heading(&fill)
+        )?;
         Ok(())
     }
 
@@ -123,7 +129,11 @@ impl<W: Write> Printer<W> {
             writeln!(self.out, "  {} {error}", self.styles.fail(self.tr("demo failed:", "演示失败：")))?;
         }
         if !report.claims.is_empty() {
-            writeln!(self.out, "\n{}", self.styles.heading(self.tr("Claims, checked with this run's numbers", "结论（用本次运行的数字检验）")))?;
+            writeln!(
+                self.out,
+                "\n{}",
+                self.styles.heading(self.tr("Claims, checked with this run's numbers", "结论（用本次运行的数字检验）"))
+            )?;
             for claim in &report.claims {
                 let mark = if claim.holds { self.styles.pass("✔") } else { self.styles.fail("✘") };
                 let options = textwrap::Options::new(self.width).initial_indent("").subsequent_indent("    ");
@@ -155,11 +165,17 @@ impl<W: Write> Printer<W> {
         if trace.examples.is_empty() {
             return Ok(());
         }
-        writeln!(self.out, "\n{}", self.styles.heading(self.tr("Commands sent (replay them in redis-cli)", "发送的命令（可在 redis-cli 中重放）")))?;
+        writeln!(
+            self.out,
+            "\n{}",
+            self.styles
+                .heading(self.tr("Commands sent (replay them in redis-cli)", "发送的命令（可在 redis-cli 中重放）"))
+        )?;
         for line in &trace.examples {
             writeln!(self.out, "  {}", self.styles.code(line))?;
         }
-        let counts: Vec<String> = trace.counts.iter().map(|(name, n)| format!("{name} ×{}", format_count(*n))).collect();
+        let counts: Vec<String> =
+            trace.counts.iter().map(|(name, n)| format!("{name} ×{}", format_count(*n))).collect();
         let total = format_count(trace.total());
         let summary = match self.lang {
             Lang::En => format!("{total} commands in all: {}", counts.join(" · ")),
@@ -256,7 +272,14 @@ mod tests {
     #[test]
     fn a_demo_report_renders_deterministically() {
         let us = Duration::from_micros;
-        let stats = |p50| Stats { samples: 1000, min: us(p50 / 2), p50: us(p50), p99: us(p50 * 3), max: us(p50 * 10), mean: us(p50 + 1) };
+        let stats = |p50| Stats {
+            samples: 1000,
+            min: us(p50 / 2),
+            p50: us(p50),
+            p99: us(p50 * 3),
+            max: us(p50 * 10),
+            mean: us(p50 + 1),
+        };
         let mut report = DemoReport::new("demo", "A demo");
         let fast = report.measured(Measurement::new("GET hit", Backend::Redis, stats(40), 1));
         let slow = report.measured(Measurement::new("SQL query", Backend::Sqlite, stats(200), 1));

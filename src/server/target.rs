@@ -137,9 +137,7 @@ pub fn connect(choice: &RedisChoice, allow_remote: bool) -> Result<RedisHandle, 
                 Err(UserError::RedisDown { .. }) if redis_server_path().is_some() => {
                     start_private(Some(format!("nothing answered at {}", redact(url))))
                 }
-                Err(UserError::AuthRequired { .. } | UserError::AuthFailed { .. })
-                    if redis_server_path().is_some() =>
-                {
+                Err(UserError::AuthRequired { .. } | UserError::AuthFailed { .. }) if redis_server_path().is_some() => {
                     start_private(Some(format!("{} needs a password", redact(url))))
                 }
                 Err(UserError::RedisDown { .. }) => Err(UserError::NoRedisAvailable),
@@ -158,7 +156,12 @@ fn start_private(fallback_reason: Option<String>) -> Result<RedisHandle, UserErr
     Ok(handle)
 }
 
-fn open(client: Client, url: &str, timeout: Duration, private: Option<PrivateServer>) -> Result<RedisHandle, UserError> {
+fn open(
+    client: Client,
+    url: &str,
+    timeout: Duration,
+    private: Option<PrivateServer>,
+) -> Result<RedisHandle, UserError> {
     let classify = |e: RedisError| classify(e, url);
     let mut con = client.get_connection_with_timeout(timeout).map_err(classify)?;
     con.set_read_timeout(Some(IO_TIMEOUT)).map_err(classify)?;

@@ -123,7 +123,10 @@ pub fn token_row(con: &Connection, token: &TokenRef) -> Result<Option<(String, S
 
 /// Rename a token (a write to the source of truth that the cache must learn about).
 pub fn rename(con: &Connection, token: &TokenRef, name: &str) -> Result<()> {
-    con.execute("UPDATE tokens SET name = ?3 WHERE chain = ?1 AND address = ?2", params![token.chain, token.address, name])?;
+    con.execute(
+        "UPDATE tokens SET name = ?3 WHERE chain = ?1 AND address = ?2",
+        params![token.chain, token.address, name],
+    )?;
     Ok(())
 }
 
@@ -163,13 +166,23 @@ fn generate(path: &Path, tokens: &[TokenRef]) -> Result<()> {
     let wallets: Vec<String> = (0..WALLETS).map(|_| format!("0x{}", hex(&mut rng, 20))).collect();
     let tx = con.transaction()?;
     {
-        let mut add_token = tx.prepare("INSERT INTO tokens (id, chain, address, symbol, name, decimals) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
-        let mut add_trade =
-            tx.prepare("INSERT INTO trades (token_id, wallet, side, amount, price, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+        let mut add_token = tx.prepare(
+            "INSERT INTO tokens (id, chain, address, symbol, name, decimals) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut add_trade = tx.prepare(
+            "INSERT INTO trades (token_id, wallet, side, amount, price, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
         for (id, token) in tokens.iter().enumerate() {
             let symbol = symbol(&mut rng);
             let decimals: u8 = if rng.random_bool(0.8) { 18 } else { 6 };
-            add_token.execute(params![id as i64, token.chain, token.address, symbol, format!("{symbol} Token"), decimals])?;
+            add_token.execute(params![
+                id as i64,
+                token.chain,
+                token.address,
+                symbol,
+                format!("{symbol} Token"),
+                decimals
+            ])?;
             // A random walk over the last 7 days, trades denser towards now.
             let mut price = 10f64.powf(rng.random_range(-6.0..2.0));
             for k in 0..TRADES_PER_TOKEN {
