@@ -76,7 +76,7 @@ fn set_ex(con: &mut impl ConnectionLike, key: &str, value: &str, seconds: u64) -
 }
 
 fn token_db(ctx: &Ctx) -> Result<TokenDb> {
-    TokenDb::open_or_generate(&ctx.scratch.join("tokens.db"), ctx.n(400, 120))
+    TokenDb::open_or_generate(&ctx.scratch.join("tokens.db"), ctx.n(400, 120), &ctx.interrupt)
 }
 
 /// Hit vs miss vs the source query, the honest PK read, and what the TTLs look like.

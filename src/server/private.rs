@@ -104,10 +104,13 @@ impl PrivateServer {
                 let last = log.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no log");
                 return Err(format!("redis-server exited ({status}): {last}"));
             }
-            if let Ok(mut con) = client.get_connection_with_timeout(Duration::from_millis(200))
-                && redis::cmd("PING").query::<String>(&mut con).is_ok()
-            {
-                return Ok(());
+            if let Ok(mut con) = client.get_connection_with_timeout(Duration::from_millis(200)) {
+                match redis::cmd("PING").query::<String>(&mut con) {
+                    // A server started with --requirepass answers NOAUTH: it is up.
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.code() == Some("NOAUTH") => return Ok(()),
+                    Err(_) => {}
+                }
             }
             if Instant::now() > deadline {
                 return Err(format!("redis-server did not answer within {}s", START_TIMEOUT.as_secs()));

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Durability, open_file};
+use crate::server::Interrupt;
 
 /// Trades per token: the same in quick and full runs, so a source query costs the same in both.
 pub const TRADES_PER_TOKEN: usize = 1_500;
@@ -73,10 +74,15 @@ pub struct TokenDb {
 impl TokenDb {
     /// Generate `n_tokens` tokens with [`TRADES_PER_TOKEN`] trades each into `path`, or reuse the
     /// file if this run already generated it.
-    pub fn open_or_generate(path: &Path, n_tokens: usize) -> Result<TokenDb> {
+    pub fn open_or_generate(path: &Path, n_tokens: usize, interrupt: &Interrupt) -> Result<TokenDb> {
         let tokens = token_refs(n_tokens);
         if !path.exists() {
-            generate(path, &tokens).with_context(|| format!("generating the token database in {}", path.display()))?;
+            // Build under another name and rename, so a failed or interrupted build is never reused.
+            let partial = path.with_extension("partial");
+            let _ = std::fs::remove_file(&partial);
+            generate(&partial, &tokens, interrupt)
+                .with_context(|| format!("generating the token database in {}", partial.display()))?;
+            std::fs::rename(&partial, path).context("moving the token database into place")?;
         }
         Ok(TokenDb { tokens, path: path.to_path_buf() })
     }
@@ -148,7 +154,7 @@ fn hex(rng: &mut Xoshiro256PlusPlus, bytes: usize) -> String {
     (0..bytes).map(|_| format!("{:02x}", rng.random::<u8>())).collect()
 }
 
-fn generate(path: &Path, tokens: &[TokenRef]) -> Result<()> {
+fn generate(path: &Path, tokens: &[TokenRef], interrupt: &Interrupt) -> Result<()> {
     let mut con = Connection::open(path)?;
     con.pragma_update(None, "journal_mode", "WAL")?;
     con.pragma_update(None, "synchronous", "OFF")?;
@@ -173,6 +179,7 @@ fn generate(path: &Path, tokens: &[TokenRef]) -> Result<()> {
             "INSERT INTO trades (token_id, wallet, side, amount, price, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for (id, token) in tokens.iter().enumerate() {
+            interrupt.check()?;
             let symbol = symbol(&mut rng);
             let decimals: u8 = if rng.random_bool(0.8) { 18 } else { 6 };
             add_token.execute(params![
@@ -220,7 +227,7 @@ mod tests {
     #[test]
     fn the_detail_query_aggregates_and_misses_cleanly() {
         let dir = tempfile::tempdir().unwrap();
-        let db = TokenDb::open_or_generate(&dir.path().join("t.db"), 3).unwrap();
+        let db = TokenDb::open_or_generate(&dir.path().join("t.db"), 3, &Interrupt::new()).unwrap();
         let con = db.connect().unwrap();
         let info = token_detail(&con, &db.tokens[1]).unwrap().unwrap();
         assert_eq!(info.address, db.tokens[1].address);

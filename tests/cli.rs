@@ -1,0 +1,207 @@
+//! Integration tests: the real binary against real `redis-server`s that the tests start themselves
+//! on free loopback ports (never the one on 6379), with a clean environment.
+
+mod support;
+
+use std::time::Duration;
+
+use redis_learn::i18n::Lang;
+use redis_learn::lesson::Catalogue;
+use redis_learn::quiz::Attempt;
+use serde_json::Value;
+use support::{Server, Test, dead_url};
+
+fn lesson_numbers() -> Vec<u32> {
+    Catalogue::embedded().unwrap().lessons().iter().map(|l| l.number).collect()
+}
+
+#[test]
+fn list_json_names_every_lesson() {
+    let out = Test::new().args(["list", "--json"]).run().success();
+    let lessons = out.json();
+    let numbers: Vec<u64> = lessons.as_array().unwrap().iter().map(|l| l["number"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, lesson_numbers().iter().map(|&n| u64::from(n)).collect::<Vec<_>>());
+    for lesson in lessons.as_array().unwrap() {
+        assert!(lesson["slug"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(lesson["title"].as_str().is_some_and(|s| !s.is_empty()));
+    }
+}
+
+#[test]
+fn no_arguments_welcomes_and_lists() {
+    let out = Test::new().run().success();
+    out.stdout_contains("Welcome").stdout_contains("redis-learn lesson 1");
+}
+
+#[test]
+fn every_lesson_runs_its_claims_hold_and_nothing_is_left_or_touched() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    server.fill_with_someone_elses_data();
+    let before = server.fingerprint();
+    for number in lesson_numbers() {
+        let _serial = support::heavy();
+        let out = Test::new().args(["lesson", &number.to_string(), "--quick", "--json"]).redis(&server).run();
+        let doc = out.clone().success().json();
+        let claims: Vec<&Value> = doc["demos"].as_array().unwrap().iter().flat_map(|d| d["claims"].as_array().unwrap()).collect();
+        assert!(!claims.is_empty(), "lesson {number} checked no claim");
+        for claim in &claims {
+            assert_eq!(claim["holds"], true, "lesson {number}: {}", claim["text"]);
+            assert!(claim["measured"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+        assert_eq!(doc["keys_left"], 0, "lesson {number}");
+        assert_eq!(doc["lesson"]["number"], number);
+        assert_eq!(doc["redis"]["private"], false);
+        for demo in doc["demos"].as_array().unwrap() {
+            for m in demo["measurements"].as_array().unwrap() {
+                for field in ["label", "backend", "samples", "p50_us", "p99_us", "mean_us", "ops_per_sec"] {
+                    assert!(!m[field].is_null(), "lesson {number}: measurement without {field}: {m}");
+                }
+                assert!(m["p50_us"].as_f64().unwrap() <= m["p99_us"].as_f64().unwrap());
+            }
+        }
+        assert_eq!(server.fingerprint(), before, "lesson {number} changed data it does not own");
+    }
+}
+
+#[test]
+fn a_lesson_in_text_mode_shows_timings_claims_and_the_command_trace() {
+    let server = Server::start(&[]);
+    let _serial = support::heavy();
+    let out = Test::new().args(["lesson", "1", "--quick", "--no-quiz"]).redis(&server).run().success();
+    out.stdout_contains("Lesson 1")
+        .stdout_contains("p50")
+        .stdout_contains("✔")
+        .stdout_contains("Commands sent (replay them in redis-cli)")
+        .stdout_contains("PING")
+        .stdout_contains("0 left");
+}
+
+#[test]
+fn lessons_can_be_chosen_by_slug() {
+    let server = Server::start(&[]);
+    let _serial = support::heavy();
+    let out = Test::new().args(["lesson", "what-is-redis", "--quick", "--json"]).redis(&server).run().success();
+    assert_eq!(out.json()["lesson"]["slug"], "what-is-redis");
+}
+
+#[test]
+fn without_a_url_a_private_server_is_started_and_stopped() {
+    let _serial = support::heavy();
+    let out = Test::new().args(["lesson", "1", "--quick", "--json"]).run().success();
+    let doc = out.json();
+    assert_eq!(doc["redis"]["private"], true);
+    assert_eq!(doc["keys_left"], 0);
+    // The private server's port is closed again.
+    let url = doc["redis"]["url"].as_str().unwrap();
+    let client = redis::Client::open(url).unwrap();
+    assert!(client.get_connection_with_timeout(Duration::from_millis(300)).is_err(), "{url} still answers");
+}
+
+#[test]
+fn with_no_redis_anywhere_the_lesson_text_is_still_shown() {
+    let out = Test::new().args(["lesson", "2", "--no-quiz"]).without_redis_server_on_path().run();
+    let out = out.code(2);
+    out.stdout_contains("Lesson 2").stdout_contains("Takeaways").stderr_contains("apt install redis-server");
+    out.stderr_contains("brew install redis").stderr_contains("docker run");
+}
+
+#[test]
+fn doctor_reports_the_server_and_exits_0() {
+    let server = Server::start(&[]);
+    let out = Test::new().args(["doctor", "--json"]).redis(&server).run().success();
+    let doc = out.json();
+    assert_eq!(doc["redis_ok"], true);
+    assert!(doc["redis_version"].as_str().unwrap().starts_with(char::is_numeric));
+    assert!(doc["sqlite_version"].as_str().unwrap().starts_with("3."));
+    Test::new().args(["doctor"]).redis(&server).run().success().stdout_contains("SQLite");
+}
+
+#[test]
+fn doctor_exits_2_when_the_named_server_is_down() {
+    Test::new().args(["doctor"]).env("REDIS_URL", &dead_url()).run().code(2).stdout_contains("no Redis answered");
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_exit_2() {
+    let server = Server::start(&[]);
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["lesson".into(), "999".into()], "no lesson \"999\""),
+        (vec!["lesson".into(), "no-such-lesson".into()], "redis-learn list"),
+        (vec!["lesson".into(), "1".into(), "--redis".into(), "not a url".into()], "is not a Redis URL"),
+        (vec!["lesson".into(), "1".into(), "--redis".into(), dead_url()], "no Redis answered"),
+        (vec!["lesson".into(), "1".into(), "--redis".into(), "redis://10.255.255.1:6379".into()], "--allow-remote"),
+        (vec!["quiz".into(), "1".into()], "--answers"),
+        (vec!["quiz".into(), "1".into(), "--answers".into(), "a,b".into()], "answers for"),
+    ];
+    for (args, expected) in cases {
+        let out = Test::new().args(&args).redis(&server).run().code(2);
+        out.stderr_contains(expected).no_panic();
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{args:?}: {}", out.stderr);
+    }
+    // Usage mistakes get clap's message, with a suggestion.
+    Test::new().args(["lessen", "1"]).run().code(2).stderr_contains("similar subcommand exists: 'lesson'").no_panic();
+}
+
+#[test]
+fn password_protected_servers_get_a_clear_message() {
+    let server = Server::start(&["--requirepass", "s3cret"]);
+    let port = server.port();
+    let out = Test::new().args(["lesson", "1", "--quick"]).env("REDIS_URL", &format!("redis://127.0.0.1:{port}")).run();
+    out.code(2).stderr_contains("needs a password");
+    let out = Test::new().args(["lesson", "1", "--quick"]).env("REDIS_URL", &format!("redis://:wrong@127.0.0.1:{port}")).run();
+    out.code(2).stderr_contains("refused the password").stderr_lacks("wrong");
+    let out = Test::new().args(["doctor", "--json"]).env("REDIS_URL", &format!("redis://:s3cret@127.0.0.1:{port}")).run();
+    let doc = out.success().json();
+    assert_eq!(doc["redis_url"], format!("redis://:***@127.0.0.1:{port}"));
+}
+
+#[test]
+fn scripted_quiz_passes_and_fails_with_exit_codes() {
+    let catalogue = Catalogue::embedded().unwrap();
+    let lesson = catalogue.find("1").unwrap();
+    let attempt = Attempt::new(lesson, Lang::En, 7);
+    let right: Vec<String> = attempt.questions.iter().map(|q| ((b'a' + q.correct as u8) as char).to_string()).collect();
+    let wrong: Vec<String> =
+        attempt.questions.iter().map(|q| ((b'a' + ((q.correct + 1) % q.options.len()) as u8) as char).to_string()).collect();
+    let out = Test::new().args(["quiz", "1", "--seed", "7", "--json", "--answers", &right.join(",")]).run().success();
+    let doc = out.json();
+    assert_eq!(doc["score"], attempt.questions.len());
+    assert_eq!(doc["passed"], true);
+    let out = Test::new().args(["quiz", "1", "--seed", "7", "--answers", &wrong.join(",")]).run().code(1);
+    out.stdout_contains("To review");
+    // One answer a line on stdin works too.
+    Test::new().args(["quiz", "1", "--seed", "7"]).stdin(&right.join("\n")).run().success();
+}
+
+#[test]
+fn check_validates_the_built_in_lessons() {
+    Test::new().args(["check"]).run().success().stdout_contains("0 problems");
+}
+
+#[test]
+fn a_broken_lesson_file_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("01-bad.toml"), "format_version = 1\nnumber = \"one\"\n").unwrap();
+    let dir_arg = dir.path().display().to_string();
+    Test::new().args(["list", "--lessons-dir", &dir_arg]).run().code(2).stderr_contains("01-bad.toml");
+    Test::new().args(["check", "--lessons-dir", &dir_arg]).run().code(1).stdout_contains("01-bad.toml");
+}
+
+#[test]
+fn ctrl_c_cleans_up_and_exits_130() {
+    let server = Server::start(&[]);
+    let _serial = support::heavy();
+    // A full (not --quick) run of lesson 2 takes long enough to interrupt in the middle.
+    let mut child = Test::new().args(["lesson", "2", "--no-quiz"]).redis(&server).spawn();
+    let started = std::time::Instant::now();
+    while server.dbsize() == 0 && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let keys_during = server.dbsize();
+    support::interrupt(&child);
+    let status = support::wait_with_timeout(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(130), "exit status {status:?}");
+    assert!(keys_during > 0, "the demo had not written anything yet; interrupt later");
+    assert_eq!(server.dbsize(), 0, "keys were left behind after Ctrl-C");
+}
