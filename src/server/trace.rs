@@ -191,15 +191,16 @@ fn cli_line(args: &[Vec<u8>]) -> String {
             out.push(' ');
         }
         let text = String::from_utf8_lossy(arg);
-        let plain = !text.is_empty()
-            && text.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '\\' | '{' | '}'));
+        let shown: String = text.chars().take(MAX_ARG_CHARS).collect();
+        let plain = !shown.is_empty()
+            && shown.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '\\' | '{' | '}'));
         if plain && i == 0 {
-            out.push_str(&text.to_ascii_uppercase());
+            out.push_str(&shown.to_ascii_uppercase());
         } else if plain {
-            out.push_str(&text);
+            out.push_str(&shown);
         } else {
             out.push('"');
-            for c in text.chars().take(MAX_ARG_CHARS) {
+            for c in shown.chars() {
                 match c {
                     '"' => out.push_str("\\\""),
                     '\\' => out.push_str("\\\\"),

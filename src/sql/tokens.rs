@@ -20,7 +20,7 @@ const WALLETS: usize = 5_000;
 /// The data set's "now" (2026-11-26T00:00:00Z), fixed so that runs are comparable.
 pub const NOW: i64 = 1_795_651_200;
 const DAY: i64 = 86_400;
-const SEED: u64 = 0x7ed1_5_c0de;
+const SEED: u64 = 0x0007_ed15_c0de;
 
 /// A token's identity: what the cache key is built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
