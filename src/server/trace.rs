@@ -50,8 +50,8 @@ impl Trace {
     /// Record a command sent outside a traced connection (e.g. by a Pub/Sub subscriber).
     pub fn record(&self, args: &[&str]) {
         let mut local = TraceLog::default();
-        let owned: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-        local.record(&owned);
+        let borrowed: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        local.record(&borrowed);
         self.merge(local);
     }
 
@@ -79,16 +79,16 @@ impl Trace {
 }
 
 impl TraceLog {
-    fn record(&mut self, args: &[Vec<u8>]) {
+    /// Count one command and keep it as an example while few of its kind are kept.
+    fn record(&mut self, args: &[&[u8]]) {
         let Some(name) = args.first() else { return };
-        let name = String::from_utf8_lossy(name).to_ascii_uppercase();
-        let seen = match self.counts.iter_mut().find(|(have, _)| *have == name) {
+        let seen = match self.counts.iter_mut().find(|(have, _)| have.as_bytes().eq_ignore_ascii_case(name)) {
             Some((_, count)) => {
                 *count += 1;
                 *count
             }
             None => {
-                self.counts.push((name, 1));
+                self.counts.push((String::from_utf8_lossy(name).to_ascii_uppercase(), 1));
                 1
             }
         };
@@ -98,8 +98,10 @@ impl TraceLog {
     }
 
     fn record_packed(&mut self, packed: &[u8]) {
-        for command in decode_commands(packed) {
-            self.record(&command);
+        let mut rest = packed;
+        while let Some((args, next)) = decode_one(rest) {
+            self.record(&args);
+            rest = next;
         }
     }
 }
@@ -152,9 +154,10 @@ impl ConnectionLike for TracedConnection {
     }
 }
 
-/// Split RESP-encoded commands (`*N\r\n$len\r\narg\r\n...`, possibly several, as pipelines send
-/// them) into their arguments. Anything malformed ends the decoding quietly: the trace is a view.
-fn decode_commands(mut buf: &[u8]) -> Vec<Vec<Vec<u8>>> {
+/// Split the first RESP-encoded command (`*N\r\n$len\r\narg\r\n...`) off `buf`: its arguments, and
+/// what follows (pipelines send several). Anything malformed ends the decoding quietly: the trace
+/// is only a view.
+fn decode_one(buf: &[u8]) -> Option<(Vec<&[u8]>, &[u8])> {
     fn line(buf: &[u8]) -> Option<(&[u8], &[u8])> {
         let end = buf.windows(2).position(|w| w == b"\r\n")?;
         Some((&buf[..end], &buf[end + 2..]))
@@ -162,20 +165,25 @@ fn decode_commands(mut buf: &[u8]) -> Vec<Vec<Vec<u8>>> {
     fn number(bytes: &[u8]) -> Option<usize> {
         std::str::from_utf8(bytes).ok()?.parse().ok()
     }
-    let mut commands = Vec::new();
-    while let Some((header, rest)) = line(buf) {
-        let Some(count) = header.strip_prefix(b"*").and_then(number) else { break };
-        let mut args = Vec::with_capacity(count);
-        let mut rest = rest;
-        for _ in 0..count {
-            let Some((len_line, after)) = line(rest) else { return commands };
-            let Some(len) = len_line.strip_prefix(b"$").and_then(number) else { return commands };
-            if after.len() < len + 2 {
-                return commands;
-            }
-            args.push(after[..len].to_vec());
-            rest = &after[len + 2..];
+    let (header, mut rest) = line(buf)?;
+    let count = header.strip_prefix(b"*").and_then(number)?;
+    let mut args = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (len_line, after) = line(rest)?;
+        let len = len_line.strip_prefix(b"$").and_then(number)?;
+        if after.len() < len + 2 {
+            return None;
         }
+        args.push(&after[..len]);
+        rest = &after[len + 2..];
+    }
+    Some((args, rest))
+}
+
+#[cfg(test)]
+fn decode_commands(mut buf: &[u8]) -> Vec<Vec<&[u8]>> {
+    let mut commands = Vec::new();
+    while let Some((args, rest)) = decode_one(buf) {
         commands.push(args);
         buf = rest;
     }
@@ -184,7 +192,7 @@ fn decode_commands(mut buf: &[u8]) -> Vec<Vec<Vec<u8>>> {
 
 /// One command as you would type it into redis-cli: plain words bare, anything else double-quoted
 /// with escapes, over-long arguments shortened (and marked).
-fn cli_line(args: &[Vec<u8>]) -> String {
+fn cli_line(args: &[&[u8]]) -> String {
     let mut out = String::new();
     for (i, arg) in args.iter().enumerate() {
         if i > 0 {
