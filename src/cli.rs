@@ -62,6 +62,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, env = "REDIS_LEARN_LANG", value_name = "LANG")]
     pub lang: Option<LangChoice>,
 
+    /// Where progress is kept [default: the XDG data dir, e.g. ~/.local/share/redis-learn]
+    #[arg(long, global = true, env = "REDIS_LEARN_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
     /// Load lesson files from this directory instead of the built-in ones (for lesson authors)
     #[arg(long, global = true, env = "REDIS_LEARN_LESSONS_DIR", value_name = "DIR")]
     pub lessons_dir: Option<PathBuf>,
@@ -75,6 +79,11 @@ pub enum Command {
     Lesson(LessonArgs),
     /// Run a lesson's self-check quiz on its own
     Quiz(QuizArgs),
+    /// Open the first lesson you have not completed yet
+    #[command(alias = "continue")]
+    Next,
+    /// Forget progress: one lesson, or everything with --all
+    Reset(ResetArgs),
     /// Show which Redis and SQLite would be used, and whether a lesson can run
     Doctor,
     /// Check lesson files (all built-in ones, or those in --lessons-dir) and report every problem
@@ -100,6 +109,21 @@ pub struct QuizArgs {
     /// Seed for shuffling the options (same seed, same order)
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Lesson number or slug to forget
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub lesson: Option<String>,
+
+    /// Forget every lesson's progress
+    #[arg(long)]
+    pub all: bool,
+
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -51,6 +51,9 @@ pub enum UserError {
     #[error("the quiz needs a terminal, or answers: pass --answers b,a,c,... or one letter a line on stdin")]
     NoTerminal,
 
+    #[error("reset needs a confirmation: run it at a terminal, or add --yes")]
+    NeedsConfirmation,
+
     #[error("bad answers {given:?}: {reason}")]
     BadAnswers { given: String, reason: String },
 

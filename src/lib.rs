@@ -10,6 +10,7 @@ pub mod demo;
 pub mod error;
 pub mod i18n;
 pub mod lesson;
+pub mod progress;
 pub mod measure;
 pub mod quiz;
 pub mod render;
@@ -72,6 +73,8 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
                     commands::lesson::run(&settings, &args.lesson, &catalogue, &interrupt, out)
                 }
                 Some(Command::Quiz(args)) => commands::quiz::run(&settings, &args, &catalogue, out),
+                Some(Command::Next) => commands::next::run(&settings, &catalogue, &interrupt, out),
+                Some(Command::Reset(args)) => commands::reset::run(&settings, &args, &catalogue, out),
                 Some(Command::Check | Command::Doctor) => unreachable!("handled above"),
             }
         }

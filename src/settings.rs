@@ -57,6 +57,8 @@ pub struct Settings {
     pub lessons_dir: Option<PathBuf>,
     /// Columns to wrap text at.
     pub width: usize,
+    /// Where progress is kept; `None` when no data dir can be found (progress then lives in memory).
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -91,6 +93,7 @@ impl Settings {
             allow_remote: args.allow_remote,
             lessons_dir: args.lessons_dir.clone(),
             width: console::Term::stdout().size_checked().map_or(100, |(_, cols)| usize::from(cols)),
+            state_dir: args.state_dir.clone().or_else(|| dirs::data_dir().map(|d| d.join("redis-learn"))),
         }
     }
 }

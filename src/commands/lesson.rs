@@ -111,6 +111,10 @@ pub fn run(
     let total: usize = reports.iter().map(|r| r.claims.len()).sum();
     let held: usize = reports.iter().map(|r| r.claims.iter().filter(|c| c.holds).count()).sum();
     let passed = reports.iter().all(DemoReport::passed) && cleanup.left == 0;
+    let claims: Vec<_> = reports.iter().flat_map(|r| r.claims.iter().cloned()).collect();
+    let mut progress = super::load_progress(settings);
+    progress.record_run(lesson.number, passed, &claims);
+    super::save_progress(&mut progress);
     if settings.json {
         let doc = LessonRun {
             lesson: LessonRef::of(lesson, lang),

@@ -11,6 +11,7 @@ use crate::render::{Styles, text::Printer};
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> Result<Outcome> {
+    let progress = super::load_progress(settings);
     if settings.json {
         let entries: Vec<ListEntry> = catalogue
             .lessons()
@@ -25,6 +26,8 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
                     source: l.source.clone(),
                     demos: l.demos.clone(),
                     questions: l.quiz.len(),
+                    completed: progress.lesson(l.number).is_some_and(|p| p.completed),
+                    best_quiz: progress.lesson(l.number).and_then(|p| p.best_quiz),
                 }
             })
             .collect();
@@ -32,12 +35,30 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
         return Ok(Outcome::Success);
     }
     let mut p = Printer::new(out, Styles::new(settings.color), settings.lang, settings.width);
-    p.rule(settings.lang.tr("redis-learn · lessons", "redis-learn · 课程列表"))?;
+    let lang = settings.lang;
+    p.rule(lang.tr("redis-learn · lessons", "redis-learn · 课程列表"))?;
+    let done = catalogue.lessons().iter().filter(|l| progress.lesson(l.number).is_some_and(|p| p.completed)).count();
+    p.line(&format!("{} {}", lang.tr("Progress:", "进度："), crate::progress::bar(done, catalogue.lessons().len(), 20)))?;
+    p.blank()?;
     for lesson in catalogue.lessons() {
-        let text = lesson.text(settings.lang);
+        let text = lesson.text(lang);
         let number = format!("{:>2}", lesson.number);
+        let status = match progress.lesson(lesson.number) {
+            None => p.styles.dim(lang.tr("not started", "未开始")).to_string(),
+            Some(state) => {
+                let mut parts = vec![if state.completed {
+                    p.styles.pass(lang.tr("✔ done", "✔ 已完成")).to_string()
+                } else {
+                    lang.tr("started", "已开始").to_string()
+                }];
+                if let Some(best) = state.best_quiz {
+                    parts.push(format!("{} {}/{}", lang.tr("quiz", "测验"), best.score, best.total));
+                }
+                parts.join(" · ")
+            }
+        };
         p.line(&format!(
-            "{}  {}  {}",
+            "{}  {}  {}  {status}",
             p.styles.heading(&number),
             p.styles.heading(&text.title),
             p.styles.dim(&format!("({})", lesson.slug))
@@ -45,13 +66,10 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
         p.line(&format!("    {}", text.summary))?;
     }
     p.blank()?;
-    p.line(
-        &p.styles
-            .dim(settings.lang.tr(
-                "Start with `redis-learn lesson 1`. Add --quick for a shorter run, --no-quiz to skip the quiz.",
-                "从 `redis-learn lesson 1` 开始。加 --quick 跑得更快，加 --no-quiz 跳过测验。",
-            ))
-            .to_string(),
-    )?;
+    let hint = lang.tr(
+        "Start with `redis-learn lesson 1` (or `redis-learn next`). Add --quick for a shorter run, --no-quiz to skip the quiz.",
+        "从 `redis-learn lesson 1`（或 `redis-learn next`）开始。加 --quick 跑得更快，加 --no-quiz 跳过测验。",
+    );
+    p.line(&p.styles.dim(hint).to_string())?;
     Ok(Outcome::Success)
 }

@@ -5,4 +5,27 @@ pub mod check;
 pub mod doctor;
 pub mod lesson;
 pub mod list;
+pub mod next;
+pub mod reset;
 pub mod quiz;
+
+use crate::progress::Progress;
+
+/// Load the learner's progress and show its warnings (once) on stderr.
+pub fn load_progress(settings: &crate::settings::Settings) -> Progress {
+    let mut progress = Progress::load(settings.state_dir.as_deref());
+    show_warnings(&mut progress);
+    progress
+}
+
+/// Save, then show any warning the save produced.
+pub fn save_progress(progress: &mut Progress) {
+    progress.save();
+    show_warnings(progress);
+}
+
+fn show_warnings(progress: &mut Progress) {
+    for warning in progress.take_warnings() {
+        eprintln!("warning: {warning}");
+    }
+}

@@ -47,6 +47,9 @@ pub fn interactive(settings: &Settings, lesson: &Lesson, seed: Option<u64>, out:
 }
 
 fn report(settings: &Settings, result: &QuizResult, out: &mut impl Write) -> Result<Outcome> {
+    let mut progress = super::load_progress(settings);
+    let best = progress.record_quiz(result.lesson, result.score, result.total);
+    super::save_progress(&mut progress);
     if settings.json {
         json::print(out, result)?;
     } else {
@@ -73,6 +76,9 @@ fn report(settings: &Settings, result: &QuizResult, out: &mut impl Write) -> Res
                 result.total,
                 crate::quiz::PASS_PERCENT
             )?,
+        }
+        if best && result.score > 0 {
+            writeln!(out, "{}", styles.dim(lang.tr("Your best score for this quiz so far.", "这是你在这个测验上的最好成绩。")))?;
         }
         let missed: Vec<_> = result.missed().collect();
         if !missed.is_empty() {

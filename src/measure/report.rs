@@ -131,7 +131,7 @@ fn ratio(numerator: Duration, denominator: Duration) -> f64 {
 }
 
 /// A statement a demo checks with a number measured in this run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Claim {
     /// What is claimed, in the learner's language, with the numbers in it.
     pub text: String,

@@ -53,6 +53,8 @@ pub struct ListEntry {
     pub source: String,
     pub demos: Vec<String>,
     pub questions: usize,
+    pub completed: bool,
+    pub best_quiz: Option<crate::progress::QuizScore>,
 }
 
 /// Print any document as one line of JSON.

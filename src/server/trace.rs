@@ -251,14 +251,16 @@ mod tests {
 
     #[test]
     fn json_values_are_quoted_for_redis_cli() {
-        let cmds = decode_commands(&packed(&["set", "t", r#"{"a":"b"}"#, "EX", "60"]));
+        let buf = packed(&["set", "t", r#"{"a":"b"}"#, "EX", "60"]);
+        let cmds = decode_commands(&buf);
         assert_eq!(cli_line(&cmds[0]), r#"SET t "{\"a\":\"b\"}" EX 60"#);
     }
 
     #[test]
     fn long_arguments_are_shortened_and_marked() {
         let long = "x".repeat(500);
-        let line = cli_line(&decode_commands(&packed(&["SET", "k", &long]))[0]);
+        let buf = packed(&["SET", "k", &long]);
+        let line = cli_line(&decode_commands(&buf)[0]);
         assert!(line.ends_with("…(500 bytes)"), "{line}");
         assert!(line.len() < 200);
     }

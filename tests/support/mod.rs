@@ -94,6 +94,7 @@ impl Test {
             .env("HOME", home.path())
             .env("XDG_DATA_HOME", home.path().join("data"))
             .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("REDIS_LEARN_STATE_DIR", home.path().join("state"))
             .env("LANG", "C.UTF-8")
             .env("NO_COLOR", "1")
             .env("RUST_BACKTRACE", "0")

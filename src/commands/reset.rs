@@ -1,0 +1,48 @@
+//! `redis-learn reset [N|--all]`: forget progress, after a confirmation at a terminal (`--yes`
+//! without one).
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::Outcome;
+use crate::cli::ResetArgs;
+use crate::error::UserError;
+use crate::lesson::Catalogue;
+use crate::settings::Settings;
+
+pub fn run(settings: &Settings, args: &ResetArgs, catalogue: &Catalogue, out: &mut impl Write) -> Result<Outcome> {
+    let lesson = match &args.lesson {
+        Some(query) => Some(catalogue.find(query)?.number),
+        None => None,
+    };
+    let lang = settings.lang;
+    let what = match (lesson, lang) {
+        (Some(n), crate::i18n::Lang::En) => format!("progress of lesson {n}"),
+        (Some(n), crate::i18n::Lang::Zh) => format!("第 {n} 课的进度"),
+        (None, crate::i18n::Lang::En) => "all progress".to_string(),
+        (None, crate::i18n::Lang::Zh) => "全部进度".to_string(),
+    };
+    if !args.yes {
+        if !settings.interactive {
+            return Err(UserError::NeedsConfirmation.into());
+        }
+        let prompt = match lang {
+            crate::i18n::Lang::En => format!("Forget {what}?"),
+            crate::i18n::Lang::Zh => format!("确定清除{what}？"),
+        };
+        let confirmed = dialoguer::Confirm::new().with_prompt(prompt).default(false).interact_opt().map_err(|_| UserError::NeedsConfirmation)?;
+        if confirmed != Some(true) {
+            writeln!(out, "{}", lang.tr("Nothing was changed.", "没有做任何更改。"))?;
+            return Ok(Outcome::Success);
+        }
+    }
+    let mut progress = super::load_progress(settings);
+    progress.reset(lesson);
+    super::save_progress(&mut progress);
+    match lang {
+        crate::i18n::Lang::En => writeln!(out, "Forgot {what}.")?,
+        crate::i18n::Lang::Zh => writeln!(out, "已清除{what}。")?,
+    }
+    Ok(Outcome::Success)
+}
