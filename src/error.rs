@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 
 use thiserror::Error;
 
+use crate::i18n::Lang;
+
 /// Everything went as promised.
 pub const EXIT_OK: u8 = 0;
 /// A claim did not hold, a demo failed, or a quiz was not passed.
@@ -19,6 +21,10 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// How to get a Redis, in one line.
 pub const GET_REDIS_HINT: &str = "install one (Debian/Ubuntu: `sudo apt install redis-server`, macOS: `brew install redis`, \
      or `docker run -p 6379:6379 redis`) or pass --redis URL";
+
+/// How to get a Redis, in one line, in Chinese.
+pub const GET_REDIS_HINT_ZH: &str = "请安装一个（Debian/Ubuntu：`sudo apt install redis-server`，macOS：`brew install redis`，\
+     或 `docker run -p 6379:6379 redis`），或用 --redis URL 指定";
 
 #[derive(Debug, Error)]
 pub enum UserError {
@@ -65,6 +71,42 @@ pub enum UserError {
 }
 
 impl UserError {
+    /// The message in the learner's language (English is the `Display` text).
+    pub fn message(&self, lang: Lang) -> String {
+        if lang == Lang::En {
+            return self.to_string();
+        }
+        match self {
+            UserError::LessonNotFound { query, known } => {
+                format!("没有课程 {query:?}：可选 {known}（见 `redis-learn list`）")
+            }
+            UserError::BadRedisUrl { url, reason } => {
+                format!("{url:?} 不是 Redis URL（{reason}）；请使用 redis://HOST:PORT[/DB] 的形式")
+            }
+            UserError::RemoteNotAllowed { host } => {
+                format!("拒绝使用 {host}：它不在本机。确实要用的话请加 --allow-remote")
+            }
+            UserError::RedisDown { url, reason } => {
+                format!("{url} 没有 Redis 应答（{reason}）：请启动它，或用 --redis URL 指定，或用 --private 启动私有实例")
+            }
+            UserError::AuthRequired { url } => {
+                format!("{url} 的 Redis 需要密码：请写进 URL，例如 redis://:PASSWORD@HOST:PORT")
+            }
+            UserError::AuthFailed { url } => format!("{url} 的 Redis 拒绝了密码：请检查 URL 中的密码（和用户名）"),
+            UserError::NoRedisAvailable => format!(
+                "127.0.0.1:6379 上没有 Redis，PATH 中也没有可启动私有实例的 `redis-server`：{GET_REDIS_HINT_ZH}"
+            ),
+            UserError::PrivateServerFailed { reason } => format!("无法启动私有 redis-server：{reason}"),
+            UserError::NoTerminal => {
+                "测验需要终端或答案：请用 --answers b,a,c,... 传入，或在标准输入中每行一个字母".to_string()
+            }
+            UserError::NeedsConfirmation => "reset 需要确认：请在终端中运行，或加 --yes".to_string(),
+            UserError::BadAnswers { given, reason } => format!("答案 {given:?} 有误：{reason}"),
+            UserError::BadLessonFile { path, reason } => format!("课程文件 {path}：{reason}"),
+            UserError::Interrupted => "已中断；演示写入的键已清理".to_string(),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             UserError::Interrupted => EXIT_INTERRUPTED,
@@ -82,10 +124,15 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
-/// One line (plus its causes, joined) for the terminal.
+/// One line (plus its causes, joined) for the terminal, in English.
 pub fn render(err: &anyhow::Error) -> String {
+    render_in(err, Lang::En)
+}
+
+/// One line for the terminal, in the learner's language where we wrote the message ourselves.
+pub fn render_in(err: &anyhow::Error, lang: Lang) -> String {
     if let Some(user) = err.downcast_ref::<UserError>() {
-        return format!("error: {user}");
+        return format!("{}{}", lang.tr("error: ", "错误："), user.message(lang));
     }
     let mut line = format!("error: {err}");
     for cause in err.chain().skip(1) {
@@ -112,6 +159,14 @@ mod tests {
         let err = anyhow::anyhow!("disk full").context("writing progress");
         assert_eq!(render(&err), "error: writing progress: disk full");
         assert_eq!(exit_code(&err), EXIT_USAGE);
+    }
+
+    #[test]
+    fn every_message_has_a_chinese_line() {
+        let err = anyhow::Error::new(UserError::AuthRequired { url: "redis://127.0.0.1:6379".into() });
+        let zh = render_in(&err, Lang::Zh);
+        assert!(zh.starts_with("错误：") && zh.contains("密码") && !zh.contains('\n'), "{zh}");
+        assert!(UserError::NoRedisAvailable.message(Lang::Zh).contains("apt install redis-server"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if err.use_stderr() { error::EXIT_USAGE } else { error::EXIT_OK });
         }
     };
+    let lang = redis_learn::settings::resolve_lang(&cli.global);
     let mut stdout = std::io::stdout().lock();
     let result = redis_learn::run(cli, &mut stdout);
     let _ = stdout.flush();
@@ -20,7 +21,7 @@ fn main() -> ExitCode {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("{}", error::render(&err));
+            eprintln!("{}", error::render_in(&err, lang));
             ExitCode::from(error::exit_code(&err))
         }
     }

@@ -70,11 +70,7 @@ impl Settings {
             ColorChoice::Never => false,
             ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         };
-        let lang = match args.lang {
-            Some(LangChoice::En) => Lang::En,
-            Some(LangChoice::Zh) => Lang::Zh,
-            None => Lang::from_locale(&locale()),
-        };
+        let lang = resolve_lang(args);
         let redis = if args.private {
             RedisChoice::Private
         } else if let Some(url) = args.redis.as_ref().filter(|u| !u.is_empty()) {
@@ -95,6 +91,15 @@ impl Settings {
             width: console::Term::stdout().size_checked().map_or(100, |(_, cols)| usize::from(cols)),
             state_dir: args.state_dir.clone().or_else(|| dirs::data_dir().map(|d| d.join("redis-learn"))),
         }
+    }
+}
+
+/// `--lang`, else `REDIS_LEARN_LANG` (both via clap), else the locale.
+pub fn resolve_lang(args: &GlobalArgs) -> Lang {
+    match args.lang {
+        Some(LangChoice::En) => Lang::En,
+        Some(LangChoice::Zh) => Lang::Zh,
+        None => Lang::from_locale(&locale()),
     }
 }
 
