@@ -262,3 +262,49 @@ fn a_corrupt_progress_file_is_backed_up_with_one_warning() {
     });
     assert_eq!(backups.count(), 1);
 }
+
+/// The quiz as a learner takes it: a real terminal (tmux), arrow keys and Enter.
+#[test]
+fn interactive_quiz_through_a_real_terminal() {
+    if std::process::Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipping: tmux is not installed (Debian: apt install tmux)");
+        return;
+    }
+    let catalogue = Catalogue::embedded().unwrap();
+    let attempt = Attempt::new(catalogue.find("1").unwrap(), Lang::En, 5);
+    let total = attempt.questions.len();
+    let state = tempfile::tempdir().unwrap();
+    let session = format!("redis-learn-test-{}", std::process::id());
+    let bin = env!("CARGO_BIN_EXE_redis-learn");
+    let command = format!(
+        "env -i PATH=/usr/bin:/bin HOME={home} TERM=xterm-256color LANG=C.UTF-8 NO_COLOR=1 {bin} quiz 1 --seed 5 --state-dir {home}; echo EXIT=$?; sleep 60",
+        home = state.path().display()
+    );
+    let tmux = |args: &[&str]| std::process::Command::new("tmux").args(args).output().unwrap();
+    tmux(&["new-session", "-d", "-s", &session, "-x", "150", "-y", "50", &command]);
+    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session, "-S", "-200"]).stdout).into_owned();
+    let wait_for = |needle: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = screen();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(std::time::Instant::now() < deadline, "never saw {needle:?} on the screen:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for (i, question) in attempt.questions.iter().enumerate() {
+        wait_for(&format!("{}/{total} ", i + 1));
+        std::thread::sleep(Duration::from_millis(100));
+        for _ in 0..question.correct {
+            tmux(&["send-keys", "-t", &session, "Down"]);
+        }
+        tmux(&["send-keys", "-t", &session, "Enter"]);
+    }
+    let text = wait_for("EXIT=");
+    tmux(&["kill-session", "-t", &session]);
+    assert!(text.contains(&format!("Score: {total} of {total}")), "{text}");
+    assert!(text.contains("✔ right"), "{text}");
+    assert!(text.contains("EXIT=0"), "{text}");
+}
