@@ -53,22 +53,28 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
     if settings.json {
         json::print(out, &doc)?;
     } else {
+        let lang = settings.lang;
+        let t = |en: &'static str, zh: &'static str| lang.tr(en, zh);
         let mark = |ok: bool| if ok { "✔" } else { "✘" };
         let how = match &settings.redis {
             RedisChoice::Explicit(_) => "--redis / REDIS_URL",
             RedisChoice::Private => "--private",
-            RedisChoice::Default(_) => "default: 127.0.0.1:6379, else a private redis-server",
+            RedisChoice::Default(_) => t(
+                "default: 127.0.0.1:6379, else a private redis-server",
+                "默认：127.0.0.1:6379，否则启动私有 redis-server",
+            ),
         };
         writeln!(out, "{} Redis ({how})", mark(doc.redis_ok))?;
         match (&doc.redis_url, &doc.redis_problem) {
             (Some(url), _) => writeln!(
                 out,
-                "    {url} · version {} · {}",
+                "    {url} · {} {} · {}",
+                t("version", "版本"),
                 doc.redis_version.as_deref().unwrap_or("?"),
                 if doc.private {
-                    "private server started by redis-learn (stopped again)"
+                    t("private server started by redis-learn (stopped again)", "redis-learn 启动的私有实例（已停止）")
                 } else {
-                    "existing server: demos touch only their own keys"
+                    t("existing server: demos touch only their own keys", "已有的服务端：演示只动自己的键")
                 }
             )?,
             (None, Some(problem)) => writeln!(out, "    {problem}")?,
@@ -76,20 +82,36 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
         }
         writeln!(
             out,
-            "{} redis-server on PATH: {}",
+            "{} {} {}",
             mark(doc.redis_server_on_path.is_some()),
-            doc.redis_server_on_path.as_deref().unwrap_or("no")
+            t("redis-server on PATH:", "PATH 中的 redis-server："),
+            doc.redis_server_on_path.as_deref().unwrap_or(t("no", "无"))
         )?;
-        writeln!(out, "✔ SQLite {} (bundled)", doc.sqlite_version)?;
-        writeln!(out, "  temp dir filesystem: {}", doc.scratch_filesystem.as_deref().unwrap_or("unknown"))?;
+        writeln!(out, "✔ SQLite {} ({})", doc.sqlite_version, t("bundled", "内置"))?;
         writeln!(
             out,
-            "  terminal: {} · color: {} · language: {}",
-            if doc.interactive { "interactive" } else { "not interactive (quizzes need --answers)" },
+            "  {} {}",
+            t("temp dir filesystem:", "临时目录文件系统："),
+            doc.scratch_filesystem.as_deref().unwrap_or("unknown")
+        )?;
+        writeln!(
+            out,
+            "  {} {} · {} {} · {} {}",
+            t("terminal:", "终端："),
+            if doc.interactive {
+                t("interactive", "交互式")
+            } else {
+                t("not interactive (quizzes need --answers)", "非交互（测验需要 --answers）")
+            },
+            t("color:", "颜色："),
             doc.color,
+            t("language:", "语言："),
             doc.lang.code()
         )?;
-        writeln!(out, "  lessons: {}", doc.lessons)?;
+        writeln!(out, "  {} {}", t("lessons:", "课程："), doc.lessons)?;
+        if let Some(dir) = &settings.state_dir {
+            writeln!(out, "  {} {}", t("progress:", "进度文件："), dir.join(crate::progress::FILE_NAME).display())?;
+        }
     }
     Ok(if doc.redis_ok { Outcome::Success } else { Outcome::Usage })
 }
