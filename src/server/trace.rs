@@ -15,6 +15,8 @@ const EXAMPLES_PER_COMMAND: usize = 2;
 const MAX_EXAMPLES: usize = 24;
 /// Longer arguments are shortened in the example lines.
 const MAX_ARG_CHARS: usize = 96;
+/// Example lines show at most this many arguments (a 500-id XACK stays one readable line).
+const MAX_ARGS: usize = 12;
 
 /// The shared trace of one demo.
 #[derive(Debug, Clone, Default)]
@@ -195,6 +197,10 @@ fn decode_commands(mut buf: &[u8]) -> Vec<Vec<&[u8]>> {
 fn cli_line(args: &[&[u8]]) -> String {
     let mut out = String::new();
     for (i, arg) in args.iter().enumerate() {
+        if i == MAX_ARGS {
+            out.push_str(&format!(" …(+{} more arguments)", args.len() - MAX_ARGS));
+            break;
+        }
         if i > 0 {
             out.push(' ');
         }
@@ -263,6 +269,16 @@ mod tests {
         let line = cli_line(&decode_commands(&buf)[0]);
         assert!(line.ends_with("…(500 bytes)"), "{line}");
         assert!(line.len() < 200);
+    }
+
+    #[test]
+    fn long_commands_are_cut_after_a_dozen_arguments() {
+        let ids: Vec<String> = (0..500).map(|i| format!("1-{i}")).collect();
+        let mut args = vec!["XACK", "stream", "group"];
+        args.extend(ids.iter().map(String::as_str));
+        let buf = packed(&args);
+        let line = cli_line(&decode_commands(&buf)[0]);
+        assert!(line.ends_with("…(+491 more arguments)"), "{line}");
     }
 
     #[test]
