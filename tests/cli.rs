@@ -308,3 +308,21 @@ fn interactive_quiz_through_a_real_terminal() {
     assert!(text.contains("✔ right"), "{text}");
     assert!(text.contains("EXIT=0"), "{text}");
 }
+
+#[test]
+fn the_chinese_track_is_chinese() {
+    let server = Server::start(&[]);
+    let catalogue = Catalogue::embedded().unwrap();
+    let lesson = catalogue.find("2").unwrap();
+    let _serial = support::heavy();
+    let out = Test::new().args(["lesson", "2", "--quick", "--no-quiz", "--lang", "zh"]).redis(&server).run().success();
+    out.stdout_contains(&lesson.text(Lang::Zh).title).stdout_contains("第 2 课").stdout_contains("结论");
+    for paragraph in lesson.text(Lang::En).intro.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+        let start: String = paragraph.chars().take(40).collect();
+        assert!(!out.stdout.contains(&start), "an English paragraph in the Chinese lesson: {start}");
+    }
+    // The locale picks Chinese too, and so does REDIS_LEARN_LANG.
+    Test::new().args(["list"]).env("LANG", "zh_CN.UTF-8").run().success().stdout_contains("课程列表");
+    Test::new().args(["list"]).env("REDIS_LEARN_LANG", "zh").run().success().stdout_contains("课程列表");
+    Test::new().args(["lesson", "99"]).env("LANG", "zh_CN.UTF-8").run().code(2).stderr_contains("没有课程");
+}

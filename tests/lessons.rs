@@ -1,0 +1,53 @@
+//! Every lesson file: embedded, parses, validates, and is complete in every language.
+
+use std::collections::BTreeSet;
+
+use redis_learn::i18n::Lang;
+use redis_learn::lesson::{Catalogue, EMBEDDED};
+
+#[test]
+fn every_file_in_lessons_is_embedded() {
+    let on_disk: BTreeSet<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/lessons"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".toml"))
+        .collect();
+    let embedded: BTreeSet<String> = EMBEDDED.iter().map(|(name, _)| name.to_string()).collect();
+    assert_eq!(on_disk, embedded, "add new lesson files to EMBEDDED in src/lesson/catalogue.rs");
+}
+
+#[test]
+fn the_built_in_lessons_parse_and_validate() {
+    let catalogue = Catalogue::embedded().unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(catalogue.lessons().len() >= 2);
+}
+
+#[test]
+fn every_lesson_is_complete_in_every_language() {
+    let catalogue = Catalogue::embedded().unwrap();
+    for lesson in catalogue.lessons() {
+        for lang in Lang::ALL {
+            assert!(lesson.text.contains_key(&lang), "lesson {} has no [text.{}]", lesson.number, lang.code());
+            for (i, item) in lesson.quiz.iter().enumerate() {
+                assert!(item.text.contains_key(&lang), "lesson {} question {} has no {}", lesson.number, i + 1, lang.code());
+            }
+        }
+    }
+}
+
+#[test]
+fn chinese_text_is_chinese() {
+    let is_cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+    let catalogue = Catalogue::embedded().unwrap();
+    for lesson in catalogue.lessons() {
+        let zh = lesson.text(Lang::Zh);
+        for paragraph in zh.intro.split("\n\n").chain(zh.outro.split("\n\n")).filter(|p| !p.trim().is_empty()) {
+            assert!(paragraph.chars().any(is_cjk), "lesson {}: an untranslated paragraph: {paragraph}", lesson.number);
+        }
+        for item in &lesson.quiz {
+            let q = item.text(Lang::Zh);
+            assert!(q.question.chars().any(is_cjk), "lesson {}: untranslated question: {}", lesson.number, q.question);
+            assert!(q.explanation.chars().any(is_cjk), "lesson {}: untranslated explanation", lesson.number);
+        }
+    }
+}
