@@ -87,7 +87,9 @@ impl UserError {
                 format!("拒绝使用 {host}：它不在本机。确实要用的话请加 --allow-remote")
             }
             UserError::RedisDown { url, reason } => {
-                format!("{url} 没有 Redis 应答（{reason}）：请启动它，或用 --redis URL 指定，或用 --private 启动私有实例")
+                format!(
+                    "{url} 没有 Redis 应答（{reason}）：请启动它，或用 --redis URL 指定，或用 --private 启动私有实例"
+                )
             }
             UserError::AuthRequired { url } => {
                 format!("{url} 的 Redis 需要密码：请写进 URL，例如 redis://:PASSWORD@HOST:PORT")

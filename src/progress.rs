@@ -258,9 +258,9 @@ mod tests {
         assert!(p.data.lessons.is_empty());
         assert_eq!(p.warnings.len(), 1);
         assert!(p.warnings[0].contains("kept it as"), "{}", p.warnings[0]);
-        let backups = fs::read_dir(dir.path()).unwrap().filter(|e| {
-            e.as_ref().unwrap().file_name().to_string_lossy().starts_with("progress.json.backup-")
-        });
+        let backups = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("progress.json.backup-"));
         assert_eq!(backups.count(), 1);
     }
 

@@ -42,7 +42,8 @@ fn every_lesson_runs_its_claims_hold_and_nothing_is_left_or_touched() {
         let _serial = support::heavy();
         let out = Test::new().args(["lesson", &number.to_string(), "--quick", "--json"]).redis(&server).run();
         let doc = out.clone().success().json();
-        let claims: Vec<&Value> = doc["demos"].as_array().unwrap().iter().flat_map(|d| d["claims"].as_array().unwrap()).collect();
+        let claims: Vec<&Value> =
+            doc["demos"].as_array().unwrap().iter().flat_map(|d| d["claims"].as_array().unwrap()).collect();
         assert!(!claims.is_empty(), "lesson {number} checked no claim");
         for claim in &claims {
             assert_eq!(claim["holds"], true, "lesson {number}: {}", claim["text"]);
@@ -148,9 +149,13 @@ fn password_protected_servers_get_a_clear_message() {
     let port = server.port();
     let out = Test::new().args(["lesson", "1", "--quick"]).env("REDIS_URL", &format!("redis://127.0.0.1:{port}")).run();
     out.code(2).stderr_contains("needs a password");
-    let out = Test::new().args(["lesson", "1", "--quick"]).env("REDIS_URL", &format!("redis://:wrong@127.0.0.1:{port}")).run();
+    let out = Test::new()
+        .args(["lesson", "1", "--quick"])
+        .env("REDIS_URL", &format!("redis://:wrong@127.0.0.1:{port}"))
+        .run();
     out.code(2).stderr_contains("refused the password").stderr_lacks("wrong");
-    let out = Test::new().args(["doctor", "--json"]).env("REDIS_URL", &format!("redis://:s3cret@127.0.0.1:{port}")).run();
+    let out =
+        Test::new().args(["doctor", "--json"]).env("REDIS_URL", &format!("redis://:s3cret@127.0.0.1:{port}")).run();
     let doc = out.success().json();
     assert_eq!(doc["redis_url"], format!("redis://:***@127.0.0.1:{port}"));
 }
@@ -161,8 +166,11 @@ fn scripted_quiz_passes_and_fails_with_exit_codes() {
     let lesson = catalogue.find("1").unwrap();
     let attempt = Attempt::new(lesson, Lang::En, 7);
     let right: Vec<String> = attempt.questions.iter().map(|q| ((b'a' + q.correct as u8) as char).to_string()).collect();
-    let wrong: Vec<String> =
-        attempt.questions.iter().map(|q| ((b'a' + ((q.correct + 1) % q.options.len()) as u8) as char).to_string()).collect();
+    let wrong: Vec<String> = attempt
+        .questions
+        .iter()
+        .map(|q| ((b'a' + ((q.correct + 1) % q.options.len()) as u8) as char).to_string())
+        .collect();
     let out = Test::new().args(["quiz", "1", "--seed", "7", "--json", "--answers", &right.join(",")]).run().success();
     let doc = out.json();
     assert_eq!(doc["score"], attempt.questions.len());
@@ -216,9 +224,13 @@ fn progress_is_saved_after_lessons_and_quizzes_and_shown_by_list() {
     let catalogue = Catalogue::embedded().unwrap();
     let attempt = Attempt::new(catalogue.find("1").unwrap(), Lang::En, 3);
     let right: Vec<String> = attempt.questions.iter().map(|q| ((b'a' + q.correct as u8) as char).to_string()).collect();
-    Test::new().args(["quiz", "1", "--seed", "3", "--answers", &right.join(","), "--state-dir", &state_dir]).run().success();
+    Test::new()
+        .args(["quiz", "1", "--seed", "3", "--answers", &right.join(","), "--state-dir", &state_dir])
+        .run()
+        .success();
 
-    let file: Value = serde_json::from_str(&std::fs::read_to_string(state.path().join("progress.json")).unwrap()).unwrap();
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.path().join("progress.json")).unwrap()).unwrap();
     assert_eq!(file["format_version"], 1);
     assert_eq!(file["lessons"]["1"]["completed"], true);
     assert_eq!(file["lessons"]["1"]["quiz_attempts"], 1);
@@ -228,7 +240,12 @@ fn progress_is_saved_after_lessons_and_quizzes_and_shown_by_list() {
     let list = Test::new().args(["list", "--json", "--state-dir", &state_dir]).run().success().json();
     assert_eq!(list[0]["completed"], true);
     assert_eq!(list[1]["completed"], false);
-    Test::new().args(["list", "--state-dir", &state_dir]).run().success().stdout_contains("✔ done").stdout_contains("not started");
+    Test::new()
+        .args(["list", "--state-dir", &state_dir])
+        .run()
+        .success()
+        .stdout_contains("✔ done")
+        .stdout_contains("not started");
 
     // reset needs a confirmation without a terminal, then forgets.
     Test::new().args(["reset", "1", "--state-dir", &state_dir]).run().code(2).stderr_contains("--yes");
@@ -243,9 +260,19 @@ fn next_opens_the_first_lesson_not_completed() {
     let state = tempfile::tempdir().unwrap();
     let state_dir = state.path().display().to_string();
     let _serial = support::heavy();
-    let doc = Test::new().args(["next", "--quick", "--json", "--state-dir", &state_dir]).redis(&server).run().success().json();
+    let doc = Test::new()
+        .args(["next", "--quick", "--json", "--state-dir", &state_dir])
+        .redis(&server)
+        .run()
+        .success()
+        .json();
     assert_eq!(doc["lesson"]["number"], 1);
-    let doc = Test::new().args(["continue", "--quick", "--json", "--state-dir", &state_dir]).redis(&server).run().success().json();
+    let doc = Test::new()
+        .args(["continue", "--quick", "--json", "--state-dir", &state_dir])
+        .redis(&server)
+        .run()
+        .success()
+        .json();
     assert_eq!(doc["lesson"]["number"], 2);
 }
 
@@ -257,9 +284,9 @@ fn a_corrupt_progress_file_is_backed_up_with_one_warning() {
     let out = Test::new().args(["list", "--state-dir", &state_dir]).run().success();
     out.stderr_contains("kept it as").stderr_contains("started fresh").no_panic();
     assert_eq!(out.stderr.trim().lines().count(), 1);
-    let backups = std::fs::read_dir(state.path()).unwrap().filter(|e| {
-        e.as_ref().unwrap().file_name().to_string_lossy().starts_with("progress.json.backup-")
-    });
+    let backups = std::fs::read_dir(state.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("progress.json.backup-"));
     assert_eq!(backups.count(), 1);
 }
 
@@ -282,7 +309,8 @@ fn interactive_quiz_through_a_real_terminal() {
     );
     let tmux = |args: &[&str]| std::process::Command::new("tmux").args(args).output().unwrap();
     tmux(&["new-session", "-d", "-s", &session, "-x", "150", "-y", "50", &command]);
-    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session, "-S", "-200"]).stdout).into_owned();
+    let screen =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session, "-S", "-200"]).stdout).into_owned();
     let wait_for = |needle: &str| {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {

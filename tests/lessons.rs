@@ -29,7 +29,13 @@ fn every_lesson_is_complete_in_every_language() {
         for lang in Lang::ALL {
             assert!(lesson.text.contains_key(&lang), "lesson {} has no [text.{}]", lesson.number, lang.code());
             for (i, item) in lesson.quiz.iter().enumerate() {
-                assert!(item.text.contains_key(&lang), "lesson {} question {} has no {}", lesson.number, i + 1, lang.code());
+                assert!(
+                    item.text.contains_key(&lang),
+                    "lesson {} question {} has no {}",
+                    lesson.number,
+                    i + 1,
+                    lang.code()
+                );
             }
         }
     }

@@ -38,7 +38,11 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
     let lang = settings.lang;
     p.rule(lang.tr("redis-learn · lessons", "redis-learn · 课程列表"))?;
     let done = catalogue.lessons().iter().filter(|l| progress.lesson(l.number).is_some_and(|p| p.completed)).count();
-    p.line(&format!("{} {}", lang.tr("Progress:", "进度："), crate::progress::bar(done, catalogue.lessons().len(), 20)))?;
+    p.line(&format!(
+        "{} {}",
+        lang.tr("Progress:", "进度："),
+        crate::progress::bar(done, catalogue.lessons().len(), 20)
+    ))?;
     p.blank()?;
     for lesson in catalogue.lessons() {
         let text = lesson.text(lang);

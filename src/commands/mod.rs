@@ -6,8 +6,8 @@ pub mod doctor;
 pub mod lesson;
 pub mod list;
 pub mod next;
-pub mod reset;
 pub mod quiz;
+pub mod reset;
 
 use crate::progress::Progress;
 

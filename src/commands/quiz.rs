@@ -78,7 +78,11 @@ fn report(settings: &Settings, result: &QuizResult, out: &mut impl Write) -> Res
             )?,
         }
         if best && result.score > 0 {
-            writeln!(out, "{}", styles.dim(lang.tr("Your best score for this quiz so far.", "这是你在这个测验上的最好成绩。")))?;
+            writeln!(
+                out,
+                "{}",
+                styles.dim(lang.tr("Your best score for this quiz so far.", "这是你在这个测验上的最好成绩。"))
+            )?;
         }
         let missed: Vec<_> = result.missed().collect();
         if !missed.is_empty() {

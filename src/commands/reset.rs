@@ -31,7 +31,11 @@ pub fn run(settings: &Settings, args: &ResetArgs, catalogue: &Catalogue, out: &m
             crate::i18n::Lang::En => format!("Forget {what}?"),
             crate::i18n::Lang::Zh => format!("确定清除{what}？"),
         };
-        let confirmed = dialoguer::Confirm::new().with_prompt(prompt).default(false).interact_opt().map_err(|_| UserError::NeedsConfirmation)?;
+        let confirmed = dialoguer::Confirm::new()
+            .with_prompt(prompt)
+            .default(false)
+            .interact_opt()
+            .map_err(|_| UserError::NeedsConfirmation)?;
         if confirmed != Some(true) {
             writeln!(out, "{}", lang.tr("Nothing was changed.", "没有做任何更改。"))?;
             return Ok(Outcome::Success);

@@ -5,6 +5,9 @@
 
 mod cache_aside;
 mod context;
+pub mod klines;
+mod locks;
+mod pubsub;
 mod report;
 mod what_is_redis;
 
@@ -29,6 +32,17 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "stampede", run: cache_aside::stampede },
     Demo { name: "negative-caching", run: cache_aside::negative_caching },
     Demo { name: "invalidation", run: cache_aside::invalidation },
+    Demo { name: "kline-ranges", run: klines::kline_ranges },
+    Demo { name: "kline-memory", run: klines::kline_memory },
+    Demo { name: "kline-updates", run: klines::kline_updates },
+    Demo { name: "lost-updates", run: locks::lost_updates },
+    Demo { name: "sql-serialise", run: locks::sql_serialise },
+    Demo { name: "crash-gap", run: locks::crash_gap },
+    Demo { name: "unsafe-release", run: locks::unsafe_release },
+    Demo { name: "fencing", run: locks::fencing },
+    Demo { name: "broadcast", run: pubsub::broadcast },
+    Demo { name: "offline-node", run: pubsub::offline_node },
+    Demo { name: "polling", run: pubsub::polling },
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -14,6 +14,9 @@ use crate::error::UserError;
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("01-what-is-redis.toml", include_str!("../../lessons/01-what-is-redis.toml")),
     ("02-cache-aside.toml", include_str!("../../lessons/02-cache-aside.toml")),
+    ("03-klines.toml", include_str!("../../lessons/03-klines.toml")),
+    ("04-locks.toml", include_str!("../../lessons/04-locks.toml")),
+    ("05-pubsub.toml", include_str!("../../lessons/05-pubsub.toml")),
 ];
 
 /// All lessons, sorted by number, validated.

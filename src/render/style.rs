@@ -16,27 +16,27 @@ impl Styles {
     }
 
     pub fn heading(&self, s: &str) -> ColoredString {
-        s.bold()
+        if self.color { s.bold() } else { s.normal() }
     }
     pub fn redis(&self, s: &str) -> ColoredString {
-        s.red()
+        if self.color { s.red() } else { s.normal() }
     }
     pub fn sql(&self, s: &str) -> ColoredString {
-        s.blue()
+        if self.color { s.blue() } else { s.normal() }
     }
     pub fn pass(&self, s: &str) -> ColoredString {
-        s.green().bold()
+        if self.color { s.green().bold() } else { s.normal() }
     }
     pub fn fail(&self, s: &str) -> ColoredString {
-        s.red().bold()
+        if self.color { s.red().bold() } else { s.normal() }
     }
     pub fn simulated(&self, s: &str) -> ColoredString {
-        s.yellow()
+        if self.color { s.yellow() } else { s.normal() }
     }
     pub fn dim(&self, s: &str) -> ColoredString {
-        s.dimmed()
+        if self.color { s.dimmed() } else { s.normal() }
     }
     pub fn code(&self, s: &str) -> ColoredString {
-        s.cyan()
+        if self.color { s.cyan() } else { s.normal() }
     }
 }

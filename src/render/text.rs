@@ -71,21 +71,26 @@ impl<W: Write> Printer<W> {
                 let (first, rest) = if block.starts_with("- ") { ("  • ", "    ") } else { ("", "") };
                 let body = block.strip_prefix("- ").unwrap_or(&block);
                 let options = textwrap::Options::new(self.width).initial_indent(first).subsequent_indent(rest);
+                // A `code span` may be wrapped across lines: carry whether we are inside one.
+                let mut in_code = false;
                 for line in textwrap::wrap(body, options) {
-                    writeln!(self.out, "{}", self.highlight_code(&line))?;
+                    let styled = self.highlight_code(&line, &mut in_code);
+                    writeln!(self.out, "{styled}")?;
                 }
             }
         }
         Ok(())
     }
 
-    fn highlight_code(&self, line: &str) -> String {
-        if !self.styles.color {
-            return line.to_string();
-        }
+    /// Color what is between backticks; `in_code` carries an open span over to the next line.
+    fn highlight_code(&self, line: &str, in_code: &mut bool) -> String {
         let mut out = String::new();
         for (i, part) in line.split('`').enumerate() {
-            if i % 2 == 1 {
+            if i > 0 {
+                *in_code = !*in_code;
+                out.push('`');
+            }
+            if *in_code && self.styles.color {
                 out.push_str(&self.styles.code(part).to_string());
             } else {
                 out.push_str(part);
@@ -267,6 +272,19 @@ mod tests {
         let mut p = printer();
         p.prose("First paragraph is short.\n\n- one bullet\n- another bullet that goes on").unwrap();
         assert_eq!(output(p), "First paragraph is short.\n\n  • one bullet\n  • another bullet that goes on\n");
+    }
+
+    #[test]
+    fn code_spans_stay_code_across_wrapped_lines() {
+        let p = Printer::new(Vec::new(), Styles::new(true), Lang::En, 80);
+        let mut in_code = false;
+        let first = p.highlight_code("read with `SET key", &mut in_code);
+        assert!(in_code, "the span is still open at the end of the line");
+        let second = p.highlight_code("value EX 60` then go", &mut in_code);
+        assert!(!in_code);
+        assert!(first.contains("\u{1b}[36m") && second.starts_with("\u{1b}[36m"), "{first:?} {second:?}");
+        assert!(second.ends_with(" then go"), "{second:?}");
+        colored::control::unset_override();
     }
 
     #[test]

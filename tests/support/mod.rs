@@ -185,7 +185,12 @@ impl Output {
     }
 
     pub fn stdout_contains(&self, needle: &str) -> &Output {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}:\n{}\n--- stderr ---\n{}", self.stdout, self.stderr);
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}\n--- stderr ---\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 

@@ -1,0 +1,257 @@
+//! The SQL way: no push, so a node polls `SELECT ... WHERE id > last` every T ms. The same
+//! messages go out through PUBLISH at the same time, so the two latencies are measured side by side.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use rusqlite::Connection;
+
+use super::{
+    CHANNEL, STALL, Signals, Subscription, encode, exactly, listen, since_stamp, stamp, stats, wait_subscribed,
+};
+use crate::demo::{Ctx, DemoReport, NoteKind};
+use crate::i18n::Lang;
+use crate::measure::{Backend, Claim, Comparison, Measurement, format_count, format_duration, format_ratio};
+use crate::sql::{self, Durability};
+
+/// Pub/Sub must beat polling by at least this factor at p50 for the comparison claim to hold.
+const MIN_POLLING_RATIO: f64 = 5.0;
+
+/// What the SQL poller saw.
+#[derive(Debug, Default)]
+struct Polled {
+    seqs: Vec<u64>,
+    latencies: Vec<Duration>,
+    polls: usize,
+    /// Polls after the last row arrived (the quiet period): each found nothing.
+    idle_polls: usize,
+}
+
+fn open_events(path: &Path) -> Result<Connection> {
+    let db = sql::open_file(path, Durability::Off)?;
+    db.busy_timeout(Duration::from_secs(5))?;
+    Ok(db)
+}
+
+/// Poll `SELECT ... WHERE id > last` every `interval` (fixed rate) until publishing is over.
+fn poll_rows(
+    ctx: &Ctx,
+    path: &Path,
+    origin: Instant,
+    interval: Duration,
+    expected: usize,
+    signals: &Signals,
+) -> Result<Polled> {
+    let db = open_events(path)?;
+    let mut stmt = db.prepare("SELECT id, seq, sent_ns FROM ws_events WHERE id > ?1 ORDER BY id")?;
+    let mut got = Polled::default();
+    let mut last_id = 0_i64;
+    let mut last_row = Instant::now();
+    let mut next = Instant::now() + interval;
+    loop {
+        ctx.check_interrupt()?;
+        if signals.stop.load(Ordering::SeqCst) {
+            return Ok(got);
+        }
+        let finishing = signals.done.load(Ordering::SeqCst);
+        let now = Instant::now();
+        if next > now {
+            thread::sleep(next - now);
+        }
+        next += interval;
+        if next < Instant::now() {
+            next = Instant::now() + interval;
+        }
+        let rows: Vec<(i64, i64, i64)> =
+            stmt.query_map([last_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
+        got.polls += 1;
+        if rows.is_empty() {
+            if got.seqs.len() >= expected {
+                got.idle_polls += 1;
+            } else if last_row.elapsed() >= STALL {
+                bail!("the poller saw no new row for {} ({} of {expected})", format_duration(STALL), got.seqs.len());
+            }
+        }
+        for (id, seq, sent) in rows {
+            got.latencies.push(since_stamp(origin, sent as u64));
+            got.seqs.push(seq as u64);
+            last_id = id;
+            last_row = Instant::now();
+        }
+        if finishing {
+            return Ok(got);
+        }
+    }
+}
+
+/// The same messages delivered two ways at once: PUBLISH to a subscriber, and INSERT into a table
+/// that a poller SELECTs every T ms. Then a quiet period: the poller keeps querying.
+pub fn polling(ctx: &Ctx) -> Result<DemoReport> {
+    let mut report =
+        DemoReport::new("polling", ctx.tr("The SQL way: poll a table for new rows", "SQL 的做法：轮询表里的新行"));
+    let interval = Duration::from_millis(ctx.n(100, 50) as u64);
+    let messages = ctx.n(150, 40);
+    let quiet = Duration::from_millis(ctx.n(500, 250) as u64);
+    let channel = ctx.key(CHANNEL);
+    let path = ctx.scratch.join("ws_events.db");
+    let writer = open_events(&path)?;
+    writer.execute_batch(
+        "CREATE TABLE IF NOT EXISTS ws_events (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, sent_ns INTEGER NOT NULL, payload TEXT NOT NULL);
+         DELETE FROM ws_events;",
+    )?;
+    let mut insert = writer.prepare("INSERT INTO ws_events (seq, sent_ns, payload) VALUES (?1, ?2, ?3)")?;
+    let origin = Instant::now();
+    let signals = Signals::default();
+    let mut pubcon = ctx.connect()?;
+
+    let (sent, sub, polled) = thread::scope(|scope| {
+        let (channel_ref, signals_ref, path_ref) = (channel.as_str(), &signals, path.as_path());
+        let sub =
+            scope.spawn(move || listen(ctx, origin, Subscription::Channel(channel_ref), messages, signals_ref, "ws-1"));
+        let poller = scope.spawn(move || poll_rows(ctx, path_ref, origin, interval, messages, signals_ref));
+        let sent = (|| -> Result<()> {
+            wait_subscribed(ctx, &mut pubcon, &signals, 1, &channel, 1, || sub.is_finished() || poller.is_finished())?;
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+            for seq in 0..messages as u64 {
+                ctx.check_interrupt()?;
+                // Irregular traffic, so arrivals fall anywhere within a poll interval.
+                thread::sleep(Duration::from_millis(rng.random_range(2..=12)));
+                let body = format!("{{\"type\":\"kline\",\"seq\":{seq}}}");
+                insert.execute(rusqlite::params![seq as i64, stamp(origin) as i64, body])?;
+                redis::cmd("PUBLISH").arg(&channel).arg(encode(seq, stamp(origin))).exec(&mut pubcon)?;
+            }
+            // The quiet period: nothing new happens.
+            let until = Instant::now() + quiet;
+            while Instant::now() < until {
+                ctx.check_interrupt()?;
+                thread::sleep(Duration::from_millis(10));
+            }
+            Ok(())
+        })();
+        signals.done.store(true, Ordering::SeqCst);
+        if sent.is_err() {
+            signals.stop.store(true, Ordering::SeqCst);
+        }
+        let sub = sub.join().unwrap_or_else(|_| Err(anyhow!("the subscriber thread panicked")));
+        let polled = poller.join().unwrap_or_else(|_| Err(anyhow!("the poller thread panicked")));
+        (sent, sub, polled)
+    });
+    let sub = sub?;
+    let polled = polled?;
+    sent?;
+
+    let ms = interval.as_millis();
+    let pubsub = report.measured(Measurement::new(
+        ctx.tr("Pub/Sub: PUBLISH → subscriber has it", "发布订阅：PUBLISH → 订阅者收到"),
+        Backend::Redis,
+        stats(&sub.latencies, "Pub/Sub subscriber")?,
+        1,
+    ));
+    let poll = report.measured(Measurement::new(
+        match ctx.lang {
+            Lang::En => format!("SQL polling every {ms} ms: INSERT → poller sees the row"),
+            Lang::Zh => format!("SQL 每 {ms} 毫秒轮询一次：INSERT → 轮询者看到该行"),
+        },
+        Backend::Sqlite,
+        stats(&polled.latencies, "SQL poller")?,
+        1,
+    ));
+    report.compare(&pubsub, &poll);
+    report.finding(
+        ctx.tr("The poller's work", "轮询者的工作量"),
+        &[
+            ctx.tr("rows delivered", "送达行数"),
+            ctx.tr("SELECTs run", "执行的 SELECT"),
+            ctx.tr("SELECTs in the quiet period (found nothing)", "空闲期的 SELECT（全部为空）"),
+            ctx.tr("quiet period", "空闲期"),
+        ],
+        vec![vec![
+            format!("{} / {}", format_count(polled.seqs.len() as u64), format_count(messages as u64)),
+            format_count(polled.polls as u64),
+            format_count(polled.idle_polls as u64),
+            format_duration(quiet),
+        ]],
+    );
+    report.note(
+        NoteKind::Info,
+        ctx.tr(
+            "Each message is stamped just before its INSERT and again just before its PUBLISH; the poller and the subscriber compare with the same monotonic clock. The INSERT commits without waiting for the disk (synchronous=OFF), so the gap is the polling, not an fsync.",
+            "每条消息在 INSERT 之前和 PUBLISH 之前各打一次时间戳；轮询者和订阅者用同一个单调时钟计算延迟。INSERT 提交时不等待磁盘（synchronous=OFF），所以差距来自轮询，而不是 fsync。",
+        ),
+    );
+    report.note(
+        NoteKind::Caveat,
+        ctx.tr(
+            "Polling faster narrows the gap but multiplies the load: every node runs 1000/T queries a second, mostly empty, against the shared database. PostgreSQL's LISTEN/NOTIFY pushes like Pub/Sub; MySQL (the notes' database) has no such push, and SQLite's update hook only works inside one process.",
+            "轮询得更频繁可以缩小差距，但负载成倍增加：每个节点每秒对共享数据库执行 1000/T 次查询，绝大多数是空的。PostgreSQL 的 LISTEN/NOTIFY 可以像发布订阅一样推送；笔记里用的 MySQL 没有这种推送，SQLite 的 update hook 也只在单个进程内有效。",
+        ),
+    );
+
+    let ratio = Comparison::speedup(&pubsub, &poll);
+    let all_delivered = exactly(&sub.seqs, 0..messages as u64) && exactly(&polled.seqs, 0..messages as u64);
+    report.claim(Claim::new(
+        match ctx.lang {
+            Lang::En => format!(
+                "Pub/Sub delivers {} sooner than polling every {ms} ms at p50: {} against {} (p99 {} against {}); both delivered all {messages}",
+                format_ratio(ratio),
+                format_duration(pubsub.stats.p50),
+                format_duration(poll.stats.p50),
+                format_duration(pubsub.stats.p99),
+                format_duration(poll.stats.p99)
+            ),
+            Lang::Zh => format!(
+                "在 p50 上，发布订阅比每 {ms} 毫秒轮询一次快 {}：{} 对 {}（p99 {} 对 {}）；两者都送达了全部 {messages} 条",
+                format_ratio(ratio),
+                format_duration(pubsub.stats.p50),
+                format_duration(poll.stats.p50),
+                format_duration(pubsub.stats.p99),
+                format_duration(poll.stats.p99)
+            ),
+        },
+        format_ratio(ratio),
+        all_delivered && ratio >= MIN_POLLING_RATIO,
+    ));
+    // Arrivals fall anywhere in a poll interval, so the wait is spread over 0..T: p50 near T/2, p99 near T.
+    let follows_interval = poll.stats.p99 >= interval / 2 && poll.stats.p50 >= interval / 10;
+    report.claim(Claim::new(
+        match ctx.lang {
+            Lang::En => format!(
+                "Polling latency is set by the poll interval T = {ms} ms, not by the database: a row waits for the next poll, so p50 is {} (about T/2) and p99 {} (about T)",
+                format_duration(poll.stats.p50),
+                format_duration(poll.stats.p99)
+            ),
+            Lang::Zh => format!(
+                "轮询的延迟由轮询间隔 T = {ms} 毫秒决定，而不是数据库：新行要等下一次轮询，所以 p50 为 {}（约 T/2），p99 为 {}（约 T）",
+                format_duration(poll.stats.p50),
+                format_duration(poll.stats.p99)
+            ),
+        },
+        format!("p50 {} / T {ms} ms", format_duration(poll.stats.p50)),
+        follows_interval,
+    ));
+    report.claim(Claim::new(
+        match ctx.lang {
+            Lang::En => format!(
+                "Polling costs queries even when nothing happens: in the {} quiet period the poller ran {} SELECTs that found nothing, while the Pub/Sub subscriber sent no command at all",
+                format_duration(quiet),
+                polled.idle_polls
+            ),
+            Lang::Zh => format!(
+                "即使没有任何新消息，轮询也要花查询：在 {} 的空闲期里轮询者执行了 {} 次一无所获的 SELECT，而发布订阅的订阅者一条命令也没发",
+                format_duration(quiet),
+                polled.idle_polls
+            ),
+        },
+        match ctx.lang {
+            Lang::En => format!("{} empty SELECTs", polled.idle_polls),
+            Lang::Zh => format!("{} 次空 SELECT", polled.idle_polls),
+        },
+        polled.idle_polls >= 1,
+    ));
+    Ok(report)
+}
