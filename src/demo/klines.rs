@@ -396,8 +396,8 @@ pub fn kline_ranges(ctx: &Ctx) -> Result<DemoReport> {
     report.note(
         NoteKind::Info,
         ctx.tr(
-            "Honestly: SQLite runs inside this process, so a query pays no network round trip and no reply parsing; Redis pays a loopback round trip plus ~50 bytes per candle to send and decode. Both walk an ordered index (a B-tree; a skiplist or listpack), so both cost O(log N + M) for M candles. Against the notes' MySQL on another machine, SQL pays the round trip too, and Redis is the one that spares the database.",
-            "实话实说：SQLite 就在本进程里，查询没有网络往返，也不用解析回复；Redis 要付一次本机回环往返，外加每根 K 线约 50 字节的传输和解码。两边走的都是有序索引（B 树；跳表或 listpack），M 根 K 线的代价都是 O(log N + M)。换成笔记里部署在另一台机器上的 MySQL，SQL 也要付网络往返，而 Redis 的作用是替数据库分担这些读取。",
+            "Honestly: SQLite runs inside this process, so a query pays no network round trip and no reply parsing; Redis pays a network round trip plus ~50 bytes per candle to send, parse and decode. Both walk an ordered index (a B-tree; a skiplist or listpack), so both cost O(log N + M) for M candles. Against the notes' MySQL on another machine, SQL pays the round trip too, and Redis is the one that spares the database.",
+            "实话实说：SQLite 就在本进程里，查询没有网络往返，也不用解析回复；Redis 要付一次网络往返，外加每根 K 线约 50 字节的传输、解析和解码。两边走的都是有序索引（B 树；跳表或 listpack），M 根 K 线的代价都是 O(log N + M)。换成笔记里部署在另一台机器上的 MySQL，SQL 也要付网络往返，而 Redis 的作用是替数据库分担这些读取。",
         ),
     );
     report.note(

@@ -33,8 +33,8 @@ pub const UPSERT_SQL: &str = "INSERT INTO klines (symbol, interval, ts, open, hi
      ON CONFLICT (symbol, interval, ts) DO UPDATE SET \
      open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume";
 
-/// A file database with the K-line table (WAL, `synchronous=OFF`: Redis here persists nothing
-/// either, so neither side pays for a disk sync).
+/// A file database with the K-line table (WAL, `synchronous=OFF`: a commit reaches the OS, not the
+/// disk, so the timings compare data structures and round trips, not fsync).
 pub fn open(path: &Path) -> Result<Connection> {
     let con = sql::open_file(path, Durability::Off)?;
     con.execute_batch(SCHEMA).context("creating the klines table")?;
