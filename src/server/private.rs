@@ -53,7 +53,8 @@ impl PrivateServer {
             let port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
             let child = spawn(&binary, port, dir.path(), extra_args).map_err(|e| fail(e.to_string()))?;
             let mut server = PrivateServer { child, port, dir };
-            match server.wait_until_ready() {
+            let password = extra_args.iter().position(|a| *a == "--requirepass").and_then(|i| extra_args.get(i + 1));
+            match server.wait_until_ready(password.copied()) {
                 Ok(()) => return Ok(server),
                 Err(e) => last_error = e,
             }
@@ -95,8 +96,14 @@ impl PrivateServer {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
-    fn wait_until_ready(&mut self) -> Result<(), String> {
-        let client = Client::open(self.url()).map_err(|e| e.to_string())?;
+    /// Wait until *our* process answers on the port. Another server that grabbed the port first
+    /// also answers PING, so the process id it reports must be our child's.
+    fn wait_until_ready(&mut self, password: Option<&str>) -> Result<(), String> {
+        let url = match password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
+            None => self.url(),
+        };
+        let client = Client::open(url).map_err(|e| e.to_string())?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -104,13 +111,13 @@ impl PrivateServer {
                 let last = log.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no log");
                 return Err(format!("redis-server exited ({status}): {last}"));
             }
-            if let Ok(mut con) = client.get_connection_with_timeout(Duration::from_millis(200)) {
-                match redis::cmd("PING").query::<String>(&mut con) {
-                    // A server started with --requirepass answers NOAUTH: it is up.
-                    Ok(_) => return Ok(()),
-                    Err(e) if e.code() == Some("NOAUTH") => return Ok(()),
-                    Err(_) => {}
+            if let Ok(mut con) = client.get_connection_with_timeout(Duration::from_millis(200))
+                && let Ok(info) = redis::cmd("INFO").arg("server").query::<redis::InfoDict>(&mut con)
+            {
+                if info.get::<u32>("process_id") == Some(self.child.id()) {
+                    return Ok(());
                 }
+                // Someone else's server holds the port; ours will fail to bind and exit.
             }
             if Instant::now() > deadline {
                 return Err(format!("redis-server did not answer within {}s", START_TIMEOUT.as_secs()));
