@@ -4,7 +4,6 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::Barrier;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,7 +15,7 @@ use rand_distr::{Distribution, Zipf};
 use redis::{Commands, ConnectionLike};
 use rusqlite::Connection;
 
-use super::{Ctx, DemoReport, NoteKind};
+use super::{Ctx, DemoReport, NoteKind, run_together};
 use crate::i18n::Lang;
 use crate::measure::{Backend, Claim, Comparison, format_count, format_duration, format_ratio};
 use crate::sql::tokens::{self, TokenDb, TokenInfo, TokenRef};
@@ -438,64 +437,55 @@ fn run_stampede(
     let key = ctx.key(&format!("token-stampede-{tag}:{}:{}", token.chain, token.address));
     let lock = ctx.key(&format!("lock:token-stampede-{tag}:{}", token.address));
     let queries = AtomicUsize::new(0);
-    let barrier = Barrier::new(readers);
     let release = redis::Script::new(RELEASE_LOCK);
     let source = |sql: &Connection| -> Result<Option<TokenInfo>> {
         queries.fetch_add(1, Ordering::SeqCst);
         thread::sleep(SIMULATED_DB_LATENCY);
         tokens::token_detail(sql, token)
     };
-    let results: Vec<Result<(Duration, bool)>> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..readers)
-            .map(|reader| {
-                let (key, lock, barrier, release, source) = (&key, &lock, &barrier, &release, &source);
-                scope.spawn(move || -> Result<(Duration, bool)> {
-                    let mut con = ctx.connect()?;
-                    let sql = db.connect()?;
-                    let mut rng = Xoshiro256PlusPlus::seed_from_u64(reader as u64);
-                    barrier.wait();
-                    let start = Instant::now();
-                    let found = loop {
-                        ctx.check_interrupt()?;
-                        if let Some(json) = con.get::<_, Option<String>>(key)? {
-                            break Some(serde_json::from_str::<TokenInfo>(&json)?);
-                        }
-                        if !single_flight {
-                            let info = source(&sql)?;
-                            if let Some(info) = &info {
-                                set_ex(&mut con, key, &serde_json::to_string(info)?, jittered_ttl(&mut rng))?;
-                            }
-                            break info;
-                        }
-                        let me = format!("{reader}-{:016x}", rng.random::<u64>());
-                        let opts = redis::SetOptions::default()
-                            .conditional_set(redis::ExistenceCheck::NX)
-                            .with_expiration(redis::SetExpiry::PX(5_000));
-                        let won: bool = con.set_options(lock, &me, opts)?;
-                        if won {
-                            let info = source(&sql)?;
-                            if let Some(info) = &info {
-                                set_ex(&mut con, key, &serde_json::to_string(info)?, jittered_ttl(&mut rng))?;
-                            }
-                            let _: i64 = release.key(lock).arg(&me).invoke(&mut con)?;
-                            break info;
-                        }
-                        // Someone else is loading: wait a little and look again.
-                        thread::sleep(Duration::from_millis(5));
-                        if start.elapsed() > Duration::from_secs(10) {
-                            return Err(anyhow!("a reader waited 10 s for the cache to fill"));
-                        }
-                    };
-                    Ok((start.elapsed(), found.is_some()))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a reader thread panicked")))).collect()
-    });
+    let (results, _) = run_together(
+        readers,
+        |_| Ok((ctx.connect()?, db.connect()?)),
+        |reader, (mut con, sql)| {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(reader as u64);
+            let start = Instant::now();
+            let found = loop {
+                ctx.check_interrupt()?;
+                if let Some(json) = con.get::<_, Option<String>>(&key)? {
+                    break Some(serde_json::from_str::<TokenInfo>(&json)?);
+                }
+                if !single_flight {
+                    let info = source(&sql)?;
+                    if let Some(info) = &info {
+                        set_ex(&mut con, &key, &serde_json::to_string(info)?, jittered_ttl(&mut rng))?;
+                    }
+                    break info;
+                }
+                let me = format!("{reader}-{:016x}", rng.random::<u64>());
+                let opts = redis::SetOptions::default()
+                    .conditional_set(redis::ExistenceCheck::NX)
+                    .with_expiration(redis::SetExpiry::PX(5_000));
+                let won: bool = con.set_options(&lock, &me, opts)?;
+                if won {
+                    let info = source(&sql)?;
+                    if let Some(info) = &info {
+                        set_ex(&mut con, &key, &serde_json::to_string(info)?, jittered_ttl(&mut rng))?;
+                    }
+                    let _: i64 = release.key(&lock).arg(&me).invoke(&mut con)?;
+                    break info;
+                }
+                // Someone else is loading: wait a little and look again.
+                thread::sleep(Duration::from_millis(5));
+                if start.elapsed() > Duration::from_secs(10) {
+                    return Err(anyhow!("a reader waited 10 s for the cache to fill"));
+                }
+            };
+            Ok((start.elapsed(), found.is_some()))
+        },
+    )?;
     let mut slowest = Duration::ZERO;
     let mut all_served = true;
-    for result in results {
-        let (took, served) = result?;
+    for (took, served) in results {
         slowest = slowest.max(took);
         all_served &= served;
     }

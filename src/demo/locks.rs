@@ -5,7 +5,7 @@
 
 mod lock;
 
-use std::sync::Barrier;
+use super::run_together;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -153,45 +153,28 @@ fn redis_race(ctx: &Ctx, guard: Guard, workers: usize, steps: usize) -> Result<R
     redis::cmd("SET").arg(&key).arg(0).exec(&mut con)?;
     let retries = AtomicU64::new(0);
     let expired = AtomicU64::new(0);
-    let barrier = Barrier::new(workers + 1);
-    let (results, elapsed) = thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                let (key, lock, barrier, retries, expired) = (&key, &lock, &barrier, &retries, &expired);
-                scope.spawn(move || -> Result<()> {
-                    let con = ctx.connect();
-                    barrier.wait(); // always, so that one failed connection cannot strand the others
-                    let mut con = con?;
-                    for _ in 0..steps {
-                        ctx.check_interrupt()?;
-                        match guard {
-                            Guard::RedisLock => {
-                                let (lease, failed) = lock.acquire(&mut con, WAIT_LIMIT, || ctx.check_interrupt())?;
-                                retries.fetch_add(failed, Ordering::Relaxed);
-                                redis_read_modify_write(&mut con, key, WORK_PAUSE)?;
-                                if !lock.release(&mut con, &lease)? {
-                                    expired.fetch_add(1, Ordering::Relaxed);
-                                }
-                            }
-                            Guard::RedisIncrby => redis::cmd("INCRBY").arg(key).arg(1).exec(&mut con)?,
-                            _ => redis_read_modify_write(&mut con, key, WORK_PAUSE)?,
+    let (_, elapsed) = run_together(
+        workers,
+        |_| ctx.connect(),
+        |_, mut con| {
+            for _ in 0..steps {
+                ctx.check_interrupt()?;
+                match guard {
+                    Guard::RedisLock => {
+                        let (lease, failed) = lock.acquire(&mut con, WAIT_LIMIT, || ctx.check_interrupt())?;
+                        retries.fetch_add(failed, Ordering::Relaxed);
+                        redis_read_modify_write(&mut con, &key, WORK_PAUSE)?;
+                        if !lock.release(&mut con, &lease)? {
+                            expired.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    Ok(())
-                })
-            })
-            .collect();
-        barrier.wait();
-        let start = Instant::now();
-        let results: Vec<Result<()>> = handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a worker thread panicked"))))
-            .collect();
-        (results, start.elapsed())
-    });
-    for result in results {
-        result?;
-    }
+                    Guard::RedisIncrby => redis::cmd("INCRBY").arg(&key).arg(1).exec(&mut con)?,
+                    _ => redis_read_modify_write(&mut con, &key, WORK_PAUSE)?,
+                }
+            }
+            Ok(())
+        },
+    )?;
     let final_balance: i64 = redis::cmd("GET").arg(&key).query::<Option<i64>>(&mut con)?.unwrap_or(0);
     Ok(RaceResult {
         expected: (workers * steps) as u64,
@@ -319,34 +302,17 @@ fn sql_increment(con: &mut Connection, guard: Guard, pause: Duration) -> Result<
 fn sql_race(ctx: &Ctx, path: &std::path::Path, guard: Guard, workers: usize, steps: usize) -> Result<RaceResult> {
     let con = open_sql_worker(path)?;
     con.execute("INSERT OR REPLACE INTO balances (user_id, balance) VALUES (?1, 0)", [USER_ID])?;
-    let barrier = Barrier::new(workers + 1);
-    let (results, elapsed) = thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                let barrier = &barrier;
-                scope.spawn(move || -> Result<()> {
-                    let con = open_sql_worker(path);
-                    barrier.wait();
-                    let mut con = con?;
-                    for _ in 0..steps {
-                        ctx.check_interrupt()?;
-                        sql_increment(&mut con, guard, WORK_PAUSE)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        barrier.wait();
-        let start = Instant::now();
-        let results: Vec<Result<()>> = handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a worker thread panicked"))))
-            .collect();
-        (results, start.elapsed())
-    });
-    for result in results {
-        result?;
-    }
+    let (_, elapsed) = run_together(
+        workers,
+        |_| open_sql_worker(path),
+        |_, mut con| {
+            for _ in 0..steps {
+                ctx.check_interrupt()?;
+                sql_increment(&mut con, guard, WORK_PAUSE)?;
+            }
+            Ok(())
+        },
+    )?;
     let final_balance = sql_balance(&con)?;
     Ok(RaceResult {
         expected: (workers * steps) as u64,

@@ -9,10 +9,12 @@ pub mod klines;
 mod locks;
 mod pubsub;
 mod report;
+mod together;
 mod what_is_redis;
 
 pub use context::Ctx;
 pub use report::{DemoReport, Finding, Note, NoteKind};
+pub use together::run_together;
 
 use anyhow::Result;
 

@@ -111,13 +111,13 @@ impl PrivateServer {
                 let last = log.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no log");
                 return Err(format!("redis-server exited ({status}): {last}"));
             }
+            // Someone else's server may hold the port (then ours fails to bind and exits): only our
+            // own process id counts as ready.
             if let Ok(mut con) = client.get_connection_with_timeout(Duration::from_millis(200))
                 && let Ok(info) = redis::cmd("INFO").arg("server").query::<redis::InfoDict>(&mut con)
+                && info.get::<u32>("process_id") == Some(self.child.id())
             {
-                if info.get::<u32>("process_id") == Some(self.child.id()) {
-                    return Ok(());
-                }
-                // Someone else's server holds the port; ours will fail to bind and exit.
+                return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(format!("redis-server did not answer within {}s", START_TIMEOUT.as_secs()));
