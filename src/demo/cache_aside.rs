@@ -110,6 +110,7 @@ pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
     let mut fill = redis::pipe();
     for token in &db.tokens {
+        ctx.check_interrupt()?;
         let info = tokens::token_detail(&sql, token)?.ok_or_else(|| anyhow!("token {} vanished", token.address))?;
         fill.cmd("SET")
             .arg(token_key(ctx, token))
