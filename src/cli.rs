@@ -42,6 +42,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub allow_remote: bool,
 
+    /// A networked SQL server to compare against as well as SQLite, in lessons that use one
+    /// (e.g. mysql://root@127.0.0.1:3306/test or postgres://postgres@127.0.0.1:5432/test)
+    #[arg(long, global = true, env = "REDIS_LEARN_SQL_URL", value_name = "URL")]
+    pub sql_url: Option<String>,
+
     /// When to use colors
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,

@@ -59,6 +59,8 @@ pub struct Settings {
     pub width: usize,
     /// Where progress is kept; `None` when no data dir can be found (progress then lives in memory).
     pub state_dir: Option<PathBuf>,
+    /// A networked SQL server to compare against, when the learner names one.
+    pub sql_url: Option<String>,
 }
 
 impl Settings {
@@ -90,6 +92,7 @@ impl Settings {
             lessons_dir: args.lessons_dir.clone(),
             width: console::Term::stdout().size_checked().map_or(100, |(_, cols)| usize::from(cols)),
             state_dir: args.state_dir.clone().or_else(|| dirs::data_dir().map(|d| d.join("redis-learn"))),
+            sql_url: args.sql_url.clone().filter(|u| !u.is_empty()),
         }
     }
 }

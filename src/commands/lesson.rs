@@ -84,6 +84,8 @@ pub fn run(
             trace: trace.clone(),
             interrupt: interrupt.clone(),
             scratch: scratch.path(),
+            sql_url: settings.sql_url.as_deref(),
+            allow_remote: settings.allow_remote,
         };
         let spinner = Spinner::start(settings, &format!("{} {name}…", lang.tr("running", "正在运行")));
         let result = (demo.run)(&ctx);

@@ -20,6 +20,10 @@ pub struct Ctx<'a> {
     pub interrupt: Interrupt,
     /// A directory of this run's own, removed at the end: SQLite files go here.
     pub scratch: &'a Path,
+    /// `--sql-url`: a networked SQL server to compare against too (None: SQLite only).
+    pub sql_url: Option<&'a str>,
+    /// `--allow-remote`: a non-loopback SQL host is refused without it, as for Redis.
+    pub allow_remote: bool,
 }
 
 impl Ctx<'_> {
