@@ -133,10 +133,15 @@ pub fn render(err: &anyhow::Error) -> String {
 
 /// One line for the terminal, in the learner's language where we wrote the message ourselves.
 pub fn render_in(err: &anyhow::Error, lang: Lang) -> String {
+    format!("{}{}", lang.tr("error: ", "错误："), describe(err, lang))
+}
+
+/// What went wrong, without the `error:` prefix: our own message, or the error and its causes.
+pub fn describe(err: &anyhow::Error, lang: Lang) -> String {
     if let Some(user) = err.downcast_ref::<UserError>() {
-        return format!("{}{}", lang.tr("error: ", "错误："), user.message(lang));
+        return user.message(lang);
     }
-    let mut line = format!("error: {err}");
+    let mut line = err.to_string();
     for cause in err.chain().skip(1) {
         let _ = write!(line, ": {cause}");
     }

@@ -3,16 +3,15 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::Outcome;
-use crate::demo::{self, Ctx, DemoReport};
+use crate::demo;
 use crate::error::UserError;
 use crate::lesson::{Catalogue, Lesson};
-use crate::measure::{Budget, Sampler};
 use crate::render::json::{self, ClaimTotals, LessonRef, LessonRun};
 use crate::render::{Styles, text::Printer};
-use crate::server::{self, Interrupt, Namespace, NamespaceGuard, RedisHandle, Trace};
+use crate::server::{self, Interrupt, Namespace, RedisHandle};
 use crate::settings::{Scale, Settings};
 
 pub fn run(
@@ -60,59 +59,28 @@ pub fn run(
     };
 
     let namespace = Namespace::new_run();
-    let mut guard = NamespaceGuard::new(redis.client().clone(), namespace.clone());
     if !settings.json {
         server_banner(&mut p, &redis, &namespace)?;
     }
-    let scratch = tempfile::Builder::new().prefix("redis-learn-").tempdir().context("creating a scratch directory")?;
-    let budget = match settings.scale {
-        Scale::Full => Budget::FULL,
-        Scale::Quick => Budget::QUICK,
-    };
-    let sampler = Sampler::new(budget, interrupt.clone());
-
-    let mut reports = Vec::new();
-    for (i, name) in lesson.demos.iter().enumerate() {
-        let demo = demo::find(name).with_context(|| format!("demo {name} is not registered"))?;
-        let trace = Trace::new();
-        let ctx = Ctx {
-            redis: &redis,
-            namespace: &namespace,
-            sampler: sampler.clone(),
-            scale: settings.scale,
-            lang,
-            trace: trace.clone(),
-            interrupt: interrupt.clone(),
-            scratch: scratch.path(),
-            sql_url: settings.sql_url.as_deref(),
-            allow_remote: settings.allow_remote,
-        };
-        let spinner = Spinner::start(settings, &format!("{} {name}…", lang.tr("running", "正在运行")));
-        let result = (demo.run)(&ctx);
-        drop(spinner);
-        if interrupt.is_set() {
-            guard.clean()?;
-            return Err(UserError::Interrupted.into());
-        }
-        let mut report = result.unwrap_or_else(|err| {
-            let mut failed = DemoReport::new(name, name.clone());
-            failed.error = Some(crate::error::render(&err).trim_start_matches("error: ").to_string());
-            failed
-        });
-        report.trace = trace.report();
+    let mut spinner = Spinner::start(settings, lesson.demos.first().map_or("", String::as_str));
+    let run = demo::run_demos(settings, lesson, &redis, &namespace, interrupt, |i, name, report| {
+        spinner.stop();
         if !settings.json {
             p.subrule(&format!("{} {}/{} · {}", lang.tr("Demo", "演示"), i + 1, lesson.demos.len(), report.title))?;
             p.prose(&text.demo_intros[name])?;
-            p.demo(&report)?;
+            p.demo(report)?;
             p.out.flush()?;
         }
-        reports.push(report);
-    }
-
-    let cleanup = guard.clean().context("cleaning up the demo's keys")?;
-    let total: usize = reports.iter().map(|r| r.claims.len()).sum();
-    let held: usize = reports.iter().map(|r| r.claims.iter().filter(|c| c.holds).count()).sum();
-    let passed = reports.iter().all(DemoReport::passed) && cleanup.left == 0;
+        if let Some(next) = lesson.demos.get(i + 1) {
+            spinner = Spinner::start(settings, next);
+        }
+        Ok(())
+    })?;
+    drop(spinner);
+    let (total, held) = run.claim_totals();
+    let passed = run.passed();
+    let cleanup = run.cleanup;
+    let reports = run.reports;
     let claims: Vec<_> = reports.iter().flat_map(|r| r.claims.iter().cloned()).collect();
     let mut progress = super::load_progress(settings);
     progress.record_run(lesson.number, passed, &claims);
@@ -217,21 +185,27 @@ fn finish_text(p: &mut Printer<impl Write>, lesson: &Lesson, settings: &Settings
 struct Spinner(Option<indicatif::ProgressBar>);
 
 impl Spinner {
-    fn start(settings: &Settings, message: &str) -> Spinner {
-        if !settings.interactive || settings.json {
+    fn start(settings: &Settings, demo: &str) -> Spinner {
+        if !settings.interactive || settings.json || demo.is_empty() {
             return Spinner(None);
         }
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_message(message.to_string());
+        bar.set_message(format!("{} {demo}…", settings.lang.tr("running", "正在运行")));
         bar.enable_steady_tick(std::time::Duration::from_millis(100));
         Spinner(Some(bar))
     }
 }
 
-impl Drop for Spinner {
-    fn drop(&mut self) {
+impl Spinner {
+    fn stop(&mut self) {
         if let Some(bar) = self.0.take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

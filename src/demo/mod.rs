@@ -9,11 +9,13 @@ pub mod klines;
 mod locks;
 mod pubsub;
 mod report;
+mod runner;
 mod together;
 mod what_is_redis;
 
 pub use context::Ctx;
 pub use report::{DemoReport, Finding, Note, NoteKind};
+pub use runner::{DemoRun, run_demos};
 pub use together::run_together;
 
 use anyhow::Result;
