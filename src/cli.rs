@@ -89,6 +89,8 @@ pub enum Command {
     Next,
     /// Forget progress: one lesson, or everything with --all
     Reset(ResetArgs),
+    /// Run lessons' demos back to back and export every measurement (for a class, for slides)
+    Bench(BenchArgs),
     /// Show which Redis and SQLite would be used, and whether a lesson can run
     Doctor,
     /// Check lesson files (all built-in ones, or those in --lessons-dir) and report every problem
@@ -114,6 +116,30 @@ pub struct QuizArgs {
     /// Seed for shuffling the options (same seed, same order)
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Lesson numbers or slugs [default: every lesson]
+    pub lessons: Vec<String>,
+
+    /// Output format (--json prints JSON)
+    #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
+    pub format: ExportFormat,
+
+    /// Write the export to this file instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Tables for the terminal
+    Text,
+    /// Markdown tables, ready for slides
+    Markdown,
+    /// One row per measurement, for spreadsheets
+    Csv,
 }
 
 #[derive(Debug, Args)]

@@ -354,3 +354,35 @@ fn the_chinese_track_is_chinese() {
     Test::new().args(["list"]).env("REDIS_LEARN_LANG", "zh").run().success().stdout_contains("课程列表");
     Test::new().args(["lesson", "99"]).env("LANG", "zh_CN.UTF-8").run().code(2).stderr_contains("没有课程");
 }
+
+#[test]
+fn bench_exports_every_measurement_for_slides_and_spreadsheets() {
+    let server = Server::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("bench.csv");
+    let _serial = support::heavy();
+    let out = Test::new()
+        .args(["bench", "1", "--quick", "--format", "csv", "--output", csv_path.to_str().unwrap()])
+        .redis(&server)
+        .run()
+        .success();
+    out.stdout_contains("bench.csv");
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("lesson,slug,demo,operation,backend,samples,p50_us,p99_us"));
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.len() >= 5, "{csv}");
+    assert!(rows.iter().all(|r| r.starts_with("1,what-is-redis,")));
+
+    let md =
+        Test::new().args(["bench", "what-is-redis", "--quick", "--format", "markdown"]).redis(&server).run().success();
+    md.stdout_contains("# redis-learn bench")
+        .stdout_contains("| operation | backend | p50 |")
+        .stdout_contains("claims held");
+
+    let doc = Test::new().args(["bench", "1", "--quick", "--json"]).redis(&server).run().success().json();
+    assert_eq!(doc["lessons"][0]["number"], 1);
+    assert_eq!(doc["lessons"][0]["keys_left"], 0);
+    assert_eq!(doc["claims_total"], doc["claims_held"]);
+    assert_eq!(server.dbsize(), 0);
+}

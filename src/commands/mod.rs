@@ -1,6 +1,7 @@
 //! One module per subcommand, one entry function each. They wire settings, lessons, demos and
 //! printers together; the logic lives in those modules.
 
+pub mod bench;
 pub mod check;
 pub mod doctor;
 pub mod lesson;

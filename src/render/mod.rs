@@ -1,6 +1,7 @@
 //! Drawing results: text for people (styled by role, tables, wrapped paragraphs) and JSON for
 //! scripts. Everything here takes values and an `impl Write`; nothing here measures or decides.
 
+pub mod export;
 pub mod json;
 pub mod style;
 pub mod text;

@@ -1,0 +1,153 @@
+//! `redis-learn bench`: run lessons' demos back to back against one Redis and export every
+//! measurement and claim — as terminal tables, Markdown for slides, CSV, or JSON.
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+
+use crate::Outcome;
+use crate::cli::{BenchArgs, ExportFormat};
+use crate::demo;
+use crate::lesson::{Catalogue, Lesson};
+use crate::render::export::{self, BenchLesson, BenchRun};
+use crate::render::{Styles, json, text::Printer};
+use crate::server::{self, Interrupt, Namespace};
+use crate::settings::{Scale, Settings};
+
+pub fn run(
+    settings: &Settings,
+    args: &BenchArgs,
+    catalogue: &Catalogue,
+    interrupt: &Interrupt,
+    out: &mut impl Write,
+) -> Result<Outcome> {
+    let lessons: Vec<&Lesson> = if args.lessons.is_empty() {
+        catalogue.lessons().iter().collect()
+    } else {
+        args.lessons.iter().map(|q| catalogue.find(q)).collect::<Result<_, _>>()?
+    };
+    let redis = server::connect(&settings.redis, settings.allow_remote)?;
+    let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let progress = Progress::new(settings, lessons.len());
+    let mut results = Vec::new();
+    for lesson in &lessons {
+        progress.lesson(lesson, settings);
+        let namespace = Namespace::new_run();
+        let run = demo::run_demos(settings, lesson, &redis, &namespace, interrupt, |_, _, _| Ok(()))?;
+        let (total, held) = run.claim_totals();
+        progress.done(lesson, held, total);
+        results.push(BenchLesson {
+            number: lesson.number,
+            slug: lesson.slug.clone(),
+            title: lesson.text(settings.lang).title.clone(),
+            keys_left: run.cleanup.left,
+            demos: run.reports,
+        });
+    }
+    progress.finish();
+    let (claims_total, claims_held) = results
+        .iter()
+        .flat_map(|l| &l.demos)
+        .flat_map(|d| &d.claims)
+        .fold((0, 0), |(t, h), c| (t + 1, h + usize::from(c.holds)));
+    let all_ran = results.iter().all(|l| l.keys_left == 0 && l.demos.iter().all(|d| d.error.is_none()));
+    let bench = BenchRun {
+        started_unix,
+        redis: redis.info().clone(),
+        sqlite_version: crate::sql::sqlite_version().to_string(),
+        quick: settings.scale == Scale::Quick,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        lessons: results,
+        claims_total,
+        claims_held,
+    };
+    drop(redis);
+
+    let mut rendered = Vec::new();
+    if settings.json {
+        json::print(&mut rendered, &bench)?;
+    } else {
+        match args.format {
+            ExportFormat::Markdown => export::markdown(&bench, &mut rendered)?,
+            ExportFormat::Csv => export::csv(&bench, &mut rendered)?,
+            ExportFormat::Text => print_text(settings, &bench, &mut rendered)?,
+        }
+    }
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &rendered).with_context(|| format!("writing {}", path.display()))?;
+            writeln!(out, "{} {}", settings.lang.tr("wrote", "已写入"), path.display())?;
+        }
+        None => out.write_all(&rendered)?,
+    }
+    Ok(if all_ran && claims_held == claims_total { Outcome::Success } else { Outcome::Failed })
+}
+
+fn print_text(settings: &Settings, bench: &BenchRun, out: &mut impl Write) -> Result<()> {
+    let lang = settings.lang;
+    let mut p = Printer::new(out, Styles::new(settings.color), lang, settings.width);
+    for lesson in &bench.lessons {
+        let heading = match lang {
+            crate::i18n::Lang::En => format!("Lesson {} · {}", lesson.number, lesson.title),
+            crate::i18n::Lang::Zh => format!("第 {} 课 · {}", lesson.number, lesson.title),
+        };
+        p.rule(&heading)?;
+        for demo in &lesson.demos {
+            p.subrule(&demo.title)?;
+            if !demo.measurements.is_empty() {
+                let table = p.timing_table(&demo.measurements);
+                p.line(&table.to_string())?;
+            }
+            for claim in &demo.claims {
+                let mark = if claim.holds { p.styles.pass("✔") } else { p.styles.fail("✘") };
+                p.line(&format!("  {mark} {} [{}]", claim.text, claim.measured))?;
+            }
+            if let Some(error) = &demo.error {
+                p.line(&format!("  {} {error}", p.styles.fail("✘")))?;
+            }
+        }
+        p.blank()?;
+    }
+    let summary = match lang {
+        crate::i18n::Lang::En => format!("{} of {} claims held", bench.claims_held, bench.claims_total),
+        crate::i18n::Lang::Zh => format!("{} 条结论中 {} 条成立", bench.claims_total, bench.claims_held),
+    };
+    p.line(&summary)?;
+    Ok(())
+}
+
+/// A progress bar on stderr at a terminal; otherwise nothing (stdout stays clean for exports).
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(settings: &Settings, lessons: usize) -> Progress {
+        if !settings.interactive {
+            return Progress(None);
+        }
+        let bar = indicatif::ProgressBar::new(lessons as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
+            bar.set_style(style);
+        }
+        Progress(Some(bar))
+    }
+
+    fn lesson(&self, lesson: &Lesson, settings: &Settings) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(format!("{} {}…", settings.lang.tr("lesson", "第"), lesson.number));
+        }
+    }
+
+    fn done(&self, _lesson: &Lesson, _held: usize, _total: usize) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
