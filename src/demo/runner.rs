@@ -69,11 +69,20 @@ pub fn run_demos(
             guard.clean()?;
             return Err(UserError::Interrupted.into());
         }
-        let mut report = result.unwrap_or_else(|err| {
-            let mut failed = DemoReport::new(name, name.clone());
-            failed.error = Some(crate::error::describe(&err, settings.lang));
-            failed
-        });
+        let mut report = match result {
+            Ok(report) => report,
+            // Something the learner must fix (a --sql-url that does not answer, no redis-server for
+            // a demo that needs its own): stop with that one line, after cleaning up.
+            Err(err) if err.downcast_ref::<UserError>().is_some() => {
+                guard.clean()?;
+                return Err(err);
+            }
+            Err(err) => {
+                let mut failed = DemoReport::new(name, name.clone());
+                failed.error = Some(crate::error::describe(&err, settings.lang));
+                failed
+            }
+        };
         report.trace = trace.report();
         on_report(i, name, &report)?;
         reports.push(report);
