@@ -48,6 +48,16 @@ pub enum UserError {
     #[error("the Redis at {url} refused the password: check the password (and user) in the URL")]
     AuthFailed { url: String },
 
+    #[error(
+        "{url:?} is not a SQL URL ({reason}); use mysql://USER[:PASSWORD]@HOST:PORT/DB or postgres://USER@HOST:PORT/DB"
+    )]
+    BadSqlUrl { url: String, reason: String },
+
+    #[error(
+        "could not use the SQL server at {url} ({reason}): start it, fix --sql-url, or leave --sql-url out to compare with SQLite only"
+    )]
+    SqlUnavailable { url: String, reason: String },
+
     #[error("no Redis at 127.0.0.1:6379 and no `redis-server` on PATH to start a private one: {GET_REDIS_HINT}")]
     NoRedisAvailable,
 
@@ -95,6 +105,12 @@ impl UserError {
                 format!("{url} 的 Redis 需要密码：请写进 URL，例如 redis://:PASSWORD@HOST:PORT")
             }
             UserError::AuthFailed { url } => format!("{url} 的 Redis 拒绝了密码：请检查 URL 中的密码（和用户名）"),
+            UserError::BadSqlUrl { url, reason } => format!(
+                "{url:?} 不是 SQL URL（{reason}）；请使用 mysql://USER[:PASSWORD]@HOST:PORT/DB 或 postgres://USER@HOST:PORT/DB 的形式"
+            ),
+            UserError::SqlUnavailable { url, reason } => format!(
+                "无法使用 {url} 的 SQL 服务器（{reason}）：请启动它，或修正 --sql-url，或去掉 --sql-url 只与 SQLite 比较"
+            ),
             UserError::NoRedisAvailable => format!(
                 "127.0.0.1:6379 上没有 Redis，PATH 中也没有可启动私有实例的 `redis-server`：{GET_REDIS_HINT_ZH}"
             ),

@@ -5,12 +5,17 @@
 
 mod cache_aside;
 mod context;
+mod discovery;
+mod http_cache;
 pub mod klines;
 mod locks;
 mod pubsub;
 mod report;
 mod runner;
+mod sessions;
+mod structures;
 mod together;
+mod versus;
 mod what_is_redis;
 
 pub use context::Ctx;
@@ -47,6 +52,27 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "broadcast", run: pubsub::broadcast },
     Demo { name: "offline-node", run: pubsub::offline_node },
     Demo { name: "polling", run: pubsub::polling },
+    Demo { name: "node-heartbeats", run: discovery::node_heartbeats },
+    Demo { name: "heartbeat-table", run: discovery::heartbeat_table },
+    Demo { name: "node-filter", run: discovery::node_filter },
+    Demo { name: "scan-not-keys", run: discovery::scan_not_keys },
+    Demo { name: "session-expiry", run: sessions::session_expiry },
+    Demo { name: "ws-subscriptions", run: sessions::ws_subscriptions },
+    Demo { name: "ws-clients", run: sessions::ws_clients },
+    Demo { name: "counters", run: structures::counters },
+    Demo { name: "job-queue", run: structures::job_queue },
+    Demo { name: "leaderboard", run: structures::leaderboard },
+    Demo { name: "rate-limiter", run: structures::rate_limiter },
+    Demo { name: "limiter-race", run: structures::limiter_race },
+    Demo { name: "http-upstream-calls", run: http_cache::upstream_calls },
+    Demo { name: "http-cache-keys", run: http_cache::request_keys },
+    Demo { name: "http-freshness", run: http_cache::freshness },
+    Demo { name: "http-error-caching", run: http_cache::error_caching },
+    Demo { name: "eviction-policies", run: http_cache::eviction_policies },
+    Demo { name: "sql-cache-table", run: http_cache::sql_cache_table },
+    Demo { name: "workload-table", run: versus::workload_table },
+    Demo { name: "join-in-app", run: versus::join_in_app },
+    Demo { name: "crash-durability", run: versus::crash_durability },
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -17,6 +17,11 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("03-klines.toml", include_str!("../../lessons/03-klines.toml")),
     ("04-locks.toml", include_str!("../../lessons/04-locks.toml")),
     ("05-pubsub.toml", include_str!("../../lessons/05-pubsub.toml")),
+    ("06-data-structures.toml", include_str!("../../lessons/06-data-structures.toml")),
+    ("07-sessions.toml", include_str!("../../lessons/07-sessions.toml")),
+    ("08-service-discovery.toml", include_str!("../../lessons/08-service-discovery.toml")),
+    ("09-http-cache.toml", include_str!("../../lessons/09-http-cache.toml")),
+    ("10-redis-vs-sql.toml", include_str!("../../lessons/10-redis-vs-sql.toml")),
 ];
 
 /// All lessons, sorted by number, validated.

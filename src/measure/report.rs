@@ -17,6 +17,8 @@ pub enum Backend {
     Sqlite,
     /// Application code around both (e.g. a cache-aside read that may touch both).
     App,
+    /// A SQL server over the network (MySQL/MariaDB or PostgreSQL, from `--sql-url`).
+    NetworkSql,
 }
 
 impl Backend {
@@ -25,6 +27,7 @@ impl Backend {
             Backend::Redis => "Redis",
             Backend::Sqlite => "SQLite",
             Backend::App => "app",
+            Backend::NetworkSql => "SQL server",
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct PrivateServer {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    /// The extra arguments it was started with, to restart it the same way.
+    extra_args: Vec<String>,
 }
 
 impl PrivateServer {
@@ -52,7 +54,8 @@ impl PrivateServer {
                 .map_err(|e| fail(format!("no temp dir: {e}")))?;
             let port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
             let child = spawn(&binary, port, dir.path(), extra_args).map_err(|e| fail(e.to_string()))?;
-            let mut server = PrivateServer { child, port, dir };
+            let stored = extra_args.iter().map(|a| a.to_string()).collect();
+            let mut server = PrivateServer { child, port, dir, extra_args: stored };
             let password = extra_args.iter().position(|a| *a == "--requirepass").and_then(|i| extra_args.get(i + 1));
             match server.wait_until_ready(password.copied()) {
                 Ok(()) => return Ok(server),
@@ -89,6 +92,61 @@ impl PrivateServer {
             cmd.arg(*arg);
         }
         cmd.query(&mut con)
+    }
+
+    /// `kill -9` it: SIGKILL, no chance to save anything (a crash demo). The directory stays.
+    pub fn kill9(&mut self) -> std::io::Result<()> {
+        self.child.kill()
+    }
+
+    /// Start a new process with the same arguments in the same directory, on a fresh port, after
+    /// the old one stopped (a crash demo killed it; it is killed here if it still runs): it loads
+    /// whatever the old one left on disk (RDB snapshot, AOF). Ready means it answers and finished
+    /// loading. The directory is still removed when this guard drops.
+    pub fn restart(&mut self) -> Result<(), UserError> {
+        let fail = |reason: String| UserError::PrivateServerFailed { reason };
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let binary = redis_server_path().ok_or(UserError::NoRedisAvailable)?;
+        let owned = self.extra_args.clone();
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let password = args.iter().position(|a| *a == "--requirepass").and_then(|i| args.get(i + 1)).copied();
+        let mut last_error = String::new();
+        for _ in 0..START_ATTEMPTS {
+            self.port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
+            self.child = spawn(&binary, self.port, self.dir.path(), &args).map_err(|e| fail(e.to_string()))?;
+            match self.wait_until_ready(password).and_then(|()| self.wait_until_loaded(password)) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    last_error = e;
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                }
+            }
+        }
+        Err(fail(last_error))
+    }
+
+    /// Wait until INFO says `loading:0` (a restarted server replays its files first).
+    fn wait_until_loaded(&self, password: Option<&str>) -> Result<(), String> {
+        let url = match password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
+            None => self.url(),
+        };
+        let client = Client::open(url).map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(mut con) = client.get_connection_with_timeout(Duration::from_millis(200))
+                && let Ok(info) = redis::cmd("INFO").arg("persistence").query::<redis::InfoDict>(&mut con)
+                && info.get::<u32>("loading") == Some(0)
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("redis-server did not finish loading within {}s", START_TIMEOUT.as_secs()));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Has the server exited (e.g. after a crash demo)?

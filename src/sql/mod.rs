@@ -2,6 +2,7 @@
 //! durability), the filesystem a file lives on (fsync is free on tmpfs, so we say which), and the
 //! deterministic token/trade data set the cache lesson queries.
 
+pub mod remote;
 pub mod tokens;
 
 use std::path::Path;
