@@ -71,6 +71,63 @@ impl ScoreRow {
 }
 
 /// Everything one workload needs.
+/// The networked SQL server's side of one workload: its timing, and whether its answers were right.
+struct NetSide {
+    name: String,
+    remote: Measurement,
+    same: bool,
+}
+
+impl NetSide {
+    /// Check `get` against `correct` on the first `verify` inputs, then time it cycling over `inputs`.
+    fn measure<I: Copy, T>(
+        sampler: &crate::measure::Sampler,
+        server: &mut SqlServer,
+        label: String,
+        inputs: &[I],
+        verify: usize,
+        mut get: impl FnMut(&mut SqlServer, I) -> Result<T>,
+        correct: impl Fn(I, &T) -> bool,
+    ) -> Result<NetSide> {
+        let name = server.name().to_string();
+        let mut same = true;
+        for &input in inputs.iter().take(verify) {
+            same &= correct(input, &get(server, input)?);
+        }
+        let mut next = inputs.iter().cycle();
+        let remote = sampler.measure(label, Backend::NetworkSql, || {
+            if let Some(&input) = next.next() {
+                black_box(get(server, input)?);
+            }
+            Ok(())
+        })?;
+        Ok(NetSide { name, remote, same })
+    }
+}
+
+impl ScoreRow {
+    /// A row with Redis and SQLite measured; the networked column says how to configure one.
+    fn new(ctx: &Ctx, workload: String, redis: &Measurement, sqlite: &Measurement, same: bool) -> ScoreRow {
+        ScoreRow {
+            workload,
+            redis: p50(redis),
+            sqlite: p50(sqlite),
+            net: not_configured(ctx),
+            vs_sqlite: versus("Redis", redis, "SQLite", sqlite),
+            vs_net: "—".into(),
+            same: same_cell(ctx, same, None),
+        }
+    }
+
+    /// Fill the networked columns from `net`; the claim is Redis against the networked server.
+    fn networked(&mut self, ctx: &Ctx, workload: &str, redis: &Measurement, same: bool, net: &NetSide) -> Claim {
+        self.net = p50(&net.remote);
+        self.vs_net = versus("Redis", redis, &net.name, &net.remote);
+        self.same = same_cell(ctx, same, Some(net.same));
+        measured_winner(ctx, workload, ("Redis", redis), (&net.name, &net.remote), net.same)
+    }
+}
+
 struct Sides<'a, 'c> {
     ctx: &'a Ctx<'c>,
     report: &'a mut DemoReport,
@@ -353,18 +410,11 @@ fn key_read(s: &mut Sides) -> Result<Vec<ScoreRow>> {
     )?);
 
     let workload = ctx.tr("Key read", "按键读取");
-    let mut row = ScoreRow {
-        workload: match ctx.lang {
-            Lang::En => format!("{workload} ({} tokens)", format_count(tokens.len() as u64)),
-            Lang::Zh => format!("{workload}（{} 个 token）", format_count(tokens.len() as u64)),
-        },
-        redis: p50(&redis),
-        sqlite: p50(&sqlite),
-        net: not_configured(ctx),
-        vs_sqlite: versus("Redis", &redis, "SQLite", &sqlite),
-        vs_net: "—".into(),
-        same: same_cell(ctx, same, None),
+    let title = match ctx.lang {
+        Lang::En => format!("{workload} ({} tokens)", format_count(tokens.len() as u64)),
+        Lang::Zh => format!("{workload}（{} 个 token）", format_count(tokens.len() as u64)),
     };
+    let mut row = ScoreRow::new(ctx, title, &redis, &sqlite, same);
     s.report.claim(expected_winner(
         ctx,
         workload,
@@ -390,21 +440,12 @@ fn key_read(s: &mut Sides) -> Result<Vec<ScoreRow>> {
             Lang::En => format!("{}: the same SELECT, prepared", net.label()),
             Lang::Zh => format!("{}：同样的 SELECT（预编译）", net.label()),
         };
-        let name = net.server.name().to_string();
-        let server = &mut net.server;
-        let mut same_net = true;
-        for &i in order.iter().take(VERIFY) {
-            same_net &= get(server, i)? == tokens[i].record;
-        }
-        let mut next = order.iter().cycle();
-        let remote = s.report.measured(ctx.sampler.measure(label, Backend::NetworkSql, || {
-            black_box(get(server, *next.next().unwrap_or(&0))?);
-            Ok(())
-        })?);
-        row.net = p50(&remote);
-        row.vs_net = versus("Redis", &redis, &name, &remote);
-        row.same = same_cell(ctx, same, Some(same_net));
-        s.report.claim(measured_winner(ctx, workload, ("Redis", &redis), (&name, &remote), same_net));
+        let side = NetSide::measure(&ctx.sampler, &mut net.server, label, &order, VERIFY, get, |i, record| {
+            *record == tokens[i].record
+        })?;
+        s.report.measured(side.remote.clone());
+        let claim = row.networked(ctx, workload, &redis, same, &side);
+        s.report.claim(claim);
     }
     Ok(vec![row])
 }
@@ -503,15 +544,7 @@ fn range(s: &mut Sides) -> Result<Vec<ScoreRow>> {
         Lang::En => format!("Range ({WINDOW} one-minute K-lines)"),
         Lang::Zh => format!("范围查询（{WINDOW} 根 1 分钟 K 线）"),
     };
-    let mut row = ScoreRow {
-        workload: workload.clone(),
-        redis: p50(&redis),
-        sqlite: p50(&sqlite),
-        net: not_configured(ctx),
-        vs_sqlite: versus("Redis", &redis, "SQLite", &sqlite),
-        vs_net: "—".into(),
-        same: same_cell(ctx, same, None),
-    };
+    let mut row = ScoreRow::new(ctx, workload.clone(), &redis, &sqlite, same);
     s.report.claim(measured_winner(ctx, &workload, ("Redis", &redis), ("SQLite", &sqlite), same));
 
     if let Some(net) = s.net.as_deref_mut() {
@@ -528,21 +561,12 @@ fn range(s: &mut Sides) -> Result<Vec<ScoreRow>> {
             Lang::En => format!("{}: the same range, prepared", net.label()),
             Lang::Zh => format!("{}：同样的范围查询（预编译）", net.label()),
         };
-        let name = net.server.name().to_string();
-        let server = &mut net.server;
-        let mut same_net = true;
-        for &start in starts.iter().take(20) {
-            same_net &= get(server, start)? == expected(start);
-        }
-        let mut next = starts.iter().cycle();
-        let remote = s.report.measured(ctx.sampler.measure(label, Backend::NetworkSql, || {
-            black_box(get(server, *next.next().unwrap_or(&0))?);
-            Ok(())
-        })?);
-        row.net = p50(&remote);
-        row.vs_net = versus("Redis", &redis, &name, &remote);
-        row.same = same_cell(ctx, same, Some(same_net));
-        s.report.claim(measured_winner(ctx, &workload, ("Redis", &redis), (&name, &remote), same_net));
+        let side = NetSide::measure(&ctx.sampler, &mut net.server, label, &starts, 20, get, |start, candles| {
+            candles.as_slice() == expected(start)
+        })?;
+        s.report.measured(side.remote.clone());
+        let claim = row.networked(ctx, &workload, &redis, same, &side);
+        s.report.claim(claim);
     }
     Ok(vec![row])
 }
@@ -649,24 +673,8 @@ fn leaderboard(s: &mut Sides) -> Result<Vec<ScoreRow>> {
         Lang::En => (format!("Top 10 of {n} traders"), format!("Rank of one trader among {n}")),
         Lang::Zh => (format!("{n} 个交易者中的前 10 名"), format!("{n} 个交易者中某人的排名")),
     };
-    let mut top_row = ScoreRow {
-        workload: top_workload.clone(),
-        redis: p50(&redis_top_m),
-        sqlite: p50(&sqlite_top_m),
-        net: not_configured(ctx),
-        vs_sqlite: versus("Redis", &redis_top_m, "SQLite", &sqlite_top_m),
-        vs_net: "—".into(),
-        same: same_cell(ctx, same_top, None),
-    };
-    let mut rank_row = ScoreRow {
-        workload: rank_workload.clone(),
-        redis: p50(&redis_rank_m),
-        sqlite: p50(&sqlite_rank_m),
-        net: not_configured(ctx),
-        vs_sqlite: versus("Redis", &redis_rank_m, "SQLite", &sqlite_rank_m),
-        vs_net: "—".into(),
-        same: same_cell(ctx, same_rank, None),
-    };
+    let mut top_row = ScoreRow::new(ctx, top_workload.clone(), &redis_top_m, &sqlite_top_m, same_top);
+    let mut rank_row = ScoreRow::new(ctx, rank_workload.clone(), &redis_rank_m, &sqlite_rank_m, same_rank);
     let rank_why = ctx.tr(
         "the sorted set finds a rank in O(log N); COUNT(*) walks every index entry above the wallet",
         "有序集合以 O(log N) 求出排名；COUNT(*) 要逐个走过该钱包之上的所有索引项",
@@ -799,17 +807,10 @@ fn counter(s: &mut Sides) -> Result<Vec<ScoreRow>> {
     let sync_cost = Comparison::speedup(&no_sync, &durable);
     let fs_type = sql::filesystem_type(ctx.scratch).unwrap_or_else(|| "unknown".to_string());
     let workload = ctx.tr("Counter (hot row, +1 each)", "计数器（热点行，每次 +1）");
-    let mut row = ScoreRow {
-        workload: workload.to_string(),
-        redis: p50(&redis),
-        sqlite: match ctx.lang {
-            Lang::En => format!("{} (durable)", p50(&durable)),
-            Lang::Zh => format!("{}（持久化）", p50(&durable)),
-        },
-        net: not_configured(ctx),
-        vs_sqlite: versus("Redis", &redis, "SQLite", &durable),
-        vs_net: "—".into(),
-        same: same_cell(ctx, exact, None),
+    let mut row = ScoreRow::new(ctx, workload.to_string(), &redis, &durable, exact);
+    row.sqlite = match ctx.lang {
+        Lang::En => format!("{} (durable)", p50(&durable)),
+        Lang::Zh => format!("{}（持久化）", p50(&durable)),
     };
     if sql::is_memory_filesystem(&fs_type) {
         s.report.note(
