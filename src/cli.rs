@@ -59,6 +59,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub quick: bool,
 
+    /// Where measuring threads run: same-cpu pins this process, its threads and any redis-server it
+    /// starts to one CPU (Linux), so a round trip costs no cross-CPU wake-up and numbers repeat;
+    /// none lets the OS place them
+    #[arg(long, global = true, value_enum, default_value_t = PinChoice::None, env = "REDIS_LEARN_PIN", value_name = "WHERE")]
+    pub pin: PinChoice,
+
     /// Do not end a lesson with its quiz
     #[arg(long, global = true)]
     pub no_quiz: bool,
@@ -162,6 +168,14 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PinChoice {
+    /// One CPU for this process, its threads and the redis-server it starts
+    SameCpu,
+    /// Let the operating system place everything
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -50,7 +50,9 @@ impl Outcome {
 
 /// Run one command line.
 pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
-    let settings = Settings::resolve(&cli.global);
+    let mut settings = Settings::resolve(&cli.global);
+    // Before any thread or child process starts: they inherit the placement.
+    settings.placement = measure::Placement::apply(settings.pin_same_cpu);
     let interrupt = Interrupt::new();
     interrupt.install();
     match cli.command {

@@ -7,7 +7,8 @@
 //! {"format_version": 1,
 //!  "lessons": {"2": {"completed": true, "runs": 3, "last_run_unix": 1795651200,
 //!                    "quiz_attempts": 2, "best_quiz": {"score": 5, "total": 6},
-//!                    "headline": [{"text": "...", "measured": "4.2×", "holds": true}]}}}
+//!                    "headline": [{"id": "...", "text": "...", "measured": "4.2×",
+//!                                  "status": "held", "holds": true}]}}}
 //! ```
 //!
 //! It is saved after each lesson and each quiz by writing a temp file in the same directory and
@@ -230,7 +231,7 @@ mod tests {
     use super::*;
 
     fn claim() -> Claim {
-        Claim::new("a hit is faster", "4.2×", true)
+        Claim::new("hit-faster", "a hit is faster", "4.2×", true)
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::cli::{ColorChoice, GlobalArgs, LangChoice};
+use crate::cli::{ColorChoice, GlobalArgs, LangChoice, PinChoice};
 use crate::i18n::Lang;
 
 /// Env var that replaces the default Redis address probed when no URL is given (used by tests, so
@@ -61,6 +61,10 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     /// A networked SQL server to compare against, when the learner names one.
     pub sql_url: Option<String>,
+    /// `--pin same-cpu`: measure on one CPU (see [`crate::measure::placement`]).
+    pub pin_same_cpu: bool,
+    /// Where this run measures: set once by [`crate::run`] when it applies `pin_same_cpu`.
+    pub placement: crate::measure::Placement,
 }
 
 impl Settings {
@@ -93,6 +97,10 @@ impl Settings {
             width: console::Term::stdout().size_checked().map_or(100, |(_, cols)| usize::from(cols)),
             state_dir: args.state_dir.clone().or_else(|| dirs::data_dir().map(|d| d.join("redis-learn"))),
             sql_url: args.sql_url.clone().filter(|u| !u.is_empty()),
+            pin_same_cpu: args.pin == PinChoice::SameCpu,
+            placement: crate::measure::Placement::None {
+                cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            },
         }
     }
 }

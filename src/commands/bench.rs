@@ -34,23 +34,22 @@ pub fn run(
     for lesson in &lessons {
         progress.lesson(lesson, settings);
         let namespace = Namespace::new_run();
-        let run = demo::run_demos(settings, lesson, &redis, &namespace, interrupt, |_, _, _| Ok(()))?;
-        let (total, held) = run.claim_totals();
-        progress.done(lesson, held, total);
+        let run = demo::run_demos(settings, lesson, &redis, &namespace, interrupt, |_| Ok(()))?;
+        progress.done();
+        let noisy = run.noisy();
         results.push(BenchLesson {
             number: lesson.number,
             slug: lesson.slug.clone(),
             title: lesson.text(settings.lang).title.clone(),
             keys_left: run.cleanup.left,
             demos: run.reports,
+            floor: run.floor,
+            noisy,
+            warnings: run.warnings,
         });
     }
     progress.finish();
-    let (claims_total, claims_held) = results
-        .iter()
-        .flat_map(|l| &l.demos)
-        .flat_map(|d| &d.claims)
-        .fold((0, 0), |(t, h), c| (t + 1, h + usize::from(c.holds)));
+    let totals = demo::ClaimTotals::of(results.iter().flat_map(|l| &l.demos));
     let all_ran = results.iter().all(|l| l.keys_left == 0 && l.demos.iter().all(|d| d.error.is_none()));
     let bench = BenchRun {
         started_unix,
@@ -59,9 +58,11 @@ pub fn run(
         quick: settings.scale == Scale::Quick,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        placement: settings.placement,
         lessons: results,
-        claims_total,
-        claims_held,
+        claims_total: totals.total,
+        claims_held: totals.held,
+        claims_inconclusive: totals.inconclusive,
     };
     drop(redis);
 
@@ -82,7 +83,7 @@ pub fn run(
         }
         None => out.write_all(&rendered)?,
     }
-    Ok(if all_ran && claims_held == claims_total { Outcome::Success } else { Outcome::Failed })
+    Ok(if all_ran && totals.failed == 0 { Outcome::Success } else { Outcome::Failed })
 }
 
 fn print_text(settings: &Settings, bench: &BenchRun, out: &mut impl Write) -> Result<()> {
@@ -96,23 +97,26 @@ fn print_text(settings: &Settings, bench: &BenchRun, out: &mut impl Write) -> Re
         p.rule(&heading)?;
         for demo in &lesson.demos {
             p.subrule(&demo.title)?;
-            if !demo.measurements.is_empty() {
-                let table = p.timing_table(&demo.measurements);
-                p.line(&table.to_string())?;
-            }
-            for claim in &demo.claims {
-                let mark = if claim.holds { p.styles.pass("✔") } else { p.styles.fail("✘") };
-                p.line(&format!("  {mark} {} [{}]", claim.text, claim.measured))?;
-            }
-            if let Some(error) = &demo.error {
-                p.line(&format!("  {} {error}", p.styles.fail("✘")))?;
-            }
+            let mut shown = demo.clone();
+            shown.findings.clear();
+            shown.notes.clear();
+            shown.trace = Default::default();
+            p.demo(&shown)?;
+        }
+        for warning in &lesson.warnings {
+            p.caveat(&warning.text(lang))?;
         }
         p.blank()?;
     }
     let summary = match lang {
-        crate::i18n::Lang::En => format!("{} of {} claims held", bench.claims_held, bench.claims_total),
-        crate::i18n::Lang::Zh => format!("{} 条结论中 {} 条成立", bench.claims_total, bench.claims_held),
+        crate::i18n::Lang::En => format!(
+            "{} of {} claims held, {} inconclusive",
+            bench.claims_held, bench.claims_total, bench.claims_inconclusive
+        ),
+        crate::i18n::Lang::Zh => format!(
+            "{} 条结论中 {} 条成立，{} 条无法判定",
+            bench.claims_total, bench.claims_held, bench.claims_inconclusive
+        ),
     };
     p.line(&summary)?;
     Ok(())
@@ -139,7 +143,7 @@ impl Progress {
         }
     }
 
-    fn done(&self, _lesson: &Lesson, _held: usize, _total: usize) {
+    fn done(&self) {
         if let Some(bar) = &self.0 {
             bar.inc(1);
         }

@@ -9,7 +9,9 @@ use crate::Outcome;
 use crate::demo;
 use crate::error::UserError;
 use crate::lesson::{Catalogue, Lesson};
-use crate::render::json::{self, ClaimTotals, LessonRef, LessonRun};
+use crate::demo::RunEvent;
+use crate::measure::format_duration;
+use crate::render::json::{self, LessonRef, LessonRun};
 use crate::render::{Styles, text::Printer};
 use crate::server::{self, Interrupt, Namespace, RedisHandle};
 use crate::settings::{Scale, Settings};
@@ -63,28 +65,51 @@ pub fn run(
         server_banner(&mut p, &redis, &namespace)?;
     }
     let mut spinner = Spinner::start(settings, lesson.demos.first().map_or("", String::as_str));
-    let run = demo::run_demos(settings, lesson, &redis, &namespace, interrupt, |i, name, report| {
-        spinner.stop();
-        if !settings.json {
-            p.subrule(&format!("{} {}/{} · {}", lang.tr("Demo", "演示"), i + 1, lesson.demos.len(), report.title))?;
-            p.prose(&text.demo_intros[name])?;
-            p.demo(report)?;
-            p.out.flush()?;
+    let run = demo::run_demos(settings, lesson, &redis, &namespace, interrupt, |event| {
+        if settings.json {
+            return Ok(());
         }
-        if let Some(next) = lesson.demos.get(i + 1) {
-            spinner = Spinner::start(settings, next);
+        match event {
+            RunEvent::Floor(p50) => {
+                spinner.suspend(|| {
+                    let line = match lang {
+                        crate::i18n::Lang::En => format!(
+                            "Round trip on this machine now: p50 {} (a PING; in-process SQLite does not pay it) · {}",
+                            format_duration(p50),
+                            settings.placement.describe(lang)
+                        ),
+                        crate::i18n::Lang::Zh => format!(
+                            "此刻本机一次往返：p50 {}（一个 PING；进程内的 SQLite 不付这笔开销）· {}",
+                            format_duration(p50),
+                            settings.placement.describe(lang)
+                        ),
+                    };
+                    p.prose(&p.styles.dim(&line).to_string())
+                })?;
+            }
+            RunEvent::Report(i, name, report) => {
+                spinner.stop();
+                p.subrule(&format!("{} {}/{} · {}", lang.tr("Demo", "演示"), i + 1, lesson.demos.len(), report.title))?;
+                p.prose(&text.demo_intros[name])?;
+                p.demo(report)?;
+                p.out.flush()?;
+                if let Some(next) = lesson.demos.get(i + 1) {
+                    spinner = Spinner::start(settings, next);
+                }
+            }
+            RunEvent::Noisy(warning) => spinner.suspend(|| p.caveat(&warning.text(lang)))?,
         }
         Ok(())
     })?;
     drop(spinner);
-    let (total, held) = run.claim_totals();
+    let totals = run.claim_totals();
     let passed = run.passed();
-    let cleanup = run.cleanup;
-    let reports = run.reports;
-    let claims: Vec<_> = reports.iter().flat_map(|r| r.claims.iter().cloned()).collect();
+    let noisy = run.noisy();
+    let claims: Vec<_> = run.reports.iter().flat_map(|r| r.claims.iter().cloned()).collect();
     let mut progress = super::load_progress(settings);
     progress.record_run(lesson.number, passed, &claims);
     super::save_progress(&mut progress);
+    let cleanup = run.cleanup;
     if settings.json {
         let doc = LessonRun {
             lesson: LessonRef::of(lesson, lang),
@@ -93,28 +118,52 @@ pub fn run(
             sqlite_version: crate::sql::sqlite_version().to_string(),
             namespace: Some(namespace.prefix().to_string()),
             quick: settings.scale == Scale::Quick,
-            demos: reports,
-            claims: ClaimTotals { total, held },
+            placement: settings.placement,
+            floor: Some(run.floor),
+            noisy,
+            warnings: run.warnings,
+            demos: run.reports,
+            claims: totals,
             keys_left: cleanup.left,
             passed,
         };
         json::print(&mut p.out, &doc)?;
     } else {
-        let summary = match lang {
+        let floor_line = match (run.floor.start(), run.floor.end()) {
+            (Some(start), Some(end)) => match lang {
+                crate::i18n::Lang::En => {
+                    format!("Round trip at the end: p50 {} (at the start: {})", format_duration(end), format_duration(start))
+                }
+                crate::i18n::Lang::Zh => {
+                    format!("结束时一次往返：p50 {}（开始时：{}）", format_duration(end), format_duration(start))
+                }
+            },
+            _ => String::new(),
+        };
+        let (held, total, inconclusive) = (totals.held, totals.total, totals.inconclusive);
+        let mut summary = match lang {
             crate::i18n::Lang::En => format!(
-                "{held} of {total} claims held · {} keys written under {} were removed, {} left",
+                "{held} of {total} claims held{} · {} keys written under {} were removed, {} left",
+                if inconclusive > 0 { format!(", {inconclusive} inconclusive") } else { String::new() },
                 cleanup.removed,
                 namespace.prefix(),
                 cleanup.left
             ),
             crate::i18n::Lang::Zh => format!(
-                "{total} 条结论中 {held} 条成立 · {} 下写入的 {} 个键已删除，剩余 {} 个",
+                "{total} 条结论中 {held} 条成立{} · {} 下写入的 {} 个键已删除，剩余 {} 个",
+                if inconclusive > 0 { format!("，{inconclusive} 条无法判定") } else { String::new() },
                 namespace.prefix(),
                 cleanup.removed,
                 cleanup.left
             ),
         };
+        if noisy {
+            summary.push_str(lang.tr(" · noisy run: see the caveat above", " · 本次运行有噪声：见上方提示"));
+        }
         p.blank()?;
+        if !floor_line.is_empty() {
+            p.line(&p.styles.dim(&floor_line).to_string())?;
+        }
         let mark = if passed { p.styles.pass("✔") } else { p.styles.fail("✘") };
         p.line(&format!("{mark} {summary}"))?;
         finish_text(&mut p, lesson, settings)?;
@@ -197,6 +246,14 @@ impl Spinner {
 }
 
 impl Spinner {
+    /// Print something while the spinner is hidden.
+    fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.0 {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
     fn stop(&mut self) {
         if let Some(bar) = self.0.take() {
             bar.finish_and_clear();

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use crate::measure::{Claim, Comparison, Measurement};
+use anyhow::Result;
+
+use crate::measure::{Claim, ClaimStatus, Comparison, Measured, Measurement};
 use crate::server::TraceReport;
 
 /// A small table of facts the demo observed (INFO fields, types and encodings, counts).
@@ -75,8 +77,18 @@ impl DemoReport {
         m
     }
 
-    pub fn compare(&mut self, a: &Measurement, b: &Measurement) {
-        self.comparisons.push(Comparison::of(a, b));
+    /// Add every measurement of an interleaved group and return the group.
+    pub fn measured_group(&mut self, group: Measured) -> Measured {
+        self.measurements.extend(group.0.iter().cloned());
+        group
+    }
+
+    /// Compare two measurements taken interleaved (see [`Comparison::of`]), show the comparison,
+    /// and return it for claims.
+    pub fn compare(&mut self, id: &str, a: &Measurement, b: &Measurement) -> Result<Comparison> {
+        let comparison = Comparison::of(id, a, b)?;
+        self.comparisons.push(comparison.clone());
+        Ok(comparison)
     }
 
     pub fn claim(&mut self, claim: Claim) {
@@ -87,8 +99,13 @@ impl DemoReport {
         self.notes.push(Note { kind, text: text.into() });
     }
 
-    /// Did the demo run and every claim hold?
+    /// Did the demo run with no claim failing? (An inconclusive claim does not fail it.)
     pub fn passed(&self) -> bool {
-        self.error.is_none() && self.claims.iter().all(|c| c.holds)
+        self.error.is_none() && !self.claims.iter().any(Claim::failed)
+    }
+
+    /// How many of its claims have this status.
+    pub fn count(&self, status: ClaimStatus) -> usize {
+        self.claims.iter().filter(|c| c.status == status).count()
     }
 }

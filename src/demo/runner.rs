@@ -1,13 +1,17 @@
 //! Running a lesson's demos: one namespace guard for the run, a scratch directory, a sampler, a
-//! fresh trace per demo, Ctrl-C checked between demos, and the cleanup of every key at the end.
+//! fresh trace per demo, the round-trip floor measured at the start, between demos and at the end,
+//! the noise check, Ctrl-C checked between demos, and the cleanup of every key at the end.
 //! Shared by `lesson` (which prints each report as it comes) and `bench` (which collects them).
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
+use serde::Serialize;
 
 use super::{Ctx, DemoReport};
 use crate::error::UserError;
 use crate::lesson::Lesson;
-use crate::measure::{Budget, Sampler};
+use crate::measure::{Backend, Budget, ClaimStatus, Floor, Sampler, Warning, assess};
 use crate::server::{Cleanup, Interrupt, Namespace, NamespaceGuard, RedisHandle, Trace};
 use crate::settings::{Scale, Settings};
 
@@ -15,31 +19,73 @@ use crate::settings::{Scale, Settings};
 pub struct DemoRun {
     pub reports: Vec<DemoReport>,
     pub cleanup: Cleanup,
+    /// The round-trip floor: start, between demos, end.
+    pub floor: Floor,
+    /// Why this run's ratios are uncertain (empty on a quiet run).
+    pub warnings: Vec<Warning>,
+}
+
+/// How a run's claims came out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ClaimTotals {
+    pub total: usize,
+    pub held: usize,
+    pub inconclusive: usize,
+    pub failed: usize,
+}
+
+impl ClaimTotals {
+    pub fn of<'a>(reports: impl IntoIterator<Item = &'a DemoReport>) -> ClaimTotals {
+        let mut t = ClaimTotals::default();
+        for claim in reports.into_iter().flat_map(|r| &r.claims) {
+            t.total += 1;
+            match claim.status {
+                ClaimStatus::Held => t.held += 1,
+                ClaimStatus::Inconclusive => t.inconclusive += 1,
+                ClaimStatus::Failed => t.failed += 1,
+            }
+        }
+        t
+    }
 }
 
 impl DemoRun {
-    /// Every demo ran, every claim held, nothing was left behind.
+    /// Every demo ran, no claim failed (inconclusive ones do not fail a run), nothing was left
+    /// behind.
     pub fn passed(&self) -> bool {
         self.reports.iter().all(DemoReport::passed) && self.cleanup.left == 0
     }
 
-    pub fn claim_totals(&self) -> (usize, usize) {
-        let total = self.reports.iter().map(|r| r.claims.len()).sum();
-        let held = self.reports.iter().map(|r| r.claims.iter().filter(|c| c.holds).count()).sum();
-        (total, held)
+    pub fn claim_totals(&self) -> ClaimTotals {
+        ClaimTotals::of(&self.reports)
+    }
+
+    /// Was the machine too busy for its ratios to be taken as facts?
+    pub fn noisy(&self) -> bool {
+        !self.warnings.is_empty()
     }
 }
 
-/// Run `lesson`'s demos in order under `namespace`; `on_report` sees each report as soon as it is
-/// ready (demo index, demo name, report). A failing demo becomes a report with an error; Ctrl-C
-/// stops the run after cleaning up.
+/// What `run_demos` tells its caller as the run goes.
+pub enum RunEvent<'r> {
+    /// The round-trip floor measured before the first demo.
+    Floor(Duration),
+    /// A demo finished (its index, its name, its report).
+    Report(usize, &'r str, &'r DemoReport),
+    /// The run turned noisy: said once, the first time it is seen.
+    Noisy(&'r Warning),
+}
+
+/// Run `lesson`'s demos in order under `namespace`; `on_event` sees the floor, each report as soon
+/// as it is ready, and the first noise warning. A failing demo becomes a report with an error;
+/// Ctrl-C stops the run after cleaning up.
 pub fn run_demos(
     settings: &Settings,
     lesson: &Lesson,
     redis: &RedisHandle,
     namespace: &Namespace,
     interrupt: &Interrupt,
-    mut on_report: impl FnMut(usize, &str, &DemoReport) -> Result<()>,
+    mut on_event: impl FnMut(RunEvent) -> Result<()>,
 ) -> Result<DemoRun> {
     let mut guard = NamespaceGuard::new(redis.client().clone(), namespace.clone());
     let scratch = tempfile::Builder::new().prefix("redis-learn-").tempdir().context("creating a scratch directory")?;
@@ -48,6 +94,12 @@ pub fn run_demos(
         Scale::Quick => Budget::QUICK,
     };
     let sampler = Sampler::new(budget, interrupt.clone());
+    let mut floor = Floor::default();
+    let start = measure_floor(redis, &sampler)?;
+    floor.push("start", start);
+    on_event(RunEvent::Floor(start))?;
+    let mut warnings: Vec<Warning> = Vec::new();
+    let mut round_trips: Vec<(String, Duration)> = Vec::new();
     let mut reports = Vec::new();
     for (i, name) in lesson.demos.iter().enumerate() {
         let demo = super::find(name).with_context(|| format!("demo {name} is not registered"))?;
@@ -84,9 +136,43 @@ pub fn run_demos(
             }
         };
         report.trace = trace.report();
-        on_report(i, name, &report)?;
+        on_event(RunEvent::Report(i, name, &report))?;
+        let last = i + 1 == lesson.demos.len();
+        let at = if last { "end".to_string() } else { format!("after:{name}") };
+        match measure_floor(redis, &sampler) {
+            Ok(p50) => floor.push(at, p50),
+            Err(err) if interrupt.is_set() => {
+                guard.clean()?;
+                return Err(err);
+            }
+            Err(_) => {} // a demo that broke the connection: its own report says so
+        }
+        round_trips.extend(
+            report
+                .measurements
+                .iter()
+                .filter(|m| m.one_round_trip && m.backend == Backend::Redis)
+                .map(|m| (format!("{} ({name})", m.label), m.p50_per_op())),
+        );
+        let now = assess(&floor, &round_trips);
+        if warnings.is_empty()
+            && let Some(first) = now.first()
+        {
+            on_event(RunEvent::Noisy(first))?;
+        }
+        warnings = now;
         reports.push(report);
     }
     let cleanup = guard.clean().context("cleaning up the demo's keys")?;
-    Ok(DemoRun { reports, cleanup })
+    Ok(DemoRun { reports, cleanup, floor, warnings })
+}
+
+/// The round trip on this machine now: the p50 of PINGs, on a connection of its own.
+fn measure_floor(redis: &RedisHandle, sampler: &Sampler) -> Result<Duration> {
+    let mut con = redis.raw_connection().context("connecting to Redis to measure the round trip")?;
+    let m = sampler.with_budget(Budget::FLOOR).measure("floor", "PING", Backend::Redis, || {
+        redis::cmd("PING").exec(&mut con)?;
+        Ok(())
+    })?;
+    Ok(m.p50())
 }

@@ -2,14 +2,14 @@
 //! trip every command pays (and how pipelining amortises it), one command per core type with TYPE
 //! and OBJECT ENCODING, and what "in memory" buys on writes compared with durable SQL commits.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 
 use anyhow::{Context, Result};
 use redis::{Commands, InfoDict};
 
 use super::{Ctx, DemoReport, NoteKind};
 use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, Comparison, format_duration, format_ratio};
+use crate::measure::{Backend, Claim, format_duration, format_ratio};
 use crate::sql::{self, Durability};
 
 /// Commands in the pipelined batch.
@@ -20,7 +20,6 @@ pub fn round_trip(ctx: &Ctx) -> Result<DemoReport> {
     let mut report =
         DemoReport::new("round-trip", ctx.tr("One round trip, and what INFO says", "一次往返，以及 INFO 告诉我们什么"));
     let mut con = ctx.connect()?;
-
     let info: InfoDict = redis::cmd("INFO").query(&mut con).context("INFO")?;
     let field = |name: &str| info.get::<String>(name).unwrap_or_else(|| "—".to_string());
     let maxmemory = match field("maxmemory").as_str() {
@@ -82,54 +81,61 @@ pub fn round_trip(ctx: &Ctx) -> Result<DemoReport> {
         rows,
     );
 
-    let ping = report.measured(ctx.sampler.measure(
-        ctx.tr("PING (1 round trip)", "PING（1 次往返）"),
-        Backend::Redis,
-        || {
-            redis::cmd("PING").exec(&mut con)?;
-            Ok(())
-        },
-    )?);
     let key = ctx.key("hello");
     let _: () = con.set(&key, "world")?;
-    let get = report.measured(ctx.sampler.measure("GET", Backend::Redis, || {
-        let _: Option<String> = con.get(&key)?;
-        Ok(())
-    })?);
     let mut pipe = redis::pipe();
     for _ in 0..PIPELINE_DEPTH {
         pipe.get(&key);
     }
-    let pipelined = report.measured(ctx.sampler.measure_batch(
-        format!("{PIPELINE_DEPTH} × GET, {}", ctx.tr("pipelined", "流水线")),
-        Backend::Redis,
-        PIPELINE_DEPTH,
-        || {
-            let _: Vec<Option<String>> = pipe.query(&mut con)?;
-            Ok(())
-        },
-    )?);
-    report.compare(&ping, &get);
-
-    let per_command = pipelined.p50() / PIPELINE_DEPTH;
-    let saving = Comparison::speedup(&pipelined, &get) * f64::from(PIPELINE_DEPTH);
-    report.claim(Claim::new(
+    // PING, GET and the pipeline take turns in rounds, so a busy moment hits all three alike.
+    let con = RefCell::new(con);
+    let group = report.measured_group(
+        ctx.sampler
+            .group()
+            .op("ping", ctx.tr("PING (1 round trip)", "PING（1 次往返）"), Backend::Redis, || {
+                redis::cmd("PING").exec(&mut *con.borrow_mut())?;
+                Ok(())
+            })
+            .one_round_trip()
+            .op("get", "GET", Backend::Redis, || {
+                let _: Option<String> = con.borrow_mut().get(&key)?;
+                Ok(())
+            })
+            .one_round_trip()
+            .batch(
+                "get-pipelined",
+                format!("{PIPELINE_DEPTH} × GET, {}", ctx.tr("pipelined", "流水线")),
+                Backend::Redis,
+                PIPELINE_DEPTH,
+                || {
+                    let _: Vec<Option<String>> = pipe.query(&mut *con.borrow_mut())?;
+                    Ok(())
+                },
+            )
+            .run()?,
+    );
+    let (get, pipelined) = (group.get("get"), group.get("get-pipelined"));
+    report.compare("ping-vs-get", group.get("ping"), get)?;
+    // Per GET: the pipeline's share of one batch against a GET with a round trip of its own.
+    let saving = report.compare("pipelined-vs-get", pipelined, get)?;
+    report.claim(Claim::ratio_above(
+        "pipeline-amortises-round-trip",
         match ctx.lang {
             Lang::En => format!(
                 "The round trip dominates: {PIPELINE_DEPTH} GETs in one pipeline cost {} each, {} less than one round trip each ({})",
-                format_duration(per_command),
-                format_ratio(saving),
+                format_duration(pipelined.p50_per_op()),
+                format_ratio(saving.ratio),
                 format_duration(get.p50())
             ),
             Lang::Zh => format!(
                 "往返时间占大头：{PIPELINE_DEPTH} 个 GET 放进一条流水线，每个只要 {}，比逐个往返（{}）省 {}",
-                format_duration(per_command),
+                format_duration(pipelined.p50_per_op()),
                 format_duration(get.p50()),
-                format_ratio(saving)
+                format_ratio(saving.ratio)
             ),
         },
-        format_ratio(saving),
-        saving > 2.0,
+        &saving,
+        2.0,
     ));
     report.note(
         NoteKind::Info,
@@ -247,6 +253,7 @@ pub fn core_types(ctx: &Ctx) -> Result<DemoReport> {
         ),
     );
     report.claim(Claim::new(
+        "type-matches-structure",
         match ctx.lang {
             Lang::En => format!("TYPE reports the structure we wrote for {matched} of {} keys: Redis stores data structures, not just strings", cases.len()),
             Lang::Zh => format!("{} 个键中有 {matched} 个的 TYPE 与写入的结构一致：Redis 存的是数据结构，不只是字符串", cases.len()),
@@ -264,40 +271,65 @@ pub fn durable_writes(ctx: &Ctx) -> Result<DemoReport> {
     let mut con = ctx.connect()?;
     let record = r#"{"chain":"eth","symbol":"PEPE","price":"0.00001234","volume_24h":"81234567.12"}"#;
 
-    let n = Cell::new(0_u64);
-    let redis_set = report.measured(ctx.sampler.measure(
-        ctx.tr("Redis SET (memory)", "Redis SET（内存）"),
-        Backend::Redis,
-        || {
-            n.set(n.get() + 1);
-            let _: () = con.set(ctx.key(&format!("write:{}", n.get())), record)?;
-            Ok(())
-        },
-    )?);
-
     let schema = "CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, body TEXT NOT NULL)";
-    let mut sqlite_case = |label: &str, db: rusqlite::Connection| -> Result<crate::measure::Measurement> {
+    let full_db = sql::open_file(&ctx.scratch.join("durable-full.db"), Durability::Full)?;
+    let off_db = sql::open_file(&ctx.scratch.join("durable-off.db"), Durability::Off)?;
+    let memory_db = sql::open_memory()?;
+    for db in [&full_db, &off_db, &memory_db] {
         db.execute(schema, [])?;
-        let mut insert = db.prepare("INSERT INTO records (body) VALUES (?1)")?;
-        let m = ctx.sampler.measure(label, Backend::Sqlite, || {
-            insert.execute([record])?; // autocommit: one transaction per insert
-            Ok(())
-        })?;
-        Ok(report.measured(m))
-    };
-    let full = sqlite_case(
-        ctx.tr("SQLite file, 1 commit each, synchronous=FULL", "SQLite 文件，每条一次提交，synchronous=FULL"),
-        sql::open_file(&ctx.scratch.join("durable-full.db"), Durability::Full)?,
-    )?;
-    let off = sqlite_case(
-        ctx.tr("SQLite file, 1 commit each, synchronous=OFF", "SQLite 文件，每条一次提交，synchronous=OFF"),
-        sql::open_file(&ctx.scratch.join("durable-off.db"), Durability::Off)?,
-    )?;
-    let memory =
-        sqlite_case(ctx.tr("SQLite in memory (this process)", "SQLite 内存库（本进程内）"), sql::open_memory()?)?;
-    report.compare(&redis_set, &full);
-    report.compare(&off, &full);
-    report.compare(&memory, &redis_set);
+    }
+    let insert = "INSERT INTO records (body) VALUES (?1)"; // autocommit: one transaction per insert
+    let (mut full_insert, mut off_insert, mut memory_insert) =
+        (full_db.prepare(insert)?, off_db.prepare(insert)?, memory_db.prepare(insert)?);
+    let mut n = 0_u64;
+    // All four take turns in rounds: a disk or CPU that is busy for a moment slows each of them.
+    let group = report.measured_group(
+        ctx.sampler
+            .group()
+            .op("redis-set", ctx.tr("Redis SET (memory)", "Redis SET（内存）"), Backend::Redis, || {
+                n += 1;
+                let _: () = con.set(ctx.key(&format!("write:{n}")), record)?;
+                Ok(())
+            })
+            .one_round_trip()
+            .op(
+                "sqlite-durable",
+                ctx.tr("SQLite file, 1 commit each, synchronous=FULL", "SQLite 文件，每条一次提交，synchronous=FULL"),
+                Backend::Sqlite,
+                || {
+                    full_insert.execute([record])?;
+                    Ok(())
+                },
+            )
+            .op(
+                "sqlite-no-sync",
+                ctx.tr("SQLite file, 1 commit each, synchronous=OFF", "SQLite 文件，每条一次提交，synchronous=OFF"),
+                Backend::Sqlite,
+                || {
+                    off_insert.execute([record])?;
+                    Ok(())
+                },
+            )
+            .op(
+                "sqlite-memory",
+                ctx.tr("SQLite in memory (this process)", "SQLite 内存库（本进程内）"),
+                Backend::Sqlite,
+                || {
+                    memory_insert.execute([record])?;
+                    Ok(())
+                },
+            )
+            .run()?,
+    );
+    let (redis_set, full, off, memory) = (
+        group.get("redis-set"),
+        group.get("sqlite-durable"),
+        group.get("sqlite-no-sync"),
+        group.get("sqlite-memory"),
+    );
+    let vs_durable = report.compare("redis-set-vs-durable-commit", redis_set, full)?;
+    let sync_cost = report.compare("no-sync-vs-durable-commit", off, full)?;
+    let in_process = report.compare("sqlite-memory-vs-redis-set", memory, redis_set)?;
 
     let fs_type = sql::filesystem_type(ctx.scratch).unwrap_or_else(|| "unknown".to_string());
     report.note(
@@ -328,27 +360,24 @@ pub fn durable_writes(ctx: &Ctx) -> Result<DemoReport> {
         },
     );
 
-    let vs_durable = Comparison::speedup(&redis_set, &full);
-    let sync_cost = Comparison::speedup(&off, &full);
-    let in_process = Comparison::speedup(&memory, &redis_set);
     let (claim_durable, claim_sync, claim_memory) = match ctx.lang {
         Lang::En => (
             format!(
                 "A Redis write ({}) is {} faster than a durable SQLite commit ({}): it skips the per-commit disk sync",
                 format_duration(redis_set.p50()),
-                format_ratio(vs_durable),
+                format_ratio(vs_durable.ratio),
                 format_duration(full.p50())
             ),
             format!(
                 "The disk sync is the cost: the same commit without it (synchronous=OFF) takes {}, {} less",
                 format_duration(off.p50()),
-                format_ratio(sync_cost)
+                format_ratio(sync_cost.ratio)
             ),
             format!(
                 "Honestly: in-process SQLite in memory ({}) beats the Redis network round trip ({}) by {}: no network, no syscalls",
                 format_duration(memory.p50()),
                 format_duration(redis_set.p50()),
-                format_ratio(in_process)
+                format_ratio(in_process.ratio)
             ),
         ),
         Lang::Zh => (
@@ -356,24 +385,24 @@ pub fn durable_writes(ctx: &Ctx) -> Result<DemoReport> {
                 "一次 Redis 写入（{}）比一次持久化的 SQLite 提交（{}）快 {}：它省掉了每次提交的磁盘同步",
                 format_duration(redis_set.p50()),
                 format_duration(full.p50()),
-                format_ratio(vs_durable)
+                format_ratio(vs_durable.ratio)
             ),
             format!(
                 "代价就在磁盘同步：同样的提交不做同步（synchronous=OFF）只要 {}，快 {}",
                 format_duration(off.p50()),
-                format_ratio(sync_cost)
+                format_ratio(sync_cost.ratio)
             ),
             format!(
                 "实话实说：本进程内的 SQLite 内存库（{}）比 Redis 的网络往返（{}）快 {}：没有网络，没有系统调用",
                 format_duration(memory.p50()),
                 format_duration(redis_set.p50()),
-                format_ratio(in_process)
+                format_ratio(in_process.ratio)
             ),
         ),
     };
-    report.claim(Claim::new(claim_durable, format_ratio(vs_durable), vs_durable > 1.0));
-    report.claim(Claim::new(claim_sync, format_ratio(sync_cost), sync_cost > 2.0));
-    report.claim(Claim::new(claim_memory, format_ratio(in_process), in_process > 1.0));
+    report.claim(Claim::ratio_above("memory-write-beats-durable-commit", claim_durable, &vs_durable, 1.0));
+    report.claim(Claim::ratio_above("disk-sync-is-the-cost", claim_sync, &sync_cost, 2.0));
+    report.claim(Claim::ratio_above("in-process-sqlite-beats-round-trip", claim_memory, &in_process, 1.0));
     Ok(report)
 }
 

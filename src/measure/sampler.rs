@@ -1,34 +1,60 @@
-//! The sampler: warm up, then time each operation on its own until a time budget or a sample cap is
-//! reached — never fewer than the floor that p99 needs.
+//! The sampler: warm up, then time operations in rounds. Operations that will be compared are
+//! measured together in one [`Group`]: each round runs a block of every operation in turn, in
+//! alternating order (A B, B A, A B, …), so that a machine that speeds up or slows down mid-run
+//! moves both sides alike and the ratio stays put.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::clock::{Clock, SystemClock};
-use super::report::{Backend, Measurement};
-use super::stats::Stats;
+use super::report::{Backend, Comparison, Kind, Measurement};
 use crate::server::Interrupt;
 
-/// How long and how often to sample.
+/// How long and how often to sample, per operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
-    /// Untimed runs first: connections, caches and the CPU settle.
+    /// Untimed runs of each operation first: connections, caches and the CPU settle.
     pub warmup: usize,
-    /// At least this many timed samples (100 gives a p99 that is a real sample, not the max).
+    /// Rounds: each gives one median per operation, and one ratio per pair (≥ 6 for a 95% interval).
+    pub rounds: usize,
+    /// At least this many timed samples per operation, spread over the rounds.
     pub min_samples: usize,
-    /// At most this many timed samples.
+    /// At most this many timed samples per operation.
     pub max_samples: usize,
-    /// Stop adding samples once this much time was spent timing (after `min_samples`).
+    /// Time to spend timing each operation, spread over the rounds (after `min_samples`).
     pub target: Duration,
 }
 
 impl Budget {
-    pub const FULL: Budget =
-        Budget { warmup: 100, min_samples: 200, max_samples: 20_000, target: Duration::from_millis(1_000) };
+    pub const FULL: Budget = Budget {
+        warmup: 100,
+        rounds: 30,
+        min_samples: 210,
+        max_samples: 30_000,
+        target: Duration::from_millis(1_000),
+    };
     pub const QUICK: Budget =
-        Budget { warmup: 20, min_samples: 100, max_samples: 2_000, target: Duration::from_millis(200) };
+        Budget { warmup: 20, rounds: 20, min_samples: 100, max_samples: 4_000, target: Duration::from_millis(200) };
+    /// The round-trip floor (a PING) measured between demos: short, but still in rounds.
+    pub const FLOOR: Budget =
+        Budget { warmup: 10, rounds: 6, min_samples: 120, max_samples: 1_200, target: Duration::from_millis(15) };
+
+    fn per_round(&self) -> (usize, usize, Duration) {
+        let rounds = self.rounds.max(1);
+        let min = self.min_samples.div_ceil(rounds).max(1);
+        let max = (self.max_samples / rounds).max(min);
+        (min, max, self.target / rounds as u32)
+    }
+}
+
+static GROUPS: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh group id: measurements share one only when they were sampled interleaved.
+pub fn new_group() -> u64 {
+    GROUPS.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Times operations. Cheap to clone; shareable across threads.
@@ -49,6 +75,11 @@ impl Sampler {
         Sampler { clock, budget, interrupt }
     }
 
+    /// The same clock and interrupt with another budget.
+    pub fn with_budget(&self, budget: Budget) -> Sampler {
+        Sampler { budget, ..self.clone() }
+    }
+
     pub fn budget(&self) -> Budget {
         self.budget
     }
@@ -58,43 +89,141 @@ impl Sampler {
         self.clock.now()
     }
 
-    /// Measure one operation per sample.
+    /// Operations to measure together, interleaved: add them with [`Group::op`], then
+    /// [`Group::run`].
+    pub fn group<'f>(&self) -> Group<'f> {
+        Group { sampler: self.clone(), ops: Vec::new() }
+    }
+
+    /// Measure one operation on its own (in rounds, but with nothing to compare it with).
     pub fn measure(
         &self,
+        id: &str,
         label: impl Into<String>,
         backend: Backend,
         op: impl FnMut() -> Result<()>,
     ) -> Result<Measurement> {
-        self.measure_batch(label, backend, 1, op)
+        let mut measured = self.group().op(id, label, backend, op).run()?;
+        Ok(measured.0.remove(0))
+    }
+}
+
+struct GroupOp<'f> {
+    id: String,
+    label: String,
+    backend: Backend,
+    ops_per_sample: u32,
+    one_round_trip: bool,
+    run: Box<dyn FnMut() -> Result<()> + 'f>,
+}
+
+/// Operations sampled interleaved in one run; see the module docs for the order.
+pub struct Group<'f> {
+    sampler: Sampler,
+    ops: Vec<GroupOp<'f>>,
+}
+
+impl<'f> Group<'f> {
+    /// Add an operation timed one call per sample. `id` is stable (JSON, comparisons); `label` is
+    /// what the learner reads.
+    pub fn op(self, id: &str, label: impl Into<String>, backend: Backend, op: impl FnMut() -> Result<()> + 'f) -> Self {
+        self.batch(id, label, backend, 1, op)
     }
 
-    /// Measure `ops_per_sample` operations per sample (a pipeline, a batch): the stats are per
-    /// sample, the throughput per operation.
-    pub fn measure_batch(
-        &self,
+    /// Add an operation that does `ops_per_sample` operations per call (a pipeline, a batch):
+    /// comparisons divide its time per operation.
+    pub fn batch(
+        mut self,
+        id: &str,
         label: impl Into<String>,
         backend: Backend,
         ops_per_sample: u32,
-        mut op: impl FnMut() -> Result<()>,
-    ) -> Result<Measurement> {
-        for _ in 0..self.budget.warmup {
-            self.interrupt.check()?;
-            op()?;
+        op: impl FnMut() -> Result<()> + 'f,
+    ) -> Self {
+        self.ops.push(GroupOp {
+            id: id.to_string(),
+            label: label.into(),
+            backend,
+            ops_per_sample,
+            one_round_trip: false,
+            run: Box::new(op),
+        });
+        self
+    }
+
+    /// Mark the operation added last as one request/reply doing O(1) work (GET, SET, INCR, PING of a
+    /// small value): its p50 takes part in the run's noise check against the round-trip floor.
+    pub fn one_round_trip(mut self) -> Self {
+        if let Some(last) = self.ops.last_mut() {
+            last.one_round_trip = true;
         }
-        let mut samples = Vec::with_capacity(self.budget.min_samples.max(1024).min(self.budget.max_samples));
-        let mut spent = Duration::ZERO;
-        while samples.len() < self.budget.max_samples
-            && (samples.len() < self.budget.min_samples || spent < self.budget.target)
-        {
-            self.interrupt.check()?;
-            let start = self.clock.now();
-            op()?;
-            let took = self.clock.now().saturating_sub(start);
-            spent += took;
-            samples.push(took);
+        self
+    }
+
+    /// Warm every operation up, then run the rounds. Errors: an operation's error (with its id), or
+    /// Ctrl-C.
+    pub fn run(mut self) -> Result<Measured> {
+        let s = &self.sampler;
+        let budget = s.budget;
+        for _ in 0..budget.warmup {
+            for op in &mut self.ops {
+                s.interrupt.check()?;
+                (op.run)().with_context(|| format!("warming up {}", op.id))?;
+            }
         }
-        let stats = Stats::from_samples(&samples).expect("the sampler always takes at least one sample");
-        Ok(Measurement::new(label, backend, stats, ops_per_sample))
+        let (min, max, target) = budget.per_round();
+        let n = self.ops.len();
+        let mut rounds: Vec<Vec<Vec<Duration>>> = vec![Vec::with_capacity(budget.rounds); n];
+        for round in 0..budget.rounds.max(1) {
+            let order: Vec<usize> = if round % 2 == 0 { (0..n).collect() } else { (0..n).rev().collect() };
+            for i in order {
+                let op = &mut self.ops[i];
+                let mut samples = Vec::with_capacity(min);
+                let mut spent = Duration::ZERO;
+                while samples.len() < max && (samples.len() < min || spent < target) {
+                    s.interrupt.check()?;
+                    let start = s.clock.now();
+                    (op.run)().with_context(|| format!("measuring {}", op.id))?;
+                    let took = s.clock.now().saturating_sub(start);
+                    spent += took;
+                    samples.push(took);
+                }
+                rounds[i].push(samples);
+            }
+        }
+        let group = new_group();
+        let mut out = Vec::with_capacity(n);
+        for (op, op_rounds) in self.ops.into_iter().zip(rounds) {
+            let mut m = Measurement::from_rounds(
+                op.id,
+                op.label,
+                op.backend,
+                Kind::Throughput,
+                group,
+                op.ops_per_sample,
+                &op_rounds,
+            )?;
+            m.one_round_trip = op.one_round_trip;
+            out.push(m);
+        }
+        Ok(Measured(out))
+    }
+}
+
+/// What a [`Group`] measured, in the order the operations were added.
+#[derive(Debug, Clone)]
+pub struct Measured(pub Vec<Measurement>);
+
+impl Measured {
+    /// The measurement with this id. Panics on an id the group does not have (a typo in a demo,
+    /// caught by every lesson's test run).
+    pub fn get(&self, id: &str) -> &Measurement {
+        self.0.iter().find(|m| m.id == id).unwrap_or_else(|| panic!("no measurement {id} in this group"))
+    }
+
+    /// Compare two of this group's measurements by id.
+    pub fn compare(&self, id: &str, a: &str, b: &str) -> Result<Comparison> {
+        Comparison::of(id, self.get(a), self.get(b))
     }
 }
 
@@ -102,57 +231,122 @@ impl Sampler {
 mod tests {
     use super::*;
     use crate::measure::FakeClock;
+    use std::cell::RefCell;
 
     fn fake(budget: Budget, steps_us: &[u64]) -> Sampler {
         let steps: Vec<Duration> = steps_us.iter().map(|&u| Duration::from_micros(u)).collect();
         Sampler::with_clock(budget, Arc::new(FakeClock::new(&steps)), Interrupt::new())
     }
 
+    const TINY: Budget = Budget { warmup: 0, rounds: 4, min_samples: 8, max_samples: 8, target: Duration::ZERO };
+
     #[test]
     fn warmup_runs_are_not_timed() {
-        let budget = Budget { warmup: 5, min_samples: 10, max_samples: 10, target: Duration::ZERO };
+        let budget = Budget { warmup: 5, rounds: 2, min_samples: 10, max_samples: 10, target: Duration::ZERO };
         let mut calls = 0;
-        let m = fake(budget, &[20]).measure("op", Backend::Redis, || {
-            calls += 1;
-            Ok(())
-        });
-        let m = m.unwrap();
+        let m = fake(budget, &[20])
+            .measure("op", "op", Backend::Redis, || {
+                calls += 1;
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(calls, 15);
         assert_eq!(m.stats.samples, 10);
-        assert_eq!(m.stats.p50, Duration::from_micros(20));
+        assert_eq!(m.round_p50s.len(), 2);
+        assert_eq!(m.p50(), Duration::from_micros(20));
+    }
+
+    #[test]
+    fn rounds_alternate_the_order_of_operations() {
+        let log = RefCell::new(String::new());
+        let measured = fake(TINY, &[1])
+            .group()
+            .op("a", "A", Backend::Redis, || {
+                log.borrow_mut().push('a');
+                Ok(())
+            })
+            .op("b", "B", Backend::Sqlite, || {
+                log.borrow_mut().push('b');
+                Ok(())
+            })
+            .run()
+            .unwrap();
+        // Two samples of each per round: A B, then B A, …
+        assert_eq!(log.borrow().as_str(), "aabbbbaaaabbbbaa");
+        assert_eq!(measured.get("a").group, measured.get("b").group);
+        assert_eq!(measured.get("b").round_p50s.len(), 4);
+    }
+
+    #[test]
+    fn drift_during_a_run_hits_both_sides_and_the_ratio_holds() {
+        // The clock's steps: A takes 10 µs and B 30 µs while the machine is quiet, then both take 10×
+        // longer. Each round runs one sample of each in alternating order: A B | B A | A B | B A …
+        let quiet = [10, 30, 30, 10];
+        let busy = [100, 300, 300, 100];
+        let steps: Vec<u64> = quiet.iter().chain(&quiet).chain(&busy).chain(&busy).copied().collect();
+        let budget = Budget { warmup: 0, rounds: 8, min_samples: 8, max_samples: 8, target: Duration::ZERO };
+        let measured = fake(budget, &steps)
+            .group()
+            .op("a", "A", Backend::Redis, || Ok(()))
+            .op("b", "B", Backend::Redis, || Ok(()))
+            .run()
+            .unwrap();
+        let c = measured.compare("a-vs-b", "a", "b").unwrap();
+        assert_eq!((c.ratio, c.ratio_low, c.ratio_high), (3.0, 3.0, 3.0));
     }
 
     #[test]
     fn stops_at_the_time_budget_but_not_below_the_floor() {
-        let budget = Budget { warmup: 0, min_samples: 100, max_samples: 100_000, target: Duration::from_millis(10) };
+        let budget = Budget {
+            warmup: 0,
+            rounds: 10,
+            min_samples: 100,
+            max_samples: 100_000,
+            target: Duration::from_millis(10),
+        };
         // 1 ms a sample: the 10 ms budget alone would stop at 10 samples; the floor keeps 100.
-        let m = fake(budget, &[1_000]).measure("slow", Backend::Sqlite, || Ok(())).unwrap();
+        let m = fake(budget, &[1_000]).measure("slow", "slow", Backend::Sqlite, || Ok(())).unwrap();
         assert_eq!(m.stats.samples, 100);
-        // 1 µs a sample: stops once 10 ms were spent.
-        let m = fake(budget, &[1]).measure("fast", Backend::Sqlite, || Ok(())).unwrap();
+        // 1 µs a sample: stops once 1 ms a round was spent.
+        let m = fake(budget, &[1]).measure("fast", "fast", Backend::Sqlite, || Ok(())).unwrap();
         assert_eq!(m.stats.samples, 10_000);
     }
 
     #[test]
     fn batches_report_throughput_per_operation() {
-        let budget = Budget { warmup: 0, min_samples: 10, max_samples: 10, target: Duration::ZERO };
-        let m = fake(budget, &[100]).measure_batch("mget", Backend::Redis, 100, || Ok(())).unwrap();
+        let m = fake(TINY, &[100])
+            .group()
+            .batch("mget", "MGET", Backend::Redis, 100, || Ok(()))
+            .run()
+            .unwrap();
         // 100 ops every 100 µs = 1 op/µs = 1,000,000 ops/s.
-        assert!((m.ops_per_sec - 1_000_000.0).abs() < 1.0);
+        assert!((m.get("mget").ops_per_sec().unwrap() - 1_000_000.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn one_round_trip_marks_the_last_operation() {
+        let m = fake(TINY, &[5])
+            .group()
+            .op("get", "GET", Backend::Redis, || Ok(()))
+            .one_round_trip()
+            .op("eval", "EVAL", Backend::Redis, || Ok(()))
+            .run()
+            .unwrap();
+        assert!(m.get("get").one_round_trip);
+        assert!(!m.get("eval").one_round_trip);
     }
 
     #[test]
     fn an_interrupt_stops_sampling() {
-        let budget = Budget::QUICK;
-        let sampler = fake(budget, &[5]);
+        let sampler = fake(Budget::QUICK, &[5]);
         sampler.interrupt.trigger();
-        let err = sampler.measure("op", Backend::Redis, || Ok(())).unwrap_err();
+        let err = sampler.measure("op", "op", Backend::Redis, || Ok(())).unwrap_err();
         assert!(err.downcast_ref::<crate::error::UserError>().is_some());
     }
 
     #[test]
     fn an_operation_error_ends_the_measurement() {
-        let err = fake(Budget::QUICK, &[5]).measure("op", Backend::Redis, || anyhow::bail!("boom"));
-        assert_eq!(err.unwrap_err().to_string(), "boom");
+        let err = fake(Budget::QUICK, &[5]).measure("op", "op", Backend::Redis, || anyhow::bail!("boom"));
+        assert_eq!(err.unwrap_err().root_cause().to_string(), "boom");
     }
 }

@@ -27,6 +27,12 @@ pub fn format_ratio(ratio: f64) -> String {
     }
 }
 
+/// `4.20× [3.90–4.60]`: a ratio and its 95% interval.
+pub fn format_ratio_interval(ratio: f64, low: f64, high: f64) -> String {
+    let bare = |r: f64| format_ratio(r).trim_end_matches('×').to_string();
+    format!("{} [{}–{}]", format_ratio(ratio), bare(low), bare(high))
+}
+
 /// `1,234,567`.
 pub fn format_count(n: u64) -> String {
     let digits = n.to_string();
@@ -69,6 +75,7 @@ mod tests {
         assert_eq!(format_ratio(37.04), "37.0×");
         assert_eq!(format_ratio(1249.6), "1,250×");
         assert_eq!(format_ratio(f64::INFINITY), "∞×");
+        assert_eq!(format_ratio_interval(4.2, 3.9, 4.61), "4.20× [3.90–4.61]");
         assert_eq!(format_count(0), "0");
         assert_eq!(format_count(999), "999");
         assert_eq!(format_count(1_234_567), "1,234,567");

@@ -18,6 +18,11 @@ pub struct BenchLesson {
     pub title: String,
     pub demos: Vec<DemoReport>,
     pub keys_left: usize,
+    /// The round-trip floor during this lesson's demos.
+    pub floor: crate::measure::Floor,
+    /// The machine was too busy during this lesson for its ratios to be taken as facts.
+    pub noisy: bool,
+    pub warnings: Vec<crate::measure::Warning>,
 }
 
 /// A whole bench run.
@@ -30,22 +35,28 @@ pub struct BenchRun {
     pub quick: bool,
     pub cores: usize,
     pub os: String,
+    pub placement: crate::measure::Placement,
     pub lessons: Vec<BenchLesson>,
     pub claims_total: usize,
     pub claims_held: usize,
+    pub claims_inconclusive: usize,
 }
 
 impl BenchRun {
     fn context_line(&self) -> String {
         format!(
-            "Redis {} ({}{}) · SQLite {} · {} mode · {} cores, {} · measured in one run, warmup first, p50/p99 over each operation's samples",
+            "Redis {} ({}{}) · SQLite {} · {} mode · {} cores, {}, {} · compared operations measured interleaved in rounds, warmup first; p50 is the median of round medians, ratios have 95% intervals over rounds",
             self.redis.version,
             self.redis.url,
             if self.redis.private { ", private" } else { "" },
             self.sqlite_version,
             if self.quick { "quick" } else { "full" },
             self.cores,
-            self.os
+            self.os,
+            match self.placement {
+                crate::measure::Placement::SameCpu { .. } => "pinned to one CPU",
+                _ => "not pinned",
+            }
         )
     }
 }
@@ -53,10 +64,10 @@ impl BenchRun {
 fn rows(m: &Measurement) -> [String; 6] {
     [
         m.backend.name().to_string(),
-        format_duration(m.stats.p50),
+        format_duration(m.p50()),
         format_duration(m.stats.p99),
         format_duration(m.stats.mean),
-        format_count(m.ops_per_sec.round() as u64),
+        m.ops_per_sec().map_or_else(|| "—".to_string(), |v| format_count(v.round() as u64)),
         format_count(m.stats.samples as u64),
     ]
 }
@@ -64,9 +75,19 @@ fn rows(m: &Measurement) -> [String; 6] {
 /// Markdown: a heading per lesson, a table of measurements and the claims per demo.
 pub fn markdown(run: &BenchRun, out: &mut impl Write) -> Result<()> {
     writeln!(out, "# redis-learn bench\n\n_{}_\n", run.context_line())?;
-    writeln!(out, "**{} of {} claims held.**\n", run.claims_held, run.claims_total)?;
+    writeln!(
+        out,
+        "**{} of {} claims held, {} inconclusive.**\n",
+        run.claims_held, run.claims_total, run.claims_inconclusive
+    )?;
     for lesson in &run.lessons {
         writeln!(out, "## Lesson {} · {}\n", lesson.number, lesson.title)?;
+        if let (Some(start), Some(end)) = (lesson.floor.start(), lesson.floor.end()) {
+            writeln!(out, "_Round trip (PING p50): {} at the start, {} at the end._\n", format_duration(start), format_duration(end))?;
+        }
+        for warning in &lesson.warnings {
+            writeln!(out, "> ⚠ {}\n", escape_md(&warning.text(crate::i18n::Lang::En)))?;
+        }
         for demo in &lesson.demos {
             writeln!(out, "### {}\n", escape_md(&demo.title))?;
             if !demo.measurements.is_empty() {
@@ -82,8 +103,15 @@ pub fn markdown(run: &BenchRun, out: &mut impl Write) -> Result<()> {
                 }
                 writeln!(out)?;
             }
+            for c in &demo.comparisons {
+                writeln!(out, "- → {}", escape_md(&c.describe()))?;
+            }
             for claim in &demo.claims {
-                let mark = if claim.holds { "✔" } else { "✘" };
+                let mark = match claim.status {
+                    crate::measure::ClaimStatus::Held => "✔",
+                    crate::measure::ClaimStatus::Failed => "✘",
+                    crate::measure::ClaimStatus::Inconclusive => "? (inconclusive)",
+                };
                 writeln!(out, "- {mark} {} **[{}]**", escape_md(&claim.text), escape_md(&claim.measured))?;
             }
             for note in &demo.notes {
@@ -107,9 +135,12 @@ pub fn csv(run: &BenchRun, out: &mut impl Write) -> Result<()> {
         "lesson",
         "slug",
         "demo",
+        "id",
         "operation",
         "backend",
+        "kind",
         "samples",
+        "rounds",
         "p50_us",
         "p99_us",
         "mean_us",
@@ -127,15 +158,18 @@ pub fn csv(run: &BenchRun, out: &mut impl Write) -> Result<()> {
                     lesson.number.to_string(),
                     lesson.slug.clone(),
                     demo.name.clone(),
+                    m.id.clone(),
                     m.label.clone(),
                     m.backend.name().to_string(),
+                    format!("{:?}", m.kind).to_lowercase(),
                     m.stats.samples.to_string(),
-                    us(m.stats.p50),
+                    m.round_p50s.len().to_string(),
+                    us(m.p50()),
                     us(m.stats.p99),
                     us(m.stats.mean),
                     us(m.stats.min),
                     us(m.stats.max),
-                    format!("{:.1}", m.ops_per_sec),
+                    m.ops_per_sec().map_or_else(String::new, |v| format!("{v:.1}")),
                     run.redis.version.clone(),
                     if run.quick { "quick".into() } else { "full".into() },
                 ])?;
@@ -153,15 +187,19 @@ fn escape_md(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::{Backend, Claim, Stats};
+    use crate::measure::{Backend, Claim, Kind};
     use std::time::Duration;
 
     fn run() -> BenchRun {
         let us = Duration::from_micros;
-        let stats = Stats { samples: 100, min: us(10), p50: us(20), p99: us(90), max: us(120), mean: us(25) };
+        // Ten rounds of 10 samples: 10, 20 ×8, 90 — p50 20, p99 90, mean 25.
+        let round: Vec<Duration> = [10, 20, 20, 20, 20, 20, 20, 20, 20, 90].map(us).to_vec();
+        let rounds = vec![round; 10];
         let mut demo = DemoReport::new("token-cache", "Hit vs query");
-        demo.measured(Measurement::new("GET | hit", Backend::Redis, stats, 1));
-        demo.claim(Claim::new("a hit is faster", "4.0×", true));
+        demo.measured(
+            Measurement::from_rounds("get-hit", "GET | hit", Backend::Redis, Kind::Throughput, 1, 1, &rounds).unwrap(),
+        );
+        demo.claim(Claim::new("hit-faster", "a hit is faster", "4.0×", true));
         BenchRun {
             started_unix: 0,
             redis: ServerInfo { url: "redis://127.0.0.1:6379".into(), version: "7.0.15".into(), private: false },
@@ -175,9 +213,14 @@ mod tests {
                 title: "Cache-aside".into(),
                 demos: vec![demo],
                 keys_left: 0,
+                floor: crate::measure::Floor::default(),
+                noisy: false,
+                warnings: Vec::new(),
             }],
+            placement: crate::measure::Placement::None { cpus: 2 },
             claims_total: 1,
             claims_held: 1,
+            claims_inconclusive: 0,
         }
     }
 
@@ -187,7 +230,7 @@ mod tests {
         markdown(&run(), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("Redis 7.0.15"));
-        assert!(text.contains("| GET \\| hit | Redis | 20.0 µs | 90.0 µs | 25.0 µs | 40,000 | 100 |"), "{text}");
+        assert!(text.contains("| GET \\| hit | Redis | 20.0 µs | 90.0 µs | 26.0 µs | 38,462 | 100 |"), "{text}");
         assert!(text.contains("- ✔ a hit is faster **[4.0×]**"));
     }
 
@@ -200,7 +243,7 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(
             lines[1],
-            "2,cache-aside,token-cache,GET | hit,Redis,100,20.00,90.00,25.00,10.00,120.00,40000.0,7.0.15,quick"
+            "2,cache-aside,token-cache,get-hit,GET | hit,Redis,throughput,100,10,20.00,90.00,26.00,10.00,90.00,38461.5,7.0.15,quick"
         );
     }
 }

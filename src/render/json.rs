@@ -20,12 +20,6 @@ impl LessonRef {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct ClaimTotals {
-    pub total: usize,
-    pub held: usize,
-}
-
 /// `redis-learn lesson N --json`.
 #[derive(Debug, Serialize)]
 pub struct LessonRun {
@@ -36,8 +30,16 @@ pub struct LessonRun {
     pub sqlite_version: String,
     pub namespace: Option<String>,
     pub quick: bool,
+    /// Where this run measured (`{"pin": "none", "cpus": 2}` or `{"pin": "same-cpu", "cpu": 1}`).
+    pub placement: crate::measure::Placement,
+    /// The round-trip floor: `{"start_p50_us", "end_p50_us", "points": [{"at", "p50_us"}]}`;
+    /// `null` when no demo ran.
+    pub floor: Option<crate::measure::Floor>,
+    /// The machine was too busy for this run's ratios to be taken as facts (see `warnings`).
+    pub noisy: bool,
+    pub warnings: Vec<crate::measure::Warning>,
     pub demos: Vec<DemoReport>,
-    pub claims: ClaimTotals,
+    pub claims: crate::demo::ClaimTotals,
     /// Keys left under the run's namespace after cleanup: always 0 unless something went wrong.
     pub keys_left: usize,
     pub passed: bool,

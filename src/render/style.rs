@@ -30,6 +30,10 @@ impl Styles {
     pub fn fail(&self, s: &str) -> ColoredString {
         if self.color { s.red().bold() } else { s.normal() }
     }
+    /// A claim this run could not decide, a noisy run.
+    pub fn uncertain(&self, s: &str) -> ColoredString {
+        if self.color { s.yellow().bold() } else { s.normal() }
+    }
     pub fn simulated(&self, s: &str) -> ColoredString {
         if self.color { s.yellow() } else { s.normal() }
     }

@@ -8,7 +8,7 @@ use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets
 use super::Styles;
 use crate::demo::{DemoReport, NoteKind};
 use crate::i18n::Lang;
-use crate::measure::{Backend, Measurement, format_count, format_duration};
+use crate::measure::{Backend, ClaimStatus, Measurement, format_count, format_duration};
 use crate::server::TraceReport;
 
 /// A printer for one run: where to write, in which language, how wide, with which styles.
@@ -52,6 +52,16 @@ impl<W: Write> Printer<W> {
 
     pub fn line(&mut self, text: &str) -> Result<()> {
         writeln!(self.out, "{text}")?;
+        Ok(())
+    }
+
+    /// `⚠ caveat: …`, wrapped with a hanging indent: said once when a run turns noisy.
+    pub fn caveat(&mut self, text: &str) -> Result<()> {
+        let tag = self.styles.uncertain(self.tr("⚠ caveat:", "⚠ 注意："));
+        let options = textwrap::Options::new(self.width).initial_indent("").subsequent_indent("    ");
+        for line in textwrap::wrap(&format!("{tag} {text}"), options) {
+            writeln!(self.out, "{line}")?;
+        }
         Ok(())
     }
 
@@ -116,7 +126,10 @@ impl<W: Write> Printer<W> {
             writeln!(self.out, "{table}")?;
         }
         for comparison in &report.comparisons {
-            writeln!(self.out, "  → {}", self.comparison_text(comparison))?;
+            let options = textwrap::Options::new(self.width).initial_indent("  → ").subsequent_indent("    ");
+            for line in textwrap::wrap(&self.comparison_text(comparison), options) {
+                writeln!(self.out, "{line}")?;
+            }
         }
         for note in &report.notes {
             let tag = match note.kind {
@@ -140,9 +153,21 @@ impl<W: Write> Printer<W> {
                 self.styles.heading(self.tr("Claims, checked with this run's numbers", "结论（用本次运行的数字检验）"))
             )?;
             for claim in &report.claims {
-                let mark = if claim.holds { self.styles.pass("✔") } else { self.styles.fail("✘") };
+                let (mark, suffix) = match claim.status {
+                    ClaimStatus::Held => (self.styles.pass("✔"), String::new()),
+                    ClaimStatus::Failed => (self.styles.fail("✘"), String::new()),
+                    ClaimStatus::Inconclusive => (
+                        self.styles.uncertain("?"),
+                        self.tr(
+                            " — inconclusive: the interval straddles the claim's threshold, rerun on a quieter machine",
+                            " —— 无法判定：区间跨过了结论的门槛，请在更安静的机器上重跑",
+                        )
+                        .to_string(),
+                    ),
+                };
                 let options = textwrap::Options::new(self.width).initial_indent("").subsequent_indent("    ");
-                let text = format!("{mark}  {} [{}]", claim.text, claim.measured);
+                let measured = self.tr("measured", "实测");
+                let text = format!("{mark}  {} ({measured}: {}){suffix}", claim.text, claim.measured);
                 let wrapped = textwrap::wrap(&text, options);
                 for line in wrapped {
                     writeln!(self.out, "  {line}")?;
@@ -153,16 +178,9 @@ impl<W: Write> Printer<W> {
     }
 
     fn comparison_text(&self, c: &crate::measure::Comparison) -> String {
-        use crate::measure::format_ratio;
         match self.lang {
             Lang::En => c.describe(),
-            Lang::Zh => format!(
-                "{} 比 {} 快 {}（p50），p99 快 {}",
-                c.faster,
-                c.slower,
-                format_ratio(c.ratio_p50),
-                format_ratio(c.ratio_p99)
-            ),
+            Lang::Zh => c.describe_zh(),
         }
     }
 
@@ -205,7 +223,8 @@ impl<W: Write> Printer<W> {
         table
     }
 
-    /// Side by side: what, where, p50, p99, mean, throughput, samples.
+    /// Side by side: what, where, p50 (median of the round medians), p99, mean, throughput (— for
+    /// one-way latencies), samples.
     pub fn timing_table(&self, measurements: &[Measurement]) -> Table {
         let mut table = self.table();
         table.set_header(vec![
@@ -227,10 +246,11 @@ impl<W: Write> Printer<W> {
             table.add_row(vec![
                 Cell::new(&m.label),
                 backend,
-                Cell::new(format_duration(m.stats.p50)).set_alignment(CellAlignment::Right),
+                Cell::new(format_duration(m.p50())).set_alignment(CellAlignment::Right),
                 Cell::new(format_duration(m.stats.p99)).set_alignment(CellAlignment::Right),
                 Cell::new(format_duration(m.stats.mean)).set_alignment(CellAlignment::Right),
-                Cell::new(format_count(m.ops_per_sec.round() as u64)).set_alignment(CellAlignment::Right),
+                Cell::new(m.ops_per_sec().map_or_else(|| "—".to_string(), |v| format_count(v.round() as u64)))
+                    .set_alignment(CellAlignment::Right),
                 Cell::new(format_count(m.stats.samples as u64)).set_alignment(CellAlignment::Right),
             ]);
         }
@@ -256,7 +276,7 @@ fn bullets(paragraph: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::{Claim, Stats};
+    use crate::measure::{Claim, Kind};
     use std::time::Duration;
 
     fn printer() -> Printer<Vec<u8>> {
@@ -290,19 +310,22 @@ mod tests {
     #[test]
     fn a_demo_report_renders_deterministically() {
         let us = Duration::from_micros;
-        let stats = |p50| Stats {
-            samples: 1000,
-            min: us(p50 / 2),
-            p50: us(p50),
-            p99: us(p50 * 3),
-            max: us(p50 * 10),
-            mean: us(p50 + 1),
-        };
         let mut report = DemoReport::new("demo", "A demo");
-        let fast = report.measured(Measurement::new("GET hit", Backend::Redis, stats(40), 1));
-        let slow = report.measured(Measurement::new("SQL query", Backend::Sqlite, stats(200), 1));
-        report.compare(&fast, &slow);
-        report.claim(Claim::new("A hit is 5.00× faster", "5.00×", true));
+        let rounds = |p50: u64| -> Vec<Vec<Duration>> {
+            (0..10).map(|i| vec![us(p50 / 2), us(p50 + i % 3), us(p50 * 3)]).collect()
+        };
+        let measure = |id: &str, label: &str, backend, p50| {
+            Measurement::from_rounds(id, label, backend, Kind::Throughput, 1, 1, &rounds(p50)).unwrap()
+        };
+        let fast = report.measured(measure("get-hit", "GET hit", Backend::Redis, 40));
+        let slow = report.measured(measure("sql-query", "SQL query", Backend::Sqlite, 200));
+        let mut latency = measure("delivery", "delivery", Backend::Redis, 300);
+        latency.kind = Kind::Latency;
+        report.measured(latency);
+        let c = report.compare("hit-vs-query", &fast, &slow).unwrap();
+        report.claim(Claim::ratio_above("hit-faster", "A hit is 5.00× faster", &c, 2.0));
+        report.claim(Claim::ratio_above("hit-much-faster", "A hit is 5× faster", &c, 5.0));
+        report.claim(Claim::new("no-misses", "No miss reached SQL", "0", false));
         report.note(NoteKind::Simulated, "simulated: 50 ms upstream");
         let mut p = printer();
         p.demo(&report).unwrap();
