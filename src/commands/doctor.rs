@@ -25,6 +25,9 @@ struct Doctor {
     lang: crate::i18n::Lang,
     lessons: String,
     scratch_filesystem: Option<String>,
+    /// Where a run measures: `{"pin": "none", "cpus": 2}` or `{"pin": "same-cpu", "cpu": 1}`.
+    placement: crate::measure::Placement,
+    placement_text: String,
 }
 
 pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
@@ -48,6 +51,8 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
         lang: settings.lang,
         lessons: settings.lessons_dir.as_ref().map_or_else(|| "built in".to_string(), |d| d.display().to_string()),
         scratch_filesystem: crate::sql::filesystem_type(&std::env::temp_dir()),
+        placement: settings.placement,
+        placement_text: settings.placement.describe(settings.lang),
     };
     drop(connected); // a private server started for the check stops here
     if settings.json {
@@ -108,6 +113,7 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
             t("language:", "语言："),
             doc.lang.code()
         )?;
+        writeln!(out, "  {} {}", t("placement:", "CPU 安排："), doc.placement_text)?;
         writeln!(out, "  {} {}", t("lessons:", "课程："), doc.lessons)?;
         if let Some(dir) = &settings.state_dir {
             writeln!(out, "  {} {}", t("progress:", "进度文件："), dir.join(crate::progress::FILE_NAME).display())?;

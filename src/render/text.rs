@@ -324,9 +324,9 @@ mod tests {
         report.measured(latency);
         let c = report.compare("hit-vs-query", &fast, &slow).unwrap();
         report.claim(Claim::ratio_above("hit-faster", "A hit is 5.00× faster", &c, 2.0));
-        report.claim(Claim::ratio_above("hit-much-faster", "A hit is 5× faster", &c, 5.0));
+        report.claim(Claim::ratio_above("hit-much-faster", "A hit is more than 4.9× faster", &c, 4.9));
         report.claim(Claim::new("no-misses", "No miss reached SQL", "0", false));
-        report.note(NoteKind::Simulated, "simulated: 50 ms upstream");
+        report.note(NoteKind::Simulated, "a 50 ms upstream");
         let mut p = printer();
         p.demo(&report).unwrap();
         insta::assert_snapshot!(output(p));
