@@ -49,6 +49,21 @@ pub enum UserError {
     AuthFailed { url: String },
 
     #[error(
+        "the Redis at {url} is a Redis Cluster node: the lessons do not run on a cluster yet; pass --private, or --redis with a standalone server"
+    )]
+    ClusterMode { url: String },
+
+    #[error(
+        "the Redis at {url} is a read-only replica (of {primary}): lessons write keys, so point --redis at the primary, or pass --private"
+    )]
+    ReadOnlyReplica { url: String, primary: String },
+
+    #[error(
+        "the Redis at {url} has {free} left below its maxmemory of {limit} (policy {policy}): the demos could push other clients' keys out or make their writes fail; pass --private"
+    )]
+    NoHeadroom { url: String, free: String, limit: String, policy: String },
+
+    #[error(
         "{url:?} is not a SQL URL ({reason}); use mysql://USER[:PASSWORD]@HOST:PORT/DB or postgres://USER@HOST:PORT/DB"
     )]
     BadSqlUrl { url: String, reason: String },
@@ -105,6 +120,15 @@ impl UserError {
                 format!("{url} 的 Redis 需要密码：请写进 URL，例如 redis://:PASSWORD@HOST:PORT")
             }
             UserError::AuthFailed { url } => format!("{url} 的 Redis 拒绝了密码：请检查 URL 中的密码（和用户名）"),
+            UserError::ClusterMode { url } => format!(
+                "{url} 的 Redis 是 Redis Cluster 节点：课程暂时不能在集群上运行；请加 --private，或用 --redis 指定单机服务端"
+            ),
+            UserError::ReadOnlyReplica { url, primary } => format!(
+                "{url} 的 Redis 是只读副本（主节点 {primary}）：课程要写键，请用 --redis 指向主节点，或加 --private"
+            ),
+            UserError::NoHeadroom { url, free, limit, policy } => format!(
+                "{url} 的 Redis 距离 maxmemory（{limit}，策略 {policy}）只剩 {free}：演示可能把其他客户端的键挤出去或让它们写入失败；请加 --private"
+            ),
             UserError::BadSqlUrl { url, reason } => format!(
                 "{url:?} 不是 SQL URL（{reason}）；请使用 mysql://USER[:PASSWORD]@HOST:PORT/DB 或 postgres://USER@HOST:PORT/DB 的形式"
             ),
@@ -157,11 +181,26 @@ pub fn describe(err: &anyhow::Error, lang: Lang) -> String {
     if let Some(user) = err.downcast_ref::<UserError>() {
         return user.message(lang);
     }
-    let mut line = err.to_string();
+    let mut line = clip(&err.to_string());
     for cause in err.chain().skip(1) {
-        let _ = write!(line, ": {cause}");
+        let cause = clip(&cause.to_string());
+        // redis errors often repeat their cause in their own text: say it once.
+        if !line.contains(&cause) {
+            let _ = write!(line, ": {cause}");
+        }
     }
-    line
+    line.replace('\n', " ")
+}
+
+/// A server's reply can be kilobytes long (a pipeline's every error): keep a line readable.
+const MAX_PART: usize = 240;
+
+fn clip(text: &str) -> String {
+    if text.chars().count() <= MAX_PART {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(MAX_PART).collect();
+    format!("{kept}… ({} bytes in all)", text.len())
 }
 
 #[cfg(test)]
@@ -190,6 +229,16 @@ mod tests {
         let zh = render_in(&err, Lang::Zh);
         assert!(zh.starts_with("错误：") && zh.contains("密码") && !zh.contains('\n'), "{zh}");
         assert!(UserError::NoRedisAvailable.message(Lang::Zh).contains("apt install redis-server"));
+    }
+
+    #[test]
+    fn long_and_repeated_causes_are_cut_and_said_once() {
+        let huge = "OOM command not allowed when used memory > 'maxmemory'. ".repeat(4_000);
+        let err = anyhow::anyhow!(huge.clone()).context(huge.clone());
+        let text = render(&err);
+        assert!(text.len() < 600, "{}", text.len());
+        assert_eq!(text.matches("bytes in all").count(), 1, "{text}");
+        assert!(!text.contains('\n'));
     }
 
     #[test]

@@ -113,7 +113,8 @@ fn a_lesson_in_text_mode_shows_timings_claims_and_the_command_trace() {
 #[test]
 fn pin_same_cpu_is_reported_by_the_run_and_by_doctor() {
     let _serial = support::heavy();
-    let doc = Test::new().args(["lesson", "1", "--quick", "--json", "--private", "--pin", "same-cpu"]).run().success().json();
+    let doc =
+        Test::new().args(["lesson", "1", "--quick", "--json", "--private", "--pin", "same-cpu"]).run().success().json();
     assert_eq!(doc["placement"]["pin"], "same-cpu", "{}", doc["placement"]);
     let cpu = doc["placement"]["cpu"].as_u64().unwrap();
     let doctor = Test::new().args(["doctor", "--pin", "same-cpu", "--private"]).run().success();
@@ -412,7 +413,9 @@ fn bench_exports_every_measurement_for_slides_and_spreadsheets() {
     out.stdout_contains("bench.csv");
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().starts_with("lesson,slug,demo,id,operation,backend,kind,samples,rounds,p50_us,p99_us"));
+    assert!(
+        lines.next().unwrap().starts_with("lesson,slug,demo,id,operation,backend,kind,samples,rounds,p50_us,p99_us")
+    );
     let rows: Vec<&str> = lines.collect();
     assert!(rows.len() >= 5, "{csv}");
     assert!(rows.iter().all(|r| r.starts_with("1,what-is-redis,")));
@@ -430,4 +433,44 @@ fn bench_exports_every_measurement_for_slides_and_spreadsheets() {
     assert_eq!(total.as_u64().unwrap(), held.as_u64().unwrap() + inconclusive.as_u64().unwrap(), "{doc}");
     assert!(doc["lessons"][0]["floor"]["start_p50_us"].as_f64().unwrap() > 0.0);
     assert_eq!(server.dbsize(), 0);
+}
+
+/// Servers a lesson must not write to are refused before anything is written, with one line and
+/// exit 2: the others' data is exactly as it was.
+fn refused_before_writing(server: &Server, lesson: &str, needle: &str) {
+    let before = server.fingerprint();
+    let _serial = support::heavy();
+    let out = Test::new().args(["lesson", lesson, "--quick", "--json"]).redis(server).run().code(2);
+    out.stderr_contains(needle);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert_eq!(server.fingerprint(), before, "lesson {lesson} changed data it does not own");
+}
+
+#[test]
+fn a_cluster_node_is_refused_before_any_key_is_written() {
+    let server = Server::start(&["--cluster-enabled", "yes", "--enable-debug-command", "yes"]);
+    refused_before_writing(&server, "2", "Redis Cluster node");
+}
+
+#[test]
+fn a_read_only_replica_is_refused_with_the_primary_named() {
+    let primary = Server::start(&[]);
+    let port = primary.port().to_string();
+    let replica = Server::start(&["--replicaof", "127.0.0.1", &port, "--enable-debug-command", "yes"]);
+    refused_before_writing(&replica, "6", &format!("read-only replica (of 127.0.0.1:{port})"));
+}
+
+#[test]
+fn an_evicting_server_full_of_others_keys_loses_none_of_them() {
+    let server =
+        Server::start(&["--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lru", "--enable-debug-command", "yes"]);
+    server.fill_with_someone_elses_data();
+    refused_before_writing(&server, "10", "maxmemory of 8.00 MiB (policy allkeys-lru)");
+}
+
+#[test]
+fn a_password_never_shows_in_an_error() {
+    let out = Test::new().args(["lesson", "1", "--redis", "redis://:s3cr3t-pw@127.0.0.1:notaport"]).run().code(2);
+    assert!(!out.stderr.contains("s3cr3t-pw") && !out.stdout.contains("s3cr3t-pw"), "{}", out.stderr);
+    out.stderr_contains("***");
 }

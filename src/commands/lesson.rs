@@ -7,9 +7,9 @@ use anyhow::Result;
 
 use crate::Outcome;
 use crate::demo;
+use crate::demo::RunEvent;
 use crate::error::UserError;
 use crate::lesson::{Catalogue, Lesson};
-use crate::demo::RunEvent;
 use crate::measure::format_duration;
 use crate::render::json::{self, LessonRef, LessonRun};
 use crate::render::{Styles, text::Printer};
@@ -132,7 +132,11 @@ pub fn run(
         let floor_line = match (run.floor.start(), run.floor.end()) {
             (Some(start), Some(end)) => match lang {
                 crate::i18n::Lang::En => {
-                    format!("Round trip at the end: p50 {} (at the start: {})", format_duration(end), format_duration(start))
+                    format!(
+                        "Round trip at the end: p50 {} (at the start: {})",
+                        format_duration(end),
+                        format_duration(start)
+                    )
                 }
                 crate::i18n::Lang::Zh => {
                     format!("结束时一次往返：p50 {}（开始时：{}）", format_duration(end), format_duration(start))

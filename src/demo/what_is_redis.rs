@@ -321,12 +321,8 @@ pub fn durable_writes(ctx: &Ctx) -> Result<DemoReport> {
             )
             .run()?,
     );
-    let (redis_set, full, off, memory) = (
-        group.get("redis-set"),
-        group.get("sqlite-durable"),
-        group.get("sqlite-no-sync"),
-        group.get("sqlite-memory"),
-    );
+    let (redis_set, full, off, memory) =
+        (group.get("redis-set"), group.get("sqlite-durable"), group.get("sqlite-no-sync"), group.get("sqlite-memory"));
     let vs_durable = report.compare("redis-set-vs-durable-commit", redis_set, full)?;
     let sync_cost = report.compare("no-sync-vs-durable-commit", off, full)?;
     let in_process = report.compare("sqlite-memory-vs-redis-set", memory, redis_set)?;

@@ -11,8 +11,8 @@ mod stats;
 mod units;
 
 pub use clock::{Clock, FakeClock, SystemClock};
-pub use placement::Placement;
 pub use noise::{Floor, FloorPoint, NOISE_FACTOR, Warning, assess};
+pub use placement::Placement;
 pub use report::{Backend, Claim, ClaimStatus, Comparison, Kind, Measurement, Verdict};
 pub use sampler::{Budget, Group, Measured, Sampler, new_group};
 pub use stats::{Interval, Stats, median_interval};

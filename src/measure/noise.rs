@@ -113,8 +113,7 @@ pub fn assess(floor: &Floor, round_trips: &[(String, Duration)]) -> Vec<Warning>
     {
         warnings.push(Warning::FloorMoved { low_us: us(*low), high_us: us(*high) });
     }
-    let mut all: Vec<(String, Duration)> =
-        floor.points.iter().map(|p| (format!("PING ({})", p.at), p.p50)).collect();
+    let mut all: Vec<(String, Duration)> = floor.points.iter().map(|p| (format!("PING ({})", p.at), p.p50)).collect();
     all.extend(round_trips.iter().cloned());
     all.retain(|(_, d)| !d.is_zero());
     let fast = all.iter().min_by_key(|(_, d)| *d);

@@ -43,7 +43,9 @@ impl Placement {
                 "not pinned: the OS places client and server on {cpus} CPUs, so a round trip may cost one or two CPU wake-ups (--pin same-cpu for repeatable numbers)"
             ),
             (Placement::None { cpus }, Lang::Zh) => {
-                format!("未绑定 CPU：系统把客户端和服务端放在 {cpus} 个 CPU 上，一次往返可能要唤醒一两次 CPU（想要可重复的数字，加 --pin same-cpu）")
+                format!(
+                    "未绑定 CPU：系统把客户端和服务端放在 {cpus} 个 CPU 上，一次往返可能要唤醒一两次 CPU（想要可重复的数字，加 --pin same-cpu）"
+                )
             }
             (Placement::SameCpu { cpu }, Lang::En) => format!(
                 "pinned to CPU {cpu}: this process and any redis-server it starts share it; a server it did not start stays where the OS put it"
@@ -54,7 +56,9 @@ impl Placement {
             (Placement::Unavailable, Lang::En) => {
                 "--pin same-cpu is not available here (it needs Linux): the OS places client and server".to_string()
             }
-            (Placement::Unavailable, Lang::Zh) => "这里无法使用 --pin same-cpu（需要 Linux）：由系统安排客户端和服务端".to_string(),
+            (Placement::Unavailable, Lang::Zh) => {
+                "这里无法使用 --pin same-cpu（需要 Linux）：由系统安排客户端和服务端".to_string()
+            }
         }
     }
 }

@@ -278,12 +278,9 @@ impl Comparison {
     /// The English sentence: faster or slower, never "0.5× faster".
     pub fn describe(&self) -> String {
         let p50 = match self.status {
-            Verdict::NoClearDifference => format!(
-                "{} and {}: no clear difference at p50 (ratio {})",
-                self.a_label,
-                self.b_label,
-                self.measured()
-            ),
+            Verdict::NoClearDifference => {
+                format!("{} and {}: no clear difference at p50 (ratio {})", self.a_label, self.b_label, self.measured())
+            }
             Verdict::Clear if self.ratio >= 1.0 => format!(
                 "{} is {} faster than {} at p50 [95%: {}–{}]",
                 self.a_label,
@@ -525,7 +522,8 @@ mod tests {
     fn batches_compare_per_operation() {
         let rounds = |us: u64| vec![vec![Duration::from_micros(us)]; 10];
         let one = Measurement::from_rounds("get", "GET", Backend::Redis, Kind::Throughput, 9, 1, &rounds(20)).unwrap();
-        let pipe = Measurement::from_rounds("pipe", "x", Backend::Redis, Kind::Throughput, 9, 100, &rounds(200)).unwrap();
+        let pipe =
+            Measurement::from_rounds("pipe", "x", Backend::Redis, Kind::Throughput, 9, 100, &rounds(200)).unwrap();
         let c = Comparison::of("c", &pipe, &one).unwrap();
         assert_eq!(c.ratio, 10.0);
         assert_eq!(pipe.p50_per_op(), Duration::from_micros(2));

@@ -29,13 +29,8 @@ pub struct Budget {
 }
 
 impl Budget {
-    pub const FULL: Budget = Budget {
-        warmup: 100,
-        rounds: 30,
-        min_samples: 210,
-        max_samples: 30_000,
-        target: Duration::from_millis(1_000),
-    };
+    pub const FULL: Budget =
+        Budget { warmup: 100, rounds: 30, min_samples: 210, max_samples: 30_000, target: Duration::from_millis(1_000) };
     pub const QUICK: Budget =
         Budget { warmup: 20, rounds: 20, min_samples: 100, max_samples: 4_000, target: Duration::from_millis(200) };
     /// The round-trip floor (a PING) measured between demos: short, but still in rounds.
@@ -297,13 +292,8 @@ mod tests {
 
     #[test]
     fn stops_at_the_time_budget_but_not_below_the_floor() {
-        let budget = Budget {
-            warmup: 0,
-            rounds: 10,
-            min_samples: 100,
-            max_samples: 100_000,
-            target: Duration::from_millis(10),
-        };
+        let budget =
+            Budget { warmup: 0, rounds: 10, min_samples: 100, max_samples: 100_000, target: Duration::from_millis(10) };
         // 1 ms a sample: the 10 ms budget alone would stop at 10 samples; the floor keeps 100.
         let m = fake(budget, &[1_000]).measure("slow", "slow", Backend::Sqlite, || Ok(())).unwrap();
         assert_eq!(m.stats.samples, 100);
@@ -314,11 +304,7 @@ mod tests {
 
     #[test]
     fn batches_report_throughput_per_operation() {
-        let m = fake(TINY, &[100])
-            .group()
-            .batch("mget", "MGET", Backend::Redis, 100, || Ok(()))
-            .run()
-            .unwrap();
+        let m = fake(TINY, &[100]).group().batch("mget", "MGET", Backend::Redis, 100, || Ok(())).run().unwrap();
         // 100 ops every 100 µs = 1 op/µs = 1,000,000 ops/s.
         assert!((m.get("mget").ops_per_sec().unwrap() - 1_000_000.0).abs() < 1.0);
     }

@@ -83,7 +83,12 @@ pub fn markdown(run: &BenchRun, out: &mut impl Write) -> Result<()> {
     for lesson in &run.lessons {
         writeln!(out, "## Lesson {} · {}\n", lesson.number, lesson.title)?;
         if let (Some(start), Some(end)) = (lesson.floor.start(), lesson.floor.end()) {
-            writeln!(out, "_Round trip (PING p50): {} at the start, {} at the end._\n", format_duration(start), format_duration(end))?;
+            writeln!(
+                out,
+                "_Round trip (PING p50): {} at the start, {} at the end._\n",
+                format_duration(start),
+                format_duration(end)
+            )?;
         }
         for warning in &lesson.warnings {
             writeln!(out, "> ⚠ {}\n", escape_md(&warning.text(crate::i18n::Lang::En)))?;

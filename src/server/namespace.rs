@@ -72,7 +72,7 @@ impl NamespaceGuard {
 
     /// Delete every key under the prefix (SCAN + UNLINK, never KEYS), then count what is left.
     pub fn clean(&mut self) -> Result<Cleanup> {
-        let mut con = self.client.get_connection().context("connecting to Redis to clean up")?;
+        let mut con = connect_with_limits(&self.client).context("connecting to Redis to clean up")?;
         let removed = remove_all(&mut con, &self.namespace)?;
         let left = count_keys(&mut con, &self.namespace)?;
         self.cleaned = true;
@@ -83,11 +83,19 @@ impl NamespaceGuard {
 impl Drop for NamespaceGuard {
     fn drop(&mut self) {
         if !self.cleaned
-            && let Ok(mut con) = self.client.get_connection()
+            && let Ok(mut con) = connect_with_limits(&self.client)
         {
             let _ = remove_all(&mut con, &self.namespace);
         }
     }
+}
+
+/// A cleanup connection never waits for ever on a frozen server: connect and I/O time limits.
+fn connect_with_limits(client: &Client) -> redis::RedisResult<redis::Connection> {
+    let con = client.get_connection_with_timeout(super::target::CONNECT_TIMEOUT)?;
+    con.set_read_timeout(Some(super::target::IO_TIMEOUT))?;
+    con.set_write_timeout(Some(super::target::IO_TIMEOUT))?;
+    Ok(con)
 }
 
 fn keys_under(con: &mut redis::Connection, namespace: &Namespace) -> Result<Vec<String>> {

@@ -13,7 +13,7 @@ use crate::error::UserError;
 use crate::settings::RedisChoice;
 
 /// Connect timeout for an address the user named.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connect timeout when only probing the default address.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// No demo read or write may block longer than this.
@@ -95,7 +95,8 @@ impl RedisHandle {
 
 /// Parse a Redis URL, refusing a non-loopback host unless `allow_remote`. Never connects.
 pub fn parse_url(url: &str, allow_remote: bool) -> Result<Client, UserError> {
-    let bad = |reason: String| UserError::BadRedisUrl { url: url.to_string(), reason };
+    // Never echo a password, not even from a URL that does not parse.
+    let bad = |reason: String| UserError::BadRedisUrl { url: redact(url), reason: scrub(&reason, url) };
     if !url.contains("://") {
         return Err(bad("no scheme".into()));
     }
@@ -166,6 +167,9 @@ fn open(
     let mut con = client.get_connection_with_timeout(timeout).map_err(classify)?;
     con.set_read_timeout(Some(IO_TIMEOUT)).map_err(classify)?;
     let info: redis::InfoDict = redis::cmd("INFO").arg("server").query(&mut con).map_err(classify)?;
+    if private.is_none() {
+        refuse_unsafe(&mut con, &info, &redact(url)).map_err(|e| e.unwrap_or_else(|e| classify(e)))?;
+    }
     let version_text: String = info.get("redis_version").unwrap_or_else(|| "unknown".to_string());
     let version = Version::parse(&version_text).unwrap_or(Version(0, 0, 0));
     Ok(RedisHandle {
@@ -175,6 +179,57 @@ fn open(
         private,
         fallback_reason: None,
     })
+}
+
+/// Room a run needs below a server's `maxmemory`: the largest demo data set is a few MB, so this
+/// leaves a wide margin before anyone else's keys are evicted or their writes refused.
+pub const MIN_HEADROOM_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Refuse, before anything is written, a server the lessons must not write to: a Cluster node, a
+/// read-only replica, or one whose `maxmemory` leaves less than [`MIN_HEADROOM_BYTES`] free.
+/// `Err(Ok(..))` is a refusal; `Err(Err(..))` a server error while asking.
+fn refuse_unsafe(
+    con: &mut redis::Connection,
+    server: &redis::InfoDict,
+    url: &str,
+) -> Result<(), Result<UserError, RedisError>> {
+    let field = |info: &redis::InfoDict, name: &str| info.get::<String>(name).unwrap_or_default();
+    if field(server, "redis_mode") == "cluster" {
+        return Err(Ok(UserError::ClusterMode { url: url.to_string() }));
+    }
+    let replication: redis::InfoDict = redis::cmd("INFO").arg("replication").query(con).map_err(Err)?;
+    if field(&replication, "role") == "slave" {
+        let primary = format!("{}:{}", field(&replication, "master_host"), field(&replication, "master_port"));
+        return Err(Ok(UserError::ReadOnlyReplica { url: url.to_string(), primary }));
+    }
+    let memory: redis::InfoDict = redis::cmd("INFO").arg("memory").query(con).map_err(Err)?;
+    let limit: u64 = memory.get("maxmemory").unwrap_or(0);
+    let used: u64 = memory.get("used_memory").unwrap_or(0);
+    if limit > 0 && limit.saturating_sub(used) < MIN_HEADROOM_BYTES {
+        return Err(Ok(UserError::NoHeadroom {
+            url: url.to_string(),
+            free: human_bytes(limit.saturating_sub(used)),
+            limit: human_bytes(limit),
+            policy: field(&memory, "maxmemory_policy"),
+        }));
+    }
+    Ok(())
+}
+
+/// `8.00 MiB`.
+fn human_bytes(n: u64) -> String {
+    let mib = n as f64 / (1024.0 * 1024.0);
+    if mib >= 1.0 { format!("{mib:.2} MiB") } else { format!("{:.1} KiB", n as f64 / 1024.0) }
+}
+
+/// Remove a URL's password from a message that may quote the URL.
+fn scrub(message: &str, url: &str) -> String {
+    let Some((_, rest)) = url.split_once("://") else { return message.to_string() };
+    let Some((userinfo, _)) = rest.rsplit_once('@') else { return message.to_string() };
+    match userinfo.split_once(':').map(|(_, pw)| pw).filter(|pw| !pw.is_empty()) {
+        Some(password) => message.replace(password, "***"),
+        None => message.to_string(),
+    }
 }
 
 /// Turn a connection error into the one line a learner needs.
@@ -236,6 +291,14 @@ mod tests {
             let err = parse_url(url, false).err();
             assert!(matches!(err, Some(UserError::BadRedisUrl { .. })), "{url}: {err:?}");
         }
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_never_shows_its_password() {
+        let err = parse_url("redis://:secret@127.0.0.1:notaport", false).err().unwrap();
+        let text = err.to_string();
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("***"), "{text}");
     }
 
     #[test]
