@@ -98,7 +98,7 @@ pub enum Command {
     /// Run lessons' demos back to back and export every measurement (for a class, for slides)
     Bench(BenchArgs),
     /// Show which Redis and SQLite would be used, and whether a lesson can run
-    Doctor,
+    Doctor(DoctorArgs),
     /// Check lesson files (all built-in ones, or those in --lessons-dir) and report every problem
     Check,
 }
@@ -146,6 +146,14 @@ pub enum ExportFormat {
     Markdown,
     /// One row per measurement, for spreadsheets
     Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Remove the keys that interrupted runs left on this Redis (from the run journal in the state
+    /// directory; only keys under their own redis-learn:<run>: prefix)
+    #[arg(long)]
+    pub clean: bool,
 }
 
 #[derive(Debug, Args)]

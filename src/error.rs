@@ -15,7 +15,7 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// A usage or environment problem: bad arguments, no Redis, no terminal for a quiz.
 pub const EXIT_USAGE: u8 = 2;
-/// Stopped by Ctrl-C (128 + SIGINT), after cleaning up.
+/// Stopped by Ctrl-C (128 + SIGINT), after cleaning up; SIGTERM gives 143 and SIGHUP 129.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// How to get a Redis, in one line.
@@ -47,6 +47,42 @@ pub enum UserError {
 
     #[error("the Redis at {url} refused the password: check the password (and user) in the URL")]
     AuthFailed { url: String },
+
+    #[error(
+        "the Redis at {url} stopped answering ({reason}) during {during}: check that it runs and is not paused, then rerun; keys left behind are removed by the next run"
+    )]
+    ServerStopped { url: String, reason: String, during: String },
+
+    #[error(
+        "the Redis user at {url} may not run {command} (NOPERM): give it the ACL in README's \"Any Redis\" section, or pass --private"
+    )]
+    NoPermission { url: String, command: String },
+
+    #[error("the Redis at {url} is full (OOM: used memory is at maxmemory): free some memory, or pass --private")]
+    OutOfMemory { url: String },
+
+    #[error("the Redis at {url} is still loading its data set ({eta}): try again when it has finished")]
+    Loading { url: String, eta: String },
+
+    #[error(
+        "the Redis at {url} is busy running a script (BUSY): wait for it to finish (or SCRIPT KILL it), then rerun"
+    )]
+    BusyScript { url: String },
+
+    #[error(
+        "the Redis at {url} refused the connection: max number of clients reached; close some clients, or pass --private"
+    )]
+    MaxClients { url: String },
+
+    #[error(
+        "the Redis at {url} is in protected mode and refuses clients without a password: set one (requirepass) and put it in the URL, or pass --private"
+    )]
+    ProtectedMode { url: String },
+
+    #[error(
+        "the Redis at {url} (version {version}) does not know {command}: this demo needs a newer Redis; pass --private to use the redis-server on PATH"
+    )]
+    UnknownCommand { url: String, version: String, command: String },
 
     #[error(
         "the Redis at {url} is a Redis Cluster node: the lessons do not run on a cluster yet; pass --private, or --redis with a standalone server"
@@ -120,6 +156,28 @@ impl UserError {
                 format!("{url} 的 Redis 需要密码：请写进 URL，例如 redis://:PASSWORD@HOST:PORT")
             }
             UserError::AuthFailed { url } => format!("{url} 的 Redis 拒绝了密码：请检查 URL 中的密码（和用户名）"),
+            UserError::ServerStopped { url, reason, during } => format!(
+                "{url} 的 Redis 在{during}时停止了应答（{reason}）：请确认它在运行且没有被暂停，然后重跑；留下的键会在下次运行时清除"
+            ),
+            UserError::NoPermission { url, command } => format!(
+                "{url} 的 Redis 用户无权执行 {command}（NOPERM）：请按 README “Any Redis” 一节给它配置 ACL，或加 --private"
+            ),
+            UserError::OutOfMemory { url } => {
+                format!("{url} 的 Redis 已满（OOM：内存用量达到 maxmemory）：请释放一些内存，或加 --private")
+            }
+            UserError::Loading { url, eta } => format!("{url} 的 Redis 仍在加载数据（{eta}）：请等它加载完再试"),
+            UserError::BusyScript { url } => {
+                format!("{url} 的 Redis 正在执行脚本（BUSY）：请等它结束（或 SCRIPT KILL），然后重跑")
+            }
+            UserError::MaxClients { url } => {
+                format!("{url} 的 Redis 拒绝连接：客户端数已达上限；请关闭一些客户端，或加 --private")
+            }
+            UserError::ProtectedMode { url } => format!(
+                "{url} 的 Redis 处于保护模式，拒绝没有密码的客户端：请设置密码（requirepass）并写进 URL，或加 --private"
+            ),
+            UserError::UnknownCommand { url, version, command } => format!(
+                "{url} 的 Redis（版本 {version}）不认识 {command}：这个演示需要更新的 Redis；加 --private 可使用 PATH 中的 redis-server"
+            ),
             UserError::ClusterMode { url } => format!(
                 "{url} 的 Redis 是 Redis Cluster 节点：课程暂时不能在集群上运行；请加 --private，或用 --redis 指定单机服务端"
             ),
@@ -151,7 +209,7 @@ impl UserError {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            UserError::Interrupted => EXIT_INTERRUPTED,
+            UserError::Interrupted => crate::server::interrupt_exit_code(),
             _ => EXIT_USAGE,
         }
     }

@@ -57,7 +57,7 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
     interrupt.install();
     match cli.command {
         Some(Command::Check) => commands::check::run(&settings, out),
-        Some(Command::Doctor) => commands::doctor::run(&settings, out),
+        Some(Command::Doctor(args)) => commands::doctor::run(&settings, &args, out),
         command => {
             let catalogue = Catalogue::load(settings.lessons_dir.as_deref())?;
             match command {
@@ -78,7 +78,7 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
                 Some(Command::Bench(args)) => commands::bench::run(&settings, &args, &catalogue, &interrupt, out),
                 Some(Command::Next) => commands::next::run(&settings, &catalogue, &interrupt, out),
                 Some(Command::Reset(args)) => commands::reset::run(&settings, &args, &catalogue, out),
-                Some(Command::Check | Command::Doctor) => unreachable!("handled above"),
+                Some(Command::Check | Command::Doctor(_)) => unreachable!("handled above"),
             }
         }
     }

@@ -14,8 +14,10 @@ fn main() -> ExitCode {
         }
     };
     let lang = redis_learn::settings::resolve_lang(&cli.global);
+    redis_learn::server::interrupt::set_exit_hook(exit_now);
     let mut stdout = std::io::stdout().lock();
     let result = redis_learn::run(cli, &mut stdout);
+    redis_learn::server::interrupt::finished();
     let _ = stdout.flush();
     match result {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
@@ -25,6 +27,13 @@ fn main() -> ExitCode {
             ExitCode::from(error::exit_code(&err))
         }
     }
+}
+
+/// The signal watchdog's last resort (a server that stopped answering holds the run past its grace
+/// time): the one place that ends the process without returning.
+#[allow(clippy::disallowed_methods)]
+fn exit_now(code: u8) {
+    std::process::exit(i32::from(code));
 }
 
 /// `redis-learn list | head -3` must end quietly.

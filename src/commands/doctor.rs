@@ -7,6 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::Outcome;
+use crate::cli::DoctorArgs;
 use crate::render::json;
 use crate::server::{self, redis_server_path};
 use crate::settings::{RedisChoice, Settings};
@@ -28,10 +29,24 @@ struct Doctor {
     /// Where a run measures: `{"pin": "none", "cpus": 2}` or `{"pin": "same-cpu", "cpu": 1}`.
     placement: crate::measure::Placement,
     placement_text: String,
+    /// Earlier runs whose keys are still on this server (from the run journal).
+    runs_left: usize,
+    /// With --clean: what was removed.
+    swept: Option<server::Swept>,
 }
 
-pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
+pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Result<Outcome> {
     let connected = server::connect(&settings.redis, settings.allow_remote);
+    let journal = server::Journal::new(settings.state_dir.as_deref());
+    let (mut runs_left, mut swept) = (0, None);
+    if let Ok(handle) = &connected
+        && !handle.info().private
+    {
+        if args.clean {
+            swept = Some(journal.sweep(handle.client(), &handle.info().url)?);
+        }
+        runs_left = journal.left_on(&handle.info().url).len();
+    }
     let (redis_ok, url, version, private, problem) = match &connected {
         Ok(handle) => {
             (true, Some(handle.info().url.clone()), Some(handle.info().version.clone()), handle.info().private, None)
@@ -53,6 +68,8 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
         scratch_filesystem: crate::sql::filesystem_type(&std::env::temp_dir()),
         placement: settings.placement,
         placement_text: settings.placement.describe(settings.lang),
+        runs_left,
+        swept,
     };
     drop(connected); // a private server started for the check stops here
     if settings.json {
@@ -114,6 +131,30 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
             doc.lang.code()
         )?;
         writeln!(out, "  {} {}", t("placement:", "CPU 安排："), doc.placement_text)?;
+        if let Some(swept) = doc.swept {
+            match lang {
+                crate::i18n::Lang::En => {
+                    writeln!(out, "✔ removed {} keys that {} interrupted runs had left", swept.keys, swept.runs)?
+                }
+                crate::i18n::Lang::Zh => {
+                    writeln!(out, "✔ 已删除 {} 次中断的运行留下的 {} 个键", swept.runs, swept.keys)?
+                }
+            }
+        }
+        if doc.runs_left > 0 {
+            match lang {
+                crate::i18n::Lang::En => writeln!(
+                    out,
+                    "✘ {} interrupted runs left keys on this Redis: `redis-learn doctor --clean` removes them",
+                    doc.runs_left
+                )?,
+                crate::i18n::Lang::Zh => writeln!(
+                    out,
+                    "✘ 有 {} 次中断的运行在这个 Redis 上留下了键：`redis-learn doctor --clean` 可删除",
+                    doc.runs_left
+                )?,
+            }
+        }
         writeln!(out, "  {} {}", t("lessons:", "课程："), doc.lessons)?;
         if let Some(dir) = &settings.state_dir {
             writeln!(out, "  {} {}", t("progress:", "进度文件："), dir.join(crate::progress::FILE_NAME).display())?;

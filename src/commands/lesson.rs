@@ -124,6 +124,7 @@ pub fn run(
             warnings: run.warnings,
             demos: run.reports,
             claims: totals,
+            swept: run.swept,
             keys_left: cleanup.left,
             passed,
         };
@@ -165,6 +166,17 @@ pub fn run(
             summary.push_str(lang.tr(" · noisy run: see the caveat above", " · 本次运行有噪声：见上方提示"));
         }
         p.blank()?;
+        if run.swept.keys > 0 {
+            let line = match lang {
+                crate::i18n::Lang::En => {
+                    format!("Removed {} keys that an earlier, interrupted run had left on this server.", run.swept.keys)
+                }
+                crate::i18n::Lang::Zh => {
+                    format!("已删除之前一次中断的运行留在这个服务端上的 {} 个键。", run.swept.keys)
+                }
+            };
+            p.line(&p.styles.dim(&line).to_string())?;
+        }
         if !floor_line.is_empty() {
             p.line(&p.styles.dim(&floor_line).to_string())?;
         }

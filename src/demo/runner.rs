@@ -12,7 +12,8 @@ use super::{Ctx, DemoReport};
 use crate::error::UserError;
 use crate::lesson::Lesson;
 use crate::measure::{Backend, Budget, ClaimStatus, Floor, Sampler, Warning, assess};
-use crate::server::{Cleanup, Interrupt, Namespace, NamespaceGuard, RedisHandle, Trace};
+use crate::server::condition::{self, ServerRef};
+use crate::server::{Cleanup, Interrupt, Journal, Namespace, NamespaceGuard, RedisHandle, Swept, Trace};
 use crate::settings::{Scale, Settings};
 
 /// What running a lesson's demos produced.
@@ -23,6 +24,8 @@ pub struct DemoRun {
     pub floor: Floor,
     /// Why this run's ratios are uncertain (empty on a quiet run).
     pub warnings: Vec<Warning>,
+    /// What earlier runs had left on this server, removed before this one started.
+    pub swept: Swept,
 }
 
 /// How a run's claims came out.
@@ -87,7 +90,18 @@ pub fn run_demos(
     interrupt: &Interrupt,
     mut on_event: impl FnMut(RunEvent) -> Result<()>,
 ) -> Result<DemoRun> {
-    let mut guard = NamespaceGuard::new(redis.client().clone(), namespace.clone());
+    // A server we did not start: first remove what earlier runs left (the journal knows), then note
+    // this run's namespace before anything is written under it.
+    let journal = Keys::journal(settings, redis);
+    let swept = match &journal {
+        Some((journal, server)) => journal.sweep(redis.client(), server).unwrap_or_default(),
+        None => Swept::default(),
+    };
+    if let Some((journal, server)) = &journal {
+        journal.open_run(namespace, server).context("writing the run journal")?;
+    }
+    let mut keys = Keys { guard: NamespaceGuard::new(redis.client().clone(), namespace.clone()), journal };
+    let server = ServerRef { url: &redis.info().url, version: &redis.info().version };
     let scratch = tempfile::Builder::new().prefix("redis-learn-").tempdir().context("creating a scratch directory")?;
     let budget = match settings.scale {
         Scale::Full => Budget::FULL,
@@ -118,7 +132,7 @@ pub fn run_demos(
         };
         let result = (demo.run)(&ctx);
         if interrupt.is_set() {
-            guard.clean()?;
+            keys.clean()?;
             return Err(UserError::Interrupted.into());
         }
         let mut report = match result {
@@ -126,8 +140,19 @@ pub fn run_demos(
             // Something the learner must fix (a --sql-url that does not answer, no redis-server for
             // a demo that needs its own): stop with that one line, after cleaning up.
             Err(err) if err.downcast_ref::<UserError>().is_some() => {
-                guard.clean()?;
+                keys.clean()?;
                 return Err(err);
+            }
+            // A server condition (paused, full, a missing permission, too old): one line, exit 2.
+            Err(err) if let Some(condition) = condition::classify(&err, &server, &format!("demo {name}")) => {
+                match condition {
+                    // It does not answer: do not wait for it again; the journal has the namespace.
+                    UserError::ServerStopped { .. } => keys.guard.abandon(),
+                    _ => {
+                        let _ = keys.clean();
+                    }
+                }
+                return Err(condition.into());
             }
             Err(err) => {
                 let mut failed = DemoReport::new(name, name.clone());
@@ -142,7 +167,7 @@ pub fn run_demos(
         match measure_floor(redis, &sampler) {
             Ok(p50) => floor.push(at, p50),
             Err(err) if interrupt.is_set() => {
-                guard.clean()?;
+                keys.clean()?;
                 return Err(err);
             }
             Err(_) => {} // a demo that broke the connection: its own report says so
@@ -163,8 +188,36 @@ pub fn run_demos(
         warnings = now;
         reports.push(report);
     }
-    let cleanup = guard.clean().context("cleaning up the demo's keys")?;
-    Ok(DemoRun { reports, cleanup, floor, warnings })
+    let cleanup = keys.clean().context("cleaning up the demo's keys")?;
+    Ok(DemoRun { reports, cleanup, floor, warnings, swept })
+}
+
+/// The run's keys: the guard that removes them, and the journal entry that outlives a crash.
+struct Keys {
+    guard: NamespaceGuard,
+    /// `None` on a private server (its data dies with it) or without a state directory.
+    journal: Option<(Journal, String)>,
+}
+
+impl Keys {
+    fn journal(settings: &Settings, redis: &RedisHandle) -> Option<(Journal, String)> {
+        if redis.private_server().is_some() {
+            return None;
+        }
+        let dir = settings.state_dir.as_deref()?;
+        Some((Journal::new(Some(dir)), redis.info().url.clone()))
+    }
+
+    /// Remove every key; once none is left, forget the run in the journal.
+    fn clean(&mut self) -> Result<Cleanup> {
+        let cleanup = self.guard.clean()?;
+        if cleanup.left == 0
+            && let Some((journal, _)) = &self.journal
+        {
+            journal.close_run(self.guard.namespace()).context("updating the run journal")?;
+        }
+        Ok(cleanup)
+    }
 }
 
 /// The round trip on this machine now: the p50 of PINGs, on a connection of its own.

@@ -40,6 +40,8 @@ pub struct LessonRun {
     pub warnings: Vec<crate::measure::Warning>,
     pub demos: Vec<DemoReport>,
     pub claims: crate::demo::ClaimTotals,
+    /// Keys that earlier runs had left on this server (the run journal), removed before this run.
+    pub swept: crate::server::Swept,
     /// Keys left under the run's namespace after cleanup: always 0 unless something went wrong.
     pub keys_left: usize,
     pub passed: bool,

@@ -1,10 +1,39 @@
-//! The Ctrl-C flag: set by the signal handler, checked by samplers and demo loops, which then unwind
-//! so that every guard (keys, private server, temp files) cleans up on the way out.
+//! Ctrl-C, SIGTERM and SIGHUP: the flag that samplers and demo loops check, which then unwind so that
+//! every guard (keys, private servers, temp files) cleans up on the way out; and the deadline for
+//! when they cannot (a frozen server blocks a read for up to its I/O time limit).
+//!
+//! After a signal the run has [`GRACE`] to finish: as long as cleanup makes progress (each batch of
+//! keys removed bumps a heartbeat) it gets up to [`MAX_CLEANUP`]. Past that, the watchdog kills the
+//! private `redis-server`s this process started, says in one line what may be left (the next run
+//! sweeps it from the run journal), and calls the exit hook that `main` registered, with 128 + the
+//! signal number.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::error::UserError;
+
+/// How long a run may take to stop after a signal when nothing moves.
+pub const GRACE: Duration = Duration::from_millis(1_000);
+/// How long a cleanup that keeps making progress may go on after a signal.
+pub const MAX_CLEANUP: Duration = Duration::from_secs(10);
+
+pub const SIGINT: i32 = 2;
+pub const SIGHUP: i32 = 1;
+pub const SIGTERM: i32 = 15;
+
+/// The last signal received (0: none).
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+/// Bumped by cleanup work as it progresses.
+static HEARTBEAT: AtomicU64 = AtomicU64::new(0);
+/// Set by `main` once the run has returned: the watchdog then stands down.
+static FINISHED: AtomicBool = AtomicBool::new(false);
+/// What `main` wants done when the deadline passes (it exits the process with the code given).
+static EXIT_HOOK: OnceLock<fn(u8)> = OnceLock::new();
+/// Private servers alive now: (pid, temp dir), killed and removed if the watchdog fires.
+static PRIVATE: Mutex<Vec<(u32, PathBuf)>> = Mutex::new(Vec::new());
 
 #[derive(Debug, Clone, Default)]
 pub struct Interrupt {
@@ -16,10 +45,23 @@ impl Interrupt {
         Interrupt::default()
     }
 
-    /// Route Ctrl-C (and SIGTERM) to this flag. Harmless if a handler is already installed.
+    /// Route SIGINT, SIGTERM and SIGHUP to this flag and start the watchdog. Harmless to call twice
+    /// (only the first call installs anything).
     pub fn install(&self) {
+        static INSTALLED: OnceLock<()> = OnceLock::new();
         let flag = Arc::clone(&self.flag);
-        let _ = ctrlc::try_set_handler(move || flag.store(true, Ordering::SeqCst));
+        INSTALLED.get_or_init(move || {
+            let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else { return };
+            std::thread::spawn(move || {
+                for signal in signals.forever() {
+                    let first = SIGNAL.swap(signal, Ordering::SeqCst) == 0;
+                    flag.store(true, Ordering::SeqCst);
+                    if first {
+                        std::thread::spawn(watchdog);
+                    }
+                }
+            });
+        });
     }
 
     pub fn trigger(&self) {
@@ -30,8 +72,75 @@ impl Interrupt {
         self.flag.load(Ordering::Relaxed)
     }
 
-    /// `Err(Interrupted)` once Ctrl-C was pressed.
+    /// `Err(Interrupted)` once a signal arrived.
     pub fn check(&self) -> Result<(), UserError> {
         if self.is_set() { Err(UserError::Interrupted) } else { Ok(()) }
+    }
+}
+
+/// The exit code for an interrupted run: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM, 129 for
+/// SIGHUP); 130 when the flag was set without a signal.
+pub fn exit_code() -> u8 {
+    match SIGNAL.load(Ordering::SeqCst) {
+        0 => 128 + SIGINT as u8,
+        signal => 128 + signal as u8,
+    }
+}
+
+/// `main`: what to do when the deadline passes (exit with the code given).
+pub fn set_exit_hook(hook: fn(u8)) {
+    let _ = EXIT_HOOK.set(hook);
+}
+
+/// `main`: the run returned; the watchdog must not fire any more.
+pub fn finished() {
+    FINISHED.store(true, Ordering::SeqCst);
+}
+
+/// Cleanup made progress (a batch of keys removed): the watchdog waits longer.
+pub fn heartbeat() {
+    HEARTBEAT.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn register_private(pid: u32, dir: PathBuf) {
+    PRIVATE.lock().unwrap_or_else(|p| p.into_inner()).push((pid, dir));
+}
+
+pub(crate) fn unregister_private(pid: u32) {
+    PRIVATE.lock().unwrap_or_else(|p| p.into_inner()).retain(|(p, _)| *p != pid);
+}
+
+fn watchdog() {
+    let start = Instant::now();
+    let mut beat = HEARTBEAT.load(Ordering::Relaxed);
+    let mut last_progress = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        if FINISHED.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = HEARTBEAT.load(Ordering::Relaxed);
+        if now != beat {
+            beat = now;
+            last_progress = Instant::now();
+        }
+        if last_progress.elapsed() >= GRACE || start.elapsed() >= MAX_CLEANUP {
+            break;
+        }
+    }
+    let servers = std::mem::take(&mut *PRIVATE.lock().unwrap_or_else(|p| p.into_inner()));
+    for (pid, dir) in servers {
+        let _ = std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    if FINISHED.load(Ordering::SeqCst) {
+        return;
+    }
+    eprintln!(
+        "error: interrupted, and the server did not answer within {} s: keys this run wrote may be left; the next run (or `redis-learn doctor --clean`) removes them",
+        GRACE.as_secs_f64()
+    );
+    if let Some(hook) = EXIT_HOOK.get() {
+        hook(exit_code());
     }
 }

@@ -5,13 +5,16 @@
 //! Commands that could hurt a server (FLUSH*, CONFIG SET, DEBUG, SHUTDOWN) may appear only in
 //! `private.rs`, which runs them only on a server this process started; `.ci/forbid` checks that.
 
-mod interrupt;
+pub mod condition;
+pub mod interrupt;
+pub mod journal;
 mod namespace;
 mod private;
 mod target;
 mod trace;
 
-pub use interrupt::Interrupt;
+pub use interrupt::{Interrupt, exit_code as interrupt_exit_code};
+pub use journal::{Journal, Swept};
 pub use namespace::{Cleanup, Namespace, NamespaceGuard, count_keys};
 pub use private::{PrivateServer, free_port, redis_server_path};
 pub use target::{RedisHandle, ServerInfo, Version, connect, is_loopback_host, parse_url};

@@ -31,6 +31,11 @@ impl Namespace {
         &self.prefix
     }
 
+    /// The run id between the root and the last colon: `3fa2b1c0`.
+    pub fn run_id(&self) -> &str {
+        self.prefix.trim_start_matches(PREFIX_ROOT).trim_matches(':')
+    }
+
     /// The full key for `suffix`, e.g. `token:eth:0xabc` → `redis-learn:3fa2b1c0:token:eth:0xabc`.
     pub fn key(&self, suffix: &str) -> String {
         format!("{}{suffix}", self.prefix)
@@ -70,32 +75,61 @@ impl NamespaceGuard {
         &self.namespace
     }
 
-    /// Delete every key under the prefix (SCAN + UNLINK, never KEYS), then count what is left.
-    pub fn clean(&mut self) -> Result<Cleanup> {
-        let mut con = connect_with_limits(&self.client).context("connecting to Redis to clean up")?;
-        let removed = remove_all(&mut con, &self.namespace)?;
-        let left = count_keys(&mut con, &self.namespace)?;
+    /// Give up on this server (it stopped answering): no more attempts, not even on drop. The run
+    /// journal keeps the namespace, and a later run sweeps it.
+    pub fn abandon(&mut self) {
         self.cleaned = true;
-        Ok(Cleanup { removed, left })
+    }
+
+    /// Delete every key under the prefix (SCAN + UNLINK, never KEYS), then count what is left.
+    /// Transient conditions (a server still LOADING, a BUSY script, a timeout, a dropped connection)
+    /// are retried for up to [`CLEANUP_RETRY`]; then the last error is returned.
+    pub fn clean(&mut self) -> Result<Cleanup> {
+        let deadline = std::time::Instant::now() + CLEANUP_RETRY;
+        let mut removed = 0;
+        loop {
+            let attempt = (|| -> Result<Cleanup> {
+                let mut con =
+                    super::target::open_with_limits(&self.client).context("connecting to Redis to clean up")?;
+                removed += remove_all(&mut con, &self.namespace)?;
+                let left = count_keys(&mut con, &self.namespace)?;
+                Ok(Cleanup { removed, left })
+            })();
+            match attempt {
+                Ok(cleanup) => {
+                    self.cleaned = true;
+                    return Ok(cleanup);
+                }
+                Err(err) if transient(&err) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 }
 
 impl Drop for NamespaceGuard {
     fn drop(&mut self) {
         if !self.cleaned
-            && let Ok(mut con) = connect_with_limits(&self.client)
+            && let Ok(mut con) = super::target::open_with_limits(&self.client)
         {
             let _ = remove_all(&mut con, &self.namespace);
         }
     }
 }
 
-/// A cleanup connection never waits for ever on a frozen server: connect and I/O time limits.
-fn connect_with_limits(client: &Client) -> redis::RedisResult<redis::Connection> {
-    let con = client.get_connection_with_timeout(super::target::CONNECT_TIMEOUT)?;
-    con.set_read_timeout(Some(super::target::IO_TIMEOUT))?;
-    con.set_write_timeout(Some(super::target::IO_TIMEOUT))?;
-    Ok(con)
+/// How long cleanup retries a transient condition.
+pub const CLEANUP_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// LOADING, BUSY, TRYAGAIN, timeouts and dropped connections pass; anything else will not.
+fn transient(err: &anyhow::Error) -> bool {
+    err.chain().filter_map(|c| c.downcast_ref::<redis::RedisError>()).any(|e| {
+        matches!(e.code(), Some("LOADING" | "BUSY" | "TRYAGAIN" | "MASTERDOWN"))
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+    })
 }
 
 fn keys_under(con: &mut redis::Connection, namespace: &Namespace) -> Result<Vec<String>> {
@@ -113,6 +147,7 @@ fn remove_all(con: &mut redis::Connection, namespace: &Namespace) -> Result<usiz
     let keys = keys_under(con, namespace)?;
     for chunk in keys.chunks(500) {
         redis::cmd("UNLINK").arg(chunk).exec(con).context("removing the demo's keys")?;
+        super::interrupt::heartbeat();
     }
     Ok(keys.len())
 }

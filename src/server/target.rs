@@ -13,7 +13,7 @@ use crate::error::UserError;
 use crate::settings::RedisChoice;
 
 /// Connect timeout for an address the user named.
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connect timeout when only probing the default address.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// No demo read or write may block longer than this.
@@ -81,16 +81,22 @@ impl RedisHandle {
 
     /// A new connection with I/O timeouts, recording what it sends into `trace`.
     pub fn connect(&self, trace: &Trace) -> redis::RedisResult<TracedConnection> {
-        Ok(TracedConnection::new(self.raw_connection()?, trace))
+        let client = self.client.clone();
+        Ok(TracedConnection::new(self.raw_connection()?, trace).reopening(move || open_with_limits(&client)))
     }
 
     /// A new untraced connection with I/O timeouts.
     pub fn raw_connection(&self) -> redis::RedisResult<redis::Connection> {
-        let con = self.client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
-        con.set_read_timeout(Some(IO_TIMEOUT))?;
-        con.set_write_timeout(Some(IO_TIMEOUT))?;
-        Ok(con)
+        open_with_limits(&self.client)
     }
+}
+
+/// A connection with connect and I/O time limits.
+pub(crate) fn open_with_limits(client: &Client) -> redis::RedisResult<redis::Connection> {
+    let con = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+    con.set_read_timeout(Some(IO_TIMEOUT))?;
+    con.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(con)
 }
 
 /// Parse a Redis URL, refusing a non-loopback host unless `allow_remote`. Never connects.
@@ -202,6 +208,14 @@ fn refuse_unsafe(
         let primary = format!("{}:{}", field(&replication, "master_host"), field(&replication, "master_port"));
         return Err(Ok(UserError::ReadOnlyReplica { url: url.to_string(), primary }));
     }
+    let persistence: redis::InfoDict = redis::cmd("INFO").arg("persistence").query(con).map_err(Err)?;
+    if field(&persistence, "loading") == "1" {
+        let eta = match persistence.get::<u64>("loading_eta_seconds") {
+            Some(secs) => format!("about {secs} s to go"),
+            None => "time to go unknown".to_string(),
+        };
+        return Err(Ok(UserError::Loading { url: url.to_string(), eta }));
+    }
     let memory: redis::InfoDict = redis::cmd("INFO").arg("memory").query(con).map_err(Err)?;
     let limit: u64 = memory.get("maxmemory").unwrap_or(0);
     let used: u64 = memory.get("used_memory").unwrap_or(0);
@@ -240,6 +254,13 @@ fn classify(err: RedisError, url: &str) -> UserError {
     }
     if err.kind() == ErrorKind::AuthenticationFailed || err.code() == Some("WRONGPASS") {
         return UserError::AuthFailed { url };
+    }
+    // The server answered, with a condition to fix (protected mode, max clients, LOADING, …).
+    if !err.is_connection_refusal() && !err.is_timeout() && !err.is_io_error() {
+        let server = super::condition::ServerRef { url: &url, version: "unknown" };
+        if let Some(condition) = super::condition::of_redis_error(&err, &server, "connecting") {
+            return condition;
+        }
     }
     let reason = if err.is_connection_refusal() {
         "connection refused".to_string()

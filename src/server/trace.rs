@@ -5,6 +5,7 @@
 //! of each kept locally per connection and merged into the shared trace when the connection drops.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use redis::{ConnectionLike, RedisResult, Value};
 use serde::Serialize;
@@ -113,11 +114,47 @@ pub struct TracedConnection {
     inner: redis::Connection,
     local: TraceLog,
     sink: Trace,
+    /// How to open it again when a server with `timeout N` closed it for being idle.
+    reopen: Option<Box<dyn Fn() -> RedisResult<redis::Connection> + Send>>,
+    last_used: Instant,
 }
+
+/// A connection idle at least this long may have been closed by the server's `timeout` setting
+/// (whole seconds, at least 1): a command that finds it closed is sent once more on a new one.
+const IDLE_BEFORE_RECONNECT: Duration = Duration::from_millis(900);
 
 impl TracedConnection {
     pub fn new(inner: redis::Connection, trace: &Trace) -> TracedConnection {
-        TracedConnection { inner, local: TraceLog::default(), sink: trace.clone() }
+        TracedConnection {
+            inner,
+            local: TraceLog::default(),
+            sink: trace.clone(),
+            reopen: None,
+            last_used: Instant::now(),
+        }
+    }
+
+    /// Reconnect with `reopen` when the server closed the connection after it sat idle.
+    pub fn reopening(mut self, reopen: impl Fn() -> RedisResult<redis::Connection> + Send + 'static) -> Self {
+        self.reopen = Some(Box::new(reopen));
+        self
+    }
+
+    /// Run `send` on the connection; when it finds the connection closed after an idle spell,
+    /// reconnect and send once more (the server never saw the command: it had closed the socket).
+    fn send<T>(&mut self, send: impl Fn(&mut redis::Connection) -> RedisResult<T>) -> RedisResult<T> {
+        let idle = self.last_used.elapsed();
+        let result = send(&mut self.inner);
+        self.last_used = Instant::now();
+        match (result, &self.reopen) {
+            (Err(err), Some(reopen)) if idle >= IDLE_BEFORE_RECONNECT && err.is_connection_dropped() => {
+                self.inner = reopen()?;
+                let again = send(&mut self.inner);
+                self.last_used = Instant::now();
+                again
+            }
+            (result, _) => result,
+        }
     }
 
     /// The plain connection, for what the trace cannot wrap (Pub/Sub mode).
@@ -135,12 +172,12 @@ impl Drop for TracedConnection {
 impl ConnectionLike for TracedConnection {
     fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
         self.local.record_packed(cmd);
-        self.inner.req_packed_command(cmd)
+        self.send(|con| con.req_packed_command(cmd))
     }
 
     fn req_packed_commands(&mut self, cmd: &[u8], offset: usize, count: usize) -> RedisResult<Vec<Value>> {
         self.local.record_packed(cmd);
-        self.inner.req_packed_commands(cmd, offset, count)
+        self.send(|con| con.req_packed_commands(cmd, offset, count))
     }
 
     fn get_db(&self) -> i64 {

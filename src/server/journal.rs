@@ -1,0 +1,172 @@
+//! The run journal: which key namespaces runs on this machine opened on which (non-private) server.
+//! A run adds its namespace before writing a key and removes it once cleanup found nothing left.
+//! What a killed or crashed run (kill -9, a frozen server, a power cut) leaves behind stays listed,
+//! and the next run against the same server — or `redis-learn doctor --clean` — removes those keys.
+//! Keys carry no backstop TTL: several demos need keys without one (that is what they teach).
+//!
+//! File: `runs.json` in the state directory, `{"version": 1, "runs": [{"run_id", "server",
+//! "pid", "started_unix"}]}`, where `server` is the URL with any password replaced by `***`.
+//! Replaced atomically (temp file + rename) on every change.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use redis::Client;
+use serde::{Deserialize, Serialize};
+
+use super::namespace::{Namespace, NamespaceGuard};
+
+pub const FILE_NAME: &str = "runs.json";
+const VERSION: u32 = 1;
+/// Without /proc to ask whether a run's process still lives, an entry this old counts as left.
+const STALE_AFTER_SECS: u64 = 24 * 3600;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub run_id: String,
+    pub server: String,
+    pub pid: u32,
+    pub started_unix: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct File {
+    version: u32,
+    runs: Vec<Entry>,
+}
+
+/// What a sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Swept {
+    /// Earlier runs whose keys were looked for.
+    pub runs: usize,
+    /// Keys removed.
+    pub keys: usize,
+}
+
+/// The journal in a state directory (`None`: no state directory, nothing is kept).
+#[derive(Debug, Clone)]
+pub struct Journal {
+    path: Option<PathBuf>,
+}
+
+impl Journal {
+    pub fn new(state_dir: Option<&Path>) -> Journal {
+        Journal { path: state_dir.map(|d| d.join(FILE_NAME)) }
+    }
+
+    /// Note that this process is about to write keys under `namespace` on `server` (redacted URL).
+    pub fn open_run(&self, namespace: &Namespace, server: &str) -> Result<()> {
+        let entry = Entry {
+            run_id: namespace.run_id().to_string(),
+            server: server.to_string(),
+            pid: std::process::id(),
+            started_unix: now_unix(),
+        };
+        self.update(|runs| runs.push(entry))
+    }
+
+    /// The run's keys are gone: forget it.
+    pub fn close_run(&self, namespace: &Namespace) -> Result<()> {
+        let id = namespace.run_id().to_string();
+        self.update(|runs| runs.retain(|e| e.run_id != id))
+    }
+
+    /// Runs on `server` whose process is gone.
+    pub fn left_on(&self, server: &str) -> Vec<Entry> {
+        self.read().runs.into_iter().filter(|e| e.server == server && !alive(e)).collect()
+    }
+
+    /// Remove what earlier runs left on `server` and forget the runs that are clean now.
+    pub fn sweep(&self, client: &Client, server: &str) -> Result<Swept> {
+        let mut swept = Swept::default();
+        for entry in self.left_on(server) {
+            let namespace = Namespace::with_run_id(&entry.run_id);
+            let cleanup = NamespaceGuard::new(client.clone(), namespace.clone()).clean()?;
+            swept.runs += 1;
+            swept.keys += cleanup.removed;
+            if cleanup.left == 0 {
+                self.close_run(&namespace)?;
+            }
+        }
+        Ok(swept)
+    }
+
+    fn read(&self) -> File {
+        let Some(path) = &self.path else { return File::default() };
+        std::fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Vec<Entry>)) -> Result<()> {
+        let Some(path) = &self.path else { return Ok(()) };
+        let mut file = self.read();
+        file.version = VERSION;
+        change(&mut file.runs);
+        let dir = path.parent().context("the journal has no directory")?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).context("writing the run journal")?;
+        serde_json::to_writer_pretty(&mut tmp, &file)?;
+        tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
+        Ok(())
+    }
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Is the run's process still running? (Asks /proc; elsewhere, young entries count as alive.)
+fn alive(entry: &Entry) -> bool {
+    if entry.pid == std::process::id() {
+        return true;
+    }
+    if Path::new("/proc/self").exists() {
+        return Path::new(&format!("/proc/{}", entry.pid)).exists();
+    }
+    now_unix().saturating_sub(entry.started_unix) < STALE_AFTER_SECS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_added_and_removed_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(Some(dir.path()));
+        let ns = Namespace::with_run_id("abc123");
+        journal.open_run(&ns, "redis://127.0.0.1:6379").unwrap();
+        let file = journal.read();
+        assert_eq!(file.version, 1);
+        assert_eq!(file.runs.len(), 1);
+        assert_eq!(file.runs[0].run_id, "abc123");
+        // Our own process is alive: its run is not "left" yet.
+        assert!(journal.left_on("redis://127.0.0.1:6379").is_empty());
+        journal.close_run(&ns).unwrap();
+        assert!(journal.read().runs.is_empty());
+    }
+
+    #[test]
+    fn a_dead_process_leaves_its_run_for_the_same_server_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(Some(dir.path()));
+        // A pid far above pid_max on Linux: never alive.
+        let dead = Entry {
+            run_id: "dead01".into(),
+            server: "redis://127.0.0.1:7000".into(),
+            pid: 999_999_999,
+            started_unix: 0,
+        };
+        journal.update(|runs| runs.push(dead.clone())).unwrap();
+        assert_eq!(journal.left_on("redis://127.0.0.1:7000"), vec![dead]);
+        assert!(journal.left_on("redis://127.0.0.1:7001").is_empty());
+    }
+
+    #[test]
+    fn no_state_dir_keeps_nothing() {
+        let journal = Journal::new(None);
+        journal.open_run(&Namespace::with_run_id("x1"), "redis://127.0.0.1:6379").unwrap();
+        assert!(journal.read().runs.is_empty());
+    }
+}
