@@ -3,12 +3,10 @@
 //!
 //! A demo is a plain function registered in [`DEMOS`] under the name lesson files use.
 
-#[cfg(any())] // TODO-CONVERT
 mod cache_aside;
 mod context;
 #[cfg(any())] // TODO-CONVERT
 mod discovery;
-#[cfg(any())] // TODO-CONVERT
 mod http_cache;
 #[cfg(any())] // TODO-CONVERT
 pub mod klines;
@@ -45,15 +43,10 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "round-trip", run: what_is_redis::round_trip },
     Demo { name: "core-types", run: what_is_redis::core_types },
     Demo { name: "durable-writes", run: what_is_redis::durable_writes },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "token-cache", run: cache_aside::token_cache },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "skewed-reads", run: cache_aside::skewed_reads },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "stampede", run: cache_aside::stampede },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "negative-caching", run: cache_aside::negative_caching },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "invalidation", run: cache_aside::invalidation },
     #[cfg(any())] // TODO-CONVERT
     Demo { name: "kline-ranges", run: klines::kline_ranges },
@@ -101,17 +94,11 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "rate-limiter", run: structures::rate_limiter },
     #[cfg(any())] // TODO-CONVERT
     Demo { name: "limiter-race", run: structures::limiter_race },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "http-upstream-calls", run: http_cache::upstream_calls },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "http-cache-keys", run: http_cache::request_keys },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "http-freshness", run: http_cache::freshness },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "http-error-caching", run: http_cache::error_caching },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "eviction-policies", run: http_cache::eviction_policies },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "sql-cache-table", run: http_cache::sql_cache_table },
     #[cfg(any())] // TODO-CONVERT
     Demo { name: "workload-table", run: versus::workload_table },

@@ -314,6 +314,7 @@ pub fn eviction_policies(ctx: &Ctx) -> Result<DemoReport> {
     match ctx.lang {
         Lang::En => {
             report.claim(Claim::new(
+                "lru-stays-under-maxmemory",
                 format!(
                     "allkeys-lru: {} written into maxmemory {MAXMEMORY}, and used_memory (INFO memory after every batch of {FLOOD_BATCH} SETs) peaked at {peak} bytes for a limit of {limit}{}. {} keys evicted, 0 writes refused",
                     mb(lru.written_bytes),
@@ -328,6 +329,7 @@ pub fn eviction_policies(ctx: &Ctx) -> Result<DemoReport> {
                 limit_hold,
             ));
             report.claim(Claim::new(
+                "lru-keeps-hot-keys",
                 format!(
                     "On the same skewed reads, allkeys-lru kept the hot keys: hit ratio {:.1}%, against {:.1}% for allkeys-random (allkeys-lfu: {:.1}%)",
                     lru.hit_ratio(),
@@ -338,6 +340,7 @@ pub fn eviction_policies(ctx: &Ctx) -> Result<DemoReport> {
                 ratio_hold,
             ));
             report.claim(Claim::new(
+                "noeviction-refuses-writes",
                 format!(
                     "noeviction (the default policy) evicted nothing and refused {} writes with OOM errors once full, so the cache stayed frozen with the flood's data: hit ratio {:.1}%",
                     format_count(noeviction.oom() as u64),
@@ -349,6 +352,7 @@ pub fn eviction_policies(ctx: &Ctx) -> Result<DemoReport> {
         }
         Lang::Zh => {
             report.claim(Claim::new(
+                "lru-stays-under-maxmemory",
                 format!(
                     "allkeys-lru：向 maxmemory {MAXMEMORY} 的缓存写入 {}，used_memory（每批 {FLOOD_BATCH} 个 SET 之后读取 INFO memory）最高 {peak} 字节，上限 {limit} 字节{}。淘汰 {} 个键，没有一次写入被拒绝",
                     mb(lru.written_bytes),
@@ -363,6 +367,7 @@ pub fn eviction_policies(ctx: &Ctx) -> Result<DemoReport> {
                 limit_hold,
             ));
             report.claim(Claim::new(
+                "lru-keeps-hot-keys",
                 format!(
                     "同样的偏斜读取下，allkeys-lru 留住了热点键：命中率 {:.1}%，allkeys-random 只有 {:.1}%（allkeys-lfu：{:.1}%）",
                     lru.hit_ratio(),
@@ -373,6 +378,7 @@ pub fn eviction_policies(ctx: &Ctx) -> Result<DemoReport> {
                 ratio_hold,
             ));
             report.claim(Claim::new(
+                "noeviction-refuses-writes",
                 format!(
                     "noeviction（默认策略）一个键也不淘汰，写满之后以 OOM 错误拒绝了 {} 次写入，缓存一直停留在灌入的数据上：命中率 {:.1}%",
                     format_count(noeviction.oom() as u64),

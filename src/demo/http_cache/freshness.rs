@@ -174,6 +174,7 @@ pub fn freshness(ctx: &Ctx) -> Result<DemoReport> {
     match ctx.lang {
         Lang::En => {
             report.claim(Claim::new(
+                "freshness-no-stale-answers",
                 format!(
                     "With one TTL for everything (EX 60), {stale_fixed} of the {} round-2 answers for the price and the pending transaction were stale: an old price, and \"pending\" for a mined transaction. Following the upstream's Cache-Control: {stale_fresh} stale answers",
                     2 * reads
@@ -182,6 +183,7 @@ pub fn freshness(ctx: &Ctx) -> Result<DemoReport> {
                 stale_hold,
             ));
             report.claim(Claim::new(
+                "ttl-per-data-class",
                 format!(
                     "Freshness sets the TTL per data class: the mined transaction was kept {mined_ttl_days:.1} days and fetched once for {} reads; the price was kept {} ms and fetched {} times; the pending transaction was not stored ({} calls for {} reads, the last of them after it was mined)",
                     2 * reads,
@@ -196,6 +198,7 @@ pub fn freshness(ctx: &Ctx) -> Result<DemoReport> {
         }
         Lang::Zh => {
             report.claim(Claim::new(
+                "freshness-no-stale-answers",
                 format!(
                     "所有数据一律 EX 60 时，第二轮中价格和待确认交易的 {} 次返回里有 {stale_fixed} 次是旧数据：过时的价格，以及已上链交易仍显示“待确认”。遵守上游的 Cache-Control：旧数据 {stale_fresh} 次",
                     2 * reads
@@ -204,6 +207,7 @@ pub fn freshness(ctx: &Ctx) -> Result<DemoReport> {
                 stale_hold,
             ));
             report.claim(Claim::new(
+                "ttl-per-data-class",
                 format!(
                     "新鲜度决定每类数据的过期时间：已上链交易保存 {mined_ttl_days:.1} 天，{} 次读取只调用上游 1 次；价格只保存 {} 毫秒，调用 {} 次；待确认交易不存储（{} 次读取调用 {} 次，最后一次时它已上链）",
                     2 * reads,
@@ -342,6 +346,7 @@ pub fn error_caching(ctx: &Ctx) -> Result<DemoReport> {
     match ctx.lang {
         Lang::En => {
             report.claim(Claim::new(
+                "brief-error-cache-stops-storm",
                 format!(
                     "While rate-limited, {requests} requests sent {} calls to the upstream when errors were never cached (each one feeding the rate limit), {} when the 429 was kept for 500 ms, and {} when it was kept 60 s",
                     calls[1], calls[2], calls[0]
@@ -350,6 +355,7 @@ pub fn error_caching(ctx: &Ctx) -> Result<DemoReport> {
                 storm_hold,
             ));
             report.claim(Claim::new(
+                "brief-error-cache-recovers",
                 format!(
                     "After recovery, the 429 cached for 60 s was still served on all {polls} polls ({:.0} s left); the 500 ms entry let the first 200 through after {brief_ms} ms, and never caching errors recovered on the first poll",
                     fixed_left as f64 / 1_000.0
@@ -360,6 +366,7 @@ pub fn error_caching(ctx: &Ctx) -> Result<DemoReport> {
         }
         Lang::Zh => {
             report.claim(Claim::new(
+                "brief-error-cache-stops-storm",
                 format!(
                     "限流期间 {requests} 个请求：从不缓存错误时调用上游 {} 次（每次都在给限流火上浇油），429 保存 500 毫秒时 {} 次，保存 60 秒时 {} 次",
                     calls[1], calls[2], calls[0]
@@ -368,6 +375,7 @@ pub fn error_caching(ctx: &Ctx) -> Result<DemoReport> {
                 storm_hold,
             ));
             report.claim(Claim::new(
+                "brief-error-cache-recovers",
                 format!(
                     "上游恢复后，缓存 60 秒的 429 在全部 {polls} 次轮询中仍被返回（还剩 {:.0} 秒）；500 毫秒的条目在 {brief_ms} 毫秒后放行了首个 200；从不缓存错误的做法在第一次轮询就恢复了",
                     fixed_left as f64 / 1_000.0
