@@ -10,15 +10,12 @@ mod discovery;
 mod http_cache;
 #[cfg(any())] // TODO-CONVERT
 pub mod klines;
-#[cfg(any())] // TODO-CONVERT
 mod locks;
-#[cfg(any())] // TODO-CONVERT
 mod pubsub;
 mod report;
 mod runner;
 #[cfg(any())] // TODO-CONVERT
 mod sessions;
-#[cfg(any())] // TODO-CONVERT
 mod structures;
 mod together;
 #[cfg(any())] // TODO-CONVERT
@@ -54,21 +51,13 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "kline-memory", run: klines::kline_memory },
     #[cfg(any())] // TODO-CONVERT
     Demo { name: "kline-updates", run: klines::kline_updates },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "lost-updates", run: locks::lost_updates },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "sql-serialise", run: locks::sql_serialise },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "crash-gap", run: locks::crash_gap },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "unsafe-release", run: locks::unsafe_release },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "fencing", run: locks::fencing },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "broadcast", run: pubsub::broadcast },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "offline-node", run: pubsub::offline_node },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "polling", run: pubsub::polling },
     #[cfg(any())] // TODO-CONVERT
     Demo { name: "node-heartbeats", run: discovery::node_heartbeats },
@@ -84,15 +73,10 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "ws-subscriptions", run: sessions::ws_subscriptions },
     #[cfg(any())] // TODO-CONVERT
     Demo { name: "ws-clients", run: sessions::ws_clients },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "counters", run: structures::counters },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "job-queue", run: structures::job_queue },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "leaderboard", run: structures::leaderboard },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "rate-limiter", run: structures::rate_limiter },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "limiter-race", run: structures::limiter_race },
     Demo { name: "http-upstream-calls", run: http_cache::upstream_calls },
     Demo { name: "http-cache-keys", run: http_cache::request_keys },

@@ -26,7 +26,7 @@ use rusqlite::Connection;
 
 use super::Ctx;
 use crate::i18n::Lang;
-use crate::measure::{Comparison, Measurement, format_duration, format_ratio};
+use crate::measure::{Comparison, Measurement, Verdict, format_duration, format_ratio};
 
 /// How long a SQLite connection waits for another one's write lock before it gives up.
 const SQL_WAIT: Duration = Duration::from_secs(10);
@@ -61,10 +61,32 @@ fn open_sql_worker(path: &Path) -> Result<Connection> {
     Ok(con)
 }
 
-/// One honest sentence on who was faster at p50, `a` or `b`, and by how much.
-fn who_wins(ctx: &Ctx, a: &Measurement, b: &Measurement) -> String {
-    let (fast, slow) = if a.p50() <= b.p50() { (a, b) } else { (b, a) };
-    let by = format_ratio(Comparison::speedup(fast, slow));
+/// One honest sentence on who was faster at p50, `a` or `b`, and by how much, from `cmp`: the
+/// comparison of `a` with `b`, measured interleaved in one group. When its interval covers 1, it
+/// says there was no clear difference instead.
+fn who_wins(ctx: &Ctx, cmp: &Comparison, a: &Measurement, b: &Measurement) -> String {
+    if cmp.status == Verdict::NoClearDifference {
+        return match ctx.lang {
+            Lang::En => format!(
+                "{} ({}) and {} ({}): no clear difference ({})",
+                a.label,
+                format_duration(a.p50()),
+                b.label,
+                format_duration(b.p50()),
+                cmp.measured()
+            ),
+            Lang::Zh => format!(
+                "{}（{}）与 {}（{}）：没有明显差别（{}）",
+                a.label,
+                format_duration(a.p50()),
+                b.label,
+                format_duration(b.p50()),
+                cmp.measured()
+            ),
+        };
+    }
+    let (fast, slow, by) = if cmp.ratio >= 1.0 { (a, b, cmp.ratio) } else { (b, a, 1.0 / cmp.ratio) };
+    let by = format_ratio(by);
     match ctx.lang {
         Lang::En => format!(
             "{} ({}) beat {} ({}) by {by}",
@@ -80,15 +102,6 @@ fn who_wins(ctx: &Ctx, a: &Measurement, b: &Measurement) -> String {
             slow.label,
             format_duration(slow.p50())
         ),
-    }
-}
-
-/// The backend name of whichever of `a` and `b` had the lower p50, and by how much.
-fn winner(a: &Measurement, b: &Measurement) -> (&'static str, f64) {
-    if a.p50() <= b.p50() {
-        (a.backend.name(), Comparison::speedup(a, b))
-    } else {
-        (b.backend.name(), Comparison::speedup(b, a))
     }
 }
 

@@ -486,6 +486,7 @@ pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
         && up >= nodes as i64;
     let pubsub_holds = exactly(&ps.got[flaky], expected_flaky) && exactly(&lost, phases[1].clone()) && online_ok;
     report.claim(Claim::new(
+        "pubsub-loses-offline-messages",
         match ctx.lang {
             Lang::En => format!(
                 "Pub/Sub is fire-and-forget: {down} missed exactly the {} messages published while it was down ({} missed; it got the {p1} before and the {p3} after, in order), and while it was down PUBLISH returned {} instead of {}. The other {} nodes got all {}",
@@ -518,6 +519,7 @@ pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
     let recovered = st.caught_up;
     let stream_holds = (0..nodes).all(|i| exactly(&st.got[i], 0..total));
     report.claim(Claim::new(
+        "stream-replays-offline-messages",
         match ctx.lang {
             Lang::En => format!(
                 "A Stream with a consumer group per node loses nothing: when {down} came back, XREADGROUP > handed it the {} entries added while it was down (the {} that Pub/Sub lost), in order; {} lost, and every node read all {}",
@@ -549,6 +551,7 @@ pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
     let pending_holds =
         st.pending_unacked == p2 && redelivered_ok && st.acked == st.pending_unacked && st.pending_after == 0;
     report.claim(Claim::new(
+        "xpending-tracks-unacked",
         match ctx.lang {
             Lang::En => format!(
                 "XPENDING counts what was delivered but not acknowledged: {} after reading without XACK; a crash before XACK loses nothing (XREADGROUP ... 0 handed the same {} back, each delivered twice); after XACK: {}",

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use super::{open_sql_worker, per_sec, short, who_wins};
 use crate::demo::{Ctx, DemoReport, NoteKind, run_together};
 use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, Comparison, format_count, format_duration, format_ratio};
+use crate::measure::{Backend, Claim, format_count, format_duration, format_ratio};
 use crate::sql::{self, Durability};
 
 /// The counter the workers share: trades executed today, as a stats endpoint would show it.
@@ -181,29 +181,36 @@ pub fn counters(ctx: &Ctx) -> Result<DemoReport> {
     // One increment, uncontended: what each side costs per call.
     let mut con = ctx.connect()?;
     let key = ctx.key(&format!("{COUNTER}:timed"));
-    let incr_one = report.measured(ctx.sampler.measure(
-        ctx.tr("Redis INCR (1 round trip)", "Redis INCR（1 次往返）"),
-        Backend::Redis,
-        || {
-            redis::cmd("INCR").arg(&key).exec(&mut con)?;
-            Ok(())
-        },
-    )?);
     let off = open_sql_worker(&path)?;
-    let sql_off = report.measured(ctx.sampler.measure(
-        ctx.tr("SQLite UPDATE +1, 1 commit, synchronous=OFF", "SQLite UPDATE +1，每次提交，synchronous=OFF"),
-        Backend::Sqlite,
-        || sql_increment(&off),
-    )?);
     let full = open_sql_worker(&path)?;
     full.pragma_update(None, "synchronous", "FULL").context("setting synchronous=FULL")?;
-    let sql_full = report.measured(ctx.sampler.measure(
-        ctx.tr("SQLite UPDATE +1, 1 commit, synchronous=FULL", "SQLite UPDATE +1，每次提交，synchronous=FULL"),
-        Backend::Sqlite,
-        || sql_increment(&full),
-    )?);
-    report.compare(&incr_one, &sql_off);
-    report.compare(&incr_one, &sql_full);
+    // The three take turns in rounds, each on its own connection.
+    let group = report.measured_group(
+        ctx.sampler
+            .group()
+            .op("incr", ctx.tr("Redis INCR (1 round trip)", "Redis INCR（1 次往返）"), Backend::Redis, || {
+                redis::cmd("INCR").arg(&key).exec(&mut con)?;
+                Ok(())
+            })
+            .one_round_trip()
+            .op(
+                "sqlite-update-no-sync",
+                ctx.tr("SQLite UPDATE +1, 1 commit, synchronous=OFF", "SQLite UPDATE +1，每次提交，synchronous=OFF"),
+                Backend::Sqlite,
+                || sql_increment(&off),
+            )
+            .op(
+                "sqlite-update-durable",
+                ctx.tr("SQLite UPDATE +1, 1 commit, synchronous=FULL", "SQLite UPDATE +1，每次提交，synchronous=FULL"),
+                Backend::Sqlite,
+                || sql_increment(&full),
+            )
+            .run()?,
+    );
+    let (incr_one, sql_off, sql_full) =
+        (group.get("incr"), group.get("sqlite-update-no-sync"), group.get("sqlite-update-durable"));
+    let vs_off = report.compare("incr-vs-sqlite-update-no-sync", incr_one, sql_off)?;
+    let vs_full = report.compare("incr-vs-sqlite-update-durable", incr_one, sql_full)?;
 
     let fs_type = sql::filesystem_type(ctx.scratch).unwrap_or_else(|| "unknown".to_string());
     report.note(
@@ -211,11 +218,11 @@ pub fn counters(ctx: &Ctx) -> Result<DemoReport> {
         match ctx.lang {
             Lang::En => format!(
                 "Honestly, one call at a time: {}. SQLite runs inside this process, so without fsync an UPDATE pays no network round trip; a durable commit (synchronous=FULL, here on {fs_type}) waits for the disk. Against the notes' MySQL on another machine, every UPDATE pays a round trip too, and a commit that flushes its log.",
-                who_wins(ctx, &incr_one, &sql_off)
+                who_wins(ctx, &vs_off, incr_one, sql_off)
             ),
             Lang::Zh => format!(
                 "实话实说，逐次调用时：{}。SQLite 就在本进程内，不做 fsync 的 UPDATE 没有网络往返；持久化提交（synchronous=FULL，这里的文件系统是 {fs_type}）要等磁盘。换成笔记里部署在另一台机器上的 MySQL，每次 UPDATE 同样要付一次网络往返，还要等一次刷日志的提交。",
-                who_wins(ctx, &incr_one, &sql_off)
+                who_wins(ctx, &vs_off, incr_one, sql_off)
             ),
         },
     );
@@ -267,9 +274,9 @@ pub fn counters(ctx: &Ctx) -> Result<DemoReport> {
         ),
     };
     let holds = incr.lost() == 0 && incr.final_count == incr.expected && getset.lost() > 0;
-    report.claim(Claim::new(text, format!("{} → {}", getset.lost(), incr.lost()), holds));
+    report.claim(Claim::new("incr-loses-nothing", text, format!("{} → {}", getset.lost(), incr.lost()), holds));
 
-    let speed = Comparison::speedup(&incr_one, &sql_full);
+    let speed = vs_full.ratio;
     let text = match ctx.lang {
         Lang::En => format!(
             "SQL's UPDATE value = value + 1 is atomic too: {workers} threads × {} ended at exactly {} (lost {}). The price is a transaction per increment: {} per durable commit against {} per INCR ({})",
@@ -299,6 +306,7 @@ pub fn counters(ctx: &Ctx) -> Result<DemoReport> {
         ),
     };
     report.claim(Claim::new(
+        "sql-update-is-atomic",
         text,
         format!("{} / {}", format_count(sql_r.final_count), format_count(sql_r.expected)),
         sql_r.lost() == 0 && sql_r.final_count == sql_r.expected,

@@ -5,6 +5,7 @@
 //! argument — so the boundary burst lands where we put it instead of where the wall clock happens to
 //! be. Then the same limits under concurrency: check-then-increment from the client overspends.
 
+use std::cell::{Cell, RefCell};
 use std::thread;
 use std::time::Duration;
 
@@ -279,30 +280,42 @@ pub fn rate_limiter(ctx: &Ctx) -> Result<DemoReport> {
     }
 
     // Cost per check: both are one round trip; the log does more work and keeps more.
-    let mut clock = T0 + 10 * WINDOW_MS;
+    let clock = Cell::new(T0 + 10 * WINDOW_MS);
+    let tick = || {
+        clock.set(clock.get() + 7);
+        clock.get()
+    };
     let timed_user = format!("{USER}-timed");
-    let fixed_m = report.measured(ctx.sampler.measure(
-        ctx.tr("fixed window check (1 round trip)", "固定窗口检查（1 次往返）"),
-        Backend::Redis,
-        || {
-            clock += 7;
-            limiters.fixed(ctx, &mut con, &timed_user, clock)?;
-            Ok(())
-        },
-    )?);
     let timed_log = ctx.key(&format!("ratelimit:api:log:user:{USER}-timed"));
     let mut n = 0_u64;
-    let sliding_m = report.measured(ctx.sampler.measure(
-        ctx.tr("sliding log check, Lua (1 round trip)", "滑动日志检查，Lua（1 次往返）"),
-        Backend::Redis,
-        || {
-            clock += 7;
-            n += 1;
-            limiters.sliding(&mut con, &timed_log, clock, &format!("{clock}-{n}"))?;
-            Ok(())
-        },
-    )?);
-    report.compare(&fixed_m, &sliding_m);
+    // The two checks take turns in rounds on one connection.
+    let con = RefCell::new(con);
+    let group = report.measured_group(
+        ctx.sampler
+            .group()
+            .op(
+                "fixed-window-check",
+                ctx.tr("fixed window check (1 round trip)", "固定窗口检查（1 次往返）"),
+                Backend::Redis,
+                || {
+                    limiters.fixed(ctx, &mut *con.borrow_mut(), &timed_user, tick())?;
+                    Ok(())
+                },
+            )
+            .op(
+                "sliding-log-check",
+                ctx.tr("sliding log check, Lua (1 round trip)", "滑动日志检查，Lua（1 次往返）"),
+                Backend::Redis,
+                || {
+                    let now = tick();
+                    n += 1;
+                    limiters.sliding(&mut *con.borrow_mut(), &timed_log, now, &format!("{now}-{n}"))?;
+                    Ok(())
+                },
+            )
+            .run()?,
+    );
+    report.compare("fixed-vs-sliding-check", group.get("fixed-window-check"), group.get("sliding-log-check"))?;
     report.note(
         NoteKind::Info,
         ctx.tr(
@@ -326,7 +339,7 @@ pub fn rate_limiter(ctx: &Ctx) -> Result<DemoReport> {
         ),
     };
     let holds = fixed_max == 2 * LIMIT && sliding_max == LIMIT && no_ttl == 0;
-    report.claim(Claim::new(text, format!("{fixed_max} → {sliding_max}"), holds));
+    report.claim(Claim::new("sliding-log-holds-limit", text, format!("{fixed_max} → {sliding_max}"), holds));
     Ok(report)
 }
 
@@ -476,7 +489,7 @@ pub fn limiter_race(ctx: &Ctx) -> Result<DemoReport> {
         ),
     };
     let holds = then_incr > LIMIT && incr_first == LIMIT && log == LIMIT && ts_member > LIMIT;
-    report.claim(Claim::new(text, format!("{then_incr} → {incr_first}"), holds));
+    report.claim(Claim::new("atomic-check-holds-limit", text, format!("{then_incr} → {incr_first}"), holds));
     ensure!(requests > LIMIT, "the race needs more requests than the limit");
     Ok(report)
 }
