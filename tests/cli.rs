@@ -474,3 +474,154 @@ fn a_password_never_shows_in_an_error() {
     assert!(!out.stderr.contains("s3cr3t-pw") && !out.stdout.contains("s3cr3t-pw"), "{}", out.stderr);
     out.stderr_contains("***");
 }
+
+#[test]
+fn sigterm_cleans_up_and_exits_143() {
+    let server = Server::start(&[]);
+    let _serial = support::heavy();
+    let mut child = Test::new().args(["lesson", "2", "--no-quiz"]).redis(&server).spawn();
+    support::wait_for_our_keys(&server);
+    support::signal(child.id(), "-TERM");
+    let status = support::wait_with_timeout(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(143), "exit status {status:?}");
+    assert_eq!(server.dbsize(), 0, "keys were left behind after SIGTERM");
+}
+
+/// A stalled server (SIGSTOP) mid-lesson: the lesson ends within 20 s with one line and exit 2; once
+/// the server is back, the next run removes what was left (the run journal), and the others' data
+/// never changed.
+#[test]
+fn a_frozen_server_ends_the_lesson_and_the_next_run_sweeps_what_it_left() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    server.fill_with_someone_elses_data();
+    let before = server.fingerprint();
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().display().to_string();
+    let _serial = support::heavy();
+    let mut child = Test::new().args(["lesson", "6", "--no-quiz", "--state-dir", &state_arg]).redis(&server).spawn();
+    support::wait_for_our_keys(&server);
+    server.freeze();
+    let frozen = std::time::Instant::now();
+    let status = support::wait_with_timeout(&mut child, Duration::from_secs(40));
+    let took = frozen.elapsed();
+    server.thaw();
+    let stderr = support::stderr_of(&mut child);
+    assert_eq!(status.code(), Some(2), "exit status {status:?}: {stderr}");
+    assert!(took < Duration::from_secs(20), "took {took:?} to give up on a frozen server");
+    assert!(stderr.contains("stopped answering (timed out)"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    let left = server.our_keys();
+    let doc = Test::new()
+        .args(["lesson", "1", "--quick", "--json", "--state-dir", &state_arg])
+        .redis(&server)
+        .run()
+        .success()
+        .json();
+    assert_eq!(doc["swept"]["keys"].as_u64().unwrap() as usize, left, "{}", doc["swept"]);
+    assert_eq!(server.our_keys(), 0);
+    assert_eq!(server.fingerprint(), before, "the others' data changed");
+}
+
+#[test]
+fn ctrl_c_while_the_server_is_frozen_exits_130_within_seconds() {
+    let server = Server::start(&[]);
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().display().to_string();
+    let _serial = support::heavy();
+    let mut child = Test::new().args(["lesson", "6", "--no-quiz", "--state-dir", &state_arg]).redis(&server).spawn();
+    support::wait_for_our_keys(&server);
+    server.freeze();
+    std::thread::sleep(Duration::from_millis(300));
+    let pressed = std::time::Instant::now();
+    support::interrupt(&child);
+    let status = support::wait_with_timeout(&mut child, Duration::from_secs(15));
+    let took = pressed.elapsed();
+    server.thaw();
+    assert_eq!(status.code(), Some(130), "exit status {status:?}");
+    assert!(took < Duration::from_secs(3), "Ctrl-C took {took:?} with the server frozen");
+    // What it could not remove, `doctor --clean` removes.
+    let out = Test::new().args(["doctor", "--clean", "--state-dir", &state_arg]).redis(&server).run().success();
+    out.stdout_contains("interrupted runs had left");
+    assert_eq!(server.our_keys(), 0);
+}
+
+#[test]
+fn kill_9_mid_lesson_leaves_keys_that_the_next_run_sweeps() {
+    let server = Server::start(&[]);
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().display().to_string();
+    let _serial = support::heavy();
+    let mut child = Test::new().args(["lesson", "2", "--no-quiz", "--state-dir", &state_arg]).redis(&server).spawn();
+    support::wait_for_our_keys(&server);
+    support::signal(child.id(), "-KILL");
+    let _ = support::wait_with_timeout(&mut child, Duration::from_secs(10));
+    let left = server.our_keys();
+    assert!(left > 0);
+    let doc = Test::new()
+        .args(["lesson", "1", "--quick", "--json", "--state-dir", &state_arg])
+        .redis(&server)
+        .run()
+        .success()
+        .json();
+    assert_eq!(doc["swept"]["keys"].as_u64().unwrap() as usize, left);
+    assert_eq!(server.our_keys(), 0);
+}
+
+#[test]
+fn a_full_noeviction_server_is_refused_before_writing() {
+    let server =
+        Server::start(&["--maxmemory", "2mb", "--maxmemory-policy", "noeviction", "--enable-debug-command", "yes"]);
+    server.fill_with_someone_elses_data();
+    refused_before_writing(&server, "3", "maxmemory of 2.00 MiB (policy noeviction)");
+}
+
+#[test]
+fn a_restricted_acl_user_gets_the_command_it_lacks_named() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    redis::cmd("ACL")
+        .arg(&["SETUSER", "reader", "on", ">pw", "~*", "&*", "+@all", "-set"][..])
+        .exec(&mut server.client())
+        .unwrap();
+    let before = server.fingerprint();
+    let _serial = support::heavy();
+    let url = format!("redis://reader:pw@127.0.0.1:{}", server.port());
+    let out = Test::new().args(["lesson", "1", "--quick"]).env("REDIS_URL", &url).run().code(2);
+    out.stderr_contains("may not run SET (NOPERM)").stderr_lacks(":pw@");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert_eq!(server.fingerprint(), before);
+    assert_eq!(server.our_keys(), 0);
+}
+
+#[test]
+fn max_clients_reached_is_one_line() {
+    let server = Server::start(&["--maxclients", "1"]);
+    let _held = server.client();
+    let out = Test::new().args(["lesson", "1", "--quick"]).redis(&server).run().code(2);
+    out.stderr_contains("max number of clients reached");
+}
+
+#[test]
+fn a_busy_script_is_one_line_and_touches_nothing() {
+    let server = Server::start(&["--busy-reply-threshold", "100"]);
+    let url = server.url();
+    let script = std::thread::spawn(move || {
+        let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+        // Runs until SCRIPT KILL.
+        let _: redis::RedisResult<()> = redis::cmd("EVAL").arg("while true do end").arg(0).query(&mut con);
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let out = Test::new().args(["lesson", "1", "--quick"]).redis(&server).run().code(2);
+    out.stderr_contains("busy running a script (BUSY)");
+    redis::cmd("SCRIPT").arg("KILL").exec(&mut server.client()).unwrap();
+    script.join().unwrap();
+    assert_eq!(server.our_keys(), 0);
+}
+
+#[test]
+fn a_server_that_closes_idle_connections_does_not_break_a_lesson() {
+    let server = Server::start(&["--timeout", "1"]);
+    let _serial = support::heavy();
+    let doc =
+        Test::new().args(["lesson", "10", "--quick", "--json", "--no-quiz"]).redis(&server).run().success().json();
+    assert_eq!(doc["keys_left"], 0);
+}

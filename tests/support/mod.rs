@@ -47,6 +47,35 @@ impl Server {
         self.inner.port()
     }
 
+    /// SIGSTOP: the process stays, its sockets accept, nothing answers (a stalled VM).
+    pub fn freeze(&self) {
+        signal(self.inner.pid(), "-STOP");
+    }
+
+    pub fn thaw(&self) {
+        signal(self.inner.pid(), "-CONT");
+    }
+
+    /// A connection of the test's own.
+    pub fn client(&self) -> redis::Connection {
+        self.connection()
+    }
+
+    /// Keys any run of redis-learn wrote and did not remove.
+    pub fn our_keys(&self) -> usize {
+        let mut con = self.connection();
+        let keys: Vec<String> = redis::cmd("SCAN")
+            .arg(0)
+            .arg("MATCH")
+            .arg("redis-learn:*")
+            .arg("COUNT")
+            .arg(100_000)
+            .query::<(u64, Vec<String>)>(&mut con)
+            .unwrap()
+            .1;
+        keys.len()
+    }
+
     fn connection(&self) -> redis::Connection {
         redis::Client::open(self.url()).unwrap().get_connection().unwrap()
     }
@@ -152,9 +181,10 @@ impl Test {
         }
     }
 
-    /// Start without waiting (for the Ctrl-C test); the child keeps the temp HOME alive.
+    /// Start without waiting (for the Ctrl-C test); the child keeps the temp HOME alive. Its
+    /// stderr is piped: read it after it ends with [`stderr_of`].
     pub fn spawn(mut self) -> Child {
-        self.command.stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null());
+        self.command.stdout(Stdio::null()).stderr(Stdio::piped()).stdin(Stdio::null());
         let child = self.command.spawn().unwrap();
         std::mem::forget(self.home);
         child
@@ -218,8 +248,31 @@ impl Output {
 
 /// Ctrl-C, as a terminal would send it.
 pub fn interrupt(child: &Child) {
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
+    signal(child.id(), "-INT");
+}
+
+/// `kill SIGNAL pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill").args([signal, &pid.to_string()]).status().unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// Wait until the server holds a key of ours (the lesson is writing), at most a minute.
+pub fn wait_for_our_keys(server: &Server) {
+    let started = Instant::now();
+    while server.our_keys() == 0 && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(server.our_keys() > 0, "the lesson wrote nothing within a minute");
+}
+
+/// What a spawned child wrote to stderr (after it ended).
+pub fn stderr_of(child: &mut Child) -> String {
+    let mut text = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut err, &mut text);
+    }
+    text
 }
 
 pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> ExitStatus {
