@@ -46,6 +46,10 @@ pub struct DemoReport {
     /// Set when the demo failed to run; its claims then count as not holding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Set when the demo could not run here and was left out (why, in the learner's language); the
+    /// rest of the lesson runs, and the run does not fail for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 impl DemoReport {
@@ -60,6 +64,7 @@ impl DemoReport {
             notes: Vec::new(),
             trace: TraceReport::default(),
             error: None,
+            skipped: None,
         }
     }
 

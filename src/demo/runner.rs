@@ -143,6 +143,20 @@ pub fn run_demos(
                 keys.clean()?;
                 return Err(err);
             }
+            // A demo that starts its own redis-server, with none on PATH: leave it out, run the rest.
+            Err(err) if err.chain().any(|c| matches!(c.downcast_ref(), Some(UserError::NoRedisAvailable))) => {
+                let mut skipped = DemoReport::new(name, name.clone());
+                skipped.skipped = Some(
+                    settings
+                        .lang
+                        .tr(
+                            "this demo starts a redis-server of its own, and there is none on PATH (Debian/Ubuntu: sudo apt install redis-server)",
+                            "这个演示要自己启动 redis-server，而 PATH 中没有（Debian/Ubuntu：sudo apt install redis-server）",
+                        )
+                        .to_string(),
+                );
+                skipped
+            }
             // A server condition (paused, full, a missing permission, too old): one line, exit 2.
             Err(err) if let Some(condition) = condition::classify(&err, &server, &format!("demo {name}")) => {
                 match condition {

@@ -146,6 +146,13 @@ impl<W: Write> Printer<W> {
         if let Some(error) = &report.error {
             writeln!(self.out, "  {} {error}", self.styles.fail(self.tr("demo failed:", "演示失败：")))?;
         }
+        if let Some(why) = &report.skipped {
+            let options = textwrap::Options::new(self.width).initial_indent("  ").subsequent_indent("    ");
+            let text = format!("{} {why}", self.styles.uncertain(self.tr("skipped:", "已跳过：")));
+            for line in textwrap::wrap(&text, options) {
+                writeln!(self.out, "{line}")?;
+            }
+        }
         if !report.claims.is_empty() {
             writeln!(
                 self.out,

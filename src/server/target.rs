@@ -99,12 +99,31 @@ pub(crate) fn open_with_limits(client: &Client) -> redis::RedisResult<redis::Con
     Ok(con)
 }
 
-/// Parse a Redis URL, refusing a non-loopback host unless `allow_remote`. Never connects.
+/// Query parameters the `redis` crate understands in a URL.
+const KNOWN_QUERY: &[&str] = &["db", "user", "pass", "protocol"];
+
+/// Parse a Redis URL (`redis://`, `unix://`, `redis+unix://`), refusing a non-loopback host unless
+/// `allow_remote`. Never connects.
 pub fn parse_url(url: &str, allow_remote: bool) -> Result<Client, UserError> {
     // Never echo a password, not even from a URL that does not parse.
     let bad = |reason: String| UserError::BadRedisUrl { url: redact(url), reason: scrub(&reason, url) };
     if !url.contains("://") {
         return Err(bad("no scheme".into()));
+    }
+    if url.starts_with("rediss://") {
+        return Err(bad(
+            "this build has no TLS: use redis:// on a trusted network, or a TLS tunnel (stunnel) on loopback".into(),
+        ));
+    }
+    // The client ignores query parameters it does not know and falls back to its defaults (a
+    // `?socket=` would quietly become 127.0.0.1:6379): refuse them instead.
+    if let Some((_, query)) = url.split_once('?') {
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+            if !KNOWN_QUERY.contains(&key) {
+                return Err(bad(format!("unsupported parameter {key:?}; known: {}", KNOWN_QUERY.join(", "))));
+            }
+        }
     }
     let client = Client::open(url).map_err(|e| bad(e.to_string()))?;
     let host = match client.get_connection_info().addr() {
@@ -312,6 +331,17 @@ mod tests {
             let err = parse_url(url, false).err();
             assert!(matches!(err, Some(UserError::BadRedisUrl { .. })), "{url}: {err:?}");
         }
+    }
+
+    #[test]
+    fn unix_sockets_work_and_unknown_parameters_do_not() {
+        assert!(parse_url("unix:///tmp/redis.sock", false).is_ok());
+        assert!(parse_url("redis+unix:///tmp/redis.sock?db=2", false).is_ok());
+        assert!(parse_url("redis://127.0.0.1:6379/0?protocol=resp3", false).is_ok());
+        let err = parse_url("redis://127.0.0.1:6379?socket=/tmp/redis.sock", false).err().unwrap();
+        assert!(err.to_string().contains("unsupported parameter \"socket\""), "{err}");
+        let err = parse_url("rediss://127.0.0.1:6380", false).err().unwrap();
+        assert!(err.to_string().contains("no TLS"), "{err}");
     }
 
     #[test]
