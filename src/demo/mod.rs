@@ -18,7 +18,6 @@ mod locks;
 mod pubsub;
 mod report;
 mod runner;
-#[cfg(any())] // TODO-CONVERT
 mod sessions;
 #[cfg(any())] // TODO-CONVERT
 mod structures;
@@ -85,11 +84,8 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "node-filter", run: discovery::node_filter },
     #[cfg(any())] // TODO-CONVERT
     Demo { name: "scan-not-keys", run: discovery::scan_not_keys },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "session-expiry", run: sessions::session_expiry },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "ws-subscriptions", run: sessions::ws_subscriptions },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "ws-clients", run: sessions::ws_clients },
     #[cfg(any())] // TODO-CONVERT
     Demo { name: "counters", run: structures::counters },
