@@ -6,7 +6,6 @@
 #[cfg(any())] // TODO-CONVERT
 mod cache_aside;
 mod context;
-#[cfg(any())] // TODO-CONVERT
 mod discovery;
 #[cfg(any())] // TODO-CONVERT
 mod http_cache;
@@ -76,13 +75,9 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "offline-node", run: pubsub::offline_node },
     #[cfg(any())] // TODO-CONVERT
     Demo { name: "polling", run: pubsub::polling },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "node-heartbeats", run: discovery::node_heartbeats },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "heartbeat-table", run: discovery::heartbeat_table },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "node-filter", run: discovery::node_filter },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "scan-not-keys", run: discovery::scan_not_keys },
     Demo { name: "session-expiry", run: sessions::session_expiry },
     Demo { name: "ws-subscriptions", run: sessions::ws_subscriptions },
