@@ -5,7 +5,6 @@
 
 mod cache_aside;
 mod context;
-#[cfg(any())] // TODO-CONVERT
 mod discovery;
 mod http_cache;
 #[cfg(any())] // TODO-CONVERT
@@ -14,7 +13,6 @@ mod locks;
 mod pubsub;
 mod report;
 mod runner;
-#[cfg(any())] // TODO-CONVERT
 mod sessions;
 mod structures;
 mod together;
@@ -59,19 +57,12 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "broadcast", run: pubsub::broadcast },
     Demo { name: "offline-node", run: pubsub::offline_node },
     Demo { name: "polling", run: pubsub::polling },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "node-heartbeats", run: discovery::node_heartbeats },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "heartbeat-table", run: discovery::heartbeat_table },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "node-filter", run: discovery::node_filter },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "scan-not-keys", run: discovery::scan_not_keys },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "session-expiry", run: sessions::session_expiry },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "ws-subscriptions", run: sessions::ws_subscriptions },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "ws-clients", run: sessions::ws_clients },
     Demo { name: "counters", run: structures::counters },
     Demo { name: "job-queue", run: structures::job_queue },

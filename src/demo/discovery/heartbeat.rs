@@ -125,6 +125,7 @@ pub fn node_heartbeats(ctx: &Ctx) -> Result<DemoReport> {
     let detected = within_ttl(keys_view.crash_gone, TTL) && within_ttl(index_view.crash_gone, TTL);
     let bound = TTL + SLACK;
     report.claim(Claim::new(
+        "crashed-node-drops-out-by-itself",
         match ctx.lang {
             Lang::En => format!(
                 "{} crashed and dropped out by itself: its key vanished {} and its index entry {} after its last heartbeat — not before the {} TTL, and within TTL + ε = {}. PTTL right after the crash said {} were left; it took {}",
@@ -158,6 +159,7 @@ pub fn node_heartbeats(ctx: &Ctx) -> Result<DemoReport> {
     let flaps = keys_view.flaps + index_view.flaps;
     let longest_gap = run.nodes.iter().map(|n| n.longest_gap).max().unwrap_or_default();
     report.claim(Claim::new(
+        "healthy-nodes-never-flap",
         match ctx.lang {
             Lang::En => format!(
                 "Healthy nodes never flapped: {flaps} false removals in {} polls of both views ({} checks of a heartbeating node); the longest gap between two heartbeats of any node was {}, against a TTL of {}",
@@ -179,6 +181,7 @@ pub fn node_heartbeats(ctx: &Ctx) -> Result<DemoReport> {
     ));
     let left_fast = keys_view.leave_gone < TTL && index_view.leave_gone < TTL;
     report.claim(Claim::new(
+        "graceful-leave-is-immediate",
         match ctx.lang {
             Lang::En => format!(
                 "{} shut down gracefully (ZREM + DEL in one MULTI) and was gone from both views {} / {} after its request, without waiting out the {} TTL",
@@ -200,6 +203,7 @@ pub fn node_heartbeats(ctx: &Ctx) -> Result<DemoReport> {
     ));
     let stale = u64::from(stale_score.is_some());
     report.claim(Claim::new(
+        "index-needs-a-sweeper",
         match ctx.lang {
             Lang::En => format!(
                 "Once the TTL had passed, {}'s key had removed itself (EXISTS → {key_left}), but its sorted-set entry had not: {stale} stale member, skipped by the BYSCORE filter (listed: {}), until the sweeper's ZREMRANGEBYSCORE removed {swept}",

@@ -16,7 +16,9 @@ use redis::ConnectionLike;
 use super::{KeyNames, Node, REGIONS, RedisRegistry, nonce};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, Comparison, Measurement, Stats, format_count, format_duration, format_ratio};
+use crate::measure::{
+    Backend, Claim, ClaimStatus, Kind, Measurement, format_count, format_duration, format_ratio, new_group,
+};
 use crate::server::{PrivateServer, TracedConnection, Version};
 
 /// SCAN's COUNT in the batched passes (a common production value).
@@ -38,6 +40,8 @@ const PING_PAUSE: Duration = Duration::from_micros(200);
 const MIN_BLOCK_RATIO: f64 = 10.0;
 /// The index must answer at least this many times faster than a full SCAN pass.
 const MIN_INDEX_RATIO: f64 = 10.0;
+/// Index reads timed in each round.
+const INDEX_PER_ROUND: usize = 50;
 /// Measured by the course's reference notes (redis-patterns.md §6) on Redis 7.0.15 with 1,000,000
 /// keys: one KEYS took 70,041 µs in SLOWLOG. Cited, never measured here: we do not run KEYS.
 const REFERENCE_KEYS_1M_US: u64 = 70_041;
@@ -140,12 +144,15 @@ fn scan_pass(ctx: &Ctx, con: &mut impl ConnectionLike, pattern: &str, count: usi
     Ok(pass)
 }
 
-/// Run `work` while another client PINGs the same server in a loop; returns every PING's wait.
-fn with_pinger<T>(ctx: &Ctx, server: &PrivateServer, work: impl FnOnce() -> Result<T>) -> Result<(T, Vec<Duration>)> {
+/// One PING of the pinger: when it was sent, and how long its reply took.
+type Ping = (Instant, Duration);
+
+/// Run `work` while another client PINGs the same server in a loop; returns every PING.
+fn with_pinger<T>(ctx: &Ctx, server: &PrivateServer, work: impl FnOnce() -> Result<T>) -> Result<(T, Vec<Ping>)> {
     let stop = AtomicBool::new(false);
     let pings = AtomicU64::new(0);
     thread::scope(|scope| {
-        let pinger = scope.spawn(|| -> Result<Vec<Duration>> {
+        let pinger = scope.spawn(|| -> Result<Vec<Ping>> {
             let result = (|| {
                 let mut con = connect(ctx, server)?;
                 let mut waits = Vec::new();
@@ -153,7 +160,7 @@ fn with_pinger<T>(ctx: &Ctx, server: &PrivateServer, work: impl FnOnce() -> Resu
                     ctx.check_interrupt()?;
                     let sent = Instant::now();
                     redis::cmd("PING").exec(&mut con).context("PING")?;
-                    waits.push(sent.elapsed());
+                    waits.push((sent, sent.elapsed()));
                     pings.fetch_add(1, Ordering::SeqCst);
                     thread::sleep(PING_PAUSE);
                 }
@@ -178,9 +185,27 @@ fn longest(waits: &[Duration]) -> Duration {
     waits.iter().copied().max().unwrap_or_default()
 }
 
-fn median(values: &mut [u64]) -> u64 {
-    values.sort_unstable();
-    values.get(values.len() / 2).copied().unwrap_or(0)
+/// Does this PING's wait overlap one of the windows (start, end)?
+fn overlaps(ping: &Ping, windows: &[(Instant, Instant)]) -> bool {
+    let (sent, wait) = *ping;
+    windows.iter().any(|&(start, end)| sent <= end && sent + wait >= start)
+}
+
+/// What one round of the timed comparison saw.
+struct Round {
+    index: Vec<Duration>,
+    pass: Pass,
+    pass_window: (Instant, Instant),
+    /// SCAN calls and server µs (INFO commandstats) of the batched pass.
+    pass_server: (u64, u64),
+    walk: Pass,
+    walk_window: (Instant, Instant),
+    walk_usec: u64,
+}
+
+/// The same claim, failed: a condition besides its ratio did not hold.
+fn failed(claim: Claim) -> Claim {
+    Claim::with_status(claim.id, claim.text, claim.measured, ClaimStatus::Failed)
 }
 
 pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
@@ -196,7 +221,7 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
         "这个演示要往自己启动的 redis-server 里写入大量键，但无法启动它",
     ))?;
     let filler = ctx.n(300_000, 100_000);
-    let (passes, walks) = (2, 2);
+    let rounds = ctx.n(12, 8);
     let mut con = connect(ctx, &server)?;
     let fill_start = Instant::now();
     fill(ctx, &mut con, filler)?;
@@ -215,65 +240,136 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
     let all_keys: BTreeSet<String> = nodes.iter().map(|n| registry.keys.node(&n.id)).collect();
     let pattern = format!("{}*", registry.keys.node_prefix);
 
-    // The index: one command, whatever the size of the database.
+    let walk_count = (dbsize as usize).saturating_mul(2).max(BATCH);
+
+    // The index (one command, whatever the size of the database), a batched SCAN pass and one SCAN
+    // whose COUNT covers every key (one command, one walk of the whole keyspace, as KEYS does) take
+    // turns in rounds, in alternating order, while another client PINGs all along.
     let index_ids: BTreeSet<String> = registry.active_ids()?.into_iter().collect();
-    let index = report.measured(ctx.sampler.measure(
+    for _ in 0..INDEX_PER_ROUND {
+        ensure!(registry.active_ids()?.len() == NODES, "the index lost a node");
+    }
+    scan_pass(ctx, &mut con, &pattern, BATCH)?;
+    let (runs, all_pings) = with_pinger(ctx, &server, || {
+        let mut runs = Vec::with_capacity(rounds);
+        for r in 0..rounds {
+            let mut index = Vec::with_capacity(INDEX_PER_ROUND);
+            let (mut pass, mut walk) = (None, None);
+            let steps: [u8; 3] = if r % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
+            for step in steps {
+                match step {
+                    0 => {
+                        for _ in 0..INDEX_PER_ROUND {
+                            ctx.check_interrupt()?;
+                            let start = Instant::now();
+                            let ids = registry.active_ids()?;
+                            index.push(start.elapsed());
+                            ensure!(ids.len() == NODES, "the index lost a node");
+                        }
+                    }
+                    1 => {
+                        let before = scan_stats(&mut con)?;
+                        let start = Instant::now();
+                        let p = scan_pass(ctx, &mut con, &pattern, BATCH)?;
+                        let window = (start, Instant::now());
+                        let after = scan_stats(&mut con)?;
+                        pass = Some((p, window, (after.0 - before.0, after.1 - before.1)));
+                    }
+                    _ => {
+                        let before = scan_stats(&mut con)?;
+                        let start = Instant::now();
+                        let w = scan_pass(ctx, &mut con, &pattern, walk_count)?;
+                        let window = (start, Instant::now());
+                        let after = scan_stats(&mut con)?;
+                        walk = Some((w, window, after.1 - before.1));
+                    }
+                }
+            }
+            let ((pass, pass_window, pass_server), (walk, walk_window, walk_usec)) =
+                (pass.context("no SCAN pass ran")?, walk.context("no walk ran")?);
+            runs.push(Round { index, pass, pass_window, pass_server, walk, walk_window, walk_usec });
+        }
+        Ok(runs)
+    })?;
+    let walk_windows: Vec<(Instant, Instant)> = runs.iter().map(|r| r.walk_window).collect();
+    let pass_windows: Vec<(Instant, Instant)> = runs.iter().map(|r| r.pass_window).collect();
+    let walk_pings: Vec<Duration> =
+        all_pings.iter().filter(|p| overlaps(p, &walk_windows)).map(|&(_, wait)| wait).collect();
+    let batch_pings: Vec<Duration> = all_pings
+        .iter()
+        .filter(|p| overlaps(p, &pass_windows) && !overlaps(p, &walk_windows))
+        .map(|&(_, wait)| wait)
+        .collect();
+    let calls_per_pass = runs.first().map_or(0, |r| r.pass.calls);
+    let duplicates: u64 = runs.iter().map(|r| r.pass.duplicates).sum();
+    let walk_max_calls = runs.iter().map(|r| r.walk.calls).max().unwrap_or(0);
+
+    let timed = new_group();
+    let index = report.measured(Measurement::from_rounds(
+        "index-zrange",
         ctx.tr("index: ZRANGE svc:ws:nodes <now> +inf BYSCORE", "索引：ZRANGE svc:ws:nodes <now> +inf BYSCORE"),
         Backend::Redis,
-        || {
-            ensure!(registry.active_ids()?.len() == NODES, "the index lost a node");
-            Ok(())
-        },
+        Kind::Throughput,
+        timed,
+        1,
+        &runs.iter().map(|r| r.index.clone()).collect::<Vec<_>>(),
     )?);
-
-    // Batched SCAN passes, with a client PINGing meanwhile.
-    let before = scan_stats(&mut con)?;
-    let (pass_runs, batch_pings) = with_pinger(ctx, &server, || {
-        (0..passes).map(|_| scan_pass(ctx, &mut con, &pattern, BATCH)).collect::<Result<Vec<Pass>>>()
-    })?;
-    let after = scan_stats(&mut con)?;
-    let (batch_calls, batch_usec) = (after.0 - before.0, after.1 - before.1);
-    let per_batch_us = batch_usec as f64 / batch_calls.max(1) as f64;
-    let pass_times: Vec<Duration> = pass_runs.iter().map(|p| p.elapsed).collect();
-    let calls_per_pass = pass_runs.first().map_or(0, |p| p.calls);
-    let duplicates: u64 = pass_runs.iter().map(|p| p.duplicates).sum();
-    let stats = Stats::from_samples(&pass_times).ok_or_else(|| anyhow!("no SCAN pass ran"))?;
-    let pass = report.measured(Measurement::new(
+    let pass = report.measured(Measurement::from_rounds(
+        "scan-pass",
         match ctx.lang {
             Lang::En => format!(
-                "SCAN 0 MATCH svc:ws:node:* COUNT {BATCH} … to cursor 0 ({} calls; {passes} passes)",
+                "SCAN 0 MATCH svc:ws:node:* COUNT {BATCH} … to cursor 0 ({} calls; one pass a round)",
                 format_count(calls_per_pass)
             ),
             Lang::Zh => format!(
-                "SCAN 0 MATCH svc:ws:node:* COUNT {BATCH} … 直到游标为 0（{} 次调用；共 {passes} 遍）",
+                "SCAN 0 MATCH svc:ws:node:* COUNT {BATCH} … 直到游标为 0（{} 次调用；每轮一遍）",
                 format_count(calls_per_pass)
             ),
         },
         Backend::Redis,
-        stats,
+        Kind::Throughput,
+        timed,
         1,
-    ));
-    report.compare(&index, &pass);
+        &runs.iter().map(|r| vec![r.pass.elapsed]).collect::<Vec<_>>(),
+    )?);
+    let index_vs_pass = report.compare("index-vs-scan-pass", &index, &pass)?;
+    // Server time (INFO commandstats) of one batched SCAN call and of the one-command walk, per round.
+    let per_call = |r: &Round| Duration::from_nanos(r.pass_server.1 * 1_000 / r.pass_server.0.max(1));
+    let batch_server = report.measured(Measurement::from_rounds(
+        "scan-call-server-time",
+        match ctx.lang {
+            Lang::En => format!("server time of one SCAN … COUNT {BATCH} call (INFO commandstats, mean of a pass)"),
+            Lang::Zh => format!("一次 SCAN … COUNT {BATCH} 调用占用服务器的时间（INFO commandstats，一遍的平均）"),
+        },
+        Backend::Redis,
+        Kind::Latency,
+        timed,
+        1,
+        &runs.iter().map(|r| vec![per_call(r)]).collect::<Vec<_>>(),
+    )?);
+    let walk_server = report.measured(Measurement::from_rounds(
+        "scan-walk-server-time",
+        match ctx.lang {
+            Lang::En => format!(
+                "server time of one SCAN … COUNT {} (one walk, like KEYS; INFO commandstats)",
+                format_count(walk_count as u64)
+            ),
+            Lang::Zh => format!(
+                "一次 SCAN … COUNT {}（一次走完，和 KEYS 一样）占用服务器的时间（INFO commandstats）",
+                format_count(walk_count as u64)
+            ),
+        },
+        Backend::Redis,
+        Kind::Latency,
+        timed,
+        1,
+        &runs.iter().map(|r| vec![Duration::from_micros(r.walk_usec)]).collect::<Vec<_>>(),
+    )?);
+    let call_vs_walk = report.compare("scan-call-vs-walk-server-time", &batch_server, &walk_server)?;
+    // The figures the table, the notes and the claims quote: this run's p50s.
+    let (per_batch_us, walk_us) = (batch_server.p50().as_secs_f64() * 1e6, walk_server.p50().as_micros() as u64);
 
-    // One SCAN whose COUNT covers every key: one command, one walk of the whole keyspace.
-    let walk_count = (dbsize as usize).saturating_mul(2).max(BATCH);
-    let mut walk_usec = Vec::new();
-    let mut walk_calls = Vec::new();
-    let mut walk_found = BTreeSet::new();
-    let mut walk_pings = Vec::new();
-    for _ in 0..walks {
-        let before = scan_stats(&mut con)?;
-        let (walk, pings) = with_pinger(ctx, &server, || scan_pass(ctx, &mut con, &pattern, walk_count))?;
-        let after = scan_stats(&mut con)?;
-        walk_usec.push(after.1 - before.1);
-        walk_calls.push(walk.calls);
-        walk_found = walk.found;
-        walk_pings.extend(pings);
-    }
-    let walk_us = median(&mut walk_usec.clone());
-    let walk_max_calls = walk_calls.iter().copied().max().unwrap_or(0);
-
-    let found_all = pass_runs.iter().all(|p| p.found == all_keys) && index_ids == all_ids && walk_found == all_keys;
+    let found_all = runs.iter().all(|r| r.pass.found == all_keys && r.walk.found == all_keys) && index_ids == all_ids;
     let us = |v: f64| format_duration(Duration::from_nanos((v * 1_000.0) as u64));
     report.finding(
         match ctx.lang {
@@ -311,12 +407,12 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
                 format!("SCAN … COUNT {BATCH}"),
                 format_count(calls_per_pass),
                 match ctx.lang {
-                    Lang::En => format!("{} (mean)", us(per_batch_us)),
-                    Lang::Zh => format!("{}（平均）", us(per_batch_us)),
+                    Lang::En => format!("{} (p50)", us(per_batch_us)),
+                    Lang::Zh => format!("{}（p50）", us(per_batch_us)),
                 },
                 format_duration(pass.p50()),
                 format_duration(longest(&batch_pings)),
-                pass_runs.first().map_or(0, |p| p.found.len()).to_string(),
+                runs.first().map_or(0, |r| r.pass.found.len()).to_string(),
             ],
             vec![
                 match ctx.lang {
@@ -327,7 +423,7 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
                 us(walk_us as f64),
                 "—".to_string(),
                 format_duration(longest(&walk_pings)),
-                walk_found.len().to_string(),
+                runs.first().map_or(0, |r| r.walk.found.len()).to_string(),
             ],
         ],
     );
@@ -336,14 +432,14 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
         NoteKind::Info,
         match ctx.lang {
             Lang::En => format!(
-                "KEYS is never sent by this course. The reference notes measured it on this Redis version (7.0.15) with 1,000,000 keys: one KEYS took {} in SLOWLOG (cited, not measured in this run). Our one-command SCAN walk took {} for {} keys, about {} per million: SCAN copies every key it visits into a list before filtering, while KEYS matches in place, so SCAN pays more per key. Both grow with the whole keyspace, and while such a command runs Redis serves no one else — one thread executes commands one at a time — so every client of the notes' backend (token cache reads, K-line queries, locks, the Pub/Sub broadcast) waits, as the PING did.",
+                "KEYS is never sent by this course. The reference notes measured it on Redis 7.0.15 with 1,000,000 keys: one KEYS took {} in SLOWLOG (cited, not measured in this run). Our one-command SCAN walk took {} for {} keys, about {} per million: SCAN copies every key it visits into a list before filtering, while KEYS matches in place, so SCAN pays more per key. Both grow with the whole keyspace, and while such a command runs Redis serves no one else — one thread executes commands one at a time — so every client of the notes' backend (token cache reads, K-line queries, locks, the Pub/Sub broadcast) waits, as the PING did.",
                 format_duration(Duration::from_micros(REFERENCE_KEYS_1M_US)),
                 us(walk_us as f64),
                 format_count(dbsize),
                 us(per_million_us)
             ),
             Lang::Zh => format!(
-                "本课程从不发送 KEYS。参考资料在同一版本（7.0.15）、1,000,000 个键的服务器上测过：一次 KEYS 在 SLOWLOG 中耗时 {}（引用数据，不是本次运行测得）。我们这次用一条 SCAN 命令走完全部 {} 个键，耗时 {}，约合每百万键 {}：SCAN 会先把访问到的每个键复制进一个列表再过滤，而 KEYS 就地匹配，所以 SCAN 每个键的开销更大。两者都随整个键空间增长；这样的命令执行期间，Redis 不为任何其他客户端服务——命令由单线程逐条执行——所以笔记中后端的所有客户端（Token 缓存读取、K线查询、锁、发布订阅广播）都要等，就像那个 PING 一样。",
+                "本课程从不发送 KEYS。参考资料在 Redis 7.0.15、1,000,000 个键的服务器上测过：一次 KEYS 在 SLOWLOG 中耗时 {}（引用数据，不是本次运行测得）。我们这次用一条 SCAN 命令走完全部 {} 个键，耗时 {}，约合每百万键 {}：SCAN 会先把访问到的每个键复制进一个列表再过滤，而 KEYS 就地匹配，所以 SCAN 每个键的开销更大。两者都随整个键空间增长；这样的命令执行期间，Redis 不为任何其他客户端服务——命令由单线程逐条执行——所以笔记中后端的所有客户端（Token 缓存读取、K线查询、锁、发布订阅广播）都要等，就像那个 PING 一样。",
                 format_duration(Duration::from_micros(REFERENCE_KEYS_1M_US)),
                 format_count(dbsize),
                 us(walk_us as f64),
@@ -370,8 +466,9 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
         ),
     );
 
-    let index_speedup = Comparison::speedup(&index, &pass);
-    report.claim(Claim::new(
+    let index_speedup = index_vs_pass.ratio;
+    let claim = Claim::ratio_above(
+        "index-beats-scan-pass",
         match ctx.lang {
             Lang::En => format!(
                 "Without the index, finding the {NODES} nodes took a full SCAN MATCH pass over {} keys: {} calls and {} (p50); the sorted-set index returned the same {} ids in 1 command in {} — {} faster",
@@ -392,19 +489,22 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
                 format_ratio(index_speedup)
             ),
         },
-        format!("{} → {}", format_duration(pass.p50()), format_duration(index.p50())),
-        found_all && calls_per_pass >= 2 && index_speedup >= MIN_INDEX_RATIO,
-    ));
-    let block_ratio = walk_us as f64 / per_batch_us.max(1.0);
-    report.claim(Claim::new(
+        &index_vs_pass,
+        MIN_INDEX_RATIO,
+    );
+    // The ratio decides, once every way found every node and the pass took several calls.
+    report.claim(if found_all && calls_per_pass >= 2 { claim } else { failed(claim) });
+    let block_ratio = call_vs_walk.ratio;
+    let claim = Claim::ratio_above(
+        "one-command-walk-blocks-the-server",
         match ctx.lang {
             Lang::En => format!(
                 "One command walking all {} keys (SCAN with COUNT {}, what KEYS does) held the server for {} (INFO commandstats), {} as long as one SCAN COUNT {BATCH} call ({}); a PING sent meanwhile waited up to {}, against {} during the batched passes",
                 format_count(dbsize),
                 format_count(walk_count as u64),
-                us(walk_us as f64),
+                format_duration(walk_server.p50()),
                 format_ratio(block_ratio),
-                us(per_batch_us),
+                format_duration(batch_server.p50()),
                 format_duration(longest(&walk_pings)),
                 format_duration(longest(&batch_pings))
             ),
@@ -412,18 +512,19 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
                 "一条命令走遍全部 {} 个键（COUNT 为 {} 的 SCAN，也就是 KEYS 的做法）占用服务器 {}（INFO commandstats），是一次 SCAN COUNT {BATCH} 调用（{}）的 {}；期间发出的 PING 最多等了 {}，而分批遍历期间最多只等了 {}",
                 format_count(dbsize),
                 format_count(walk_count as u64),
-                us(walk_us as f64),
-                us(per_batch_us),
+                format_duration(walk_server.p50()),
+                format_duration(batch_server.p50()),
                 format_ratio(block_ratio),
                 format_duration(longest(&walk_pings)),
                 format_duration(longest(&batch_pings))
             ),
         },
-        format!("{} vs {}", us(walk_us as f64), us(per_batch_us)),
-        walk_max_calls == 1
-            && walk_usec.iter().all(|&u| u as f64 >= MIN_BLOCK_RATIO * per_batch_us)
-            && longest(&walk_pings).as_secs_f64() * 1e6 >= walk_us as f64 / 2.0,
-    ));
+        &call_vs_walk,
+        MIN_BLOCK_RATIO,
+    );
+    // The ratio decides, once each walk was one command and a PING queued behind it.
+    let blocked = walk_max_calls == 1 && longest(&walk_pings).as_secs_f64() * 1e6 >= walk_us as f64 / 2.0;
+    report.claim(if blocked { claim } else { failed(claim) });
     Ok(report)
 }
 
@@ -438,12 +539,5 @@ mod tests {
         assert_eq!(parse_cmdstat(info, "ping"), Some((5, 3)));
         assert_eq!(parse_cmdstat(info, "get"), None);
         assert_eq!(parse_cmdstat("cmdstat_scan:calls=x,usec=1", "scan"), None);
-    }
-
-    #[test]
-    fn median_of_a_few() {
-        assert_eq!(median(&mut [5, 1, 3]), 3);
-        assert_eq!(median(&mut [4, 2]), 4);
-        assert_eq!(median(&mut []), 0);
     }
 }

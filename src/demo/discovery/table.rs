@@ -15,7 +15,7 @@ use super::heartbeat::{node_table, view_table};
 use super::{Node, RedisRegistry, SLACK, TTL, cluster_nodes, millis, nonce, within_ttl};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, Comparison, Measurement, format_count, format_duration, format_ratio};
+use crate::measure::{Backend, Claim, Comparison, Measurement, Verdict, format_count, format_duration, format_ratio};
 use crate::sql::{self, Durability};
 
 /// The database's clock in ms: nodes take `now` from the database, as they take it from Redis.
@@ -179,6 +179,7 @@ pub fn heartbeat_table(ctx: &Ctx) -> Result<DemoReport> {
     let view = &run.views[0];
     let bound = TTL + SLACK;
     report.claim(Claim::new(
+        "heartbeat-table-detects-crash",
         match ctx.lang {
             Lang::En => format!(
                 "The heartbeat table detects a crash too: {} left the active query {} after its last heartbeat (not before the {} TTL, within {}), and healthy nodes were missing {} times in {} polls",
@@ -206,6 +207,7 @@ pub fn heartbeat_table(ctx: &Ctx) -> Result<DemoReport> {
         within_ttl(view.crash_gone, TTL) && view.flaps == 0 && run.polls >= 20,
     ));
     report.claim(Claim::new(
+        "rows-never-delete-themselves",
         match ctx.lang {
             Lang::En => format!(
                 "A row never deletes itself: after its TTL the crashed node still had {rows_left} row in ws_nodes, hidden only by the WHERE clause, until the cleanup DELETE removed {cleaned} — the job Redis's key expiry does on its own"
@@ -220,17 +222,20 @@ pub fn heartbeat_table(ctx: &Ctx) -> Result<DemoReport> {
     Ok(report)
 }
 
-/// The timed operations of both sides.
+/// The timed operations of both sides, and their comparisons (Redis against SQLite).
 struct Timed {
-    redis_beat: Measurement,
-    sql_beat: Measurement,
     sql_beat_durable: Measurement,
-    redis_active: Measurement,
-    sql_active: Measurement,
+    /// Redis heartbeat against the non-durable SQLite heartbeat.
+    beat: Comparison,
+    /// Redis heartbeat against the durable SQLite heartbeat.
+    durable: Comparison,
+    /// Redis active list against the SQLite active query.
+    read: Comparison,
 }
 
 /// One heartbeat and one active-list read, on Redis and on SQLite (durable and not), with
-/// [`TIMED_NODES`] nodes registered.
+/// [`TIMED_NODES`] nodes registered. The heartbeats take turns in rounds in one group, the reads in
+/// another, so a busy moment hits every side of a comparison alike.
 fn time_both(ctx: &Ctx, report: &mut DemoReport, path: &Path) -> Result<Timed> {
     let nodes: Vec<Node> = cluster_nodes(TIMED_NODES);
     let bench = Node::new(TIMED_NODES, nonce(), "eu-west", vec!["kline", "ticker"]);
@@ -243,76 +248,111 @@ fn time_both(ctx: &Ctx, report: &mut DemoReport, path: &Path) -> Result<Timed> {
         redis.beat(node)?;
         sql_off.beat(node)?;
     }
-    let redis_beat = report.measured(ctx.sampler.measure(
-        ctx.tr("Redis heartbeat: EVALSHA (TIME, SET … PX, ZADD)", "Redis 心跳：EVALSHA（TIME、SET … PX、ZADD）"),
-        Backend::Redis,
-        || redis.beat(&bench),
-    )?);
-    let sql_beat = report.measured(ctx.sampler.measure(
-        ctx.tr("SQLite heartbeat: UPSERT, synchronous=OFF (file)", "SQLite 心跳：UPSERT，synchronous=OFF（文件库）"),
-        Backend::Sqlite,
-        || sql_off.beat(&bench),
-    )?);
-    let sql_beat_durable = report.measured(ctx.sampler.measure(
-        ctx.tr(
-            "SQLite heartbeat: UPSERT, synchronous=FULL (fsync each commit)",
-            "SQLite 心跳：UPSERT，synchronous=FULL（每次提交都 fsync）",
-        ),
-        Backend::Sqlite,
-        || sql_full.beat(&bench),
-    )?);
+    let beats = report.measured_group(
+        ctx.sampler
+            .group()
+            .op(
+                "redis-heartbeat",
+                ctx.tr(
+                    "Redis heartbeat: EVALSHA (TIME, SET … PX, ZADD)",
+                    "Redis 心跳：EVALSHA（TIME、SET … PX、ZADD）",
+                ),
+                Backend::Redis,
+                || redis.beat(&bench),
+            )
+            .op(
+                "sqlite-heartbeat",
+                ctx.tr(
+                    "SQLite heartbeat: UPSERT, synchronous=OFF (file)",
+                    "SQLite 心跳：UPSERT，synchronous=OFF（文件库）",
+                ),
+                Backend::Sqlite,
+                || sql_off.beat(&bench),
+            )
+            .op(
+                "sqlite-heartbeat-durable",
+                ctx.tr(
+                    "SQLite heartbeat: UPSERT, synchronous=FULL (fsync each commit)",
+                    "SQLite 心跳：UPSERT，synchronous=FULL（每次提交都 fsync）",
+                ),
+                Backend::Sqlite,
+                || sql_full.beat(&bench),
+            )
+            .run()?,
+    );
     let want = nodes.len() + 1;
-    let redis_active = report.measured(ctx.sampler.measure(
-        match ctx.lang {
-            Lang::En => format!("Redis active list: EVALSHA (TIME, ZRANGE … BYSCORE), {want} nodes"),
-            Lang::Zh => format!("Redis 活跃列表：EVALSHA（TIME、ZRANGE … BYSCORE），{want} 个节点"),
-        },
-        Backend::Redis,
-        || {
-            let ids = redis.active_ids()?;
-            anyhow::ensure!(ids.len() == want, "the active list had {} nodes, expected {want}", ids.len());
-            Ok(())
-        },
-    )?);
-    let sql_active = report.measured(ctx.sampler.measure(
-        match ctx.lang {
-            Lang::En => format!("SQLite active list: SELECT … WHERE last_seen_ms > now − ttl, {want} nodes"),
-            Lang::Zh => format!("SQLite 活跃列表：SELECT … WHERE last_seen_ms > now − ttl，{want} 个节点"),
-        },
-        Backend::Sqlite,
-        || {
-            let ids = sql_off.active_ids()?;
-            anyhow::ensure!(ids.len() == want, "the active query returned {} nodes, expected {want}", ids.len());
-            Ok(())
-        },
-    )?);
-    report.compare(&redis_beat, &sql_beat);
-    report.compare(&redis_beat, &sql_beat_durable);
-    report.compare(&redis_active, &sql_active);
+    let reads = report.measured_group(
+        ctx.sampler
+            .group()
+            .op(
+                "redis-active-list",
+                match ctx.lang {
+                    Lang::En => format!("Redis active list: EVALSHA (TIME, ZRANGE … BYSCORE), {want} nodes"),
+                    Lang::Zh => format!("Redis 活跃列表：EVALSHA（TIME、ZRANGE … BYSCORE），{want} 个节点"),
+                },
+                Backend::Redis,
+                || {
+                    let ids = redis.active_ids()?;
+                    anyhow::ensure!(ids.len() == want, "the active list had {} nodes, expected {want}", ids.len());
+                    Ok(())
+                },
+            )
+            .op(
+                "sqlite-active-list",
+                match ctx.lang {
+                    Lang::En => format!("SQLite active list: SELECT … WHERE last_seen_ms > now − ttl, {want} nodes"),
+                    Lang::Zh => format!("SQLite 活跃列表：SELECT … WHERE last_seen_ms > now − ttl，{want} 个节点"),
+                },
+                Backend::Sqlite,
+                || {
+                    let ids = sql_off.active_ids()?;
+                    anyhow::ensure!(
+                        ids.len() == want,
+                        "the active query returned {} nodes, expected {want}",
+                        ids.len()
+                    );
+                    Ok(())
+                },
+            )
+            .run()?,
+    );
+    let beat =
+        report.compare("redis-vs-sqlite-heartbeat", beats.get("redis-heartbeat"), beats.get("sqlite-heartbeat"))?;
+    let durable = report.compare(
+        "redis-vs-durable-sqlite-heartbeat",
+        beats.get("redis-heartbeat"),
+        beats.get("sqlite-heartbeat-durable"),
+    )?;
+    let read = report.compare(
+        "redis-vs-sqlite-active-list",
+        reads.get("redis-active-list"),
+        reads.get("sqlite-active-list"),
+    )?;
     for node in nodes.iter().chain([&bench]) {
         redis.leave(node)?;
     }
-    Ok(Timed { redis_beat, sql_beat, sql_beat_durable, redis_active, sql_active })
+    Ok(Timed { sql_beat_durable: beats.get("sqlite-heartbeat-durable").clone(), beat, durable, read })
 }
 
 fn honest_notes(ctx: &Ctx, report: &mut DemoReport, path: &Path, t: &Timed) {
-    let beat = Comparison::speedup(&t.sql_beat, &t.redis_beat);
-    let read = Comparison::speedup(&t.sql_active, &t.redis_active);
-    let durable = Comparison::speedup(&t.redis_beat, &t.sql_beat_durable);
-    // `x`: how many times faster SQLite (`label`) was than Redis.
-    let who = |x: f64, label: &str| -> String {
-        if x >= 1.0 {
+    // `c` compares Redis (a) with SQLite (b): who was faster, by how much, or neither.
+    let who = |c: &Comparison, label: &str| -> String {
+        if c.status == Verdict::NoClearDifference {
+            ctx.tr("no clear difference", "两者无明显差别").to_string()
+        } else if c.ratio < 1.0 {
             match ctx.lang {
-                Lang::En => format!("{label} was {} faster", format_ratio(x)),
-                Lang::Zh => format!("{label}快 {}", format_ratio(x)),
+                Lang::En => format!("{label} was {} faster", format_ratio(1.0 / c.ratio)),
+                Lang::Zh => format!("{label}快 {}", format_ratio(1.0 / c.ratio)),
             }
         } else {
             match ctx.lang {
-                Lang::En => format!("Redis was {} faster", format_ratio(1.0 / x)),
-                Lang::Zh => format!("Redis 快 {}", format_ratio(1.0 / x)),
+                Lang::En => format!("Redis was {} faster", format_ratio(c.ratio)),
+                Lang::Zh => format!("Redis 快 {}", format_ratio(c.ratio)),
             }
         }
     };
+    let (beat, read) = (&t.beat, &t.read);
+    let durable = t.durable.ratio;
     report.note(
         NoteKind::Info,
         match ctx.lang {
