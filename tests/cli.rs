@@ -625,3 +625,19 @@ fn a_server_that_closes_idle_connections_does_not_break_a_lesson() {
         Test::new().args(["lesson", "10", "--quick", "--json", "--no-quiz"]).redis(&server).run().success().json();
     assert_eq!(doc["keys_left"], 0);
 }
+
+/// An older server lacks commands (Redis 6.0 has no LMOVE); a server can also rename them away.
+/// The demo that needs one is left out with its reason, and the rest of the lesson runs.
+#[test]
+fn a_demo_whose_command_the_server_lacks_is_skipped_and_the_rest_runs() {
+    let server = Server::start(&["--rename-command", "BLMOVE", "", "--rename-command", "LMOVE", ""]);
+    let _serial = support::heavy();
+    let doc = Test::new().args(["lesson", "6", "--quick", "--json", "--no-quiz"]).redis(&server).run().success().json();
+    let demos = doc["demos"].as_array().unwrap();
+    let skipped: Vec<&Value> = demos.iter().filter(|d| !d["skipped"].is_null()).collect();
+    assert_eq!(skipped.len(), 1, "{doc}");
+    assert_eq!(skipped[0]["name"], "job-queue");
+    assert!(skipped[0]["skipped"].as_str().unwrap().contains("does not know"), "{}", skipped[0]);
+    assert!(demos.iter().filter(|d| d["skipped"].is_null()).all(|d| !d["claims"].as_array().unwrap().is_empty()));
+    assert_eq!(doc["keys_left"], 0);
+}

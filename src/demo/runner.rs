@@ -157,16 +157,23 @@ pub fn run_demos(
                 );
                 skipped
             }
-            // A server condition (paused, full, a missing permission, too old): one line, exit 2.
+            // A server condition (paused, full, a missing permission, too old): one line, exit 2 —
+            // except a command this server does not know (an older Redis): that demo is left out.
             Err(err) if let Some(condition) = condition::classify(&err, &server, &format!("demo {name}")) => {
-                match condition {
-                    // It does not answer: do not wait for it again; the journal has the namespace.
-                    UserError::ServerStopped { .. } => keys.guard.abandon(),
-                    _ => {
-                        let _ = keys.clean();
+                if let UserError::UnknownCommand { .. } = condition {
+                    let mut skipped = DemoReport::new(name, name.clone());
+                    skipped.skipped = Some(condition.message(settings.lang));
+                    skipped
+                } else {
+                    match condition {
+                        // It does not answer: do not wait for it again; the journal has the namespace.
+                        UserError::ServerStopped { .. } => keys.guard.abandon(),
+                        _ => {
+                            let _ = keys.clean();
+                        }
                     }
+                    return Err(condition.into());
                 }
-                return Err(condition.into());
             }
             Err(err) => {
                 let mut failed = DemoReport::new(name, name.clone());
