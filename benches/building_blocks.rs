@@ -14,10 +14,10 @@ use redis_learn::sql::tokens::{self, TokenDb};
 
 fn sampler_overhead(c: &mut Criterion) {
     // One whole measurement of a no-op: what the sampler itself costs per sample.
-    let budget = Budget { warmup: 0, min_samples: 1_000, max_samples: 1_000, target: Duration::ZERO };
+    let budget = Budget { warmup: 0, rounds: 10, min_samples: 1_000, max_samples: 1_000, target: Duration::ZERO };
     let sampler = Sampler::new(budget, Interrupt::new());
     c.bench_function("sampler: 1,000 samples of a no-op", |b| {
-        b.iter(|| sampler.measure("noop", Backend::App, || Ok(())).unwrap());
+        b.iter(|| sampler.measure("noop", "noop", Backend::App, || Ok(())).unwrap());
     });
 }
 

@@ -10,7 +10,6 @@ mod context;
 mod discovery;
 #[cfg(any())] // TODO-CONVERT
 mod http_cache;
-#[cfg(any())] // TODO-CONVERT
 pub mod klines;
 #[cfg(any())] // TODO-CONVERT
 mod locks;
@@ -23,7 +22,6 @@ mod sessions;
 #[cfg(any())] // TODO-CONVERT
 mod structures;
 mod together;
-#[cfg(any())] // TODO-CONVERT
 mod versus;
 mod what_is_redis;
 
@@ -55,11 +53,8 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "negative-caching", run: cache_aside::negative_caching },
     #[cfg(any())] // TODO-CONVERT
     Demo { name: "invalidation", run: cache_aside::invalidation },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "kline-ranges", run: klines::kline_ranges },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "kline-memory", run: klines::kline_memory },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "kline-updates", run: klines::kline_updates },
     #[cfg(any())] // TODO-CONVERT
     Demo { name: "lost-updates", run: locks::lost_updates },
@@ -113,11 +108,8 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "eviction-policies", run: http_cache::eviction_policies },
     #[cfg(any())] // TODO-CONVERT
     Demo { name: "sql-cache-table", run: http_cache::sql_cache_table },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "workload-table", run: versus::workload_table },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "join-in-app", run: versus::join_in_app },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "crash-durability", run: versus::crash_durability },
 ];
 
