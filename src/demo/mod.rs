@@ -7,7 +7,6 @@ mod cache_aside;
 mod context;
 mod discovery;
 mod http_cache;
-#[cfg(any())] // TODO-CONVERT
 pub mod klines;
 mod locks;
 mod pubsub;
@@ -16,7 +15,6 @@ mod runner;
 mod sessions;
 mod structures;
 mod together;
-#[cfg(any())] // TODO-CONVERT
 mod versus;
 mod what_is_redis;
 
@@ -43,11 +41,8 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "stampede", run: cache_aside::stampede },
     Demo { name: "negative-caching", run: cache_aside::negative_caching },
     Demo { name: "invalidation", run: cache_aside::invalidation },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "kline-ranges", run: klines::kline_ranges },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "kline-memory", run: klines::kline_memory },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "kline-updates", run: klines::kline_updates },
     Demo { name: "lost-updates", run: locks::lost_updates },
     Demo { name: "sql-serialise", run: locks::sql_serialise },
@@ -75,11 +70,8 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "http-error-caching", run: http_cache::error_caching },
     Demo { name: "eviction-policies", run: http_cache::eviction_policies },
     Demo { name: "sql-cache-table", run: http_cache::sql_cache_table },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "workload-table", run: versus::workload_table },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "join-in-app", run: versus::join_in_app },
-    #[cfg(any())] // TODO-CONVERT
     Demo { name: "crash-durability", run: versus::crash_durability },
 ];
 

@@ -25,8 +25,11 @@ use super::klines::codec::{self, Candle};
 use super::klines::series::{self, MARKETS, MINUTE_MS};
 use super::{Ctx, DemoReport, NoteKind};
 use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, Comparison, Measurement, format_count, format_duration, format_ratio};
-use crate::sql::remote::{Param, SqlServer};
+use crate::measure::{
+    Backend, Claim, Comparison, Measurement, Verdict, format_count, format_duration, format_ratio,
+    format_ratio_interval,
+};
+use crate::sql::remote::{Param, Prepared, SqlServer};
 use crate::sql::{self, Durability};
 
 /// The token cache's TTL in the notes: 30 days.
@@ -49,6 +52,10 @@ const LOAD_CHUNK: usize = 1_000;
 /// cache (or RAM), and the counter claim only reports the measured winner.
 const MIN_SYNC_COST: f64 = 3.0;
 
+/// The sorted set's rank must beat `COUNT(*)` of the higher volumes by at least this much: O(log N)
+/// against a walk over half the board, a gap far wider than this.
+const RANK_MIN_RATIO: f64 = 2.0;
+
 /// How to show the networked column when `--sql-url` was not given.
 const NOT_CONFIGURED_EN: &str = "not configured (pass --sql-url mysql://root@127.0.0.1:3306/test)";
 const NOT_CONFIGURED_ZH: &str = "未配置（可传入 --sql-url mysql://root@127.0.0.1:3306/test）";
@@ -68,64 +75,43 @@ impl ScoreRow {
     fn cells(self) -> Vec<String> {
         vec![self.workload, self.redis, self.sqlite, self.net, self.vs_sqlite, self.vs_net, self.same]
     }
-}
 
-/// Everything one workload needs.
-/// The networked SQL server's side of one workload: its timing, and whether its answers were right.
-struct NetSide {
-    name: String,
-    remote: Measurement,
-    same: bool,
-}
-
-impl NetSide {
-    /// Check `get` against `correct` on the first `verify` inputs, then time it cycling over `inputs`.
-    fn measure<I: Copy, T>(
-        sampler: &crate::measure::Sampler,
-        server: &mut SqlServer,
-        label: String,
-        inputs: &[I],
-        verify: usize,
-        mut get: impl FnMut(&mut SqlServer, I) -> Result<T>,
-        correct: impl Fn(I, &T) -> bool,
-    ) -> Result<NetSide> {
-        let name = server.name().to_string();
-        let mut same = true;
-        for &input in inputs.iter().take(verify) {
-            same &= correct(input, &get(server, input)?);
-        }
-        let mut next = inputs.iter().cycle();
-        let remote = sampler.measure(label, Backend::NetworkSql, || {
-            if let Some(&input) = next.next() {
-                black_box(get(server, input)?);
-            }
-            Ok(())
-        })?;
-        Ok(NetSide { name, remote, same })
-    }
-}
-
-impl ScoreRow {
-    /// A row with Redis and SQLite measured; the networked column says how to configure one.
-    fn new(ctx: &Ctx, workload: String, redis: &Measurement, sqlite: &Measurement, same: bool) -> ScoreRow {
+    /// A row with Redis and SQLite measured (`vs_sqlite`: the winner and the ratio); the networked
+    /// column says how to configure one.
+    fn new(
+        ctx: &Ctx,
+        workload: String,
+        redis: &Measurement,
+        sqlite: &Measurement,
+        vs_sqlite: String,
+        same: bool,
+    ) -> ScoreRow {
         ScoreRow {
             workload,
             redis: p50(redis),
             sqlite: p50(sqlite),
             net: not_configured(ctx),
-            vs_sqlite: versus("Redis", redis, "SQLite", sqlite),
+            vs_sqlite,
             vs_net: "—".into(),
             same: same_cell(ctx, same, None),
         }
     }
 
-    /// Fill the networked columns from `net`; the claim is Redis against the networked server.
-    fn networked(&mut self, ctx: &Ctx, workload: &str, redis: &Measurement, same: bool, net: &NetSide) -> Claim {
-        self.net = p50(&net.remote);
-        self.vs_net = versus("Redis", redis, &net.name, &net.remote);
-        self.same = same_cell(ctx, same, Some(net.same));
-        measured_winner(ctx, workload, ("Redis", redis), (&net.name, &net.remote), net.same)
+    /// Fill the networked columns.
+    fn networked(&mut self, ctx: &Ctx, remote: &Measurement, vs_net: String, same: bool, same_net: bool) {
+        self.net = p50(remote);
+        self.vs_net = vs_net;
+        self.same = same_cell(ctx, same, Some(same_net));
     }
+}
+
+/// The networked SQL server's side of one workload, loaded and checked before anything is timed.
+struct Remote<'s> {
+    server: &'s mut SqlServer,
+    stmt: Prepared,
+    label: String,
+    name: String,
+    same: bool,
 }
 
 struct Sides<'a, 'c> {
@@ -135,6 +121,8 @@ struct Sides<'a, 'c> {
     db: &'a mut Connection,
     net: Option<&'a mut Networked>,
     modern: bool,
+    /// Did every store return the same answers on every workload so far?
+    all_same: bool,
 }
 
 /// Key read, range, top-N, rank, counter and TTL data on Redis, SQLite and (when given) a
@@ -163,12 +151,23 @@ pub fn workload_table(ctx: &Ctx) -> Result<DemoReport> {
         db: &mut db,
         net: net.as_mut(),
         modern: ctx.version().at_least(6, 2),
+        all_same: true,
     };
     let mut rows = key_read(&mut sides)?;
     rows.extend(range(&mut sides)?);
     rows.extend(leaderboard(&mut sides)?);
     rows.extend(counter(&mut sides)?);
     rows.extend(ttl_data(&mut sides)?);
+    let all_same = sides.all_same;
+    report.claim(Claim::new(
+        "same-answers-everywhere",
+        ctx.tr(
+            "Fair comparison: on every workload, every store returned the same answers before it was timed (the \"same results\" column)",
+            "比较是公平的：每种负载在计时之前，各存储返回的答案都完全相同（见“结果一致”一列）",
+        ),
+        same_cell(ctx, all_same, None),
+        all_same,
+    ));
     let rows: Vec<Vec<String>> = rows.into_iter().map(ScoreRow::cells).collect();
     report.findings.insert(
         0,
@@ -223,58 +222,104 @@ fn p50(m: &Measurement) -> String {
     format_duration(m.p50())
 }
 
-/// `SQLite 14.2×`: who was faster between two named measurements, and by how much.
-fn versus(a_name: &str, a: &Measurement, b_name: &str, b: &Measurement) -> String {
-    let c = Comparison::of(a, b);
-    let winner = if c.faster == a.label { a_name } else { b_name };
-    format!("{winner} {}", format_ratio(c.ratio_p50))
+/// Which side of `c` (a against b) was faster, and `c`'s ratio and interval turned to read as
+/// "the winner by this much". None when the interval covers 1.
+fn oriented<'n>(a_name: &'n str, b_name: &'n str, c: &Comparison) -> Option<(&'n str, &'n str, String)> {
+    match c.status {
+        Verdict::NoClearDifference => None,
+        Verdict::Clear if c.ratio >= 1.0 => Some((a_name, b_name, c.measured())),
+        Verdict::Clear => {
+            Some((b_name, a_name, format_ratio_interval(1.0 / c.ratio, 1.0 / c.ratio_high, 1.0 / c.ratio_low)))
+        }
+    }
 }
 
-/// A claim that names whichever side won, with the ratio, and holds when both sides returned the
-/// same answers (the timing itself decides nothing: the gap may be small).
-fn measured_winner(ctx: &Ctx, workload: &str, a: (&str, &Measurement), b: (&str, &Measurement), same: bool) -> Claim {
-    let c = Comparison::of(a.1, b.1);
-    let (win, lose) = if c.faster == a.1.label { (a, b) } else { (b, a) };
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "{workload}: {} wins as measured, {} vs {} at p50 ({}); both returned {} answers",
-            win.0,
-            p50(win.1),
-            p50(lose.1),
-            format_ratio(c.ratio_p50),
-            if same { "the same" } else { "DIFFERENT" }
-        ),
-        Lang::Zh => format!(
-            "{workload}：实测 {} 胜出，p50 {} 对 {}（{}）；两边返回的结果{}",
-            win.0,
-            p50(win.1),
-            p50(lose.1),
-            format_ratio(c.ratio_p50),
-            if same { "完全相同" } else { "不一致" }
-        ),
-    };
-    Claim::new(text, format!("{} {}", win.0, format_ratio(c.ratio_p50)), same)
+/// `SQLite 4.70× [4.10–5.20]`: who was faster in comparison `c` (a against b), by how much, with
+/// its 95% interval; or that this run saw no clear difference.
+fn versus(ctx: &Ctx, a_name: &str, b_name: &str, c: &Comparison) -> String {
+    match oriented(a_name, b_name, c) {
+        Some((winner, _, measured)) => format!("{winner} {measured}"),
+        None => format!("{} ({})", ctx.tr("no clear difference", "无明显差别"), c.measured()),
+    }
 }
 
-/// A claim that `winner` beats `loser` (a gap this lesson expects to be wide), with the reason;
-/// it holds when the winner was faster and both returned the same answers.
+/// `4.2× faster` / `4.2× slower` (`快 4.2×` / `慢 4.2×`): a ratio worded by its direction.
+fn faster_or_slower(ctx: &Ctx, ratio: f64) -> String {
+    let faster = ratio >= 1.0;
+    let r = format_ratio(if faster { ratio } else { 1.0 / ratio });
+    match (ctx.lang, faster) {
+        (Lang::En, true) => format!("{r} faster"),
+        (Lang::En, false) => format!("{r} slower"),
+        (Lang::Zh, true) => format!("快 {r}"),
+        (Lang::Zh, false) => format!("慢 {r}"),
+    }
+}
+
+/// A note, not a claim (the lesson predicts no winner here): which side was faster in this run.
+fn measured_note(
+    ctx: &Ctx,
+    workload: &str,
+    a: (&str, &Measurement),
+    b: (&str, &Measurement),
+    c: &Comparison,
+) -> String {
+    match (oriented(a.0, b.0, c), ctx.lang) {
+        (Some((winner, _, measured)), Lang::En) => format!(
+            "{workload}: {winner} was faster in this run, {} {} vs {} {} at p50 ({measured})",
+            a.0,
+            p50(a.1),
+            b.0,
+            p50(b.1)
+        ),
+        (Some((winner, _, measured)), Lang::Zh) => {
+            format!(
+                "{workload}：本次运行 {winner} 更快，p50 {} {} 对 {} {}（{measured}）",
+                a.0,
+                p50(a.1),
+                b.0,
+                p50(b.1)
+            )
+        }
+        (None, Lang::En) => format!(
+            "{workload}: no clear difference in this run, {} {} vs {} {} at p50 (ratio {})",
+            a.0,
+            p50(a.1),
+            b.0,
+            p50(b.1),
+            c.measured()
+        ),
+        (None, Lang::Zh) => format!(
+            "{workload}：本次运行看不出明显差别，p50 {} {} 对 {} {}（比值 {}）",
+            a.0,
+            p50(a.1),
+            b.0,
+            p50(b.1),
+            c.measured()
+        ),
+    }
+}
+
+/// A claim that `winner` beats `loser` by more than `threshold` (`c` compares winner against
+/// loser), with the reason; worded by the measured direction.
+#[allow(clippy::too_many_arguments)]
 fn expected_winner(
     ctx: &Ctx,
+    id: &str,
     workload: &str,
     winner: (&str, &Measurement),
     loser: (&str, &Measurement),
+    c: &Comparison,
+    threshold: f64,
     why: &str,
-    same: bool,
 ) -> Claim {
-    let ratio = Comparison::speedup(winner.1, loser.1);
-    let won = ratio > 1.0;
+    let won = c.ratio > 1.0;
     let text = match (ctx.lang, won) {
         (Lang::En, true) => format!(
             "{workload}: {} wins, {} vs {} at p50 ({}): {why}",
             winner.0,
             p50(winner.1),
             p50(loser.1),
-            format_ratio(ratio)
+            format_ratio(c.ratio)
         ),
         (Lang::En, false) => format!(
             "{workload}: {} was expected to win ({why}), but measured {} vs {} at p50",
@@ -287,18 +332,13 @@ fn expected_winner(
             winner.0,
             p50(winner.1),
             p50(loser.1),
-            format_ratio(ratio)
+            format_ratio(c.ratio)
         ),
         (Lang::Zh, false) => {
             format!("{workload}：本应 {} 胜出（{why}），实测 p50 却是 {} 对 {}", winner.0, p50(winner.1), p50(loser.1))
         }
     };
-    let same_text = match (ctx.lang, same) {
-        (_, true) => String::new(),
-        (Lang::En, false) => "; the answers DIFFERED".to_string(),
-        (Lang::Zh, false) => "；两边结果不一致".to_string(),
-    };
-    Claim::new(format!("{text}{same_text}"), format_ratio(ratio), won && same)
+    Claim::ratio_above(id, text, c, threshold)
 }
 
 fn same_cell(ctx: &Ctx, same: bool, same_net: Option<bool>) -> String {
@@ -387,65 +427,108 @@ fn key_read(s: &mut Sides) -> Result<Vec<ScoreRow>> {
             Ok(TokenRecord { symbol: r.get(0)?, decimals: r.get(1)?, price: r.get(2)? })
         })?)
     };
+    let net_get = |server: &mut SqlServer, stmt: &Prepared, i: usize| -> Result<TokenRecord> {
+        let t = &tokens[i];
+        let rows = server.query(stmt, &[Param::Text(t.chain), Param::Text(&t.address)])?;
+        record_of(rows.first().context("no row")?)
+    };
     let mut same = true;
     for &i in order.iter().take(VERIFY) {
         same &= redis_get(s.con, i)? == tokens[i].record && sqlite_get(s.db, i)? == tokens[i].record;
     }
-    let label_redis = ctx.tr("GET token:{chain}:{address} + JSON decode", "GET token:{chain}:{address} + 解析 JSON");
-    let mut next = order.iter().cycle();
-    let con = &mut *s.con;
-    let redis = s.report.measured(ctx.sampler.measure(label_redis, Backend::Redis, || {
-        black_box(redis_get(con, *next.next().unwrap_or(&0))?);
-        Ok(())
-    })?);
-    let mut next = order.iter().cycle();
-    let db = &*s.db;
-    let sqlite = s.report.measured(ctx.sampler.measure(
-        ctx.tr("SQLite: SELECT by (chain, address), unique index", "SQLite：按 (chain, address) 唯一索引 SELECT"),
-        Backend::Sqlite,
-        || {
-            black_box(sqlite_get(db, *next.next().unwrap_or(&0))?);
+    let mut remote = None;
+    if let Some(net) = s.net.as_deref_mut() {
+        net.load(&tables::TOKENS, &TOKEN_COLUMNS, &rows)?;
+        let names = net.names(&["tokens"]);
+        let stmt = net.server.prepare(&query(tables::KEY_READ_SQL, &as_refs(&names)))?;
+        let mut same_net = true;
+        for &i in order.iter().take(VERIFY) {
+            same_net &= net_get(&mut net.server, &stmt, i)? == tokens[i].record;
+        }
+        let label = match ctx.lang {
+            Lang::En => format!("{}: the same SELECT, prepared", net.label()),
+            Lang::Zh => format!("{}：同样的 SELECT（预编译）", net.label()),
+        };
+        let name = net.server.name().to_string();
+        remote = Some(Remote { server: &mut net.server, stmt, label, name, same: same_net });
+    }
+
+    // Redis, SQLite and the SQL server take turns in rounds, on the same shuffled keys.
+    let (con, db) = (&mut *s.con, &*s.db);
+    let (mut next_redis, mut next_sqlite, mut next_net) =
+        (order.iter().cycle(), order.iter().cycle(), order.iter().cycle());
+    let mut group = ctx
+        .sampler
+        .group()
+        .op(
+            "redis-get",
+            ctx.tr("GET token:{chain}:{address} + JSON decode", "GET token:{chain}:{address} + 解析 JSON"),
+            Backend::Redis,
+            || {
+                black_box(redis_get(con, *next_redis.next().unwrap_or(&0))?);
+                Ok(())
+            },
+        )
+        .one_round_trip()
+        .op(
+            "sqlite-pk-read",
+            ctx.tr("SQLite: SELECT by (chain, address), unique index", "SQLite：按 (chain, address) 唯一索引 SELECT"),
+            Backend::Sqlite,
+            || {
+                black_box(sqlite_get(db, *next_sqlite.next().unwrap_or(&0))?);
+                Ok(())
+            },
+        );
+    if let Some(r) = remote.as_mut() {
+        let (server, stmt) = (&mut *r.server, &r.stmt);
+        group = group.op("sql-server-pk-read", r.label.clone(), Backend::NetworkSql, move || {
+            black_box(net_get(server, stmt, *next_net.next().unwrap_or(&0))?);
             Ok(())
-        },
-    )?);
+        });
+    }
+    let group = s.report.measured_group(group.run()?);
+    let (redis, sqlite) = (group.get("redis-get"), group.get("sqlite-pk-read"));
+    let sqlite_vs_redis = s.report.compare("sqlite-vs-redis-key-read", sqlite, redis)?;
+    s.all_same &= same;
 
     let workload = ctx.tr("Key read", "按键读取");
     let title = match ctx.lang {
         Lang::En => format!("{workload} ({} tokens)", format_count(tokens.len() as u64)),
         Lang::Zh => format!("{workload}（{} 个 token）", format_count(tokens.len() as u64)),
     };
-    let mut row = ScoreRow::new(ctx, title, &redis, &sqlite, same);
+    let mut row = ScoreRow::new(ctx, title, redis, sqlite, versus(ctx, "SQLite", "Redis", &sqlite_vs_redis), same);
     s.report.claim(expected_winner(
         ctx,
+        "sqlite-beats-redis-key-read",
         workload,
-        ("SQLite", &sqlite),
-        ("Redis", &redis),
+        ("SQLite", sqlite),
+        ("Redis", redis),
+        &sqlite_vs_redis,
+        1.0,
         ctx.tr(
             "in-process SQLite makes no network round trip, and Redis must",
             "进程内的 SQLite 不需要网络往返，而 Redis 每次都要",
         ),
-        same,
     ));
 
-    if let Some(net) = s.net.as_deref_mut() {
-        net.load(&tables::TOKENS, &TOKEN_COLUMNS, &rows)?;
-        let names = net.names(&["tokens"]);
-        let stmt = net.server.prepare(&query(tables::KEY_READ_SQL, &as_refs(&names)))?;
-        let get = |server: &mut SqlServer, i: usize| -> Result<TokenRecord> {
-            let t = &tokens[i];
-            let rows = server.query(&stmt, &[Param::Text(t.chain), Param::Text(&t.address)])?;
-            record_of(rows.first().context("no row")?)
-        };
-        let label = match ctx.lang {
-            Lang::En => format!("{}: the same SELECT, prepared", net.label()),
-            Lang::Zh => format!("{}：同样的 SELECT（预编译）", net.label()),
-        };
-        let side = NetSide::measure(&ctx.sampler, &mut net.server, label, &order, VERIFY, get, |i, record| {
-            *record == tokens[i].record
-        })?;
-        s.report.measured(side.remote.clone());
-        let claim = row.networked(ctx, workload, &redis, same, &side);
-        s.report.claim(claim);
+    if let Some(r) = remote {
+        let net_m = group.get("sql-server-pk-read");
+        let vs_net = s.report.compare("redis-vs-sql-server-key-read", redis, net_m)?;
+        s.all_same &= r.same;
+        row.networked(ctx, net_m, versus(ctx, "Redis", &r.name, &vs_net), same, r.same);
+        s.report.claim(expected_winner(
+            ctx,
+            "redis-beats-sql-server-key-read",
+            workload,
+            ("Redis", redis),
+            (&r.name, net_m),
+            &vs_net,
+            1.0,
+            ctx.tr(
+                "both pay a network round trip, and Redis does less work per request",
+                "两边都要付一次网络往返，而 Redis 每个请求做的事更少",
+            ),
+        ));
     }
     Ok(vec![row])
 }
@@ -507,66 +590,89 @@ fn range(s: &mut Sides) -> Result<Vec<ScoreRow>> {
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<Candle>>>()?)
     };
+    let net_range = |server: &mut SqlServer, stmt: &Prepared, start: usize| -> Result<Vec<Candle>> {
+        let (from, to) = window(start);
+        let rows = server.query(stmt, &[Param::Text(market.symbol), Param::Int(from as i64), Param::Int(to as i64)])?;
+        rows.iter().map(|r| candle_of(r)).collect()
+    };
     let expected = |start: usize| &candles[start..start + WINDOW];
     let mut same = true;
     for &start in starts.iter().take(20) {
         same &= redis_range(s.con, start)? == expected(start) && sqlite_range(s.db, start)? == expected(start);
     }
-    let mut next = starts.iter().cycle();
-    let con = &mut *s.con;
-    let redis = s.report.measured(ctx.sampler.measure(
-        match (ctx.lang, modern) {
-            (Lang::En, true) => format!("ZRANGE … BYSCORE, {WINDOW} candles + decode"),
-            (Lang::En, false) => format!("ZRANGEBYSCORE, {WINDOW} candles + decode"),
-            (Lang::Zh, true) => format!("ZRANGE … BYSCORE，{WINDOW} 根 K 线 + 解码"),
-            (Lang::Zh, false) => format!("ZRANGEBYSCORE，{WINDOW} 根 K 线 + 解码"),
-        },
-        Backend::Redis,
-        || {
-            black_box(redis_range(con, *next.next().unwrap_or(&0))?);
-            Ok(())
-        },
-    )?);
-    let mut next = starts.iter().cycle();
-    let db = &*s.db;
-    let sqlite = s.report.measured(ctx.sampler.measure(
-        match ctx.lang {
-            Lang::En => format!("SQLite: primary-key range, {WINDOW} rows"),
-            Lang::Zh => format!("SQLite：主键范围查询，{WINDOW} 行"),
-        },
-        Backend::Sqlite,
-        || {
-            black_box(sqlite_range(db, *next.next().unwrap_or(&0))?);
-            Ok(())
-        },
-    )?);
-    let workload = match ctx.lang {
-        Lang::En => format!("Range ({WINDOW} one-minute K-lines)"),
-        Lang::Zh => format!("范围查询（{WINDOW} 根 1 分钟 K 线）"),
-    };
-    let mut row = ScoreRow::new(ctx, workload.clone(), &redis, &sqlite, same);
-    s.report.claim(measured_winner(ctx, &workload, ("Redis", &redis), ("SQLite", &sqlite), same));
-
+    let mut remote = None;
     if let Some(net) = s.net.as_deref_mut() {
         net.load(&tables::KLINES, &columns, &rows)?;
         let names = net.names(&["klines"]);
         let stmt = net.server.prepare(&query(tables::RANGE_SQL, &as_refs(&names)))?;
-        let get = |server: &mut SqlServer, start: usize| -> Result<Vec<Candle>> {
-            let (from, to) = window(start);
-            let rows =
-                server.query(&stmt, &[Param::Text(market.symbol), Param::Int(from as i64), Param::Int(to as i64)])?;
-            rows.iter().map(|r| candle_of(r)).collect()
-        };
+        let mut same_net = true;
+        for &start in starts.iter().take(20) {
+            same_net &= net_range(&mut net.server, &stmt, start)? == expected(start);
+        }
         let label = match ctx.lang {
             Lang::En => format!("{}: the same range, prepared", net.label()),
             Lang::Zh => format!("{}：同样的范围查询（预编译）", net.label()),
         };
-        let side = NetSide::measure(&ctx.sampler, &mut net.server, label, &starts, 20, get, |start, candles| {
-            candles.as_slice() == expected(start)
-        })?;
-        s.report.measured(side.remote.clone());
-        let claim = row.networked(ctx, &workload, &redis, same, &side);
-        s.report.claim(claim);
+        let name = net.server.name().to_string();
+        remote = Some(Remote { server: &mut net.server, stmt, label, name, same: same_net });
+    }
+
+    let (con, db) = (&mut *s.con, &*s.db);
+    let (mut next_redis, mut next_sqlite, mut next_net) =
+        (starts.iter().cycle(), starts.iter().cycle(), starts.iter().cycle());
+    let mut group = ctx
+        .sampler
+        .group()
+        .op(
+            "redis-zrange",
+            match (ctx.lang, modern) {
+                (Lang::En, true) => format!("ZRANGE … BYSCORE, {WINDOW} candles + decode"),
+                (Lang::En, false) => format!("ZRANGEBYSCORE, {WINDOW} candles + decode"),
+                (Lang::Zh, true) => format!("ZRANGE … BYSCORE，{WINDOW} 根 K 线 + 解码"),
+                (Lang::Zh, false) => format!("ZRANGEBYSCORE，{WINDOW} 根 K 线 + 解码"),
+            },
+            Backend::Redis,
+            || {
+                black_box(redis_range(con, *next_redis.next().unwrap_or(&0))?);
+                Ok(())
+            },
+        )
+        .op(
+            "sqlite-pk-range",
+            match ctx.lang {
+                Lang::En => format!("SQLite: primary-key range, {WINDOW} rows"),
+                Lang::Zh => format!("SQLite：主键范围查询，{WINDOW} 行"),
+            },
+            Backend::Sqlite,
+            || {
+                black_box(sqlite_range(db, *next_sqlite.next().unwrap_or(&0))?);
+                Ok(())
+            },
+        );
+    if let Some(r) = remote.as_mut() {
+        let (server, stmt) = (&mut *r.server, &r.stmt);
+        group = group.op("sql-server-pk-range", r.label.clone(), Backend::NetworkSql, move || {
+            black_box(net_range(server, stmt, *next_net.next().unwrap_or(&0))?);
+            Ok(())
+        });
+    }
+    let group = s.report.measured_group(group.run()?);
+    let (redis, sqlite) = (group.get("redis-zrange"), group.get("sqlite-pk-range"));
+    let vs_sqlite = s.report.compare("redis-vs-sqlite-range", redis, sqlite)?;
+    s.all_same &= same;
+    let workload = match ctx.lang {
+        Lang::En => format!("Range ({WINDOW} one-minute K-lines)"),
+        Lang::Zh => format!("范围查询（{WINDOW} 根 1 分钟 K 线）"),
+    };
+    let mut row = ScoreRow::new(ctx, workload.clone(), redis, sqlite, versus(ctx, "Redis", "SQLite", &vs_sqlite), same);
+    s.report.note(NoteKind::Info, measured_note(ctx, &workload, ("Redis", redis), ("SQLite", sqlite), &vs_sqlite));
+
+    if let Some(r) = remote {
+        let net_m = group.get("sql-server-pk-range");
+        let vs_net = s.report.compare("redis-vs-sql-server-range", redis, net_m)?;
+        s.all_same &= r.same;
+        row.networked(ctx, net_m, versus(ctx, "Redis", &r.name, &vs_net), same, r.same);
+        s.report.note(NoteKind::Info, measured_note(ctx, &workload, ("Redis", redis), (&r.name, net_m), &vs_net));
     }
     Ok(vec![row])
 }
@@ -624,126 +730,180 @@ fn leaderboard(s: &mut Sides) -> Result<Vec<ScoreRow>> {
     let sqlite_rank = |db: &Connection, wallet: &str| -> Result<i64> {
         Ok(db.prepare_cached(&rank_sql)?.query_row([wallet], |r| r.get(0))?)
     };
+    let remote_top = |server: &mut SqlServer, stmt: &Prepared| -> Result<Vec<(String, i64)>> {
+        server.query(stmt, &[])?.iter().map(|r| Ok((r[0].text()?, r[1].int()?))).collect()
+    };
+    let remote_rank = |server: &mut SqlServer, stmt: &Prepared, wallet: &str| -> Result<i64> {
+        server.query(stmt, &[Param::Text(wallet)])?.first().context("no row")?[0].int()
+    };
     let same_top = redis_top(s.con)? == top && sqlite_top(s.db)? == top;
     let mut same_rank = true;
     for wallet in &probes {
         same_rank &= redis_rank(s.con, wallet)? == ranks[wallet] && sqlite_rank(s.db, wallet)? == ranks[wallet];
     }
+    // The SQL server: loaded and checked first. (product label, name, server, top, rank, same top, same rank)
+    let mut remote = None;
+    if let Some(net) = s.net.as_deref_mut() {
+        net.load(&tables::TRADERS, &["wallet", "volume"], &rows)?;
+        let names = net.names(&["traders"]);
+        let top_stmt = net.server.prepare(&query(tables::TOP_SQL, &as_refs(&names)))?;
+        let rank_stmt = net.server.prepare(&query(tables::RANK_SQL, &as_refs(&names)))?;
+        let same_top_net = remote_top(&mut net.server, &top_stmt)? == top;
+        let mut same_rank_net = true;
+        for wallet in &probes {
+            same_rank_net &= remote_rank(&mut net.server, &rank_stmt, wallet)? == ranks[wallet];
+        }
+        let (product, name) = (net.label(), net.server.name().to_string());
+        remote = Some((product, name, &mut net.server, top_stmt, rank_stmt, same_top_net, same_rank_net));
+    }
 
-    let con = &mut *s.con;
-    let redis_top_m = s.report.measured(ctx.sampler.measure(
-        if modern { "ZRANGE … 0 9 REV WITHSCORES" } else { "ZREVRANGE … 0 9 WITHSCORES" },
-        Backend::Redis,
-        || {
-            black_box(redis_top(con)?);
-            Ok(())
-        },
-    )?);
-    let db = &*s.db;
-    let sqlite_top_m = s.report.measured(ctx.sampler.measure(
-        ctx.tr("SQLite: ORDER BY volume DESC LIMIT 10 (index)", "SQLite：ORDER BY volume DESC LIMIT 10（走索引）"),
-        Backend::Sqlite,
-        || {
-            black_box(sqlite_top(db)?);
-            Ok(())
-        },
-    )?);
-    let mut next = probes.iter().cycle();
-    let con = &mut *s.con;
-    let redis_rank_m = s.report.measured(ctx.sampler.measure(
-        ctx.tr("ZREVRANK (lower half of the board)", "ZREVRANK（榜单下半部分）"),
-        Backend::Redis,
-        || {
-            black_box(redis_rank(con, next.next().map_or("", String::as_str))?);
-            Ok(())
-        },
-    )?);
-    let mut next = probes.iter().cycle();
-    let sqlite_rank_m = s.report.measured(ctx.sampler.measure(
-        ctx.tr("SQLite: COUNT(*) of higher volumes (index)", "SQLite：COUNT(*) 统计更高的成交额（走索引）"),
-        Backend::Sqlite,
-        || {
-            black_box(sqlite_rank(db, next.next().map_or("", String::as_str))?);
-            Ok(())
-        },
-    )?);
+    // Top 10: Redis, SQLite and the SQL server take turns in rounds.
+    let (con, db) = (&mut *s.con, &*s.db);
+    let mut group = ctx
+        .sampler
+        .group()
+        .op(
+            "redis-top10",
+            if modern { "ZRANGE … 0 9 REV WITHSCORES" } else { "ZREVRANGE … 0 9 WITHSCORES" },
+            Backend::Redis,
+            || {
+                black_box(redis_top(con)?);
+                Ok(())
+            },
+        )
+        .op(
+            "sqlite-top10",
+            ctx.tr("SQLite: ORDER BY volume DESC LIMIT 10 (index)", "SQLite：ORDER BY volume DESC LIMIT 10（走索引）"),
+            Backend::Sqlite,
+            || {
+                black_box(sqlite_top(db)?);
+                Ok(())
+            },
+        );
+    if let Some((product, _, server, top_stmt, ..)) = remote.as_mut() {
+        let (server, top_stmt) = (&mut **server, &*top_stmt);
+        group = group.op(
+            "sql-server-top10",
+            match ctx.lang {
+                Lang::En => format!("{product}: ORDER BY … LIMIT 10"),
+                Lang::Zh => format!("{product}：ORDER BY … LIMIT 10"),
+            },
+            Backend::NetworkSql,
+            move || {
+                black_box(remote_top(server, top_stmt)?);
+                Ok(())
+            },
+        );
+    }
+    let top_group = s.report.measured_group(group.run()?);
+
+    // Rank: the same, on the same wallets in the lower half of the board.
+    let (con, db) = (&mut *s.con, &*s.db);
+    let (mut next_redis, mut next_sqlite, mut next_net) =
+        (probes.iter().cycle(), probes.iter().cycle(), probes.iter().cycle());
+    let mut group = ctx
+        .sampler
+        .group()
+        .op(
+            "redis-zrevrank",
+            ctx.tr("ZREVRANK (lower half of the board)", "ZREVRANK（榜单下半部分）"),
+            Backend::Redis,
+            || {
+                black_box(redis_rank(con, next_redis.next().map_or("", String::as_str))?);
+                Ok(())
+            },
+        )
+        .op(
+            "sqlite-count-rank",
+            ctx.tr("SQLite: COUNT(*) of higher volumes (index)", "SQLite：COUNT(*) 统计更高的成交额（走索引）"),
+            Backend::Sqlite,
+            || {
+                black_box(sqlite_rank(db, next_sqlite.next().map_or("", String::as_str))?);
+                Ok(())
+            },
+        );
+    if let Some((product, _, server, _, rank_stmt, ..)) = remote.as_mut() {
+        let (server, rank_stmt) = (&mut **server, &*rank_stmt);
+        group = group.op(
+            "sql-server-count-rank",
+            match ctx.lang {
+                Lang::En => format!("{product}: COUNT(*) of higher volumes"),
+                Lang::Zh => format!("{product}：COUNT(*) 统计更高的成交额"),
+            },
+            Backend::NetworkSql,
+            move || {
+                black_box(remote_rank(server, rank_stmt, next_net.next().map_or("", String::as_str))?);
+                Ok(())
+            },
+        );
+    }
+    let rank_group = s.report.measured_group(group.run()?);
+
+    let (redis_top_m, sqlite_top_m) = (top_group.get("redis-top10"), top_group.get("sqlite-top10"));
+    let (redis_rank_m, sqlite_rank_m) = (rank_group.get("redis-zrevrank"), rank_group.get("sqlite-count-rank"));
+    let top_vs = s.report.compare("redis-vs-sqlite-top10", redis_top_m, sqlite_top_m)?;
+    let rank_vs = s.report.compare("redis-vs-sqlite-rank", redis_rank_m, sqlite_rank_m)?;
+    s.all_same &= same_top && same_rank;
 
     let n = format_count(traders.len() as u64);
     let (top_workload, rank_workload) = match ctx.lang {
         Lang::En => (format!("Top 10 of {n} traders"), format!("Rank of one trader among {n}")),
         Lang::Zh => (format!("{n} 个交易者中的前 10 名"), format!("{n} 个交易者中某人的排名")),
     };
-    let mut top_row = ScoreRow::new(ctx, top_workload.clone(), &redis_top_m, &sqlite_top_m, same_top);
-    let mut rank_row = ScoreRow::new(ctx, rank_workload.clone(), &redis_rank_m, &sqlite_rank_m, same_rank);
+    let mut top_row = ScoreRow::new(
+        ctx,
+        top_workload.clone(),
+        redis_top_m,
+        sqlite_top_m,
+        versus(ctx, "Redis", "SQLite", &top_vs),
+        same_top,
+    );
+    let mut rank_row = ScoreRow::new(
+        ctx,
+        rank_workload.clone(),
+        redis_rank_m,
+        sqlite_rank_m,
+        versus(ctx, "Redis", "SQLite", &rank_vs),
+        same_rank,
+    );
     let rank_why = ctx.tr(
         "the sorted set finds a rank in O(log N); COUNT(*) walks every index entry above the wallet",
         "有序集合以 O(log N) 求出排名；COUNT(*) 要逐个走过该钱包之上的所有索引项",
     );
-    let mut claims = vec![
-        measured_winner(ctx, &top_workload, ("Redis", &redis_top_m), ("SQLite", &sqlite_top_m), same_top),
-        expected_winner(ctx, &rank_workload, ("Redis", &redis_rank_m), ("SQLite", &sqlite_rank_m), rank_why, same_rank),
-    ];
+    s.report.note(
+        NoteKind::Info,
+        measured_note(ctx, &top_workload, ("Redis", redis_top_m), ("SQLite", sqlite_top_m), &top_vs),
+    );
+    s.report.claim(expected_winner(
+        ctx,
+        "sorted-set-rank-beats-sqlite-count",
+        &rank_workload,
+        ("Redis", redis_rank_m),
+        ("SQLite", sqlite_rank_m),
+        &rank_vs,
+        RANK_MIN_RATIO,
+        rank_why,
+    ));
 
-    if let Some(net) = s.net.as_deref_mut() {
-        net.load(&tables::TRADERS, &["wallet", "volume"], &rows)?;
-        let names = net.names(&["traders"]);
-        let top_stmt = net.server.prepare(&query(tables::TOP_SQL, &as_refs(&names)))?;
-        let rank_stmt = net.server.prepare(&query(tables::RANK_SQL, &as_refs(&names)))?;
-        let product = net.label();
-        let name = net.server.name().to_string();
-        let server = &mut net.server;
-        let remote_top = |server: &mut SqlServer| -> Result<Vec<(String, i64)>> {
-            server.query(&top_stmt, &[])?.iter().map(|r| Ok((r[0].text()?, r[1].int()?))).collect()
-        };
-        let remote_rank = |server: &mut SqlServer, wallet: &str| -> Result<i64> {
-            server.query(&rank_stmt, &[Param::Text(wallet)])?.first().context("no row")?[0].int()
-        };
-        let same_top_net = remote_top(server)? == top;
-        let mut same_rank_net = true;
-        for wallet in &probes {
-            same_rank_net &= remote_rank(server, wallet)? == ranks[wallet];
-        }
-        let top_m = s.report.measured(ctx.sampler.measure(
-            match ctx.lang {
-                Lang::En => format!("{product}: ORDER BY … LIMIT 10"),
-                Lang::Zh => format!("{product}：ORDER BY … LIMIT 10"),
-            },
-            Backend::NetworkSql,
-            || {
-                black_box(remote_top(server)?);
-                Ok(())
-            },
-        )?);
-        let mut next = probes.iter().cycle();
-        let rank_m = s.report.measured(ctx.sampler.measure(
-            match ctx.lang {
-                Lang::En => format!("{product}: COUNT(*) of higher volumes"),
-                Lang::Zh => format!("{product}：COUNT(*) 统计更高的成交额"),
-            },
-            Backend::NetworkSql,
-            || {
-                black_box(remote_rank(server, next.next().map_or("", String::as_str))?);
-                Ok(())
-            },
-        )?);
-        top_row.net = p50(&top_m);
-        top_row.vs_net = versus("Redis", &redis_top_m, &name, &top_m);
-        top_row.same = same_cell(ctx, same_top, Some(same_top_net));
-        rank_row.net = p50(&rank_m);
-        rank_row.vs_net = versus("Redis", &redis_rank_m, &name, &rank_m);
-        rank_row.same = same_cell(ctx, same_rank, Some(same_rank_net));
-        claims.insert(1, measured_winner(ctx, &top_workload, ("Redis", &redis_top_m), (&name, &top_m), same_top_net));
-        claims.push(expected_winner(
+    if let Some((_, name, _, _, _, same_top_net, same_rank_net)) = remote {
+        let (top_m, rank_m) = (top_group.get("sql-server-top10"), rank_group.get("sql-server-count-rank"));
+        let top_net = s.report.compare("redis-vs-sql-server-top10", redis_top_m, top_m)?;
+        let rank_net = s.report.compare("redis-vs-sql-server-rank", redis_rank_m, rank_m)?;
+        s.all_same &= same_top_net && same_rank_net;
+        top_row.networked(ctx, top_m, versus(ctx, "Redis", &name, &top_net), same_top, same_top_net);
+        rank_row.networked(ctx, rank_m, versus(ctx, "Redis", &name, &rank_net), same_rank, same_rank_net);
+        s.report
+            .note(NoteKind::Info, measured_note(ctx, &top_workload, ("Redis", redis_top_m), (&name, top_m), &top_net));
+        s.report.claim(expected_winner(
             ctx,
+            "sorted-set-rank-beats-sql-server-count",
             &rank_workload,
-            ("Redis", &redis_rank_m),
-            (&name, &rank_m),
+            ("Redis", redis_rank_m),
+            (&name, rank_m),
+            &rank_net,
+            RANK_MIN_RATIO,
             rank_why,
-            same_rank_net,
         ));
-    }
-    for claim in claims {
-        s.report.claim(claim);
     }
     s.report.note(
         NoteKind::Info,
@@ -760,115 +920,21 @@ fn counter(s: &mut Sides) -> Result<Vec<ScoreRow>> {
     let ctx = s.ctx;
     let key = ctx.key("stats:trades:count");
     let name = "trades:count";
-    let mut redis_n = 0_i64;
-    let con = &mut *s.con;
-    let redis = s.report.measured(ctx.sampler.measure("INCR stats:trades:count", Backend::Redis, || {
-        redis::cmd("INCR").arg(&key).exec(con)?;
-        redis_n += 1;
-        Ok(())
-    })?);
-    let redis_value: i64 = redis::cmd("GET").arg(&key).query(s.con)?;
-
     let increment_sql = query(tables::INCREMENT_SQL, &[("counters", "counters")]);
     let read_sql = query(tables::COUNTER_SQL, &[("counters", "counters")]);
-    let mut sqlite_case = |label: &str, db: Connection| -> Result<(Measurement, bool)> {
+    let open = |db: Connection| -> Result<Connection> {
         db.execute_batch(&tables::COUNTERS.ddl("counters"))?;
         db.execute("INSERT INTO counters (name, n) VALUES (?1, 0)", [name])?;
-        let mut n = 0_i64;
-        let mut stmt = db.prepare(&increment_sql)?;
-        let m = ctx.sampler.measure(label, Backend::Sqlite, || {
-            stmt.execute([name])?; // autocommit: one transaction per increment
-            n += 1;
-            Ok(())
-        })?;
-        let value: Option<i64> = db.query_row(&read_sql, [name], |r| r.get(0)).optional()?;
-        Ok((s.report.measured(m), value == Some(n)))
+        Ok(db)
     };
-    let (durable, durable_exact) = sqlite_case(
-        ctx.tr(
-            "SQLite: UPDATE … n = n + 1, durable commit (synchronous=FULL)",
-            "SQLite：UPDATE … n = n + 1，持久化提交（synchronous=FULL）",
-        ),
-        sql::open_file(&ctx.scratch.join("counter.db"), Durability::Full)?,
-    )?;
-    let (no_sync, no_sync_exact) = sqlite_case(
-        ctx.tr(
-            "SQLite: the same UPDATE, synchronous=OFF (no fsync)",
-            "SQLite：同样的 UPDATE，synchronous=OFF（不 fsync）",
-        ),
-        sql::open_file(&ctx.scratch.join("counter-nosync.db"), Durability::Off)?,
-    )?;
-    let (memory, memory_exact) = sqlite_case(
-        ctx.tr("SQLite in memory (this process only)", "SQLite 内存库（仅本进程可见）"),
-        sql::open_memory()?,
-    )?;
-    let exact = redis_value == redis_n && durable_exact && no_sync_exact && memory_exact;
-    // What the disk sync costs here: some disks (and virtual disks) acknowledge a sync from a cache.
-    let sync_cost = Comparison::speedup(&no_sync, &durable);
-    let fs_type = sql::filesystem_type(ctx.scratch).unwrap_or_else(|| "unknown".to_string());
-    let workload = ctx.tr("Counter (hot row, +1 each)", "计数器（热点行，每次 +1）");
-    let mut row = ScoreRow::new(ctx, workload.to_string(), &redis, &durable, exact);
-    row.sqlite = match ctx.lang {
-        Lang::En => format!("{} (durable)", p50(&durable)),
-        Lang::Zh => format!("{}（持久化）", p50(&durable)),
-    };
-    if sql::is_memory_filesystem(&fs_type) {
-        s.report.note(
-            NoteKind::Caveat,
-            match ctx.lang {
-                Lang::En => format!("The SQLite file is on {fs_type}, in RAM: fsync costs nothing here, so the durable commit is not really durable. Set TMPDIR to a directory on a disk to see its true cost."),
-                Lang::Zh => format!("SQLite 文件位于 {fs_type}（内存文件系统）：这里 fsync 不花时间，“持久化提交”并不真正持久。把 TMPDIR 设为磁盘上的目录才能看到真实代价。"),
-            },
-        );
-        s.report.claim(measured_winner(ctx, workload, ("Redis", &redis), ("SQLite", &durable), exact));
-    } else if sync_cost < MIN_SYNC_COST {
-        s.report.note(
-            NoteKind::Caveat,
-            match ctx.lang {
-                Lang::En => format!(
-                    "A durable commit cost only {} more than one without fsync here ({} vs {}): this disk acknowledges syncs from a cache, so the durable line shows less than a real disk would.",
-                    format_ratio(sync_cost),
-                    p50(&durable),
-                    p50(&no_sync)
-                ),
-                Lang::Zh => format!(
-                    "在这里，持久化提交只比不 fsync 的提交慢 {}（{} 对 {}）：这块磁盘从缓存里确认同步，所以“持久化”那一行比真实磁盘上的代价小。",
-                    format_ratio(sync_cost),
-                    p50(&durable),
-                    p50(&no_sync)
-                ),
-            },
-        );
-        s.report.claim(measured_winner(ctx, workload, ("Redis", &redis), ("SQLite", &durable), exact));
-    } else {
-        s.report.claim(expected_winner(
-            ctx,
-            workload,
-            ("Redis", &redis),
-            ("SQLite", &durable),
-            ctx.tr(
-                "INCR changes a number in RAM; a durable commit waits for the disk every time",
-                "INCR 只改内存里的一个数字；持久化提交每次都要等磁盘",
-            ),
-            exact,
-        ));
-    }
-    s.report.note(
-        NoteKind::Info,
-        match ctx.lang {
-            Lang::En => format!(
-                "Every counter ended exactly at the number of increments sent ({}). A counter in this process's memory is faster still ({} p50), but no other process or server sees it, and it dies with the process; Redis's INCR is shared by every server and atomic. The price: without AOF, Redis's count is only in RAM (the crash demo measures it). The SQLite file is on {fs_type}.",
-                if exact { "checked" } else { "NOT so" },
-                p50(&memory),
-            ),
-            Lang::Zh => format!(
-                "每个计数器的最终值都{}等于发出的自增次数。本进程内存里的计数器更快（p50 {}），但其他进程和服务器看不到它，进程一退出就没了；Redis 的 INCR 被所有服务器共享，而且是原子的。代价是：不开 AOF 时，Redis 的计数只在内存里（崩溃演示会测量这一点）。SQLite 文件所在的文件系统：{fs_type}。",
-                if exact { "" } else { "不" },
-                p50(&memory),
-            ),
-        },
-    );
-
+    let durable_db = open(sql::open_file(&ctx.scratch.join("counter.db"), Durability::Full)?)?;
+    let no_sync_db = open(sql::open_file(&ctx.scratch.join("counter-nosync.db"), Durability::Off)?)?;
+    let memory_db = open(sql::open_memory()?)?;
+    let (mut durable_inc, mut no_sync_inc, mut memory_inc) =
+        (durable_db.prepare(&increment_sql)?, no_sync_db.prepare(&increment_sql)?, memory_db.prepare(&increment_sql)?);
+    // Increments sent, per store (warm-up included): each counter must end exactly there.
+    let (mut redis_n, mut durable_n, mut no_sync_n, mut memory_n, mut net_n) = (0_i64, 0_i64, 0_i64, 0_i64, 0_i64);
+    let mut remote = None;
     if let Some(net) = s.net.as_deref_mut() {
         let rows = vec![vec![Lit::S(name.into()), Lit::I(0)]];
         net.load(&tables::COUNTERS, &["name", "n"], &rows)?;
@@ -879,21 +945,180 @@ fn counter(s: &mut Sides) -> Result<Vec<ScoreRow>> {
             Lang::En => format!("{}: UPDATE … n = n + 1, autocommit", net.label()),
             Lang::Zh => format!("{}：UPDATE … n = n + 1，自动提交", net.label()),
         };
-        let mut n = 0_i64;
-        let server = &mut net.server;
-        let remote = s.report.measured(ctx.sampler.measure(label, Backend::NetworkSql, || {
-            server.execute(&inc, &[Param::Text(name)])?;
-            n += 1;
-            Ok(())
-        })?);
-        let value = net.server.query(&read, &[Param::Text(name)])?.first().context("no counter row")?[0].int()?;
-        let product = net.server.name().to_string();
-        row.net = p50(&remote);
-        row.vs_net = versus("Redis", &redis, &product, &remote);
-        row.same = same_cell(ctx, exact, Some(value == n));
-        s.report.claim(measured_winner(ctx, workload, ("Redis", &redis), (&product, &remote), value == n));
+        remote = Some((net.server.name().to_string(), &mut net.server, inc, read, label));
     }
+
+    // Every store takes turns in rounds: a disk that is busy for a moment slows all of them.
+    let con = &mut *s.con;
+    let mut group = ctx
+        .sampler
+        .group()
+        .op("redis-incr", "INCR stats:trades:count", Backend::Redis, || {
+            redis::cmd("INCR").arg(&key).exec(con)?;
+            redis_n += 1;
+            Ok(())
+        })
+        .one_round_trip()
+        .op(
+            "sqlite-durable-update",
+            ctx.tr(
+                "SQLite: UPDATE … n = n + 1, durable commit (synchronous=FULL)",
+                "SQLite：UPDATE … n = n + 1，持久化提交（synchronous=FULL）",
+            ),
+            Backend::Sqlite,
+            || bump(&mut durable_inc, name, &mut durable_n),
+        )
+        .op(
+            "sqlite-no-sync-update",
+            ctx.tr(
+                "SQLite: the same UPDATE, synchronous=OFF (no fsync)",
+                "SQLite：同样的 UPDATE，synchronous=OFF（不 fsync）",
+            ),
+            Backend::Sqlite,
+            || bump(&mut no_sync_inc, name, &mut no_sync_n),
+        )
+        .op(
+            "sqlite-memory-update",
+            ctx.tr("SQLite in memory (this process only)", "SQLite 内存库（仅本进程可见）"),
+            Backend::Sqlite,
+            || bump(&mut memory_inc, name, &mut memory_n),
+        );
+    if let Some((_, server, inc, _, label)) = remote.as_mut() {
+        let (server, inc) = (&mut **server, &*inc);
+        let net_n = &mut net_n;
+        group = group.op("sql-server-update", label.clone(), Backend::NetworkSql, move || {
+            server.execute(inc, &[Param::Text(name)])?;
+            *net_n += 1;
+            Ok(())
+        });
+    }
+    let group = s.report.measured_group(group.run()?);
+    drop((durable_inc, no_sync_inc, memory_inc));
+    let redis_value: i64 = redis::cmd("GET").arg(&key).query(s.con)?;
+    let value =
+        |db: &Connection| -> Result<Option<i64>> { Ok(db.query_row(&read_sql, [name], |r| r.get(0)).optional()?) };
+    let exact = redis_value == redis_n
+        && value(&durable_db)? == Some(durable_n)
+        && value(&no_sync_db)? == Some(no_sync_n)
+        && value(&memory_db)? == Some(memory_n);
+    let (redis, durable, no_sync, memory) = (
+        group.get("redis-incr"),
+        group.get("sqlite-durable-update"),
+        group.get("sqlite-no-sync-update"),
+        group.get("sqlite-memory-update"),
+    );
+    let vs_durable = s.report.compare("redis-vs-sqlite-durable-counter", redis, durable)?;
+    // What the disk sync costs here: some disks (and virtual disks) acknowledge a sync from a cache.
+    let sync_cost = s.report.compare("no-sync-vs-durable-counter", no_sync, durable)?;
+    let fs_type = sql::filesystem_type(ctx.scratch).unwrap_or_else(|| "unknown".to_string());
+    let workload = ctx.tr("Counter (hot row, +1 each)", "计数器（热点行，每次 +1）");
+    let mut row =
+        ScoreRow::new(ctx, workload.to_string(), redis, durable, versus(ctx, "Redis", "SQLite", &vs_durable), exact);
+    row.sqlite = match ctx.lang {
+        Lang::En => format!("{} (durable)", p50(durable)),
+        Lang::Zh => format!("{}（持久化）", p50(durable)),
+    };
+    if sql::is_memory_filesystem(&fs_type) {
+        s.report.note(
+            NoteKind::Caveat,
+            match ctx.lang {
+                Lang::En => format!("The SQLite file is on {fs_type}, in RAM: fsync costs nothing here, so the durable commit is not really durable. Set TMPDIR to a directory on a disk to see its true cost."),
+                Lang::Zh => format!("SQLite 文件位于 {fs_type}（内存文件系统）：这里 fsync 不花时间，“持久化提交”并不真正持久。把 TMPDIR 设为磁盘上的目录才能看到真实代价。"),
+            },
+        );
+        s.report.note(NoteKind::Info, measured_note(ctx, workload, ("Redis", redis), ("SQLite", durable), &vs_durable));
+    } else if sync_cost.above(MIN_SYNC_COST) != Some(true) {
+        s.report.note(
+            NoteKind::Caveat,
+            match ctx.lang {
+                Lang::En => format!(
+                    "A durable commit cost only {} more than one without fsync here ({} vs {}): this disk acknowledges syncs from a cache, so the durable line shows less than a real disk would.",
+                    sync_cost.measured(),
+                    p50(durable),
+                    p50(no_sync)
+                ),
+                Lang::Zh => format!(
+                    "在这里，持久化提交只比不 fsync 的提交慢 {}（{} 对 {}）：这块磁盘从缓存里确认同步，所以“持久化”那一行比真实磁盘上的代价小。",
+                    sync_cost.measured(),
+                    p50(durable),
+                    p50(no_sync)
+                ),
+            },
+        );
+        s.report.note(NoteKind::Info, measured_note(ctx, workload, ("Redis", redis), ("SQLite", durable), &vs_durable));
+    } else {
+        s.report.claim(expected_winner(
+            ctx,
+            "incr-beats-durable-commit",
+            workload,
+            ("Redis", redis),
+            ("SQLite", durable),
+            &vs_durable,
+            1.0,
+            ctx.tr(
+                "INCR changes a number in RAM; a durable commit waits for the disk every time",
+                "INCR 只改内存里的一个数字；持久化提交每次都要等磁盘",
+            ),
+        ));
+    }
+    s.report.note(
+        NoteKind::Info,
+        match ctx.lang {
+            Lang::En => format!(
+                "A counter in this process's memory is faster still ({} p50), but no other process or server sees it, and it dies with the process; Redis's INCR is shared by every server and atomic. The price: without AOF, Redis's count is only in RAM (the crash demo measures it). The SQLite file is on {fs_type}.",
+                p50(memory),
+            ),
+            Lang::Zh => format!(
+                "本进程内存里的计数器更快（p50 {}），但其他进程和服务器看不到它，进程一退出就没了；Redis 的 INCR 被所有服务器共享，而且是原子的。代价是：不开 AOF 时，Redis 的计数只在内存里（崩溃演示会测量这一点）。SQLite 文件所在的文件系统：{fs_type}。",
+                p50(memory),
+            ),
+        },
+    );
+
+    let mut exact_net = None;
+    if let Some((product, server, _, read, _)) = remote {
+        let value = server.query(&read, &[Param::Text(name)])?.first().context("no counter row")?[0].int()?;
+        let net_m = group.get("sql-server-update");
+        let vs_net = s.report.compare("redis-vs-sql-server-counter", redis, net_m)?;
+        row.networked(ctx, net_m, versus(ctx, "Redis", &product, &vs_net), exact, value == net_n);
+        exact_net = Some(value == net_n);
+        s.report.claim(expected_winner(
+            ctx,
+            "incr-beats-sql-server-update",
+            workload,
+            ("Redis", redis),
+            (&product, net_m),
+            &vs_net,
+            1.0,
+            ctx.tr(
+                "INCR changes a number in RAM; the SQL server runs and commits a transaction for every UPDATE",
+                "INCR 只改内存里的一个数字；SQL 服务器每次 UPDATE 都要执行并提交一个事务",
+            ),
+        ));
+    }
+    let all_exact = exact && exact_net.unwrap_or(true);
+    s.all_same &= all_exact;
+    s.report.claim(Claim::new(
+        "counters-are-exact",
+        match ctx.lang {
+            Lang::En => format!(
+                "Every counter ended exactly at the number of increments sent to it (Redis: {redis_value} of {redis_n})"
+            ),
+            Lang::Zh => {
+                format!("每个计数器的最终值都恰好等于发给它的自增次数（Redis：{redis_n} 次中的 {redis_value}）")
+            }
+        },
+        format!("{redis_value}/{redis_n}"),
+        all_exact,
+    ));
     Ok(vec![row])
+}
+
+/// One autocommitted `UPDATE … n = n + 1` (one transaction per increment), counted.
+fn bump(stmt: &mut rusqlite::Statement, name: &str, n: &mut i64) -> Result<()> {
+    stmt.execute([name])?;
+    *n += 1;
+    Ok(())
 }
 
 /// TTL data: sessions that must disappear on their own. Counts, not timings.
@@ -955,6 +1180,7 @@ fn ttl_data(s: &mut Sides) -> Result<Vec<ScoreRow>> {
         Lang::Zh => format!("带过期时间的数据（{SESSIONS} 个会话，TTL {SESSION_TTL_MS} ms）"),
     };
     s.report.claim(Claim::new(
+        "ttl-expires-without-sweeper",
         match ctx.lang {
             Lang::En => format!(
                 "TTL data: {SESSION_WAIT_MS} ms after writing {SESSIONS} sessions with PX {SESSION_TTL_MS}, Redis holds {redis_left} of them, with no cleanup job; the SQL table still holds {sqlite_left} rows ({sqlite_live} still valid): every read must filter on expires_at, and a sweeper must DELETE them"
@@ -992,19 +1218,26 @@ fn ttl_data(s: &mut Sides) -> Result<Vec<ScoreRow>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::Stats;
+    use crate::measure::Kind;
     use std::time::Duration;
 
-    fn m(label: &str, p50_us: u64) -> Measurement {
-        let us = Duration::from_micros(p50_us);
-        let stats = Stats { samples: 100, min: us, p50: us, p99: us, max: us, mean: us };
-        Measurement::new(label, Backend::Redis, stats, 1)
+    /// A comparison of two measurements taken in one group: `a_us` and `b_us` per round.
+    fn compare(a_us: &[u64], b_us: &[u64]) -> Comparison {
+        let rounds =
+            |us: &[u64]| -> Vec<Vec<Duration>> { us.iter().map(|&u| vec![Duration::from_micros(u)]).collect() };
+        let m = |id: &str, us: &[u64]| {
+            Measurement::from_rounds(id, id, Backend::Redis, Kind::Throughput, 77, 1, &rounds(us)).unwrap()
+        };
+        Comparison::of("a-vs-b", &m("a", a_us), &m("b", b_us)).unwrap()
     }
 
     #[test]
     fn versus_names_the_faster_side() {
-        assert_eq!(versus("Redis", &m("GET", 50), "SQLite", &m("SELECT", 5)), "SQLite 10.0×");
-        assert_eq!(versus("Redis", &m("ZREVRANK", 40), "SQLite", &m("COUNT", 800)), "Redis 20.0×");
+        let ctx_free = |c: &Comparison| oriented("Redis", "SQLite", c).map(|(w, _, m)| format!("{w} {m}"));
+        assert_eq!(ctx_free(&compare(&[50; 10], &[5; 10])).as_deref(), Some("SQLite 10.0× [10.0–10.0]"));
+        assert_eq!(ctx_free(&compare(&[40; 10], &[800; 10])).as_deref(), Some("Redis 20.0× [20.0–20.0]"));
+        let even = compare(&[10, 12, 8, 10, 11, 9, 10, 10, 12, 8], &[11, 10, 9, 10, 12, 8, 10, 11, 9, 10]);
+        assert_eq!(ctx_free(&even), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! survived. No persistence, an RDB snapshot, AOF `everysec` and AOF `always`; and SQLite's
 //! committed rows for comparison.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use redis::InfoDict;
 
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, Measurement, format_count};
+use crate::measure::{Backend, Claim, format_count};
 use crate::server::{PrivateServer, TracedConnection};
 use crate::sql::{self, Durability};
 
@@ -90,19 +90,6 @@ fn crash_and_count(ctx: &Ctx, server: &mut PrivateServer, keys: &[String]) -> Re
     count_present(&mut con, keys)
 }
 
-/// Write through the sampler (each SET is one acknowledged write, timed), return the keys written.
-fn timed_writes(ctx: &Ctx, con: &mut TracedConnection, tag: &str, label: &str) -> Result<(Measurement, Vec<String>)> {
-    let written = Cell::new(0_u64);
-    let m = ctx.sampler.measure(label, Backend::Redis, || {
-        let key = ctx.key(&format!("order:{tag}:{}", written.get()));
-        redis::cmd("SET").arg(key).arg(VALUE).exec(con)?;
-        written.set(written.get() + 1);
-        Ok(())
-    })?;
-    let keys = (0..written.get()).map(|i| ctx.key(&format!("order:{tag}:{i}"))).collect();
-    Ok((m, keys))
-}
-
 /// With `appendfsync everysec`, Redis postpones its `write()` to the AOF (for up to 2 s) while the
 /// background fsync of the previous second is still running, and replies to clients anyway. Return
 /// the AOF buffer's size right after the last acknowledged write, and wait until it is handed to
@@ -123,24 +110,10 @@ fn aof_buffer_after_writes(con: &mut TracedConnection) -> Result<u64> {
     Ok(first)
 }
 
-/// SQLite: committed rows, then a simulated crash (the files copied as they are, connection open).
-fn sqlite_case(ctx: &Ctx, dir: &Path) -> Result<(Measurement, Outcome)> {
-    let path = dir.join("orders.db");
-    let db = sql::open_file(&path, Durability::Full)?;
-    db.execute_batch("CREATE TABLE orders (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")?;
-    let mut insert = db.prepare("INSERT INTO orders (body) VALUES (?1)")?;
-    let written = Cell::new(0_u64);
-    let m = ctx.sampler.measure(
-        ctx.tr("SQLite INSERT, 1 commit each (synchronous=FULL)", "SQLite INSERT，每条一次提交（synchronous=FULL）"),
-        Backend::Sqlite,
-        || {
-            insert.execute([VALUE])?;
-            written.set(written.get() + 1);
-            Ok(())
-        },
-    )?;
-    // The "crash": copy the database and its write-ahead log exactly as they are now, while the
-    // connection is still open (no close, no checkpoint): what a restarted process would find.
+/// The SQLite side's "crash": copy the database and its write-ahead log exactly as they are now,
+/// while the connection is still open (no close, no checkpoint), and count the rows a restarted
+/// process would find.
+fn sqlite_rows_after_crash(dir: &Path) -> Result<u64> {
     let copy = dir.join("after-crash");
     std::fs::create_dir_all(&copy)?;
     for suffix in ["", "-wal"] {
@@ -150,12 +123,21 @@ fn sqlite_case(ctx: &Ctx, dir: &Path) -> Result<(Measurement, Outcome)> {
                 .with_context(|| format!("copying {}", from.display()))?;
         }
     }
-    drop(insert);
     let reopened = rusqlite::Connection::open(copy.join("orders.db"))?;
     let survived: i64 = reopened.query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0))?;
-    drop(db);
-    let config = ctx.tr("SQLite, committed rows (WAL)", "SQLite，已提交的行（WAL）").to_string();
-    Ok((m, Outcome { config, acked: written.get(), survived: survived as u64 }))
+    Ok(survived as u64)
+}
+
+/// One acknowledged SET on `con`, to the next key of `tag`.
+fn write_one(ctx: &Ctx, con: &RefCell<TracedConnection>, tag: &str, written: &Cell<u64>) -> Result<()> {
+    let key = ctx.key(&format!("order:{tag}:{}", written.get()));
+    redis::cmd("SET").arg(key).arg(VALUE).exec(&mut *con.borrow_mut())?;
+    written.set(written.get() + 1);
+    Ok(())
+}
+
+fn keys_written(ctx: &Ctx, tag: &str, written: &Cell<u64>) -> Vec<String> {
+    (0..written.get()).map(|i| ctx.key(&format!("order:{tag}:{i}"))).collect()
 }
 
 /// N acknowledged writes, `kill -9`, restart, count: per persistence setting.
@@ -165,24 +147,98 @@ pub fn crash_durability(ctx: &Ctx) -> Result<DemoReport> {
         ctx.tr("kill -9: what each persistence setting keeps", "kill -9：每种持久化配置能留下什么"),
     );
 
-    // 1. No persistence.
-    let mut server = start(&["--save", "", "--appendonly", "no"])?;
-    let mut con = connect(ctx, &server)?;
-    let (none_m, keys) = timed_writes(
-        ctx,
-        &mut con,
-        "none",
-        ctx.tr("SET, no persistence (--save \"\" --appendonly no)", "SET，不持久化（--save \"\" --appendonly no）"),
-    )?;
-    drop(con);
-    let survived = crash_and_count(ctx, &mut server, &keys)?;
-    drop(server);
+    // 1. Timed, acknowledged writes under three settings, each on a private server of its own, and
+    //    SQLite commits: they take turns in rounds, so a busy moment of the disk or the CPU hits all
+    //    of them alike and their costs per write can be compared.
+    let mut none_server = start(&["--save", "", "--appendonly", "no"])?;
+    let mut everysec_server = start(&["--appendonly", "yes", "--appendfsync", "everysec"])?;
+    let mut always_server = start(&["--appendonly", "yes", "--appendfsync", "always"])?;
+    let none_con = RefCell::new(connect(ctx, &none_server)?);
+    let everysec_con = RefCell::new(connect(ctx, &everysec_server)?);
+    let always_con = RefCell::new(connect(ctx, &always_server)?);
+    let db = sql::open_file(&ctx.scratch.join("orders.db"), Durability::Full)?;
+    db.execute_batch("CREATE TABLE orders (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")?;
+    let mut insert = db.prepare("INSERT INTO orders (body) VALUES (?1)")?;
+    let (none_n, everysec_n, always_n, sqlite_n) = (Cell::new(0), Cell::new(0), Cell::new(0), Cell::new(0_u64));
+    let group = report.measured_group(
+        ctx.sampler
+            .group()
+            .op(
+                "set-no-persistence",
+                ctx.tr(
+                    "SET, no persistence (--save \"\" --appendonly no)",
+                    "SET，不持久化（--save \"\" --appendonly no）",
+                ),
+                Backend::Redis,
+                || write_one(ctx, &none_con, "none", &none_n),
+            )
+            .one_round_trip()
+            .op(
+                "set-aof-everysec",
+                ctx.tr("SET, AOF appendfsync everysec", "SET，AOF appendfsync everysec"),
+                Backend::Redis,
+                || write_one(ctx, &everysec_con, "everysec", &everysec_n),
+            )
+            .op(
+                "set-aof-always",
+                ctx.tr(
+                    "SET, AOF appendfsync always (fsync before the reply)",
+                    "SET，AOF appendfsync always（回复前先 fsync）",
+                ),
+                Backend::Redis,
+                || write_one(ctx, &always_con, "always", &always_n),
+            )
+            .op(
+                "sqlite-commit",
+                ctx.tr(
+                    "SQLite INSERT, 1 commit each (synchronous=FULL)",
+                    "SQLite INSERT，每条一次提交（synchronous=FULL）",
+                ),
+                Backend::Sqlite,
+                || {
+                    insert.execute([VALUE])?;
+                    sqlite_n.set(sqlite_n.get() + 1);
+                    Ok(())
+                },
+            )
+            .run()?,
+    );
+    report.compare("everysec-vs-always", group.get("set-aof-everysec"), group.get("set-aof-always"))?;
+    report.compare("always-vs-sqlite-commit", group.get("set-aof-always"), group.get("sqlite-commit"))?;
+    let postponed = aof_buffer_after_writes(&mut everysec_con.borrow_mut())?;
+    // SQLite's "crash" first, while its connection is still open.
+    let sqlite = Outcome {
+        config: ctx.tr("SQLite, committed rows (WAL)", "SQLite，已提交的行（WAL）").to_string(),
+        acked: sqlite_n.get(),
+        survived: sqlite_rows_after_crash(ctx.scratch)?,
+    };
+    drop(insert);
+    drop(db);
+    drop((none_con, everysec_con, always_con));
+    ctx.check_interrupt()?;
+
+    let keys = keys_written(ctx, "none", &none_n);
     let none = Outcome {
         config: ctx.tr("Redis, no persistence", "Redis，不持久化").to_string(),
         acked: keys.len() as u64,
-        survived,
+        survived: crash_and_count(ctx, &mut none_server, &keys)?,
     };
-    report.measured(none_m);
+    drop(none_server);
+    let keys = keys_written(ctx, "everysec", &everysec_n);
+    let everysec = Outcome {
+        config: ctx.tr("Redis, AOF appendfsync everysec", "Redis，AOF appendfsync everysec").to_string(),
+        acked: keys.len() as u64,
+        survived: crash_and_count(ctx, &mut everysec_server, &keys)?,
+    };
+    drop(everysec_server);
+    let keys = keys_written(ctx, "always", &always_n);
+    let always = Outcome {
+        config: ctx.tr("Redis, AOF appendfsync always", "Redis，AOF appendfsync always").to_string(),
+        acked: keys.len() as u64,
+        survived: crash_and_count(ctx, &mut always_server, &keys)?,
+    };
+    let dir_fs = sql::filesystem_type(always_server.dir()).unwrap_or_else(|| "unknown".to_string());
+    drop(always_server);
     ctx.check_interrupt()?;
 
     // 2. An RDB snapshot (SAVE) between two batches.
@@ -214,54 +270,6 @@ pub fn crash_durability(ctx: &Ctx) -> Result<DemoReport> {
         survived,
     };
     ctx.check_interrupt()?;
-
-    // 3. AOF, fsync once a second (the default policy).
-    let mut server = start(&["--appendonly", "yes", "--appendfsync", "everysec"])?;
-    let mut con = connect(ctx, &server)?;
-    let (everysec_m, keys) = timed_writes(
-        ctx,
-        &mut con,
-        "everysec",
-        ctx.tr("SET, AOF appendfsync everysec", "SET，AOF appendfsync everysec"),
-    )?;
-    let postponed = aof_buffer_after_writes(&mut con)?;
-    drop(con);
-    let survived = crash_and_count(ctx, &mut server, &keys)?;
-    drop(server);
-    let everysec = Outcome {
-        config: ctx.tr("Redis, AOF appendfsync everysec", "Redis，AOF appendfsync everysec").to_string(),
-        acked: keys.len() as u64,
-        survived,
-    };
-    ctx.check_interrupt()?;
-
-    // 4. AOF, fsync before every reply.
-    let mut server = start(&["--appendonly", "yes", "--appendfsync", "always"])?;
-    let mut con = connect(ctx, &server)?;
-    let (always_m, keys) = timed_writes(
-        ctx,
-        &mut con,
-        "always",
-        ctx.tr("SET, AOF appendfsync always (fsync before the reply)", "SET，AOF appendfsync always（回复前先 fsync）"),
-    )?;
-    drop(con);
-    let survived = crash_and_count(ctx, &mut server, &keys)?;
-    let dir_fs = sql::filesystem_type(server.dir()).unwrap_or_else(|| "unknown".to_string());
-    drop(server);
-    let always = Outcome {
-        config: ctx.tr("Redis, AOF appendfsync always", "Redis，AOF appendfsync always").to_string(),
-        acked: keys.len() as u64,
-        survived,
-    };
-    let everysec_m = report.measured(everysec_m);
-    let always_m = report.measured(always_m);
-    ctx.check_interrupt()?;
-
-    // 5. SQLite.
-    let (sqlite_m, sqlite) = sqlite_case(ctx, ctx.scratch)?;
-    let sqlite_m = report.measured(sqlite_m);
-    report.compare(&everysec_m, &always_m);
-    report.compare(&always_m, &sqlite_m);
 
     let outcomes: Vec<Vec<String>> = [&none, &rdb, &everysec, &always, &sqlite]
         .iter()
@@ -339,11 +347,26 @@ pub fn crash_durability(ctx: &Ctx) -> Result<DemoReport> {
             ),
         ),
     };
-    report.claim(Claim::new(c_none, lost(&none), none.acked > 0 && none.survived == 0));
-    report.claim(Claim::new(c_rdb, lost(&rdb), rdb.survived == BEFORE_SNAPSHOT && rdb.lost() == AFTER_SNAPSHOT));
-    report.claim(Claim::new(c_everysec, lost(&everysec), everysec.acked > 0 && everysec.lost() == 0));
-    report.claim(Claim::new(c_always, lost(&always), always.acked > 0 && always.lost() == 0));
-    report.claim(Claim::new(c_sqlite, lost(&sqlite), sqlite.acked > 0 && sqlite.lost() == 0));
+    report.claim(Claim::new("no-persistence-loses-all", c_none, lost(&none), none.acked > 0 && none.survived == 0));
+    report.claim(Claim::new(
+        "rdb-keeps-the-snapshot",
+        c_rdb,
+        lost(&rdb),
+        rdb.survived == BEFORE_SNAPSHOT && rdb.lost() == AFTER_SNAPSHOT,
+    ));
+    report.claim(Claim::new(
+        "everysec-survives-process-crash",
+        c_everysec,
+        lost(&everysec),
+        everysec.acked > 0 && everysec.lost() == 0,
+    ));
+    report.claim(Claim::new(
+        "always-survives-process-crash",
+        c_always,
+        lost(&always),
+        always.acked > 0 && always.lost() == 0,
+    ));
+    report.claim(Claim::new("sqlite-commits-survive", c_sqlite, lost(&sqlite), sqlite.acked > 0 && sqlite.lost() == 0));
 
     report.note(
         NoteKind::Caveat,
