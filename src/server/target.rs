@@ -193,7 +193,7 @@ fn open(
     con.set_read_timeout(Some(IO_TIMEOUT)).map_err(classify)?;
     let info: redis::InfoDict = redis::cmd("INFO").arg("server").query(&mut con).map_err(classify)?;
     if private.is_none() {
-        refuse_unsafe(&mut con, &info, &redact(url)).map_err(|e| e.unwrap_or_else(|e| classify(e)))?;
+        refuse_unsafe(&mut con, &info, &redact(url)).map_err(|e| e.unwrap_or_else(classify))?;
     }
     let version_text: String = info.get("redis_version").unwrap_or_else(|| "unknown".to_string());
     let version = Version::parse(&version_text).unwrap_or(Version(0, 0, 0));
