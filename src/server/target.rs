@@ -188,7 +188,7 @@ fn open(
     timeout: Duration,
     private: Option<PrivateServer>,
 ) -> Result<RedisHandle, UserError> {
-    let classify = |e: RedisError| classify(e, url);
+    let classify = |e: RedisError| classify(e, url, &client);
     let mut con = client.get_connection_with_timeout(timeout).map_err(classify)?;
     con.set_read_timeout(Some(IO_TIMEOUT)).map_err(classify)?;
     let info: redis::InfoDict = redis::cmd("INFO").arg("server").query(&mut con).map_err(classify)?;
@@ -266,8 +266,21 @@ fn scrub(message: &str, url: &str) -> String {
 }
 
 /// Turn a connection error into the one line a learner needs.
-fn classify(err: RedisError, url: &str) -> UserError {
+fn classify(err: RedisError, url: &str, client: &Client) -> UserError {
     let url = redact(url);
+    // A server that refuses a client (max clients, protected mode) writes one error line and
+    // closes: the client library only sees the close. Read that line ourselves.
+    if err.is_connection_dropped()
+        && let Some(line) = greeting(client)
+    {
+        if line.contains("max number of clients") {
+            return UserError::MaxClients { url };
+        }
+        if line.starts_with("DENIED") {
+            return UserError::ProtectedMode { url };
+        }
+        return UserError::RedisDown { url, reason: line };
+    }
     if err.code() == Some("NOAUTH") {
         return UserError::AuthRequired { url };
     }
@@ -289,6 +302,21 @@ fn classify(err: RedisError, url: &str) -> UserError {
         err.to_string()
     };
     UserError::RedisDown { url, reason }
+}
+
+/// The error line a TCP server sends right after accepting a connection it will not serve, if any.
+fn greeting(client: &Client) -> Option<String> {
+    use std::io::Read;
+    use std::net::ToSocketAddrs;
+    let ConnectionAddr::Tcp(host, port) = client.get_connection_info().addr() else { return None };
+    let addr = (host.as_str(), *port).to_socket_addrs().ok()?.next()?;
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).ok()?;
+    stream.set_read_timeout(Some(PROBE_TIMEOUT)).ok()?;
+    let mut buf = [0_u8; 256];
+    let n = stream.read(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf[..n]);
+    let line = text.strip_prefix('-')?.lines().next()?.trim().to_string();
+    Some(line.strip_prefix("ERR ").unwrap_or(&line).to_string())
 }
 
 /// `redis://:secret@host:6379` → `redis://:***@host:6379`.
