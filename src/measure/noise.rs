@@ -19,7 +19,7 @@ pub const NOISE_FACTOR: f64 = 2.0;
 pub struct FloorPoint {
     /// `start`, `after:<demo>`, or `end`.
     pub at: String,
-    #[serde(serialize_with = "as_us")]
+    #[serde(rename = "p50_us", serialize_with = "as_us")]
     pub p50: Duration,
 }
 
@@ -177,5 +177,6 @@ mod tests {
         assert_eq!(json["start_p50_us"], 10.0);
         assert_eq!(json["end_p50_us"], 30.0);
         assert_eq!(json["points"][1]["at"], "p1");
+        assert_eq!(json["points"][1]["p50_us"], 30.0);
     }
 }
