@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         }
     };
     let lang = redis_learn::settings::resolve_lang(&cli.global);
+    let json = cli.global.json;
     redis_learn::server::interrupt::set_exit_hook(exit_now);
     let mut stdout = std::io::stdout().lock();
     let result = redis_learn::run(cli, &mut stdout);
@@ -23,8 +24,14 @@ fn main() -> ExitCode {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
+            let code = error::exit_code(&err);
             eprintln!("{}", error::render_in(&err, lang));
-            ExitCode::from(error::exit_code(&err))
+            if json {
+                // `--json` always prints one document, failures included.
+                let doc = serde_json::json!({ "error": error::describe(&err, lang), "exit_code": code });
+                let _ = writeln!(stdout, "{doc}");
+            }
+            ExitCode::from(code)
         }
     }
 }

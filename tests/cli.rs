@@ -443,6 +443,8 @@ fn refused_before_writing(server: &Server, lesson: &str, needle: &str) {
     let out = Test::new().args(["lesson", lesson, "--quick", "--json"]).redis(server).run().code(2);
     out.stderr_contains(needle);
     assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    // --json still prints one document.
+    assert_eq!(out.json()["exit_code"], 2);
     assert_eq!(server.fingerprint(), before, "lesson {lesson} changed data it does not own");
 }
 
@@ -639,5 +641,59 @@ fn a_demo_whose_command_the_server_lacks_is_skipped_and_the_rest_runs() {
     assert_eq!(skipped[0]["name"], "job-queue");
     assert!(skipped[0]["skipped"].as_str().unwrap().contains("does not know"), "{}", skipped[0]);
     assert!(demos.iter().filter(|d| d["skipped"].is_null()).all(|d| !d["claims"].as_array().unwrap().is_empty()));
+    assert_eq!(doc["keys_left"], 0);
+}
+
+#[test]
+fn a_server_still_loading_its_data_is_one_line() {
+    // 100,000 keys, reloaded (DEBUG RELOAD) by a server told to take its time over each key: while it
+    // loads, every other client gets LOADING.
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    let mut con = server.client();
+    redis::cmd("DEBUG").arg("POPULATE").arg(100_000).exec(&mut con).unwrap();
+    redis::cmd("CONFIG").arg("SET").arg("key-load-delay").arg(50).exec(&mut con).unwrap();
+    // Answer other clients (with LOADING) every KB loaded, not every 2 MB.
+    redis::cmd("CONFIG").arg("SET").arg("loading-process-events-interval-bytes").arg(1024).exec(&mut con).unwrap();
+    let reload = std::thread::spawn(move || redis::cmd("DEBUG").arg("RELOAD").exec(&mut con));
+    std::thread::sleep(Duration::from_millis(1_000));
+    let out = Test::new().args(["lesson", "1", "--quick"]).redis(&server).run().code(2);
+    out.stderr_contains("is still loading its data set");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    reload.join().unwrap().unwrap();
+    assert_eq!(server.our_keys(), 0);
+}
+
+#[test]
+fn a_password_with_url_special_characters_works_and_never_shows() {
+    let server = Server::start(&["--requirepass", "p@ss/w#rd%"]);
+    let url = format!("redis://:p%40ss%2Fw%23rd%25@127.0.0.1:{}", server.port());
+    let _serial = support::heavy();
+    let out =
+        Test::new().args(["lesson", "1", "--quick", "--json", "--no-quiz"]).env("REDIS_URL", &url).run().success();
+    let doc = out.json();
+    assert_eq!(doc["keys_left"], 0);
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains("p@ss") && !text.contains("p%40ss"), "the password shows");
+    }
+    let doctor = Test::new().args(["doctor", "--json"]).env("REDIS_URL", &url).run().success();
+    assert!(!doctor.stdout.contains("p%40ss"), "{}", doctor.stdout);
+}
+
+#[test]
+fn without_redis_server_on_path_the_demos_that_need_one_are_skipped() {
+    let server = Server::start(&[]);
+    let _serial = support::heavy();
+    let doc = Test::new()
+        .args(["lesson", "9", "--quick", "--json", "--no-quiz"])
+        .redis(&server)
+        .without_redis_server_on_path()
+        .run()
+        .success()
+        .json();
+    let demos = doc["demos"].as_array().unwrap();
+    let skipped: Vec<&str> =
+        demos.iter().filter(|d| !d["skipped"].is_null()).map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(skipped, ["eviction-policies"], "{doc}");
+    assert!(demos.iter().filter(|d| d["skipped"].is_null()).all(|d| d["error"].is_null()));
     assert_eq!(doc["keys_left"], 0);
 }

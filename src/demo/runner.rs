@@ -137,12 +137,6 @@ pub fn run_demos(
         }
         let mut report = match result {
             Ok(report) => report,
-            // Something the learner must fix (a --sql-url that does not answer, no redis-server for
-            // a demo that needs its own): stop with that one line, after cleaning up.
-            Err(err) if err.downcast_ref::<UserError>().is_some() => {
-                keys.clean()?;
-                return Err(err);
-            }
             // A demo that starts its own redis-server, with none on PATH: leave it out, run the rest.
             Err(err) if err.chain().any(|c| matches!(c.downcast_ref(), Some(UserError::NoRedisAvailable))) => {
                 let mut skipped = DemoReport::new(name, name.clone());
@@ -156,6 +150,12 @@ pub fn run_demos(
                         .to_string(),
                 );
                 skipped
+            }
+            // Something the learner must fix (a --sql-url that does not answer, no redis-server for
+            // a demo that needs its own): stop with that one line, after cleaning up.
+            Err(err) if err.downcast_ref::<UserError>().is_some() => {
+                keys.clean()?;
+                return Err(err);
             }
             // A server condition (paused, full, a missing permission, too old): one line, exit 2 —
             // except a command this server does not know (an older Redis): that demo is left out.

@@ -342,8 +342,11 @@ fn p99_phrase(ratio_p99: f64, lang: Lang) -> String {
     }
 }
 
+/// Differences smaller than this (1%) are not worth a "faster": the interval must clear it.
+const NEGLIGIBLE: f64 = 0.01;
+
 fn verdict(low: f64, high: f64) -> Verdict {
-    if low > 1.0 || high < 1.0 { Verdict::Clear } else { Verdict::NoClearDifference }
+    if low > 1.0 + NEGLIGIBLE || high < 1.0 / (1.0 + NEGLIGIBLE) { Verdict::Clear } else { Verdict::NoClearDifference }
 }
 
 fn ratio(numerator: Duration, denominator: Duration) -> f64 {
@@ -488,6 +491,15 @@ mod tests {
         let c = Comparison::of("a-vs-b", &a, &b).unwrap();
         assert_eq!(c.status, Verdict::NoClearDifference);
         assert!(c.describe().contains("no clear difference"), "{}", c.describe());
+    }
+
+    #[test]
+    fn a_difference_under_one_percent_is_no_clear_difference() {
+        let a = m("a", 6, &[1000; 10]);
+        let b = m("b", 6, &[1004, 1005, 1006, 1004, 1005, 1006, 1004, 1005, 1006, 1005]);
+        let c = Comparison::of("a-vs-b", &a, &b).unwrap();
+        assert!(c.ratio_low > 1.0);
+        assert_eq!(c.status, Verdict::NoClearDifference);
     }
 
     #[test]

@@ -74,6 +74,23 @@ impl PrivateServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// The URL with a password in it, percent-encoded (`@`, `/`, `#`, `%` … are URL syntax).
+    fn url_with(&self, password: Option<&str>) -> String {
+        match password {
+            Some(password) => {
+                let encoded: String = password
+                    .bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect();
+                format!("redis://:{encoded}@127.0.0.1:{}", self.port)
+            }
+            None => self.url(),
+        }
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
@@ -133,10 +150,7 @@ impl PrivateServer {
 
     /// Wait until INFO says `loading:0` (a restarted server replays its files first).
     fn wait_until_loaded(&self, password: Option<&str>) -> Result<(), String> {
-        let url = match password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
-            None => self.url(),
-        };
+        let url = self.url_with(password);
         let client = Client::open(url).map_err(|e| e.to_string())?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -161,10 +175,7 @@ impl PrivateServer {
     /// Wait until *our* process answers on the port. Another server that grabbed the port first
     /// also answers PING, so the process id it reports must be our child's.
     fn wait_until_ready(&mut self, password: Option<&str>) -> Result<(), String> {
-        let url = match password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
-            None => self.url(),
-        };
+        let url = self.url_with(password);
         let client = Client::open(url).map_err(|e| e.to_string())?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {

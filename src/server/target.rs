@@ -230,8 +230,8 @@ fn refuse_unsafe(
     let persistence: redis::InfoDict = redis::cmd("INFO").arg("persistence").query(con).map_err(Err)?;
     if field(&persistence, "loading") == "1" {
         let eta = match persistence.get::<u64>("loading_eta_seconds") {
-            Some(secs) => format!("about {secs} s to go"),
-            None => "time to go unknown".to_string(),
+            Some(secs) if secs > 0 => format!("INFO estimates about {secs} s to go"),
+            _ => "INFO gives no estimate of the time to go".to_string(),
         };
         return Err(Ok(UserError::Loading { url: url.to_string(), eta }));
     }

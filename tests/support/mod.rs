@@ -47,6 +47,10 @@ impl Server {
         self.inner.port()
     }
 
+    pub fn dir(&self) -> &std::path::Path {
+        self.inner.dir()
+    }
+
     /// SIGSTOP: the process stays, its sockets accept, nothing answers (a stalled VM).
     pub fn freeze(&self) {
         signal(self.inner.pid(), "-STOP");

@@ -110,15 +110,13 @@ struct Flooded {
 /// Start a private server with `policy` and flood it with `flood` values of 1 KB: a crawler caching
 /// every transaction it sees. INFO memory after every batch.
 fn start_and_flood(ctx: &Ctx, policy: &'static str, flood: usize) -> Result<Flooded> {
-    let server = PrivateServer::start_with(&["--maxmemory", MAXMEMORY, "--maxmemory-policy", policy]).map_err(|e| {
-        anyhow!(
-            "{}: {e}",
-            ctx.tr(
-                "the eviction demo starts its own redis-servers with maxmemory 4mb (it never reconfigures yours) and could not",
-                "淘汰策略演示需要自己启动 maxmemory 为 4mb 的 redis-server（绝不改动你的服务器），但启动失败",
-            )
-        )
-    })?;
+    // The UserError stays in the chain: with no redis-server on PATH the runner skips this demo.
+    let server = PrivateServer::start_with(&["--maxmemory", MAXMEMORY, "--maxmemory-policy", policy])
+        .map_err(anyhow::Error::from)
+        .context(ctx.tr(
+            "the eviction demo starts its own redis-servers with maxmemory 4mb (it never reconfigures yours) and could not",
+            "淘汰策略演示需要自己启动 maxmemory 为 4mb 的 redis-server（绝不改动你的服务器），但启动失败",
+        ))?;
     let mut con = connect(ctx, &server)?;
     let samples: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("maxmemory-samples").query(&mut con)?;
     let mut run = PolicyRun { policy, samples: samples.get(1).cloned().unwrap_or_default(), ..PolicyRun::default() };
