@@ -151,7 +151,7 @@ pub enum ExportFormat {
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// Remove the keys that interrupted runs left on this Redis (from the run journal in the state
-    /// directory; only keys under their own redis-learn:<run>: prefix)
+    /// directory; only keys under their own `redis-learn:<run>:` prefix)
     #[arg(long)]
     pub clean: bool,
 }

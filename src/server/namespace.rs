@@ -83,7 +83,7 @@ impl NamespaceGuard {
 
     /// Delete every key under the prefix (SCAN + UNLINK, never KEYS), then count what is left.
     /// Transient conditions (a server still LOADING, a BUSY script, a timeout, a dropped connection)
-    /// are retried for up to [`CLEANUP_RETRY`]; then the last error is returned.
+    /// are retried for up to `CLEANUP_RETRY` (5 s); then the last error is returned.
     pub fn clean(&mut self) -> Result<Cleanup> {
         let deadline = std::time::Instant::now() + CLEANUP_RETRY;
         let mut removed = 0;
@@ -120,7 +120,7 @@ impl Drop for NamespaceGuard {
 }
 
 /// How long cleanup retries a transient condition.
-pub const CLEANUP_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+const CLEANUP_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// LOADING, BUSY, TRYAGAIN, timeouts and dropped connections pass; anything else will not.
 fn transient(err: &anyhow::Error) -> bool {
