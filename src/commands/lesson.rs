@@ -210,13 +210,15 @@ fn server_banner(p: &mut Printer<impl Write>, redis: &RedisHandle, namespace: &N
     } else {
         let line = match lang {
             crate::i18n::Lang::En => format!(
-                "Redis {} at {}: this run only writes keys under {} and removes them at the end.",
+                "{} {} at {}: this run only writes keys under {} and removes them at the end.",
+                info.flavour,
                 info.version,
                 info.url,
                 namespace.prefix()
             ),
             crate::i18n::Lang::Zh => format!(
-                "Redis {}（{}）：本次运行只写 {} 下的键，结束时全部删除。",
+                "{} {}（{}）：本次运行只写 {} 下的键，结束时全部删除。",
+                info.flavour,
                 info.version,
                 info.url,
                 namespace.prefix()

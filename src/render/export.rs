@@ -45,7 +45,8 @@ pub struct BenchRun {
 impl BenchRun {
     fn context_line(&self) -> String {
         format!(
-            "Redis {} ({}{}) · SQLite {} · {} mode · {} cores, {}, {} · compared operations measured interleaved in rounds, warmup first; p50 is the median of round medians, ratios have 95% intervals over rounds",
+            "{} {} ({}{}) · SQLite {} · {} mode · {} cores, {}, {} · compared operations measured interleaved in rounds, warmup first; p50 is the median of round medians, ratios have 95% intervals over rounds",
+            self.redis.flavour,
             self.redis.version,
             self.redis.url,
             if self.redis.private { ", private" } else { "" },
@@ -207,7 +208,13 @@ mod tests {
         demo.claim(Claim::new("hit-faster", "a hit is faster", "4.0×", true));
         BenchRun {
             started_unix: 0,
-            redis: ServerInfo { url: "redis://127.0.0.1:6379".into(), version: "7.0.15".into(), private: false },
+            redis: ServerInfo {
+                url: "redis://127.0.0.1:6379".into(),
+                version: "7.0.15".into(),
+                private: false,
+                flavour: "Redis".into(),
+                redis_compatible: "7.0.15".into(),
+            },
             sqlite_version: "3.54.1".into(),
             quick: true,
             cores: 2,

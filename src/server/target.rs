@@ -48,6 +48,11 @@ pub struct ServerInfo {
     pub version: String,
     /// Did redis-learn start this server for this run?
     pub private: bool,
+    /// `Redis` or `Valkey` (from `INFO server`: Valkey 8+ reports `server_name:valkey` and its own
+    /// `valkey_version`; its `redis_version` is the Redis version it is compatible with).
+    pub flavour: String,
+    /// The version the commands are checked against: Redis's, or the Redis version Valkey matches.
+    pub redis_compatible: String,
 }
 
 /// The Redis a run uses: a client (connections are opened per thread), and the private server if we
@@ -195,15 +200,35 @@ fn open(
     if private.is_none() {
         refuse_unsafe(&mut con, &info, &redact(url)).map_err(|e| e.unwrap_or_else(classify))?;
     }
-    let version_text: String = info.get("redis_version").unwrap_or_else(|| "unknown".to_string());
-    let version = Version::parse(&version_text).unwrap_or(Version(0, 0, 0));
+    let (flavour, version_text, compatible) = flavour_of(&info);
+    let version = Version::parse(&compatible).unwrap_or(Version(0, 0, 0));
     Ok(RedisHandle {
         client,
-        info: ServerInfo { url: redact(url), version: version_text, private: private.is_some() },
+        info: ServerInfo {
+            url: redact(url),
+            version: version_text,
+            private: private.is_some(),
+            flavour,
+            redis_compatible: compatible,
+        },
         version,
         private,
         fallback_reason: None,
     })
+}
+
+/// (flavour, its own version, the Redis version its commands match), from `INFO server`.
+fn flavour_of(info: &redis::InfoDict) -> (String, String, String) {
+    let redis_version: String = info.get("redis_version").unwrap_or_else(|| "unknown".to_string());
+    let valkey_version: Option<String> = info.get("valkey_version");
+    let server_name: Option<String> = info.get("server_name");
+    match valkey_version {
+        Some(valkey) => ("Valkey".to_string(), valkey, redis_version),
+        None if server_name.as_deref() == Some("valkey") => {
+            ("Valkey".to_string(), redis_version.clone(), redis_version)
+        }
+        None => ("Redis".to_string(), redis_version.clone(), redis_version),
+    }
 }
 
 /// Room a run needs below a server's `maxmemory`: the largest demo data set is a few MB, so this
@@ -385,6 +410,16 @@ mod tests {
         assert_eq!(redact("redis://:hunter2@127.0.0.1:6379"), "redis://:***@127.0.0.1:6379");
         assert_eq!(redact("redis://alice:pw@127.0.0.1"), "redis://alice:***@127.0.0.1");
         assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn valkey_is_named_valkey_with_its_own_version() {
+        let info = |text: &str| redis::InfoDict::new(text);
+        let (flavour, version, compatible) = flavour_of(&info("redis_version:7.0.15\r\n"));
+        assert_eq!((flavour.as_str(), version.as_str(), compatible.as_str()), ("Redis", "7.0.15", "7.0.15"));
+        let valkey = info("redis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:8.1.1\r\n");
+        let (flavour, version, compatible) = flavour_of(&valkey);
+        assert_eq!((flavour.as_str(), version.as_str(), compatible.as_str()), ("Valkey", "8.1.1", "7.2.4"));
     }
 
     #[test]
