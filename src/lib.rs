@@ -17,6 +17,7 @@ pub mod render;
 pub mod server;
 pub mod settings;
 pub mod sql;
+pub mod text;
 
 use std::io::Write;
 

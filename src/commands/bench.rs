@@ -96,7 +96,7 @@ fn print_text(settings: &Settings, bench: &BenchRun, out: &mut impl Write) -> Re
         };
         p.rule(&heading)?;
         for demo in &lesson.demos {
-            p.subrule(&demo.title)?;
+            p.subrule(demo.title.as_str())?;
             let mut shown = demo.clone();
             shown.findings.clear();
             shown.notes.clear();

@@ -6,13 +6,14 @@ use anyhow::Result;
 
 use crate::measure::{Claim, ClaimStatus, Comparison, Measured, Measurement};
 use crate::server::TraceReport;
+use crate::text::Text;
 
 /// A small table of facts the demo observed (INFO fields, types and encodings, counts).
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub title: String,
-    pub headers: Vec<String>,
-    pub rows: Vec<Vec<String>>,
+    pub title: Text,
+    pub headers: Vec<Text>,
+    pub rows: Vec<Vec<Text>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -29,14 +30,14 @@ pub enum NoteKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct Note {
     pub kind: NoteKind,
-    pub text: String,
+    pub text: Text,
 }
 
 /// Everything one demo found.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoReport {
     pub name: String,
-    pub title: String,
+    pub title: Text,
     pub findings: Vec<Finding>,
     pub measurements: Vec<Measurement>,
     pub comparisons: Vec<Comparison>,
@@ -53,7 +54,8 @@ pub struct DemoReport {
 }
 
 impl DemoReport {
-    pub fn new(name: &str, title: impl Into<String>) -> DemoReport {
+    /// A report titled by `title`; `Text::msg("title")` takes it from the lesson file.
+    pub fn new(name: &str, title: impl Into<Text>) -> DemoReport {
         DemoReport {
             name: name.to_string(),
             title: title.into(),
@@ -68,12 +70,18 @@ impl DemoReport {
         }
     }
 
-    pub fn finding(&mut self, title: impl Into<String>, headers: &[&str], rows: Vec<Vec<String>>) {
+    pub fn finding(&mut self, title: impl Into<Text>, headers: &[&str], rows: Vec<Vec<String>>) {
         self.findings.push(Finding {
             title: title.into(),
-            headers: headers.iter().map(|h| h.to_string()).collect(),
-            rows,
+            headers: headers.iter().map(|h| Text::from(*h)).collect(),
+            rows: rows.into_iter().map(|row| row.into_iter().map(Text::Plain).collect()).collect(),
         });
+    }
+
+    /// A table whose words may come from the lesson file: `title`, `headers` and cells are
+    /// `Text::msg(..)` or plain figures.
+    pub fn table(&mut self, title: Text, headers: Vec<Text>, rows: Vec<Vec<Text>>) {
+        self.findings.push(Finding { title, headers, rows });
     }
 
     /// Add a measurement and return it for comparisons and claims.
@@ -100,13 +108,51 @@ impl DemoReport {
         self.claims.push(claim);
     }
 
-    pub fn note(&mut self, kind: NoteKind, text: impl Into<String>) {
+    pub fn note(&mut self, kind: NoteKind, text: impl Into<Text>) {
         self.notes.push(Note { kind, text: text.into() });
     }
 
     /// Did the demo run with no claim failing? (An inconclusive claim does not fail it.)
     pub fn passed(&self) -> bool {
         self.error.is_none() && !self.claims.iter().any(Claim::failed)
+    }
+
+    /// Fill every message with the lesson file's words: `lookup(key)` gives the template of
+    /// `<demo>.<key>` in the learner's language (or English). A claim's text is its message
+    /// `<demo>.<claim id>` when the lesson file has one; a measurement's label likewise
+    /// `<demo>.<measurement id>` (comparisons follow their measurements). Errors name the message.
+    pub fn resolve(&mut self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+        self.title.resolve(lookup)?;
+        for finding in &mut self.findings {
+            finding.title.resolve(lookup)?;
+            for text in finding.headers.iter_mut().chain(finding.rows.iter_mut().flatten()) {
+                text.resolve(lookup)?;
+            }
+        }
+        for note in &mut self.notes {
+            note.text.resolve(lookup)?;
+        }
+        for claim in &mut self.claims {
+            if claim.text.is_empty() || lookup(&claim.id).is_some() {
+                let mut text = Text::Message { key: claim.id.clone(), facts: std::mem::take(&mut claim.facts) };
+                text.resolve(lookup)?;
+                claim.text = text.as_str().to_string();
+            }
+        }
+        for m in &mut self.measurements {
+            if let Some(label) = lookup(&m.id) {
+                m.label = label;
+            }
+        }
+        for c in &mut self.comparisons {
+            if let Some(label) = lookup(&c.a) {
+                c.a_label = label;
+            }
+            if let Some(label) = lookup(&c.b) {
+                c.b_label = label;
+            }
+        }
+        Ok(())
     }
 
     /// How many of its claims have this status.

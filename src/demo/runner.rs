@@ -139,7 +139,7 @@ pub fn run_demos(
             Ok(report) => report,
             // A demo that starts its own redis-server, with none on PATH: leave it out, run the rest.
             Err(err) if err.chain().any(|c| matches!(c.downcast_ref(), Some(UserError::NoRedisAvailable))) => {
-                let mut skipped = DemoReport::new(name, name.clone());
+                let mut skipped = DemoReport::new(name, title_of(lesson, name));
                 skipped.skipped = Some(
                     settings
                         .lang
@@ -161,7 +161,7 @@ pub fn run_demos(
             // except a command this server does not know (an older Redis): that demo is left out.
             Err(err) if let Some(condition) = condition::classify(&err, &server, &format!("demo {name}")) => {
                 if let UserError::UnknownCommand { .. } = condition {
-                    let mut skipped = DemoReport::new(name, name.clone());
+                    let mut skipped = DemoReport::new(name, title_of(lesson, name));
                     skipped.skipped = Some(condition.message(settings.lang));
                     skipped
                 } else {
@@ -176,12 +176,17 @@ pub fn run_demos(
                 }
             }
             Err(err) => {
-                let mut failed = DemoReport::new(name, name.clone());
+                let mut failed = DemoReport::new(name, title_of(lesson, name));
                 failed.error = Some(crate::error::describe(&err, settings.lang));
                 failed
             }
         };
         report.trace = trace.report();
+        // The words: the lesson file's messages, in the learner's language, filled with the facts.
+        let lookup = |key: &str| lesson.message(settings.lang, &format!("{name}.{key}"));
+        if let Err(problem) = report.resolve(&lookup) {
+            report.error = Some(problem);
+        }
         on_event(RunEvent::Report(i, name, &report))?;
         let last = i + 1 == lesson.demos.len();
         let at = if last { "end".to_string() } else { format!("after:{name}") };
@@ -238,6 +243,15 @@ impl Keys {
             journal.close_run(self.guard.namespace()).context("updating the run journal")?;
         }
         Ok(cleanup)
+    }
+}
+
+/// A demo's title from the lesson file (`<demo>.title`), or its name.
+fn title_of(lesson: &Lesson, name: &str) -> crate::text::Text {
+    if lesson.message(crate::i18n::Lang::En, &format!("{name}.title")).is_some() {
+        crate::text::Text::msg("title")
+    } else {
+        crate::text::Text::from(name)
     }
 }
 

@@ -31,6 +31,7 @@ use crate::measure::{
 };
 use crate::sql::remote::{Param, Prepared, SqlServer};
 use crate::sql::{self, Durability};
+use crate::text::Text;
 
 /// The token cache's TTL in the notes: 30 days.
 const TOKEN_TTL_S: u64 = 2_592_000;
@@ -177,17 +178,17 @@ pub fn workload_table(ctx: &Ctx) -> Result<DemoReport> {
                     "Scorecard (p50 of this run; ratio = slower ÷ faster)",
                     "成绩单（本次运行的 p50；倍数 = 慢者 ÷ 快者）",
                 )
-                .to_string(),
+                .into(),
             headers: vec![
-                ctx.tr("workload", "负载").to_string(),
-                "Redis".to_string(),
-                ctx.tr("SQLite (in process)", "SQLite（进程内）").to_string(),
-                net_header,
-                "Redis vs SQLite".to_string(),
-                vs_net_header,
-                ctx.tr("same results", "结果一致").to_string(),
+                ctx.tr("workload", "负载").into(),
+                "Redis".into(),
+                ctx.tr("SQLite (in process)", "SQLite（进程内）").into(),
+                net_header.into(),
+                "Redis vs SQLite".into(),
+                vs_net_header.into(),
+                ctx.tr("same results", "结果一致").into(),
             ],
-            rows,
+            rows: rows.into_iter().map(|row| row.into_iter().map(Text::Plain).collect()).collect(),
         },
     );
     match &net {

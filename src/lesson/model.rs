@@ -42,6 +42,10 @@ pub struct LessonText {
     pub demo_intros: BTreeMap<String, String>,
     /// Shown after the demos: what to take away.
     pub outro: String,
+    /// What the demos say, keyed `<demo>.<id>` (a title, a claim, a note, a measurement label, a
+    /// table heading), with `{name}` placeholders that the demo's facts fill; see lessons/README.md.
+    #[serde(default)]
+    pub messages: BTreeMap<String, String>,
 }
 
 /// One quiz question. The right answer is an index into the options, the same in every language.
@@ -70,6 +74,14 @@ impl Lesson {
     /// The text in `lang`, or English if this lesson has no such translation.
     pub fn text(&self, lang: Lang) -> &LessonText {
         self.text.get(&lang).or_else(|| self.text.get(&Lang::En)).expect("validated: every lesson has English text")
+    }
+}
+
+impl Lesson {
+    /// The template of `key` (`<demo>.<id>`) in `lang`, else in English.
+    pub fn message(&self, lang: Lang, key: &str) -> Option<String> {
+        let in_lang = self.text.get(&lang).and_then(|t| t.messages.get(key));
+        in_lang.or_else(|| self.text.get(&Lang::En).and_then(|t| t.messages.get(key))).cloned()
     }
 }
 

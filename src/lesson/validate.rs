@@ -6,6 +6,45 @@ use std::collections::{BTreeSet, HashMap};
 use super::model::{FORMAT_VERSION, Lesson};
 use crate::i18n::Lang;
 
+/// Messages: keyed by one of the lesson's demos, well formed, and the same messages with the same
+/// placeholders in every language as in English.
+fn check_messages(lesson: &Lesson, demos: &BTreeSet<&str>) -> Vec<String> {
+    use crate::render::message::placeholders;
+    let mut problems = Vec::new();
+    let Some(en) = lesson.text.get(&Lang::En) else { return problems };
+    for (lang, text) in &lesson.text {
+        let code = lang.code();
+        for (key, template) in &text.messages {
+            let demo = key.split_once('.').map(|(d, _)| d);
+            if !demo.is_some_and(|d| demos.contains(d)) {
+                problems.push(format!(
+                    "[text.{code}.messages] {key:?}: a key is <demo>.<id>, with one of this lesson's demos"
+                ));
+            }
+            let names = match placeholders(template) {
+                Ok(names) => names,
+                Err(e) => {
+                    problems.push(format!("[text.{code}.messages] {key:?}: {e}"));
+                    continue;
+                }
+            };
+            match en.messages.get(key).map(|t| placeholders(t)) {
+                None => problems.push(format!("[text.{code}.messages] {key:?} has no English message")),
+                Some(Ok(en_names)) if en_names != names => problems.push(format!(
+                    "[text.{code}.messages] {key:?} uses {names:?}; the English message uses {en_names:?}"
+                )),
+                _ => {}
+            }
+        }
+        for key in en.messages.keys() {
+            if !text.messages.contains_key(key) {
+                problems.push(format!("[text.{code}.messages] has no {key:?} (English has it)"));
+            }
+        }
+    }
+    problems
+}
+
 /// A quiz needs at least this many questions.
 pub const MIN_QUESTIONS: usize = 5;
 
@@ -83,6 +122,7 @@ fn check_lesson(lesson: &Lesson, demo_names: &[&str]) -> Vec<String> {
             problems.push(format!("[text.{code}] intro has {} paragraphs, English has {n}", paragraphs(&text.intro)));
         }
     }
+    problems.extend(check_messages(lesson, &demos));
     if lesson.quiz.len() < MIN_QUESTIONS {
         problems.push(format!("the quiz has {} questions; at least {MIN_QUESTIONS} are needed", lesson.quiz.len()));
     }

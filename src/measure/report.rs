@@ -379,6 +379,9 @@ pub struct Claim {
     pub status: ClaimStatus,
     /// `status == held`, kept for readers of the first JSON format.
     pub holds: bool,
+    /// The figures for its message in the lesson file (`<demo>.<id>`), which gives `text`.
+    #[serde(skip)]
+    pub facts: crate::text::Facts,
 }
 
 /// A claim as stored: files written before `id` and `status` existed have only `holds`.
@@ -434,7 +437,14 @@ impl Claim {
             measured: measured.into(),
             status,
             holds: status == ClaimStatus::Held,
+            facts: Vec::new(),
         }
+    }
+
+    /// A figure for the claim's message in the lesson file (`{name}` in `<demo>.<id>`).
+    pub fn fact(mut self, name: &str, value: impl Into<crate::text::Fact>) -> Claim {
+        self.facts.push((name.to_string(), value.into()));
+        self
     }
 
     /// Did this claim fail (inconclusive does not)?

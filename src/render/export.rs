@@ -95,7 +95,7 @@ pub fn markdown(run: &BenchRun, out: &mut impl Write) -> Result<()> {
             writeln!(out, "> ⚠ {}\n", escape_md(&warning.text(crate::i18n::Lang::En)))?;
         }
         for demo in &lesson.demos {
-            writeln!(out, "### {}\n", escape_md(&demo.title))?;
+            writeln!(out, "### {}\n", escape_md(demo.title.as_str()))?;
             if !demo.measurements.is_empty() {
                 writeln!(out, "| operation | backend | p50 | p99 | mean | ops/s | samples |")?;
                 writeln!(out, "|---|---|--:|--:|--:|--:|--:|")?;
@@ -122,7 +122,7 @@ pub fn markdown(run: &BenchRun, out: &mut impl Write) -> Result<()> {
             }
             for note in &demo.notes {
                 if note.kind == crate::demo::NoteKind::Simulated {
-                    writeln!(out, "- _SIMULATED: {}_", escape_md(&note.text))?;
+                    writeln!(out, "- _SIMULATED: {}_", escape_md(note.text.as_str()))?;
                 }
             }
             if let Some(error) = &demo.error {

@@ -3,6 +3,7 @@
 
 pub mod export;
 pub mod json;
+pub mod message;
 pub mod style;
 pub mod text;
 

@@ -112,7 +112,7 @@ impl<W: Write> Printer<W> {
     /// Everything one demo found.
     pub fn demo(&mut self, report: &DemoReport) -> Result<()> {
         for finding in &report.findings {
-            writeln!(self.out, "\n{}", self.styles.heading(&finding.title))?;
+            writeln!(self.out, "\n{}", self.styles.heading(finding.title.as_str()))?;
             let mut table = self.table();
             table.set_header(finding.headers.iter().map(Cell::new));
             for row in &finding.rows {
@@ -173,8 +173,10 @@ impl<W: Write> Printer<W> {
                     ),
                 };
                 let options = textwrap::Options::new(self.width).initial_indent("").subsequent_indent("    ");
-                let measured = self.tr("measured", "实测");
-                let text = format!("{mark}  {} ({measured}: {}){suffix}", claim.text, claim.measured);
+                let text = match self.lang {
+                    Lang::En => format!("{mark}  {} (measured: {}){suffix}", claim.text, claim.measured),
+                    Lang::Zh => format!("{mark}  {}（实测：{}）{suffix}", claim.text, claim.measured),
+                };
                 let wrapped = textwrap::wrap(&text, options);
                 for line in wrapped {
                     writeln!(self.out, "  {line}")?;
