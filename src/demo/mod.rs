@@ -14,6 +14,7 @@ mod report;
 mod runner;
 mod sessions;
 mod structures;
+pub mod support;
 mod together;
 mod versus;
 mod what_is_redis;

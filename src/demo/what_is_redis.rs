@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use anyhow::{Context, Result};
 use redis::{Commands, InfoDict};
 
+use super::support::short;
 use super::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim};
 use crate::sql::{self, Durability};
@@ -238,10 +239,4 @@ pub fn durable_writes(ctx: &Ctx) -> Result<DemoReport> {
             .fact("ratio", Fact::Ratio(in_process.ratio)),
     );
     Ok(report)
-}
-
-/// `redis-learn:3fa2b1c0:token:eth:0x69…` is long; show the part after the run prefix.
-fn short(key: &str) -> String {
-    let tail = key.splitn(3, ':').nth(2).unwrap_or(key);
-    format!("…:{tail}")
 }

@@ -43,6 +43,15 @@ pub fn open_file(path: &Path, durability: Durability) -> Result<Connection> {
 
 /// The type of the filesystem holding `path` (`ext4`, `tmpfs`, `overlay`, ...), from
 /// `/proc/self/mounts` (Linux); `None` where that cannot be read.
+/// A worker thread's own connection to a shared SQLite file: it waits up to `busy` for a lock, and
+/// commits without fsync (as Redis without AOF fsync does not wait for the disk either).
+pub fn open_worker(path: &Path, busy: std::time::Duration) -> Result<Connection> {
+    let con = Connection::open(path).with_context(|| format!("opening SQLite file {}", path.display()))?;
+    con.busy_timeout(busy).context("setting busy_timeout")?;
+    con.pragma_update(None, "synchronous", "OFF").context("setting synchronous")?;
+    Ok(con)
+}
+
 pub fn filesystem_type(path: &Path) -> Option<String> {
     let path = path.canonicalize().ok()?;
     let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
