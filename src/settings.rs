@@ -11,6 +11,9 @@ use crate::i18n::Lang;
 /// Env var that replaces the default Redis address probed when no URL is given (used by tests, so
 /// that they never depend on a server at 127.0.0.1:6379).
 pub const DEFAULT_URL_ENV: &str = "REDIS_LEARN_DEFAULT_URL";
+/// Env var for tests: every timed sample takes the same fixed time (a fake clock) and measurements
+/// are tiny, so that the words a lesson prints can be snapshot-tested. Never for learners.
+pub const FAKE_CLOCK_ENV: &str = "REDIS_LEARN_TEST_FAKE_CLOCK";
 /// The address tried first when no URL is given.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
@@ -63,6 +66,8 @@ pub struct Settings {
     pub sql_url: Option<String>,
     /// `--pin same-cpu`: measure on one CPU (see [`crate::measure::placement`]).
     pub pin_same_cpu: bool,
+    /// Tests only ([`FAKE_CLOCK_ENV`]): time every sample with a fake clock.
+    pub fake_clock: bool,
     /// Where this run measures: set once by [`crate::run`] when it applies `pin_same_cpu`.
     pub placement: crate::measure::Placement,
 }
@@ -98,6 +103,7 @@ impl Settings {
             state_dir: args.state_dir.clone().or_else(|| dirs::data_dir().map(|d| d.join("redis-learn"))),
             sql_url: args.sql_url.clone().filter(|u| !u.is_empty()),
             pin_same_cpu: args.pin == PinChoice::SameCpu,
+            fake_clock: std::env::var_os(FAKE_CLOCK_ENV).is_some_and(|v| v == "1"),
             placement: crate::measure::Placement::None {
                 cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             },

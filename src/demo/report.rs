@@ -31,6 +31,9 @@ pub enum NoteKind {
 pub struct Note {
     pub kind: NoteKind,
     pub text: Text,
+    /// The lesson-file message the text came from (`<demo>.<key>`): a stable id for scripts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// Everything one demo found.
@@ -109,7 +112,7 @@ impl DemoReport {
     }
 
     pub fn note(&mut self, kind: NoteKind, text: impl Into<Text>) {
-        self.notes.push(Note { kind, text: text.into() });
+        self.notes.push(Note { kind, text: text.into(), message: None });
     }
 
     /// Did the demo run with no claim failing? (An inconclusive claim does not fail it.)
@@ -130,6 +133,9 @@ impl DemoReport {
             }
         }
         for note in &mut self.notes {
+            if let Text::Message { key, .. } = &note.text {
+                note.message = Some(format!("{}.{key}", self.name));
+            }
             note.text.resolve(lookup)?;
         }
         for claim in &mut self.claims {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{Ctx, DemoReport};
 use crate::error::UserError;
 use crate::lesson::Lesson;
-use crate::measure::{Backend, Budget, ClaimStatus, Floor, Sampler, Warning, assess};
+use crate::measure::{Backend, Budget, ClaimStatus, FakeClock, Floor, Sampler, Warning, assess};
 use crate::server::condition::{self, ServerRef};
 use crate::server::{Cleanup, Interrupt, Journal, Namespace, NamespaceGuard, RedisHandle, Swept, Trace};
 use crate::settings::{Scale, Settings};
@@ -107,7 +107,14 @@ pub fn run_demos(
         Scale::Full => Budget::FULL,
         Scale::Quick => Budget::QUICK,
     };
-    let sampler = Sampler::new(budget, interrupt.clone());
+    let sampler = if settings.fake_clock {
+        // Tests: every sample takes 10 µs, and a measurement is a handful of samples.
+        let tiny = Budget { warmup: 0, rounds: 6, min_samples: 6, max_samples: 6, target: Duration::ZERO };
+        let clock = std::sync::Arc::new(FakeClock::new(&[Duration::from_micros(10)]));
+        Sampler::with_clock(tiny, clock, interrupt.clone())
+    } else {
+        Sampler::new(budget, interrupt.clone())
+    };
     let mut floor = Floor::default();
     let start = measure_floor(redis, &sampler)?;
     floor.push("start", start);

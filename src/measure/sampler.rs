@@ -37,6 +37,17 @@ impl Budget {
     pub const FLOOR: Budget =
         Budget { warmup: 10, rounds: 6, min_samples: 120, max_samples: 1_200, target: Duration::from_millis(15) };
 
+    /// The smaller of each limit (rounds and warmup too).
+    fn min(self, other: Budget) -> Budget {
+        Budget {
+            warmup: self.warmup.min(other.warmup),
+            rounds: self.rounds.min(other.rounds),
+            min_samples: self.min_samples.min(other.min_samples),
+            max_samples: self.max_samples.min(other.max_samples),
+            target: self.target.min(other.target),
+        }
+    }
+
     fn per_round(&self) -> (usize, usize, Duration) {
         let rounds = self.rounds.max(1);
         let min = self.min_samples.div_ceil(rounds).max(1);
@@ -70,9 +81,10 @@ impl Sampler {
         Sampler { clock, budget, interrupt }
     }
 
-    /// The same clock and interrupt with another budget.
+    /// The same clock and interrupt with `budget`, capped by this sampler's own (so a tiny test
+    /// budget stays tiny).
     pub fn with_budget(&self, budget: Budget) -> Sampler {
-        Sampler { budget, ..self.clone() }
+        Sampler { budget: budget.min(self.budget), ..self.clone() }
     }
 
     pub fn budget(&self) -> Budget {
