@@ -697,3 +697,33 @@ fn without_redis_server_on_path_the_demos_that_need_one_are_skipped() {
     assert!(demos.iter().filter(|d| d["skipped"].is_null()).all(|d| d["error"].is_null()));
     assert_eq!(doc["keys_left"], 0);
 }
+
+/// An instructor rewords a claim in a copy of the lesson files: the run shows the new words, in
+/// text and in JSON, without a rebuild.
+#[test]
+fn a_claim_reworded_in_a_lesson_file_copy_shows_up() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/lessons")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let file = dir.path().join("01-what-is-redis.toml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    let reworded = original.replace(
+        "\"core-types.type-matches-structure\" = \"TYPE reports the structure we wrote for {matched} of {keys} keys",
+        "\"core-types.type-matches-structure\" = \"Reworded by an instructor: {matched} of {keys} keys",
+    );
+    assert_ne!(original, reworded, "the English claim message was not found");
+    std::fs::write(&file, reworded).unwrap();
+    let dir_arg = dir.path().display().to_string();
+    let _serial = support::heavy();
+    let doc = Test::new()
+        .args(["lesson", "1", "--quick", "--json", "--no-quiz", "--private", "--lessons-dir", &dir_arg])
+        .run()
+        .success()
+        .json();
+    let claim = doc["demos"][1]["claims"].as_array().unwrap().iter().find(|c| c["id"] == "type-matches-structure").unwrap();
+    assert_eq!(claim["text"], "Reworded by an instructor: 7 of 7 keys: Redis stores data structures, not just strings");
+}
