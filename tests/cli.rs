@@ -336,11 +336,8 @@ fn a_corrupt_progress_file_is_backed_up_with_one_warning() {
 
 /// The quiz as a learner takes it: a real terminal (tmux), arrow keys and Enter.
 #[test]
+#[ignore = "needs tmux (Debian: apt install tmux); .ci/run installs it and runs the ignored tests"]
 fn interactive_quiz_through_a_real_terminal() {
-    if std::process::Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipping: tmux is not installed (Debian: apt install tmux)");
-        return;
-    }
     let catalogue = Catalogue::embedded().unwrap();
     let attempt = Attempt::new(catalogue.find("1").unwrap(), Lang::En, 5);
     let total = attempt.questions.len();
@@ -724,6 +721,7 @@ fn a_claim_reworded_in_a_lesson_file_copy_shows_up() {
         .run()
         .success()
         .json();
-    let claim = doc["demos"][1]["claims"].as_array().unwrap().iter().find(|c| c["id"] == "type-matches-structure").unwrap();
+    let claim =
+        doc["demos"][1]["claims"].as_array().unwrap().iter().find(|c| c["id"] == "type-matches-structure").unwrap();
     assert_eq!(claim["text"], "Reworded by an instructor: 7 of 7 keys: Redis stores data structures, not just strings");
 }

@@ -1,7 +1,8 @@
 //! Lesson 10 against a networked SQL server (`--sql-url`): MySQL/MariaDB from
-//! `REDIS_LEARN_TEST_MYSQL_URL` and PostgreSQL from `REDIS_LEARN_TEST_POSTGRES_URL`, each skipped
-//! when its variable is unset (CI sets them when a server answers). Also what every learner sees
-//! without one, and the one-line errors for a bad, remote or unreachable `--sql-url`.
+//! `REDIS_LEARN_TEST_MYSQL_URL` and PostgreSQL from `REDIS_LEARN_TEST_POSTGRES_URL`. Those two need a
+//! server, so they are ignored in a plain `cargo test`; `.ci/run` runs them with `--ignored` and the
+//! variables set (and fails them if a variable is missing). Also what every learner sees without
+//! one, and the one-line errors for a bad, remote or unreachable `--sql-url`.
 
 mod support;
 
@@ -12,14 +13,11 @@ use support::{Server, Test};
 const MYSQL_VAR: &str = "REDIS_LEARN_TEST_MYSQL_URL";
 const POSTGRES_VAR: &str = "REDIS_LEARN_TEST_POSTGRES_URL";
 
-/// The URL in `var`, or `None` after saying the test is skipped.
-fn url_from(var: &str) -> Option<String> {
+/// The URL in `var`; a test that asked for a server and has none fails, it never passes empty.
+fn url_from(var: &str) -> String {
     match std::env::var(var) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            println!("skipping: {var} is not set");
-            None
-        }
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!("{var} is not set: point it at a server (e.g. mysql://root@127.0.0.1:3306/test)"),
     }
 }
 
@@ -41,7 +39,7 @@ fn lesson_10_against(url: &str, product: &[&str]) {
     let claims: Vec<&Value> =
         doc["demos"].as_array().unwrap().iter().flat_map(|d| d["claims"].as_array().unwrap()).collect();
     for claim in &claims {
-        assert_eq!(claim["holds"], true, "{}", claim["text"]);
+        assert_ne!(claim["status"], "failed", "{}", claim["text"]);
     }
     assert_eq!(doc["keys_left"], 0);
     let networked: Vec<&Value> = doc["demos"]
@@ -66,15 +64,15 @@ fn lesson_10_against(url: &str, product: &[&str]) {
 }
 
 #[test]
+#[ignore = "needs a MySQL/MariaDB server in REDIS_LEARN_TEST_MYSQL_URL; .ci/run provides one"]
 fn lesson_10_compares_with_mysql() {
-    let Some(url) = url_from(MYSQL_VAR) else { return };
-    lesson_10_against(&url, &["MySQL", "MariaDB"]);
+    lesson_10_against(&url_from(MYSQL_VAR), &["MySQL", "MariaDB"]);
 }
 
 #[test]
+#[ignore = "needs a PostgreSQL server in REDIS_LEARN_TEST_POSTGRES_URL; .ci/run provides one"]
 fn lesson_10_compares_with_postgres() {
-    let Some(url) = url_from(POSTGRES_VAR) else { return };
-    lesson_10_against(&url, &["PostgreSQL"]);
+    lesson_10_against(&url_from(POSTGRES_VAR), &["PostgreSQL"]);
 }
 
 #[test]

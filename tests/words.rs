@@ -22,7 +22,8 @@ fn words(doc: &Value) -> String {
         // Tables: their titles and headings (rows are this run's data: random nodes, ids, counts).
         for finding in demo["findings"].as_array().unwrap() {
             line(&mut out, "table", &finding["title"]);
-            let headers: Vec<&str> = finding["headers"].as_array().unwrap().iter().map(|h| h.as_str().unwrap()).collect();
+            let headers: Vec<&str> =
+                finding["headers"].as_array().unwrap().iter().map(|h| h.as_str().unwrap()).collect();
             out.push_str(&format!("  | {} |\n", headers.join(" | ")));
         }
         for m in demo["measurements"].as_array().unwrap() {
@@ -68,7 +69,8 @@ fn hex_ids_out(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {
-        let hex = word.len() >= 3 && word.chars().all(|c| c.is_ascii_hexdigit()) && word.chars().any(|c| c.is_ascii_digit());
+        let hex =
+            word.len() >= 3 && word.chars().all(|c| c.is_ascii_hexdigit()) && word.chars().any(|c| c.is_ascii_digit());
         out.push_str(if hex && word.chars().any(|c| c.is_ascii_alphabetic()) { "#" } else { word });
         word.clear();
     };
@@ -178,6 +180,9 @@ fn scratch_dirs_out(text: &str) -> String {
 #[test]
 fn figures_are_taken_out() {
     assert_eq!(figures_out("in /tmp/redis-learn-eDVMuB on"), "in /tmp/redis-learn-XXXXXX on");
-    assert_eq!(figures_out("took 1,234.5 µs for 3 keys at redis-learn:3fa2b1c0:x"), "took # <t> for # keys at redis-learn:#:x");
+    assert_eq!(
+        figures_out("took 1,234.5 µs for 3 keys at redis-learn:3fa2b1c0:x"),
+        "took # <t> for # keys at redis-learn:#:x"
+    );
     assert_eq!(figures_out("node ws-2-f3bb, 12 ms."), "node ws-#-#, # <t>.");
 }
