@@ -725,3 +725,36 @@ fn a_claim_reworded_in_a_lesson_file_copy_shows_up() {
         doc["demos"][1]["claims"].as_array().unwrap().iter().find(|c| c["id"] == "type-matches-structure").unwrap();
     assert_eq!(claim["text"], "Reworded by an instructor: 7 of 7 keys: Redis stores data structures, not just strings");
 }
+
+/// The server dies mid-lesson (kill -9) and comes back from its AOF with our keys in it, some
+/// without a TTL: the lesson ends with one line, and the next run against it removes them.
+#[test]
+fn a_server_killed_mid_lesson_and_restarted_from_its_aof_is_swept_by_the_next_run() {
+    let mut server = Server::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().display().to_string();
+    let _serial = support::heavy();
+    let mut child = Test::new().args(["lesson", "2", "--no-quiz", "--state-dir", &state_arg]).redis(&server).spawn();
+    support::wait_for_our_keys(&server);
+    std::thread::sleep(Duration::from_millis(300));
+    support::signal(server.pid(), "-KILL");
+    let status = support::wait_with_timeout(&mut child, Duration::from_secs(30));
+    let stderr = support::stderr_of(&mut child);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    // The same port and directory: the same server, back from its append-only file.
+    let url = server.url();
+    server.restart();
+    assert_eq!(server.url(), url, "the port was taken meanwhile; rerun");
+    let back = &server;
+    let left = back.our_keys();
+    assert!(left > 0, "the AOF kept none of the run's keys; kill later");
+    let doc = Test::new()
+        .args(["lesson", "1", "--quick", "--json", "--no-quiz", "--state-dir", &state_arg])
+        .redis(back)
+        .run()
+        .success()
+        .json();
+    assert_eq!(doc["swept"]["keys"].as_u64().unwrap() as usize, left, "{}", doc["swept"]);
+    assert_eq!(back.our_keys(), 0);
+}

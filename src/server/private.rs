@@ -117,7 +117,8 @@ impl PrivateServer {
         self.child.kill()
     }
 
-    /// Start a new process with the same arguments in the same directory, on a fresh port, after
+    /// Start a new process with the same arguments in the same directory, on the same port if it is
+    /// still free (else a fresh one), after
     /// the old one stopped (a crash demo killed it; it is killed here if it still runs): it loads
     /// whatever the old one left on disk (RDB snapshot, AOF). Ready means it answers and finished
     /// loading. The directory is still removed when this guard drops.
@@ -131,8 +132,12 @@ impl PrivateServer {
         let args: Vec<&str> = owned.iter().map(String::as_str).collect();
         let password = args.iter().position(|a| *a == "--requirepass").and_then(|i| args.get(i + 1)).copied();
         let mut last_error = String::new();
-        for _ in 0..START_ATTEMPTS {
-            self.port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
+        for attempt in 0..START_ATTEMPTS {
+            // The same address first (clients and the run journal know it); a fresh port if it
+            // was taken meanwhile.
+            if attempt > 0 {
+                self.port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
+            }
             self.child = spawn(&binary, self.port, self.dir.path(), &args).map_err(|e| fail(e.to_string()))?;
             super::interrupt::register_private(self.child.id(), self.dir.path().to_path_buf());
             match self.wait_until_ready(password).and_then(|()| self.wait_until_loaded(password)) {

@@ -51,6 +51,15 @@ impl Server {
         self.inner.dir()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.inner.pid()
+    }
+
+    /// Start it again after it died: same arguments, directory and (if free) port.
+    pub fn restart(&mut self) {
+        self.inner.restart().unwrap();
+    }
+
     /// SIGSTOP: the process stays, its sockets accept, nothing answers (a stalled VM).
     pub fn freeze(&self) {
         signal(self.inner.pid(), "-STOP");
