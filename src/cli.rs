@@ -90,6 +90,8 @@ pub enum Command {
     Lesson(LessonArgs),
     /// Run a lesson's self-check quiz on its own
     Quiz(QuizArgs),
+    /// Show the passage of the study notes a lesson teaches (all of them without a lesson)
+    Notes(NotesArgs),
     /// Open the first lesson you have not completed yet
     #[command(alias = "continue")]
     Next,
@@ -146,6 +148,12 @@ pub enum ExportFormat {
     Markdown,
     /// One row per measurement, for spreadsheets
     Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct NotesArgs {
+    /// Lesson number or slug [default: every passage, in the notes' order]
+    pub lesson: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -76,6 +76,7 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
                     commands::lesson::run(&settings, &args.lesson, &catalogue, &interrupt, out)
                 }
                 Some(Command::Quiz(args)) => commands::quiz::run(&settings, &args, &catalogue, out),
+                Some(Command::Notes(args)) => commands::notes::run(&settings, &args, &catalogue, out),
                 Some(Command::Bench(args)) => commands::bench::run(&settings, &args, &catalogue, &interrupt, out),
                 Some(Command::Next) => commands::next::run(&settings, &catalogue, &interrupt, out),
                 Some(Command::Reset(args)) => commands::reset::run(&settings, &args, &catalogue, out),

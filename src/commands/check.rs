@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::Outcome;
-use crate::lesson::{EMBEDDED, validate};
+use crate::lesson::{EMBEDDED, Notes, validate, warnings};
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
@@ -18,9 +18,18 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
     problems.extend(
         validate(&lessons, &crate::demo::names()).into_iter().map(|(path, reason)| format!("{path}: {reason}")),
     );
+    let numbers: Vec<u32> = lessons.iter().map(|(_, l)| l.number).collect();
+    match Notes::load(settings.lessons_dir.as_deref()) {
+        Ok(notes) => problems.extend(notes.problems(&numbers)),
+        Err(err) => problems.push(crate::error::describe(&err, settings.lang)),
+    }
+    let warnings = warnings(&lessons);
     for problem in &problems {
         writeln!(out, "✘ {problem}")?;
     }
-    writeln!(out, "{} files checked, {} problems", files.len(), problems.len())?;
+    for (path, warning) in &warnings {
+        writeln!(out, "⚠ {path}: {warning}")?;
+    }
+    writeln!(out, "{} files checked, {} problems, {} warnings", files.len(), problems.len(), warnings.len())?;
     Ok(if problems.is_empty() { Outcome::Success } else { Outcome::Failed })
 }

@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod lesson;
 pub mod list;
 pub mod next;
+pub mod notes;
 pub mod quiz;
 pub mod reset;
 

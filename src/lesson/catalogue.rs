@@ -94,7 +94,8 @@ pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     for entry in entries {
         let path = entry.with_context(|| format!("reading lessons from {}", dir.display()))?.path();
-        if path.extension().is_some_and(|e| e == "toml") {
+        let is_notes = path.file_name().is_some_and(|n| n == super::notes::FILE_NAME);
+        if path.extension().is_some_and(|e| e == "toml") && !is_notes {
             let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             files.push((path.display().to_string(), text));
         }

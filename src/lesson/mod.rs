@@ -5,8 +5,10 @@
 
 mod catalogue;
 mod model;
+pub mod notes;
 mod validate;
 
 pub use catalogue::{Catalogue, EMBEDDED, parse_all, read_dir};
 pub use model::{FORMAT_VERSION, Lesson, LessonText, QuestionText, QuizItem};
-pub use validate::validate;
+pub use notes::Notes;
+pub use validate::{validate, warnings};

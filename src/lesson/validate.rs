@@ -45,6 +45,60 @@ fn check_messages(lesson: &Lesson, demos: &BTreeSet<&str>) -> Vec<String> {
     problems
 }
 
+/// Words that point at an option by its place, which shuffling changes.
+fn position_reference(explanation: &str) -> Option<&'static str> {
+    const PHRASES: &[&str] = &[
+        "first option",
+        "second option",
+        "third option",
+        "fourth option",
+        "last option",
+        "option a",
+        "option b",
+        "option c",
+        "option d",
+        "第一个选项",
+        "第二个选项",
+        "第三个选项",
+        "第四个选项",
+        "最后一个选项",
+        "选项 a",
+        "选项 b",
+        "选项 c",
+        "选项 d",
+    ];
+    let lower = explanation.to_lowercase();
+    PHRASES.iter().copied().find(|p| lower.contains(p))
+}
+
+/// Warnings that do not make a lesson invalid: in more than half of a lesson's questions the right
+/// answer is the longest option (in English), so length gives the answer away.
+pub fn warnings(lessons: &[(String, Lesson)]) -> Vec<(String, String)> {
+    let mut warnings = Vec::new();
+    for (path, lesson) in lessons {
+        let longest = lesson
+            .quiz
+            .iter()
+            .filter(|item| {
+                let Some(text) = item.text.get(&Lang::En) else { return false };
+                let len = |o: &String| o.chars().count();
+                let right = text.options.get(item.answer).map_or(0, len);
+                text.options.iter().enumerate().all(|(i, o)| i == item.answer || len(o) < right)
+            })
+            .count();
+        if longest * 2 > lesson.quiz.len() {
+            warnings.push((
+                path.clone(),
+                format!(
+                    "the right answer is the longest option in {longest} of {} quiz questions: length gives it away",
+                    lesson.quiz.len()
+                ),
+            ));
+        }
+    }
+    warnings
+}
+
 /// A quiz needs at least this many questions.
 pub const MIN_QUESTIONS: usize = 5;
 
@@ -154,6 +208,11 @@ fn check_lesson(lesson: &Lesson, demo_names: &[&str]) -> Vec<String> {
             }
             if text.question.trim().is_empty() || text.explanation.trim().is_empty() {
                 problems.push(format!("quiz question {q} ({code}) needs a question and an explanation"));
+            }
+            if let Some(phrase) = position_reference(&text.explanation) {
+                problems.push(format!(
+                    "quiz question {q} ({code}): the explanation says {phrase:?}, but options are shuffled: name the option by what it says"
+                ));
             }
             if text.options.iter().any(|o| o.trim().is_empty()) {
                 problems.push(format!("quiz question {q} ({code}) has an empty option"));
