@@ -16,9 +16,9 @@ use redis::{Commands, ConnectionLike};
 use rusqlite::Connection;
 
 use super::{Ctx, DemoReport, NoteKind, run_together};
-use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, format_count, format_duration, format_ratio};
+use crate::measure::{Backend, Claim, format_count, format_duration};
 use crate::sql::tokens::{self, TokenDb, TokenInfo, TokenRef};
+use crate::text::{Fact, Text};
 
 /// The notes' TTL: 30 days.
 pub const TTL_SECS: u64 = 30 * 86_400;
@@ -84,30 +84,17 @@ fn token_db(ctx: &Ctx) -> Result<TokenDb> {
 
 /// Hit vs miss vs the source query, the honest PK read, and what the TTLs look like.
 pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "token-cache",
-        ctx.tr("Cache hit, cache miss, and the query the cache protects", "缓存命中、未命中，以及缓存所保护的查询"),
-    );
+    let mut report = DemoReport::new("token-cache", Text::msg("title"));
     let started = Instant::now();
     let db = token_db(ctx)?;
     let sql = db.connect()?;
     let mut con = ctx.connect()?;
     report.note(
         NoteKind::Info,
-        match ctx.lang {
-            Lang::En => format!(
-                "Source of truth: SQLite with {} tokens and {} trades (synthetic, seeded), built in {}.",
-                format_count(db.tokens.len() as u64),
-                format_count((db.tokens.len() * tokens::TRADES_PER_TOKEN) as u64),
-                format_duration(started.elapsed())
-            ),
-            Lang::Zh => format!(
-                "数据源：SQLite，{} 个代币、{} 笔成交（合成数据，固定随机种子），生成耗时 {}。",
-                format_count(db.tokens.len() as u64),
-                format_count((db.tokens.len() * tokens::TRADES_PER_TOKEN) as u64),
-                format_duration(started.elapsed())
-            ),
-        },
+        Text::msg("source")
+            .fact("tokens", db.tokens.len())
+            .fact("trades", db.tokens.len() * tokens::TRADES_PER_TOKEN)
+            .fact("took", started.elapsed()),
     );
 
     // Fill the cache for every token, in one pipeline, with jittered TTLs.
@@ -139,53 +126,38 @@ pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
     let group = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "source-query",
-                ctx.tr("SQL source query (join + aggregates)", "SQL 源查询（join + 聚合）"),
-                Backend::Sqlite,
-                || {
-                    let i = pick();
-                    tokens::token_detail(&sql, &db.tokens[i])?.ok_or_else(|| anyhow!("no token"))?;
-                    Ok(())
-                },
-            )
-            .op("hit", ctx.tr("Redis GET hit + JSON decode", "Redis GET 命中 + JSON 解码"), Backend::Redis, || {
+            .op("source-query", "SQL", Backend::Sqlite, || {
+                let i = pick();
+                tokens::token_detail(&sql, &db.tokens[i])?.ok_or_else(|| anyhow!("no token"))?;
+                Ok(())
+            })
+            .op("hit", "GET", Backend::Redis, || {
                 let i = pick();
                 let json: Option<String> = con.borrow_mut().get(&keys[i])?;
                 let _: TokenInfo = serde_json::from_str(&json.ok_or_else(|| anyhow!("expected a hit"))?)?;
                 Ok(())
             })
-            .op(
-                "miss",
-                ctx.tr("miss: GET + SQL query + SET EX", "未命中：GET + SQL 查询 + SET EX"),
-                Backend::App,
-                || {
-                    // A key no sample used before, so every sample is a real miss.
-                    let n = misses.get();
-                    misses.set(n + 1);
-                    let key = ctx.key(&format!("token-miss-demo:{n}"));
-                    let (info, outcome) = read_through(
-                        &mut *con.borrow_mut(),
-                        &sql,
-                        &key,
-                        &db.tokens[n % db.tokens.len()],
-                        &mut rng,
-                        &queries,
-                    )?;
-                    anyhow::ensure!(info.is_some() && outcome == Outcome::Miss, "expected a miss that fills");
-                    Ok(())
-                },
-            )
-            .op(
-                "sqlite-row-read",
-                ctx.tr("SQLite unique-key row read (no aggregates)", "SQLite 唯一键单行读取（无聚合）"),
-                Backend::Sqlite,
-                || {
-                    let i = pick();
-                    tokens::token_row(&sql, &db.tokens[i])?.ok_or_else(|| anyhow!("no token"))?;
-                    Ok(())
-                },
-            )
+            .op("miss", "GET + SQL + SET EX", Backend::App, || {
+                // A key no sample used before, so every sample is a real miss.
+                let n = misses.get();
+                misses.set(n + 1);
+                let key = ctx.key(&format!("token-miss-demo:{n}"));
+                let (info, outcome) = read_through(
+                    &mut *con.borrow_mut(),
+                    &sql,
+                    &key,
+                    &db.tokens[n % db.tokens.len()],
+                    &mut rng,
+                    &queries,
+                )?;
+                anyhow::ensure!(info.is_some() && outcome == Outcome::Miss, "expected a miss that fills");
+                Ok(())
+            })
+            .op("sqlite-row-read", "SQLite row", Backend::Sqlite, || {
+                let i = pick();
+                tokens::token_row(&sql, &db.tokens[i])?.ok_or_else(|| anyhow!("no token"))?;
+                Ok(())
+            })
             .run()?,
     );
     let mut con = con.into_inner();
@@ -207,19 +179,19 @@ pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
     }
     let busiest_hour = buckets.values().copied().max().unwrap_or(0) as f64 / ttls.len().max(1) as f64 * 100.0;
     let days = |s: i64| s as f64 / 86_400.0;
-    report.finding(
-        ctx.tr("TTL of the filled keys", "已填充键的 TTL"),
-        &[
-            ctx.tr("keys", "键数"),
-            ctx.tr("shortest", "最短"),
-            ctx.tr("longest", "最长"),
-            ctx.tr("busiest hour of expiry", "过期最集中的一小时"),
+    report.table(
+        Text::msg("ttls"),
+        vec![
+            Text::msg("ttls.header-keys"),
+            Text::msg("ttls.header-shortest"),
+            Text::msg("ttls.header-longest"),
+            Text::msg("ttls.header-busiest-hour"),
         ],
         vec![vec![
-            format_count(ttls.len() as u64),
-            format!("{:.2} d", days(min_ttl)),
-            format!("{:.2} d", days(max_ttl)),
-            format!("{busiest_hour:.1}%"),
+            Text::Plain(format_count(ttls.len() as u64)),
+            Text::Plain(format!("{:.2} d", days(min_ttl))),
+            Text::Plain(format!("{:.2} d", days(max_ttl))),
+            Text::Plain(format!("{busiest_hour:.1}%")),
         ]],
     );
 
@@ -227,63 +199,30 @@ pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
     let hi = (TTL_SECS as f64 * (1.0 + JITTER)) as i64;
     let ttls_ok = min_ttl >= lo && max_ttl <= hi;
     let spread_ok = busiest_hour < 10.0;
-    let (claim_hit, claim_ttl, claim_honest) = match ctx.lang {
-        Lang::En => (
-            format!(
-                "A cache hit ({}) is {} faster than the source query it replaces ({})",
-                format_duration(hit.p50()),
-                format_ratio(speedup.ratio),
-                format_duration(source.p50())
-            ),
-            format!(
-                "Every filled key carries a 30-day TTL with ±10% jitter: {:.2}–{:.2} days, and no hour holds more than {busiest_hour:.1}% of the expiries (without jitter: 100%)",
-                days(min_ttl),
-                days(max_ttl)
-            ),
-            format!(
-                "Honestly: an in-process SQLite row read by unique key ({}) beats the Redis round trip ({}) by {}. The cache pays off because the source query is expensive, and in the notes' system, remote",
-                format_duration(row.p50()),
-                format_duration(hit.p50()),
-                format_ratio(honest.ratio)
-            ),
-        ),
-        Lang::Zh => (
-            format!(
-                "一次缓存命中（{}）比它所替代的源查询（{}）快 {}",
-                format_duration(hit.p50()),
-                format_duration(source.p50()),
-                format_ratio(speedup.ratio)
-            ),
-            format!(
-                "每个填充的键都带 30 天 ±10% 抖动的 TTL：{:.2}–{:.2} 天，任何一小时内过期的键不超过 {busiest_hour:.1}%（不加抖动：100%）",
-                days(min_ttl),
-                days(max_ttl)
-            ),
-            format!(
-                "实话实说：本进程内 SQLite 按唯一键读一行（{}）比 Redis 往返（{}）快 {}。缓存之所以划算，是因为源查询昂贵，而且在笔记的系统里它在远端",
-                format_duration(row.p50()),
-                format_duration(hit.p50()),
-                format_ratio(honest.ratio)
-            ),
-        ),
-    };
-    report.claim(Claim::ratio_above("hit-beats-source-query", claim_hit, &speedup, HIT_VS_SOURCE_THRESHOLD));
-    report.claim(Claim::new(
-        "ttl-jitter-spreads-expiries",
-        claim_ttl,
-        format!("{busiest_hour:.1}%"),
-        ttls_ok && spread_ok,
-    ));
-    report.claim(Claim::ratio_above("in-process-row-read-beats-round-trip", claim_honest, &honest, 1.0));
+    report.claim(
+        Claim::ratio_above("hit-beats-source-query", "", &speedup, HIT_VS_SOURCE_THRESHOLD)
+            .fact("hit", hit.p50())
+            .fact("ratio", Fact::Ratio(speedup.ratio))
+            .fact("source", source.p50()),
+    );
+    report.claim(
+        Claim::new("ttl-jitter-spreads-expiries", "", format!("{busiest_hour:.1}%"), ttls_ok && spread_ok)
+            .fact("shortest", Fact::Number(days(min_ttl)))
+            .fact("longest", Fact::Number(days(max_ttl)))
+            .fact("busiest", Fact::Percent(busiest_hour / 100.0)),
+    );
+    report.claim(
+        Claim::ratio_above("in-process-row-read-beats-round-trip", "", &honest, 1.0)
+            .fact("row", row.p50())
+            .fact("hit", hit.p50())
+            .fact("ratio", Fact::Ratio(honest.ratio)),
+    );
     Ok(report)
 }
 
 /// A skewed (Zipf) read workload through the cache: hit ratio, and SQL queries == misses.
 pub fn skewed_reads(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "skewed-reads",
-        ctx.tr("A skewed workload: a few hot tokens take most reads", "偏斜的负载：少数热门代币承担大部分读取"),
-    );
+    let mut report = DemoReport::new("skewed-reads", Text::msg("title"));
     let db = token_db(ctx)?;
     let sql = db.connect()?;
     let mut con = ctx.connect()?;
@@ -313,140 +252,85 @@ pub fn skewed_reads(ctx: &Ctx) -> Result<DemoReport> {
     let group = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "cache-aside-zipf",
-                ctx.tr("cache-aside read, Zipf(s=1), warm", "旁路缓存读取，Zipf(s=1)，已预热"),
-                Backend::App,
-                || {
-                    let i = zipf.sample(&mut cached_rng) as usize - 1;
-                    read_through(&mut con, &sql, &keys[i], &db.tokens[i], &mut ttl_rng, &unused)?;
-                    Ok(())
-                },
-            )
-            .op(
-                "sql-every-time-zipf",
-                ctx.tr("SQL query every time, Zipf(s=1)", "每次都查 SQL，Zipf(s=1)"),
-                Backend::Sqlite,
-                || {
-                    let i = zipf.sample(&mut direct_rng) as usize - 1;
-                    tokens::token_detail(&sql, &db.tokens[i])?;
-                    Ok(())
-                },
-            )
+            .op("cache-aside-zipf", "cache-aside", Backend::App, || {
+                let i = zipf.sample(&mut cached_rng) as usize - 1;
+                read_through(&mut con, &sql, &keys[i], &db.tokens[i], &mut ttl_rng, &unused)?;
+                Ok(())
+            })
+            .op("sql-every-time-zipf", "SQL", Backend::Sqlite, || {
+                let i = zipf.sample(&mut direct_rng) as usize - 1;
+                tokens::token_detail(&sql, &db.tokens[i])?;
+                Ok(())
+            })
             .run()?,
     );
     report.compare("cache-aside-vs-sql-every-time", group.get("cache-aside-zipf"), group.get("sql-every-time-zipf"))?;
     let ratio = hits.get() as f64 / reads.max(1) as f64 * 100.0;
-    report.finding(
-        ctx.tr("Where the reads went", "读取去了哪里"),
-        &[
-            ctx.tr("reads", "读取次数"),
-            ctx.tr("hits", "命中"),
-            ctx.tr("misses", "未命中"),
-            ctx.tr("SQL queries", "SQL 查询"),
-            ctx.tr("hit ratio", "命中率"),
+    report.table(
+        Text::msg("reads"),
+        vec![
+            Text::msg("reads.header-reads"),
+            Text::msg("reads.header-hits"),
+            Text::msg("reads.header-misses"),
+            Text::msg("reads.header-queries"),
+            Text::msg("reads.header-hit-ratio"),
         ],
         vec![vec![
-            format_count(reads as u64),
-            format_count(hits.get() as u64),
-            format_count(misses.get() as u64),
-            format_count(queries.get() as u64),
-            format!("{ratio:.1}%"),
+            Text::Plain(format_count(reads as u64)),
+            Text::Plain(format_count(hits.get() as u64)),
+            Text::Plain(format_count(misses.get() as u64)),
+            Text::Plain(format_count(queries.get() as u64)),
+            Text::Plain(format!("{ratio:.1}%")),
         ]],
     );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "Hits and misses are counted here, in the application: INFO's keyspace_hits counts every client of the server, so it is wrong on a shared Redis.",
-            "命中和未命中在应用内计数：INFO 的 keyspace_hits 统计的是服务端所有客户端，在共享的 Redis 上并不准确。",
-        ),
-    );
+    report.note(NoteKind::Info, Text::msg("counted-in-app"));
     let holds = queries.get() == misses.get() && ratio >= 50.0;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "{} reads sent only {} queries to SQL, exactly one per miss: hit ratio {ratio:.1}%",
-            format_count(reads as u64),
-            format_count(queries.get() as u64)
-        ),
-        Lang::Zh => format!(
-            "{} 次读取只向 SQL 发出 {} 次查询，正好每次未命中一次：命中率 {ratio:.1}%",
-            format_count(reads as u64),
-            format_count(queries.get() as u64)
-        ),
-    };
-    report.claim(Claim::new("one-query-per-miss", text, format!("{ratio:.1}%"), holds));
+    report.claim(
+        Claim::new("one-query-per-miss", "", format!("{ratio:.1}%"), holds)
+            .fact("reads", reads)
+            .fact("queries", queries.get())
+            .fact("hit_ratio", Fact::Percent(ratio / 100.0)),
+    );
     Ok(report)
 }
 
 /// K readers hit one cold key at once: K source queries without single-flight, 1 with it.
 pub fn stampede(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report =
-        DemoReport::new("stampede", ctx.tr("Stampede: many readers, one cold key", "缓存击穿：许多读者同时读一个冷键"));
+    let mut report = DemoReport::new("stampede", Text::msg("title"));
     let db = token_db(ctx)?;
     let readers = ctx.n(16, 8);
     let token = db.tokens[0].clone();
-    report.note(
-        NoteKind::Simulated,
-        match ctx.lang {
-            Lang::En => format!(
-                "simulated: every source query also waits {} ms, standing in for the notes' busy remote MySQL",
-                SIMULATED_DB_LATENCY.as_millis()
-            ),
-            Lang::Zh => format!(
-                "模拟：每次源查询额外等待 {} 毫秒，代表笔记中繁忙的远程 MySQL",
-                SIMULATED_DB_LATENCY.as_millis()
-            ),
-        },
-    );
+    report.note(NoteKind::Simulated, Text::msg("simulated").fact("latency", SIMULATED_DB_LATENCY));
     let naive = run_stampede(ctx, &db, &token, readers, false)?;
     let guarded = run_stampede(ctx, &db, &token, readers, true)?;
-    let label = |single_flight: bool| {
-        if single_flight {
-            ctx.tr("single-flight (SET NX PX lock)", "单飞（SET NX PX 锁）")
-        } else {
-            ctx.tr("plain cache-aside", "普通旁路缓存")
-        }
-    };
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!("{readers} readers released together on a cold key"),
-            Lang::Zh => format!("{readers} 个读者同时读取一个冷键"),
-        },
-        &[
-            ctx.tr("strategy", "策略"),
-            ctx.tr("SQL queries", "SQL 查询"),
-            ctx.tr("slowest reader", "最慢的读者"),
-            ctx.tr("all got the token", "全部拿到数据"),
+    let label = |single_flight: bool| Text::msg(if single_flight { "single-flight" } else { "plain" });
+    report.table(
+        Text::msg("readers").fact("readers", readers),
+        vec![
+            Text::msg("readers.header-strategy"),
+            Text::msg("readers.header-queries"),
+            Text::msg("readers.header-slowest"),
+            Text::msg("readers.header-all-served"),
         ],
         [(false, &naive), (true, &guarded)]
             .iter()
             .map(|(sf, r)| {
                 vec![
-                    label(*sf).to_string(),
-                    r.queries.to_string(),
-                    format_duration(r.slowest),
-                    r.all_served.to_string(),
+                    label(*sf),
+                    Text::Plain(r.queries.to_string()),
+                    Text::Plain(format_duration(r.slowest)),
+                    Text::msg(if r.all_served { "yes" } else { "no" }),
                 ]
             })
             .collect(),
     );
     let holds = naive.queries > 1 && guarded.queries == 1 && naive.all_served && guarded.all_served;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "{readers} concurrent readers of a cold key sent {} queries to SQL without single-flight, and {} with it",
-            naive.queries, guarded.queries
-        ),
-        Lang::Zh => format!(
-            "{readers} 个并发读者读取冷键：没有单飞时向 SQL 发出 {} 次查询，有单飞时 {} 次",
-            naive.queries, guarded.queries
-        ),
-    };
-    report.claim(Claim::new(
-        "single-flight-one-query",
-        text,
-        format!("{} → {}", naive.queries, guarded.queries),
-        holds,
-    ));
+    report.claim(
+        Claim::new("single-flight-one-query", "", format!("{} → {}", naive.queries, guarded.queries), holds)
+            .fact("readers", readers)
+            .fact("without", naive.queries)
+            .fact("with", guarded.queries),
+    );
     Ok(report)
 }
 
@@ -528,10 +412,7 @@ fn run_stampede(
 
 /// Reads of tokens that do not exist: every one reaches SQL, unless "not found" is cached too.
 pub fn negative_caching(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "negative-caching",
-        ctx.tr("Negative caching: remember what does not exist", "空值缓存：记住\"不存在\""),
-    );
+    let mut report = DemoReport::new("negative-caching", Text::msg("title"));
     let db = token_db(ctx)?;
     let sql = db.connect()?;
     let mut con = ctx.connect()?;
@@ -558,59 +439,31 @@ pub fn negative_caching(ctx: &Ctx) -> Result<DemoReport> {
     }
     let sample_key = ctx.key(&format!("token-neg-true:{}:{}", missing[0].chain, missing[0].address));
     let marker_ttl: i64 = con.ttl(&sample_key)?;
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!("{} reads of {distinct} addresses that no token has", format_count(reads as u64)),
-            Lang::Zh => format!("对 {distinct} 个不存在的地址读取 {} 次", format_count(reads as u64)),
-        },
-        &[ctx.tr("strategy", "策略"), ctx.tr("SQL queries", "SQL 查询")],
+    report.table(
+        Text::msg("reads").fact("reads", reads).fact("distinct", distinct),
+        vec![Text::msg("reads.header-strategy"), Text::msg("reads.header-queries")],
         vec![
-            vec![ctx.tr("cache only what exists", "只缓存存在的数据").to_string(), format_count(counts[0] as u64)],
+            vec![Text::msg("exists-only"), Text::Plain(format_count(counts[0] as u64))],
             vec![
-                match ctx.lang {
-                    Lang::En => format!("also cache \"not found\" ({NONE_MARKER}, EX {NEGATIVE_TTL_SECS})"),
-                    Lang::Zh => format!("同时缓存\"不存在\"（{NONE_MARKER}，EX {NEGATIVE_TTL_SECS}）"),
-                },
-                format_count(counts[1] as u64),
+                Text::msg("also-not-found").fact("marker", NONE_MARKER).fact("ttl", NEGATIVE_TTL_SECS),
+                Text::Plain(format_count(counts[1] as u64)),
             ],
         ],
     );
-    report.note(
-        NoteKind::Info,
-        match ctx.lang {
-            Lang::En => format!("The marker's TTL is short ({marker_ttl} s left): a token listed later shows up within minutes, not in 30 days."),
-            Lang::Zh => format!("空值标记的 TTL 很短（还剩 {marker_ttl} 秒）：之后上架的代币几分钟内就能查到，而不是 30 天后。"),
-        },
-    );
+    report.note(NoteKind::Info, Text::msg("marker-ttl").fact("ttl", marker_ttl));
     let holds = counts[0] == reads && counts[1] == distinct;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "Without negative caching every read of a missing token reaches SQL ({}); with it, only the first read of each ({})",
-            format_count(counts[0] as u64),
-            counts[1]
-        ),
-        Lang::Zh => format!(
-            "没有空值缓存时，每次读取不存在的代币都会打到 SQL（{} 次）；有了它，每个地址只查第一次（{} 次）",
-            format_count(counts[0] as u64),
-            counts[1]
-        ),
-    };
-    report.claim(Claim::new(
-        "negative-cache-one-query-per-address",
-        text,
-        format!("{} → {}", counts[0], counts[1]),
-        holds,
-    ));
+    report.claim(
+        Claim::new("negative-cache-one-query-per-address", "", format!("{} → {}", counts[0], counts[1]), holds)
+            .fact("without", counts[0])
+            .fact("with", counts[1]),
+    );
     Ok(report)
 }
 
 /// A write to SQL without touching the cache leaves readers on stale data for the rest of the TTL;
 /// update-then-DEL fixes it.
 pub fn invalidation(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "invalidation",
-        ctx.tr("Writes: update SQL, then delete the cache key", "写入：先更新 SQL，再删除缓存键"),
-    );
+    let mut report = DemoReport::new("invalidation", Text::msg("title"));
     let db = token_db(ctx)?;
     let sql = db.connect()?;
     let mut con = ctx.connect()?;
@@ -635,58 +488,33 @@ pub fn invalidation(ctx: &Ctx) -> Result<DemoReport> {
         let ttl: i64 = con.ttl(&key)?;
         stale_reads.push(stale);
         rows.push(vec![
-            if invalidate {
-                ctx.tr("UPDATE, then DEL key", "UPDATE 后 DEL 键")
-            } else {
-                ctx.tr("UPDATE only", "只 UPDATE")
-            }
-            .to_string(),
-            seen,
-            match outcome {
-                Outcome::Hit => ctx.tr("hit (stale copy)", "命中（旧副本）").to_string(),
-                Outcome::Miss => ctx.tr("miss → fresh fill", "未命中 → 重新填充").to_string(),
-            },
-            format!("{:.1} d", ttl as f64 / 86_400.0),
+            Text::msg(if invalidate { "update-then-del" } else { "update-only" }),
+            Text::Plain(seen),
+            Text::msg(match outcome {
+                Outcome::Hit => "hit-stale",
+                Outcome::Miss => "miss-fresh-fill",
+            }),
+            Text::Plain(format!("{:.1} d", ttl as f64 / 86_400.0)),
         ]);
     }
     tokens::rename(&sql, &token, &original)?;
-    report.finding(
-        ctx.tr(
-            "The token is renamed in SQL; what does the next reader see?",
-            "在 SQL 中给代币改名，下一个读者看到什么？",
-        ),
-        &[
-            ctx.tr("write path", "写路径"),
-            ctx.tr("name the reader got", "读者拿到的名字"),
-            ctx.tr("read", "读取"),
-            ctx.tr("cache TTL left", "缓存剩余 TTL"),
+    report.table(
+        Text::msg("renamed"),
+        vec![
+            Text::msg("renamed.header-write-path"),
+            Text::msg("renamed.header-name-seen"),
+            Text::msg("renamed.header-read"),
+            Text::msg("renamed.header-ttl-left"),
         ],
         rows,
     );
-    report.note(
-        NoteKind::Caveat,
-        ctx.tr(
-            "Delete, do not overwrite: a writer that SETs the cache can race a reader filling an older copy. Even DEL leaves a small window (a slow reader may fill the old value after the DEL); a short TTL or versioned fill bounds it.",
-            "删除而不是覆盖：写方直接 SET 缓存，可能和正在回填旧数据的读者竞争。即使 DEL 也有小窗口（慢读者可能在 DEL 之后回填旧值）；较短的 TTL 或带版本号的回填可以限制它。",
-        ),
-    );
+    report.note(NoteKind::Caveat, Text::msg("delete-not-overwrite"));
     let holds = stale_reads == [1, 0];
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "After a write, readers got stale data {} time(s) when the cache was not told, and {} time(s) after DEL of the key",
-            stale_reads[0], stale_reads[1]
-        ),
-        Lang::Zh => format!(
-            "写入之后：缓存没有被通知时，读者拿到旧数据 {} 次；删除键之后 {} 次",
-            stale_reads[0], stale_reads[1]
-        ),
-    };
-    report.claim(Claim::new(
-        "del-after-write-no-stale-read",
-        text,
-        format!("{} → {}", stale_reads[0], stale_reads[1]),
-        holds,
-    ));
+    report.claim(
+        Claim::new("del-after-write-no-stale-read", "", format!("{} → {}", stale_reads[0], stale_reads[1]), holds)
+            .fact("without", stale_reads[0])
+            .fact("with", stale_reads[1]),
+    );
     Ok(report)
 }
 
