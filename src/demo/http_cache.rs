@@ -23,8 +23,7 @@ use redis::ConnectionLike;
 
 use self::key::Request;
 use self::upstream::{CacheControl, Response, Upstream};
-use super::Ctx;
-use crate::i18n::Lang;
+use crate::text::Text;
 
 /// The longest we keep anything, whatever the upstream allows (the notes' token cache: 30 days).
 pub const MAX_TTL: Duration = Duration::from_secs(30 * 86_400);
@@ -119,27 +118,21 @@ pub fn fetch_through(
     Ok((response, Source::Upstream))
 }
 
-/// The on-screen label for the simulated upstream.
-fn simulated_note(ctx: &Ctx) -> String {
-    let (lo, hi) = (upstream::LATENCY_MS.start(), upstream::LATENCY_MS.end());
-    match ctx.lang {
-        Lang::En => format!(
-            "the upstream is a function standing in for the OKLink block-explorer API: it sleeps {lo}–{hi} ms per call (seeded) and counts the calls; its rate limit is simulated too. No real network request is made."
-        ),
-        Lang::Zh => format!(
-            "上游是一个代替 OKLink 区块浏览器 API 的函数：每次调用休眠 {lo}–{hi} 毫秒（固定随机种子）并计数；它的限流也是模拟的。不会发出任何真实的网络请求。"
-        ),
-    }
+/// The on-screen label for the simulated upstream: the message `<demo>.simulated`, which every
+/// demo that calls the upstream has.
+fn simulated_note() -> Text {
+    Text::msg("simulated").fact("lo", *upstream::LATENCY_MS.start()).fact("hi", *upstream::LATENCY_MS.end())
 }
 
-/// A TTL read back with PTTL, for tables: `-2` → not stored, `-1` → no expiry.
-fn describe_pttl(ctx: &Ctx, pttl_ms: i64) -> String {
+/// A TTL read back with PTTL, for tables: `-2` → not stored, `-1` → no expiry (the demo's messages
+/// `not-stored` and `no-expiry`).
+fn describe_pttl(pttl_ms: i64) -> Text {
     match pttl_ms {
-        -2 => ctx.tr("not stored", "未存储").to_string(),
-        -1 => ctx.tr("no expiry", "永不过期").to_string(),
-        ms if ms < 10_000 => format!("{:.2} s", ms as f64 / 1_000.0),
-        ms if ms < 3 * 86_400_000 => format!("{:.0} s", ms as f64 / 1_000.0),
-        ms => format!("{:.1} d", ms as f64 / 86_400_000.0),
+        -2 => Text::msg("not-stored"),
+        -1 => Text::msg("no-expiry"),
+        ms if ms < 10_000 => Text::Plain(format!("{:.2} s", ms as f64 / 1_000.0)),
+        ms if ms < 3 * 86_400_000 => Text::Plain(format!("{:.0} s", ms as f64 / 1_000.0)),
+        ms => Text::Plain(format!("{:.1} d", ms as f64 / 86_400_000.0)),
     }
 }
 

@@ -16,8 +16,8 @@ use super::key::{Request, naive_key};
 use super::upstream::{self, Response, Upstream, address_request, hex_id, tx_request};
 use super::{Policy, Source, fetch_through, set_with_ttl, simulated_note};
 use crate::demo::{Ctx, DemoReport, NoteKind, run_together};
-use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, Stats, format_count, format_duration, format_ratio};
+use crate::measure::{Backend, Claim, Stats, format_count, format_duration};
+use crate::text::{Fact, Text};
 
 /// Distinct URLs the requests are drawn from.
 const URLS: usize = 50;
@@ -170,14 +170,8 @@ fn compact(text: &str) -> String {
 /// N requests over 50 URLs (Zipf-skewed): N upstream calls without the cache, one per distinct URL
 /// with it.
 pub fn upstream_calls(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "http-upstream-calls",
-        ctx.tr(
-            "Cutting calls to an external API: N requests, one upstream call per distinct URL",
-            "减少外部 API 调用：N 个请求，每个不同的 URL 只调用上游一次",
-        ),
-    );
-    report.note(NoteKind::Simulated, simulated_note(ctx));
+    let mut report = DemoReport::new("http-upstream-calls", Text::msg("title"));
+    report.note(NoteKind::Simulated, simulated_note());
     let requests = ctx.n(1_000, 200);
     let catalogue = catalogue()?;
     let zipf = Zipf::new(URLS as f64, 1.0).map_err(|e| anyhow!("zipf: {e}"))?;
@@ -212,45 +206,38 @@ pub fn upstream_calls(ctx: &Ctx) -> Result<DemoReport> {
 
     let calls_direct = direct_upstream.calls();
     let calls_cached = cached_upstream.calls();
-    let row = |label: &str, served: &[Served], calls: usize, wall: Duration| -> Result<Vec<String>> {
+    let row = |label: &str, served: &[Served], calls: usize, wall: Duration| -> Result<Vec<Text>> {
         let m = served_stats(served)?;
         Ok(vec![
-            label.to_string(),
-            format_count(served.len() as u64),
-            format_count(calls as u64),
-            format_count(count(served, Source::Hit) as u64),
-            format_count(count(served, Source::Waited) as u64),
-            format_duration(wall),
-            format_duration(m.p50),
-            format_duration(m.p99),
+            Text::msg(label),
+            Text::Plain(format_count(served.len() as u64)),
+            Text::Plain(format_count(calls as u64)),
+            Text::Plain(format_count(count(served, Source::Hit) as u64)),
+            Text::Plain(format_count(count(served, Source::Waited) as u64)),
+            Text::Plain(format_duration(wall)),
+            Text::Plain(format_duration(m.p50)),
+            Text::Plain(format_duration(m.p99)),
         ])
     };
-    let no_cache_label = ctx.tr("no cache", "不用缓存");
-    let cache_label = ctx.tr("Redis cache (SET … EX)", "Redis 缓存（SET … EX）");
     let rows = vec![
-        row(no_cache_label, &direct, calls_direct, direct_wall)?,
-        row(cache_label, &cached, calls_cached, cached_wall)?,
+        row("no-cache", &direct, calls_direct, direct_wall)?,
+        row("redis-cache", &cached, calls_cached, cached_wall)?,
     ];
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "{} requests for {URLS} URLs (Zipf s=1, {distinct} of them requested), {WORKERS} handler threads",
-                format_count(requests as u64)
-            ),
-            Lang::Zh => format!(
-                "{} 个请求，{URLS} 个 URL（Zipf s=1，实际请求到 {distinct} 个），{WORKERS} 个处理线程",
-                format_count(requests as u64)
-            ),
-        },
-        &[
-            ctx.tr("gateway", "网关"),
-            ctx.tr("requests", "请求数"),
-            ctx.tr("upstream calls", "上游调用"),
-            ctx.tr("cache hits", "缓存命中"),
-            ctx.tr("waited for a fill", "等待他人回填"),
-            ctx.tr("wall time", "总耗时"),
-            "p50",
-            "p99",
+    report.table(
+        Text::msg("gateway")
+            .fact("requests", requests)
+            .fact("urls", URLS)
+            .fact("distinct", distinct)
+            .fact("workers", WORKERS),
+        vec![
+            Text::msg("gateway.header-gateway"),
+            Text::msg("gateway.header-requests"),
+            Text::msg("gateway.header-upstream-calls"),
+            Text::msg("gateway.header-hits"),
+            Text::msg("gateway.header-waited"),
+            Text::msg("gateway.header-wall-time"),
+            "p50".into(),
+            "p99".into(),
         ],
         rows,
     );
@@ -265,109 +252,52 @@ pub fn upstream_calls(ctx: &Ctx) -> Result<DemoReport> {
     let group = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "cache-hit",
-                ctx.tr("cache hit: GET + JSON decode", "缓存命中：GET + JSON 解码"),
-                Backend::Redis,
-                || {
-                    let json: String = redis::cmd("GET")
-                        .arg(hot_key)
-                        .query::<Option<String>>(&mut con)?
-                        .ok_or_else(|| anyhow!("expected {hot_key} in the cache"))?;
-                    let _: Response = serde_json::from_str(&json).context("decoding a cached response")?;
-                    Ok(())
-                },
-            )
-            .op(
-                "upstream-call",
-                ctx.tr("request without cache (simulated upstream call)", "不用缓存的请求（模拟的上游调用）"),
-                Backend::App,
-                || {
-                    timed_upstream.fetch(&catalogue[hot]);
-                    Ok(())
-                },
-            )
+            .op("cache-hit", "GET", Backend::Redis, || {
+                let json: String = redis::cmd("GET")
+                    .arg(hot_key)
+                    .query::<Option<String>>(&mut con)?
+                    .ok_or_else(|| anyhow!("expected {hot_key} in the cache"))?;
+                let _: Response = serde_json::from_str(&json).context("decoding a cached response")?;
+                Ok(())
+            })
+            .op("upstream-call", "upstream", Backend::App, || {
+                timed_upstream.fetch(&catalogue[hot]);
+                Ok(())
+            })
             .run()?,
     );
     let (hit, uncached) = (group.get("cache-hit"), group.get("upstream-call"));
     let speedup = report.compare("hit-vs-upstream-call", hit, uncached)?;
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "Stored with `SET key response EX ttl`: the notes' `SETEX key ttl response` does the same, and has been deprecated since Redis 2.6.12 in favour of this form.",
-            "用 `SET key response EX ttl` 存储：笔记中的 `SETEX key ttl response` 效果相同，自 Redis 2.6.12 起已被标记为弃用，推荐改用这种写法。",
-        ),
-    );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "Single-flight as in lesson 2: on a miss only the request holding `SET {key}:lock <id> NX PX 5000` calls the upstream, after checking the cache once more; concurrent requests for the same URL wait for its fill instead of calling too.",
-            "单飞与第 2 课相同：未命中时，只有拿到 `SET {key}:lock <id> NX PX 5000` 的请求在再查一次缓存之后调用上游；同一 URL 的并发请求等待它回填，而不是各自调用。",
-        ),
-    );
+    report.note(NoteKind::Info, Text::msg("set-ex-not-setex"));
+    report.note(NoteKind::Info, Text::msg("single-flight"));
 
     let counts_hold = calls_direct == requests && calls_cached == distinct;
-    match ctx.lang {
-        Lang::En => {
-            report.claim(Claim::new(
-                "one-call-per-distinct-url",
-                format!(
-                    "{} requests made {} upstream calls without the cache and {} with it: one per distinct URL requested ({distinct})",
-                    format_count(requests as u64),
-                    format_count(calls_direct as u64),
-                    format_count(calls_cached as u64)
-                ),
-                format!("{} → {}", format_count(calls_direct as u64), format_count(calls_cached as u64)),
-                counts_hold,
-            ));
-            report.claim(Claim::ratio_above(
-                "hit-beats-upstream-call",
-                format!(
-                    "A cache hit ({}) is {} faster than a call to the simulated upstream ({}), at p50",
-                    format_duration(hit.p50()),
-                    format_ratio(speedup.ratio),
-                    format_duration(uncached.p50())
-                ),
-                &speedup,
-                HIT_VS_UPSTREAM_THRESHOLD,
-            ));
-        }
-        Lang::Zh => {
-            report.claim(Claim::new(
-                "one-call-per-distinct-url",
-                format!(
-                    "{} 个请求：不用缓存时调用上游 {} 次，用缓存后 {} 次——每个被请求到的不同 URL 一次（共 {distinct} 个）",
-                    format_count(requests as u64),
-                    format_count(calls_direct as u64),
-                    format_count(calls_cached as u64)
-                ),
-                format!("{} → {}", format_count(calls_direct as u64), format_count(calls_cached as u64)),
-                counts_hold,
-            ));
-            report.claim(Claim::ratio_above(
-                "hit-beats-upstream-call",
-                format!(
-                    "一次缓存命中（{}）比调用模拟上游（{}）快 {}（p50）",
-                    format_duration(hit.p50()),
-                    format_duration(uncached.p50()),
-                    format_ratio(speedup.ratio)
-                ),
-                &speedup,
-                HIT_VS_UPSTREAM_THRESHOLD,
-            ));
-        }
-    }
+    report.claim(
+        Claim::new(
+            "one-call-per-distinct-url",
+            "",
+            format!("{} → {}", format_count(calls_direct as u64), format_count(calls_cached as u64)),
+            counts_hold,
+        )
+        .fact("requests", requests)
+        .fact("without", calls_direct)
+        .fact("with", calls_cached)
+        .fact("distinct", distinct),
+    );
+    report.claim(
+        Claim::ratio_above("hit-beats-upstream-call", "", &speedup, HIT_VS_UPSTREAM_THRESHOLD)
+            .fact("hit", hit.p50())
+            .fact("ratio", Fact::Ratio(speedup.ratio))
+            .fact("upstream", uncached.p50()),
+    );
     Ok(report)
 }
 
 /// Five spellings of two requests: five keys (and five upstream calls) when the raw URL is the key,
 /// two when the request is normalised first.
 pub fn request_keys(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "http-cache-keys",
-        ctx.tr("One key per request, however it is spelled", "同一个请求，不管怎么写，都只对应一个键"),
-    );
-    report.note(NoteKind::Simulated, simulated_note(ctx));
+    let mut report = DemoReport::new("http-cache-keys", Text::msg("title"));
+    report.note(NoteKind::Simulated, simulated_note());
     let address = hex_id("whale", 40);
     // The same address in capitals: hex is case-insensitive (EIP-55 checksums mix the cases).
     let capitals = format!("0x{}", address[2..].to_ascii_uppercase());
@@ -397,13 +327,12 @@ pub fn request_keys(ctx: &Ctx) -> Result<DemoReport> {
             keys.insert(key);
             if normalise {
                 rows.push(vec![
-                    format!("{method} {}", compact(url)),
-                    compact(&suffix),
-                    match source {
-                        Source::Upstream => ctx.tr("miss → upstream call", "未命中 → 调用上游"),
-                        _ => ctx.tr("hit", "命中"),
-                    }
-                    .to_string(),
+                    Text::Plain(format!("{method} {}", compact(url))),
+                    Text::Plain(compact(&suffix)),
+                    Text::msg(match source {
+                        Source::Upstream => "miss-upstream-call",
+                        _ => "hit",
+                    }),
                 ]);
             }
         }
@@ -411,41 +340,38 @@ pub fn request_keys(ctx: &Ctx) -> Result<DemoReport> {
         let stored: i64 = redis::cmd("EXISTS").arg(&keys).query(&mut con)?;
         summary.push((keys.len(), stored, upstream.calls(), hits));
     }
-    report.finding(
-        ctx.tr("Five spellings, two distinct requests, normalised keys", "五种写法，两个不同的请求，规范化后的键"),
-        &[ctx.tr("request as sent", "发出的请求"), ctx.tr("normalised key", "规范化后的键"), ctx.tr("result", "结果")],
+    report.table(
+        Text::msg("spellings"),
+        vec![
+            Text::msg("spellings.header-request"),
+            Text::msg("spellings.header-key"),
+            Text::msg("spellings.header-result"),
+        ],
         rows,
     );
-    let label = |normalise: bool| {
-        if normalise {
-            ctx.tr("normalised request (sha256 when long)", "规范化请求（过长时取 sha256）")
-        } else {
-            ctx.tr("raw URL as the key", "原始 URL 直接作键")
-        }
-    };
-    report.finding(
-        ctx.tr("What each key scheme cost", "两种键方案的代价"),
-        &[
-            ctx.tr("key scheme", "键方案"),
-            ctx.tr("keys in Redis", "Redis 中的键"),
-            ctx.tr("upstream calls", "上游调用"),
-            ctx.tr("cache hits", "缓存命中"),
+    let label = |normalise: bool| Text::msg(if normalise { "scheme-normalised" } else { "scheme-raw-url" });
+    report.table(
+        Text::msg("schemes"),
+        vec![
+            Text::msg("schemes.header-scheme"),
+            Text::msg("schemes.header-keys"),
+            Text::msg("schemes.header-upstream-calls"),
+            Text::msg("schemes.header-hits"),
         ],
         summary
             .iter()
             .enumerate()
             .map(|(i, (_, stored, calls, hits))| {
-                vec![label(i == 1).to_string(), stored.to_string(), calls.to_string(), hits.to_string()]
+                vec![
+                    label(i == 1),
+                    Text::Plain(stored.to_string()),
+                    Text::Plain(calls.to_string()),
+                    Text::Plain(hits.to_string()),
+                ]
             })
             .collect(),
     );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "Normalising: method and host case-folded, default port and #fragment dropped, %-escapes of plain characters decoded, cache-busters (_, t, ts, timestamp, nonce) removed, 0x-hex values lower-cased (an EIP-55 checksummed address is the same address), parameters sorted by name. Never put the API key (OKLink's Ok-Access-Key header) into the key, and never share one key between users when the answer depends on who asks.",
-            "规范化：方法名和主机名统一大小写，去掉默认端口和 #片段，解码普通字符的 %转义，去掉防缓存参数（_、t、ts、timestamp、nonce），0x 十六进制值转小写（EIP-55 校验和大小写的地址仍是同一个地址），参数按名称排序。绝不要把 API 密钥（OKLink 的 Ok-Access-Key 请求头）放进键里；响应内容因用户而异时，也绝不能让不同用户共用一个键。",
-        ),
-    );
+    report.note(NoteKind::Info, Text::msg("normalising"));
 
     // What normalising costs next to the round trip it saves.
     let (method, url) = &spellings[1];
@@ -453,16 +379,11 @@ pub fn request_keys(ctx: &Ctx) -> Result<DemoReport> {
     let group = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "key-build",
-                ctx.tr("build the key: parse + normalise + SHA-256", "构造键：解析 + 规范化 + SHA-256"),
-                Backend::App,
-                || {
-                    std::hint::black_box(Request::parse(method, url)?.cache_key());
-                    Ok(())
-                },
-            )
-            .op("get", ctx.tr("Redis GET of that key", "对该键执行 Redis GET"), Backend::Redis, || {
+            .op("key-build", "key", Backend::App, || {
+                std::hint::black_box(Request::parse(method, url)?.cache_key());
+                Ok(())
+            })
+            .op("get", "GET", Backend::Redis, || {
                 redis::cmd("GET").arg(&key).query::<Option<String>>(&mut con)?;
                 Ok(())
             })
@@ -473,22 +394,14 @@ pub fn request_keys(ctx: &Ctx) -> Result<DemoReport> {
 
     let (naive, normalised) = (summary[0], summary[1]);
     let holds = naive.1 == 5 && naive.2 == 5 && normalised.1 == 2 && normalised.2 == 2 && normalised.3 == 3;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "5 spellings of 2 requests: the raw URL as the key made {} keys and {} upstream calls; the normalised key made {} keys and {} calls, and served the other {} from the cache",
-            naive.1, naive.2, normalised.1, normalised.2, normalised.3
-        ),
-        Lang::Zh => format!(
-            "2 个请求的 5 种写法：原始 URL 作键，产生 {} 个键、{} 次上游调用；规范化后的键只有 {} 个、调用 {} 次，其余 {} 次由缓存返回",
-            naive.1, naive.2, normalised.1, normalised.2, normalised.3
-        ),
-    };
-    report.claim(Claim::new(
-        "normalised-key-per-request",
-        text,
-        format!("{} → {} {}", naive.1, normalised.1, ctx.tr("keys", "个键")),
-        holds,
-    ));
+    report.claim(
+        Claim::new("normalised-key-per-request", "", format!("{} → {}", naive.1, normalised.1), holds)
+            .fact("raw_keys", naive.1)
+            .fact("raw_calls", naive.2)
+            .fact("keys", normalised.1)
+            .fact("calls", normalised.2)
+            .fact("hits", normalised.3),
+    );
     Ok(report)
 }
 
