@@ -12,9 +12,9 @@ use rand_distr::{Distribution, Zipf};
 use redis::ConnectionLike;
 
 use crate::demo::{Ctx, DemoReport, NoteKind, run_together};
-use crate::i18n::Lang;
 use crate::measure::{Claim, format_count};
 use crate::server::{PrivateServer, TracedConnection};
+use crate::text::{Fact, Text};
 
 /// The memory limit of every private server here.
 const MAXMEMORY: &str = "4mb";
@@ -113,10 +113,9 @@ fn start_and_flood(ctx: &Ctx, policy: &'static str, flood: usize) -> Result<Floo
     // The UserError stays in the chain: with no redis-server on PATH the runner skips this demo.
     let server = PrivateServer::start_with(&["--maxmemory", MAXMEMORY, "--maxmemory-policy", policy])
         .map_err(anyhow::Error::from)
-        .context(ctx.tr(
+        .context(
             "the eviction demo starts its own redis-servers with maxmemory 4mb (it never reconfigures yours) and could not",
-            "淘汰策略演示需要自己启动 maxmemory 为 4mb 的 redis-server（绝不改动你的服务器），但启动失败",
-        ))?;
+        )?;
     let mut con = connect(ctx, &server)?;
     let samples: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("maxmemory-samples").query(&mut con)?;
     let mut run = PolicyRun { policy, samples: samples.get(1).cloned().unwrap_or_default(), ..PolicyRun::default() };
@@ -198,13 +197,7 @@ fn mb(bytes: u64) -> String {
 /// Write far more than fits, then read a skewed workload: memory stays under the limit and the hit
 /// ratio depends on what the policy throws away.
 pub fn eviction_policies(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "eviction-policies",
-        ctx.tr(
-            "Eviction under maxmemory 4mb: LRU, random, LFU and noeviction",
-            "maxmemory 4mb 下的淘汰策略：LRU、随机、LFU 与 noeviction",
-        ),
-    );
+    let mut report = DemoReport::new("eviction-policies", Text::msg("title"));
     let flood = ctx.n(20_000, 9_000);
     let universe = 10_000;
     // At most READ_RATE a second, so the read phase spans at least 1 s (4 s in a full run) of the
@@ -220,85 +213,49 @@ pub fn eviction_policies(ctx: &Ctx) -> Result<DemoReport> {
     let by = |policy: &str| runs.iter().find(|r| r.policy == policy).cloned().unwrap_or_default();
     let (lru, random, lfu, noeviction) = (by("allkeys-lru"), by("allkeys-random"), by("allkeys-lfu"), by("noeviction"));
 
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "Four private servers at once (maxmemory {MAXMEMORY}), one per policy: {} values of 1 KB written, then the same {} Zipf(s=1) reads over {} keys, at most {} a second, refilling on a miss",
-                format_count(flood as u64),
-                format_count(reads as u64),
-                format_count(universe as u64),
-                format_count(READ_RATE as u64)
-            ),
-            Lang::Zh => format!(
-                "同时启动四台私有服务器（maxmemory {MAXMEMORY}），每种策略一台：先写入 {} 个 1 KB 的值，再对 {} 个键做同样的 {} 次 Zipf(s=1) 读取，每秒最多 {} 次，未命中即回填",
-                format_count(flood as u64),
-                format_count(universe as u64),
-                format_count(reads as u64),
-                format_count(READ_RATE as u64)
-            ),
-        },
-        &[
-            ctx.tr("maxmemory-policy", "maxmemory-policy"),
-            ctx.tr("written", "写入量"),
-            ctx.tr("peak used_memory", "used_memory 峰值"),
-            ctx.tr("keys kept", "保留的键"),
-            "evicted_keys",
-            ctx.tr("OOM errors", "OOM 错误"),
-            ctx.tr("reads", "读取次数"),
-            ctx.tr("hit ratio", "命中率"),
+    report.table(
+        Text::msg("servers")
+            .fact("maxmemory", MAXMEMORY)
+            .fact("flood", flood)
+            .fact("reads", reads)
+            .fact("universe", universe)
+            .fact("rate", READ_RATE),
+        vec![
+            "maxmemory-policy".into(),
+            Text::msg("servers.header-written"),
+            Text::msg("servers.header-peak"),
+            Text::msg("servers.header-keys-kept"),
+            "evicted_keys".into(),
+            Text::msg("servers.header-oom"),
+            Text::msg("servers.header-reads"),
+            Text::msg("servers.header-hit-ratio"),
         ],
         runs.iter()
             .map(|r| {
                 vec![
-                    r.policy.to_string(),
-                    mb(r.written_bytes),
-                    format!("{} / {}", mb(r.peak_used), mb(r.maxmemory)),
-                    format_count(r.keys_kept),
-                    format_count(r.evicted),
-                    format_count(r.oom() as u64),
-                    format_count(r.reads as u64),
-                    format!("{:.1}%", r.hit_ratio()),
+                    Text::from(r.policy),
+                    Text::Plain(mb(r.written_bytes)),
+                    Text::Plain(format!("{} / {}", mb(r.peak_used), mb(r.maxmemory))),
+                    Text::Plain(format_count(r.keys_kept)),
+                    Text::Plain(format_count(r.evicted)),
+                    Text::Plain(format_count(r.oom() as u64)),
+                    Text::Plain(format_count(r.reads as u64)),
+                    Text::Plain(format!("{:.1}%", r.hit_ratio())),
                 ]
             })
             .collect(),
     );
     report.note(
         NoteKind::Info,
-        match ctx.lang {
-            Lang::En => format!(
-                "Redis's LRU is approximate: to evict, it samples maxmemory-samples keys ({}) into a small pool and evicts the least recently used of them, so it keeps no linked list per key. Its clock ticks once a second (LRU_CLOCK_RESOLUTION = 1000 ms), and keys touched within the same second look equally recent. So the reads start just after a tick, when the flood's keys are a second older than anything read, and take at least {} s; within a single second allkeys-lru is no better than allkeys-random. LFU keeps an 8-bit logarithmic access counter per key instead of a time.",
-                lru.samples,
-                span_secs
-            ),
-            Lang::Zh => format!(
-                "Redis 的 LRU 是近似实现：需要淘汰时，它抽取 maxmemory-samples 个键（{} 个）放进一个小的候选池，淘汰其中最久未使用的，因此不必为每个键维护链表。它的时钟每秒才走一格（LRU_CLOCK_RESOLUTION = 1000 毫秒），同一秒内访问过的键看起来一样新。所以读取在时钟刚走过一格时开始，此时灌入的键比任何被读过的键都旧一秒，读取至少持续 {} 秒；在同一秒之内，allkeys-lru 并不比 allkeys-random 好。LFU 则为每个键保存一个 8 位的对数访问计数器，而不是时间。",
-                lru.samples,
-                span_secs
-            ),
-        },
+        Text::msg("approximate-lru").fact("samples", lru.samples.as_str()).fact("span", span_secs),
     );
     report.note(
         NoteKind::Caveat,
-        match ctx.lang {
-            Lang::En => format!(
-                "maxmemory bounds used_memory, not the process: the server's own used_memory_peak was {} (pipeline buffers between our readings count too), and its resident size at the end was {} (allocator pages kept after evictions, and the process's baseline). Size the machine with headroom; replication and AOF buffers are not counted against maxmemory at all.",
-                mb(lru.server_peak),
-                mb(lru.rss)
-            ),
-            Lang::Zh => format!(
-                "maxmemory 约束的是 used_memory，而不是整个进程：服务器自己记录的 used_memory_peak 为 {}（两次读数之间的流水线缓冲区也计算在内），结束时常驻内存为 {}（淘汰之后分配器保留的内存页，加上进程本身的基线）。给机器留出余量；复制和 AOF 缓冲区根本不计入 maxmemory。",
-                mb(lru.server_peak),
-                mb(lru.rss)
-            ),
-        },
+        Text::msg("maxmemory-bounds-used-memory")
+            .fact("server_peak", Fact::Bytes(lru.server_peak))
+            .fact("rss", Fact::Bytes(lru.rss)),
     );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "Hits and misses are counted in the application (MGET replies). INFO's keyspace_hits would agree here only because each private server has no other client. The volatile-* policies evict only keys with a TTL; with none, volatile-lru refuses writes just like noeviction.",
-            "命中和未命中在应用内统计（MGET 的返回）。这里 INFO 的 keyspace_hits 之所以也能对上，只是因为每台私有服务器没有别的客户端。volatile-* 策略只淘汰带 TTL 的键；一个都没有时，volatile-lru 和 noeviction 一样拒绝写入。",
-        ),
-    );
+    report.note(NoteKind::Info, Text::msg("counted-in-app"));
 
     let over = lru.peak_used.saturating_sub(lru.maxmemory);
     let limit_hold = lru.written_bytes >= 2 * lru.maxmemory
@@ -309,83 +266,32 @@ pub fn eviction_policies(ctx: &Ctx) -> Result<DemoReport> {
     let oom_hold = noeviction.oom() > 0 && noeviction.evicted == 0 && noeviction.hit_ratio() < random.hit_ratio();
     let peak = format_count(lru.peak_used);
     let limit = format_count(lru.maxmemory);
-    match ctx.lang {
-        Lang::En => {
-            report.claim(Claim::new(
-                "lru-stays-under-maxmemory",
-                format!(
-                    "allkeys-lru: {} written into maxmemory {MAXMEMORY}, and used_memory (INFO memory after every batch of {FLOOD_BATCH} SETs) peaked at {peak} bytes for a limit of {limit}{}. {} keys evicted, 0 writes refused",
-                    mb(lru.written_bytes),
-                    if over == 0 {
-                        String::new()
-                    } else {
-                        format!(": {over} bytes over, since Redis evicts before each command and only what that command allocates can sit above the line")
-                    },
-                    format_count(lru.evicted)
-                ),
-                format!("{peak} / {limit}"),
-                limit_hold,
-            ));
-            report.claim(Claim::new(
-                "lru-keeps-hot-keys",
-                format!(
-                    "On the same skewed reads, allkeys-lru kept the hot keys: hit ratio {:.1}%, against {:.1}% for allkeys-random (allkeys-lfu: {:.1}%)",
-                    lru.hit_ratio(),
-                    random.hit_ratio(),
-                    lfu.hit_ratio()
-                ),
-                format!("{:.1}% > {:.1}%", lru.hit_ratio(), random.hit_ratio()),
-                ratio_hold,
-            ));
-            report.claim(Claim::new(
-                "noeviction-refuses-writes",
-                format!(
-                    "noeviction (the default policy) evicted nothing and refused {} writes with OOM errors once full, so the cache stayed frozen with the flood's data: hit ratio {:.1}%",
-                    format_count(noeviction.oom() as u64),
-                    noeviction.hit_ratio()
-                ),
-                format!("{} OOM", format_count(noeviction.oom() as u64)),
-                oom_hold,
-            ));
-        }
-        Lang::Zh => {
-            report.claim(Claim::new(
-                "lru-stays-under-maxmemory",
-                format!(
-                    "allkeys-lru：向 maxmemory {MAXMEMORY} 的缓存写入 {}，used_memory（每批 {FLOOD_BATCH} 个 SET 之后读取 INFO memory）最高 {peak} 字节，上限 {limit} 字节{}。淘汰 {} 个键，没有一次写入被拒绝",
-                    mb(lru.written_bytes),
-                    if over == 0 {
-                        String::new()
-                    } else {
-                        format!("：只超出 {over} 字节——Redis 在执行每条命令之前淘汰，只有这条命令本身分配的内存可能暂时越线")
-                    },
-                    format_count(lru.evicted)
-                ),
-                format!("{peak} / {limit}"),
-                limit_hold,
-            ));
-            report.claim(Claim::new(
-                "lru-keeps-hot-keys",
-                format!(
-                    "同样的偏斜读取下，allkeys-lru 留住了热点键：命中率 {:.1}%，allkeys-random 只有 {:.1}%（allkeys-lfu：{:.1}%）",
-                    lru.hit_ratio(),
-                    random.hit_ratio(),
-                    lfu.hit_ratio()
-                ),
-                format!("{:.1}% > {:.1}%", lru.hit_ratio(), random.hit_ratio()),
-                ratio_hold,
-            ));
-            report.claim(Claim::new(
-                "noeviction-refuses-writes",
-                format!(
-                    "noeviction（默认策略）一个键也不淘汰，写满之后以 OOM 错误拒绝了 {} 次写入，缓存一直停留在灌入的数据上：命中率 {:.1}%",
-                    format_count(noeviction.oom() as u64),
-                    noeviction.hit_ratio()
-                ),
-                format!("{} OOM", format_count(noeviction.oom() as u64)),
-                oom_hold,
-            ));
-        }
-    }
+    report.claim(
+        Claim::new("lru-stays-under-maxmemory", "", format!("{peak} / {limit}"), limit_hold)
+            .fact("written", Fact::Bytes(lru.written_bytes))
+            .fact("maxmemory", MAXMEMORY)
+            .fact("batch", FLOOD_BATCH)
+            .fact("peak", lru.peak_used)
+            .fact("limit", lru.maxmemory)
+            .fact("over", over)
+            .fact("evicted", lru.evicted)
+            .fact("refused", lru.oom()),
+    );
+    report.claim(
+        Claim::new(
+            "lru-keeps-hot-keys",
+            "",
+            format!("{:.1}% > {:.1}%", lru.hit_ratio(), random.hit_ratio()),
+            ratio_hold,
+        )
+        .fact("lru", Fact::Percent(lru.hit_ratio() / 100.0))
+        .fact("random", Fact::Percent(random.hit_ratio() / 100.0))
+        .fact("lfu", Fact::Percent(lfu.hit_ratio() / 100.0)),
+    );
+    report.claim(
+        Claim::new("noeviction-refuses-writes", "", format!("{} OOM", format_count(noeviction.oom() as u64)), oom_hold)
+            .fact("refused", noeviction.oom())
+            .fact("hit_ratio", Fact::Percent(noeviction.hit_ratio() / 100.0)),
+    );
     Ok(report)
 }

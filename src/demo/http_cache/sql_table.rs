@@ -4,16 +4,17 @@
 
 use std::cell::RefCell;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::upstream::{CacheControl, Response, hex_id};
+use crate::demo::support::now_ms;
 use crate::demo::{Ctx, DemoReport, NoteKind};
-use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, format_count, format_duration, format_ratio};
+use crate::measure::{Backend, Claim, format_count};
 use crate::sql::{self, Durability};
+use crate::text::{Fact, Text};
 
 /// Short-lived entries (prices): gone after this.
 const SHORT_TTL: Duration = Duration::from_millis(200);
@@ -37,11 +38,6 @@ const UPSERT: &str = "INSERT INTO http_cache (key, body, expires_at, last_used) 
 const TOUCH: &str = "UPDATE http_cache SET last_used = ?2 WHERE key = ?1";
 const SWEEP: &str = "DELETE FROM http_cache WHERE expires_at <= ?1";
 
-fn now_ms() -> Result<i64> {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).context("the clock is before 1970")?;
-    i64::try_from(since.as_millis()).context("the clock is too far ahead")
-}
-
 fn open(ctx: &Ctx) -> Result<Connection> {
     let path = ctx.scratch.join("http_cache.db");
     if path.exists() {
@@ -56,13 +52,7 @@ fn open(ctx: &Ctx) -> Result<Connection> {
 /// M entries in both stores, half of them short-lived; after the short TTL: what each still holds,
 /// the sweep SQL needs, and reads and writes side by side.
 pub fn sql_cache_table(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "sql-cache-table",
-        ctx.tr(
-            "The same cache as a SQLite table: expiry is a WHERE clause and a sweep",
-            "用 SQLite 表做同样的缓存：过期靠 WHERE 条件和定期清理",
-        ),
-    );
+    let mut report = DemoReport::new("sql-cache-table", Text::msg("title"));
     let entries = ctx.n(10_000, 2_000);
     let short = entries / 2;
     let db = open(ctx)?;
@@ -130,53 +120,29 @@ pub fn sql_cache_table(ctx: &Ctx) -> Result<DemoReport> {
     let sweep_took = sweep_start.elapsed();
     let rows_after: i64 = db.query_row("SELECT count(*) FROM http_cache", [], |r| r.get(0))?;
 
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "{} entries each, {} of them with a {} ms TTL; after it ran out:",
-                format_count(entries as u64),
-                format_count(short as u64),
-                SHORT_TTL.as_millis()
-            ),
-            Lang::Zh => format!(
-                "两边各 {} 个条目，其中 {} 个的过期时间为 {} 毫秒；到期之后：",
-                format_count(entries as u64),
-                format_count(short as u64),
-                SHORT_TTL.as_millis()
-            ),
-        },
-        &[
-            ctx.tr("store", "存储"),
-            ctx.tr("entries stored", "存储的条目"),
-            ctx.tr("of them expired", "其中已过期"),
-            ctx.tr("cleanup needed", "需要的清理"),
-            ctx.tr("after cleanup", "清理之后"),
+    report.table(
+        Text::msg("stores").fact("entries", entries).fact("short", short).fact("ttl", SHORT_TTL),
+        vec![
+            Text::msg("stores.header-store"),
+            Text::msg("stores.header-stored"),
+            Text::msg("stores.header-expired"),
+            Text::msg("stores.header-cleanup"),
+            Text::msg("stores.header-after"),
         ],
         vec![
             vec![
-                ctx.tr("SQLite table", "SQLite 表").to_string(),
-                format_count(rows as u64),
-                format_count((rows - fresh_rows) as u64),
-                match ctx.lang {
-                    Lang::En => format!(
-                        "DELETE … WHERE expires_at <= now: {} rows in {}",
-                        format_count(swept as u64),
-                        format_duration(sweep_took)
-                    ),
-                    Lang::Zh => format!(
-                        "DELETE … WHERE expires_at <= now：{} 行，耗时 {}",
-                        format_count(swept as u64),
-                        format_duration(sweep_took)
-                    ),
-                },
-                format_count(rows_after as u64),
+                Text::msg("sqlite-table"),
+                Text::Plain(format_count(rows as u64)),
+                Text::Plain(format_count((rows - fresh_rows) as u64)),
+                Text::msg("sweep").fact("rows", swept).fact("took", sweep_took),
+                Text::Plain(format_count(rows_after as u64)),
             ],
             vec![
-                ctx.tr("Redis (SET … PX / EX)", "Redis（SET … PX / EX）").to_string(),
-                format_count((redis_left + redis_long) as u64),
-                format_count(redis_left as u64),
-                ctx.tr("none: keys expire by themselves", "不需要：键自己过期").to_string(),
-                format_count((redis_left + redis_long) as u64),
+                Text::msg("redis-store-kind"),
+                Text::Plain(format_count((redis_left + redis_long) as u64)),
+                Text::Plain(format_count(redis_left as u64)),
+                Text::msg("no-cleanup"),
+                Text::Plain(format_count((redis_left + redis_long) as u64)),
             ],
         ],
     );
@@ -192,21 +158,13 @@ pub fn sql_cache_table(ctx: &Ctx) -> Result<DemoReport> {
     let group = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "sqlite-hit",
-                ctx.tr(
-                    "SQLite hit: SELECT … WHERE key = ? AND expires_at > now",
-                    "SQLite 命中：SELECT … WHERE key = ? AND expires_at > now",
-                ),
-                Backend::Sqlite,
-                || {
-                    let mut stmt = db.prepare_cached(SELECT_FRESH)?;
-                    let found: Option<String> = stmt.query_row(params![hot_sql, now_ms()?], |r| r.get(0)).optional()?;
-                    found.ok_or_else(|| anyhow!("expected a fresh row"))?;
-                    Ok(())
-                },
-            )
-            .op("redis-hit", ctx.tr("Redis hit: GET", "Redis 命中：GET"), Backend::Redis, || {
+            .op("sqlite-hit", "SQLite SELECT", Backend::Sqlite, || {
+                let mut stmt = db.prepare_cached(SELECT_FRESH)?;
+                let found: Option<String> = stmt.query_row(params![hot_sql, now_ms()?], |r| r.get(0)).optional()?;
+                found.ok_or_else(|| anyhow!("expected a fresh row"))?;
+                Ok(())
+            })
+            .op("redis-hit", "GET", Backend::Redis, || {
                 redis::cmd("GET")
                     .arg(hot_redis)
                     .query::<Option<String>>(&mut *con.borrow_mut())?
@@ -214,46 +172,31 @@ pub fn sql_cache_table(ctx: &Ctx) -> Result<DemoReport> {
                 Ok(())
             })
             .one_round_trip()
-            .op(
-                "sqlite-lru-hit",
-                ctx.tr("SQLite hit + UPDATE last_used (hand-made LRU)", "SQLite 命中 + UPDATE last_used（手写 LRU）"),
-                Backend::Sqlite,
-                || {
-                    let now = now_ms()?;
-                    let mut stmt = db.prepare_cached(SELECT_FRESH)?;
-                    let found: Option<String> = stmt.query_row(params![hot_sql, now], |r| r.get(0)).optional()?;
-                    found.ok_or_else(|| anyhow!("expected a fresh row"))?;
-                    db.prepare_cached(TOUCH)?.execute(params![hot_sql, now])?;
-                    Ok(())
-                },
-            )
-            .op(
-                "sqlite-store",
-                ctx.tr("SQLite store: INSERT … ON CONFLICT DO UPDATE", "SQLite 写入：INSERT … ON CONFLICT DO UPDATE"),
-                Backend::Sqlite,
-                || {
-                    n += 1;
-                    let now = now_ms()?;
-                    db.prepare_cached(UPSERT)?.execute(params![
-                        format!("http:address:{}", n % 1_000),
-                        body,
-                        now + 60_000,
-                        now
-                    ])?;
-                    Ok(())
-                },
-            )
-            .op(
-                "redis-store",
-                ctx.tr("Redis store: SET … EX 60", "Redis 写入：SET … EX 60"),
-                Backend::Redis,
-                || {
-                    m += 1;
-                    let key = ctx.key(&format!("sqlcache:http:address:{}", m % 1_000));
-                    redis::cmd("SET").arg(&key).arg(&body).arg("EX").arg(60).exec(&mut *con.borrow_mut())?;
-                    Ok(())
-                },
-            )
+            .op("sqlite-lru-hit", "SQLite SELECT + UPDATE", Backend::Sqlite, || {
+                let now = now_ms()?;
+                let mut stmt = db.prepare_cached(SELECT_FRESH)?;
+                let found: Option<String> = stmt.query_row(params![hot_sql, now], |r| r.get(0)).optional()?;
+                found.ok_or_else(|| anyhow!("expected a fresh row"))?;
+                db.prepare_cached(TOUCH)?.execute(params![hot_sql, now])?;
+                Ok(())
+            })
+            .op("sqlite-store", "SQLite UPSERT", Backend::Sqlite, || {
+                n += 1;
+                let now = now_ms()?;
+                db.prepare_cached(UPSERT)?.execute(params![
+                    format!("http:address:{}", n % 1_000),
+                    body,
+                    now + 60_000,
+                    now
+                ])?;
+                Ok(())
+            })
+            .op("redis-store", "SET EX", Backend::Redis, || {
+                m += 1;
+                let key = ctx.key(&format!("sqlcache:http:address:{}", m % 1_000));
+                redis::cmd("SET").arg(&key).arg(&body).arg("EX").arg(60).exec(&mut *con.borrow_mut())?;
+                Ok(())
+            })
             .one_round_trip()
             .run()?,
     );
@@ -262,79 +205,32 @@ pub fn sql_cache_table(ctx: &Ctx) -> Result<DemoReport> {
     report.compare("sqlite-hit-vs-lru-hit", sql_hit, group.get("sqlite-lru-hit"))?;
     report.compare("sqlite-store-vs-redis-store", group.get("sqlite-store"), group.get("redis-store"))?;
 
-    report.note(
-        NoteKind::Caveat,
-        ctx.tr(
-            "Honestly: this SQLite is a file inside this process, so its reads skip the network that every Redis command crosses. What the table lacks is not speed: it has no expiry (every read filters, a job must sweep), no memory limit (capping it means the last_used write on every hit, measured above, and a DELETE … ORDER BY last_used LIMIT n), and it is not shared: the notes' API servers each have their own process, and one Redis serves them all.",
-            "实话实说：这里的 SQLite 是本进程内的一个文件，读取不用经过网络，而每条 Redis 命令都要走一趟网络。这张表缺的不是速度：它没有过期机制（每次读取都要过滤，还要有任务定期清理），没有内存上限（要限制大小，就得在每次命中时写一次 last_used——上面测过——再执行 DELETE … ORDER BY last_used LIMIT n），而且它不能共享：笔记中的多个 API 服务各自是独立进程，一个 Redis 可以同时服务它们全部。",
-        ),
-    );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "Redis frees expired keys lazily too: a key is deleted when it is touched after its TTL, or by the active expire cycle that samples keys with a TTL ten times a second. But it is never returned once expired, and nobody has to write the job.",
-            "Redis 释放过期键也是惰性的：过期后被访问时删除，或由每秒 10 次、对带 TTL 的键抽样的主动过期周期删除。但过期的键绝不会再被返回，也不需要任何人去写清理任务。",
-        ),
-    );
+    report.note(NoteKind::Caveat, Text::msg("what-the-table-lacks"));
+    report.note(NoteKind::Info, Text::msg("redis-expires-lazily"));
 
     let counts_hold = rows == entries as i64
         && fresh_rows == (entries - short) as i64
         && swept == short
         && redis_left == 0
         && redis_long == (entries - short) as i64;
-    match ctx.lang {
-        Lang::En => {
-            report.claim(Claim::new(
-                "table-keeps-expired-rows",
-                format!(
-                    "After the {} ms TTL, the SQLite table still stored all {} rows ({} expired) until a sweep deleted {}; Redis returned 0 of the {} expired keys, with no sweep",
-                    SHORT_TTL.as_millis(),
-                    format_count(rows as u64),
-                    format_count((rows - fresh_rows) as u64),
-                    format_count(swept as u64),
-                    format_count(short as u64)
-                ),
-                format!("{} / 0", format_count((rows - fresh_rows) as u64)),
-                counts_hold,
-            ));
-            report.claim(Claim::ratio_above(
-                "in-process-hit-beats-round-trip",
-                format!(
-                    "Honestly: an in-process SQLite hit ({}) beats a Redis GET over loopback ({}) by {}",
-                    format_duration(sql_hit.p50()),
-                    format_duration(redis_hit.p50()),
-                    format_ratio(honest.ratio)
-                ),
-                &honest,
-                1.0,
-            ));
-        }
-        Lang::Zh => {
-            report.claim(Claim::new(
-                "table-keeps-expired-rows",
-                format!(
-                    "{} 毫秒的过期时间到了之后，SQLite 表仍存着全部 {} 行（其中 {} 行已过期），直到清理任务删除了 {} 行；Redis 对 {} 个过期键一个也没有返回，而且不需要清理",
-                    SHORT_TTL.as_millis(),
-                    format_count(rows as u64),
-                    format_count((rows - fresh_rows) as u64),
-                    format_count(swept as u64),
-                    format_count(short as u64)
-                ),
-                format!("{} / 0", format_count((rows - fresh_rows) as u64)),
-                counts_hold,
-            ));
-            report.claim(Claim::ratio_above(
-                "in-process-hit-beats-round-trip",
-                format!(
-                    "实话实说：本进程内的 SQLite 命中（{}）比经过回环网络的 Redis GET（{}）快 {}",
-                    format_duration(sql_hit.p50()),
-                    format_duration(redis_hit.p50()),
-                    format_ratio(honest.ratio)
-                ),
-                &honest,
-                1.0,
-            ));
-        }
-    }
+    report.claim(
+        Claim::new(
+            "table-keeps-expired-rows",
+            "",
+            format!("{} / 0", format_count((rows - fresh_rows) as u64)),
+            counts_hold,
+        )
+        .fact("ttl", SHORT_TTL)
+        .fact("rows", rows)
+        .fact("expired", rows - fresh_rows)
+        .fact("swept", swept)
+        .fact("short", short),
+    );
+    report.claim(
+        Claim::ratio_above("in-process-hit-beats-round-trip", "", &honest, 1.0)
+            .fact("sqlite", sql_hit.p50())
+            .fact("redis", redis_hit.p50())
+            .fact("ratio", Fact::Ratio(honest.ratio)),
+    );
     Ok(report)
 }
