@@ -25,6 +25,7 @@ use redis::ConnectionLike;
 
 use super::Ctx;
 use crate::measure::{Stats, format_duration};
+use crate::text::Text;
 
 /// The notes' cluster broadcast channel (inside the run's namespace: Pub/Sub ignores DB numbers).
 const CHANNEL: &str = "ws:broadcast";
@@ -73,8 +74,9 @@ fn node_name(i: usize) -> String {
     format!("ws-{}", i + 1)
 }
 
-fn yes_no(ctx: &Ctx, b: bool) -> String {
-    if b { ctx.tr("yes", "是") } else { ctx.tr("NO", "否") }.to_string()
+/// The messages `<demo>.yes` and `<demo>.no`.
+fn yes_no(b: bool) -> Text {
+    Text::msg(if b { "yes" } else { "no" })
 }
 
 fn stats(latencies: &[Duration], what: &str) -> Result<Stats> {
