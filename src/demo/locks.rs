@@ -325,8 +325,11 @@ pub fn sql_serialise(ctx: &Ctx) -> Result<DemoReport> {
     // the words (a claim has one message, so the direction is a choice inside it), and `faster` /
     // `slower` are the winner's and the loser's times.
     let sqlite_won = cmp.ratio >= 1.0;
-    let (faster, slower, by) =
-        if sqlite_won { (sql_tx.p50(), redis_cycle.p50(), cmp.ratio) } else { (redis_cycle.p50(), sql_tx.p50(), 1.0 / cmp.ratio) };
+    let (faster, slower, by) = if sqlite_won {
+        (sql_tx.p50(), redis_cycle.p50(), cmp.ratio)
+    } else {
+        (redis_cycle.p50(), sql_tx.p50(), 1.0 / cmp.ratio)
+    };
     report.claim(
         Claim::ratio_above("in-process-sqlite-tx-beats-lock-cycle", "", &cmp, 1.0)
             .fact("sqlite_won", u64::from(sqlite_won))

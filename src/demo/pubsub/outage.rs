@@ -15,8 +15,8 @@ use super::{
 };
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Claim, format_count};
-use crate::text::Text;
 use crate::server::TracedConnection;
+use crate::text::Text;
 
 /// The stream that keeps the same events for replay.
 const STREAM: &str = "ws:events";
@@ -381,7 +381,12 @@ pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
         })
         .collect();
     report.table(
-        Text::msg("nodes").fact("total", total).fact("p1", p1).fact("p2", p2).fact("p3", p3).fact("down", down.as_str()),
+        Text::msg("nodes")
+            .fact("total", total)
+            .fact("p1", p1)
+            .fact("p2", p2)
+            .fact("p3", p3)
+            .fact("down", down.as_str()),
         ["node", "status", "pubsub-received", "pubsub-missed", "stream-received", "stream-missed"]
             .iter()
             .map(|h| Text::msg(&format!("nodes.header-{h}")))
@@ -391,7 +396,11 @@ pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
     let phase_names = ["replies.phase-1", "replies.phase-2", "replies.phase-3"];
     report.table(
         Text::msg("replies"),
-        vec![Text::msg("replies.header-phase"), Text::msg("replies.header-messages"), Text::msg("replies.header-returned")],
+        vec![
+            Text::msg("replies.header-phase"),
+            Text::msg("replies.header-messages"),
+            Text::msg("replies.header-returned"),
+        ],
         (0..3)
             .map(|p| {
                 vec![Text::msg(phase_names[p]), count(range_len(&phases[p])), Text::Plain(reply_span(&ps.replies[p]))]
