@@ -13,7 +13,8 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rusqlite::Connection;
 
-use super::{CHANNEL, STALL, Signals, Subscription, encode, exactly, listen, since_stamp, stamp, wait_subscribed};
+use super::subscriber::{Signals, Subscription, encode, exactly, listen, since_stamp, stamp, wait_subscribed};
+use super::{CHANNEL, STALL};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, ClaimStatus, Kind, Measurement, format_count, format_duration, new_group};
 use crate::sql::{self, Durability};

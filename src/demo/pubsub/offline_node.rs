@@ -9,10 +9,8 @@ use anyhow::{Context, Result, anyhow};
 use redis::streams::{StreamInfoGroupsReply, StreamPendingCountReply, StreamPendingReply, StreamReadReply};
 use redis::{ConnectionLike, PubSub};
 
-use super::{
-    CHANNEL, GRACE, READ_TIMEOUT, all_equal, decode, encode, exactly, missing, node_name, reply_span, stamp,
-    wait_numsub,
-};
+use super::subscriber::{all_equal, decode, encode, exactly, missing, node_name, reply_span, stamp, wait_numsub};
+use super::{CHANNEL, GRACE, READ_TIMEOUT};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Claim, format_count};
 use crate::server::TracedConnection;

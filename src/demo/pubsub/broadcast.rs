@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 
-use super::{
-    CHANNEL, Received, Signals, Subscription, encode, exactly, listen, node_name, reply_span, stamp, stats,
-    wait_subscribed, yes_no,
+use super::CHANNEL;
+use super::subscriber::{
+    Received, Signals, Subscription, encode, exactly, listen, node_name, reply_span, stamp, stats, wait_subscribed,
+    yes_no,
 };
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, Kind, Measurement, Stats, format_count, format_duration};
