@@ -11,6 +11,8 @@ use anyhow::{Context, Result, bail};
 use rand::RngExt;
 use redis::ConnectionLike;
 
+use crate::demo::support::{millis, new_id};
+
 /// Compare-and-delete: `DEL` only while the lock still holds our token (replies 1), else 0.
 pub const RELEASE_SCRIPT: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
@@ -60,8 +62,8 @@ impl RedisLock {
     }
 
     /// The TTL in milliseconds, at least 1 (`PX 0` is an error).
-    pub fn ttl_ms(&self) -> u64 {
-        ttl_millis(self.ttl)
+    pub fn ttl_ms(&self) -> i64 {
+        millis(self.ttl)
     }
 
     /// `SET key token NX PX ttl`: set only if absent, with its expiry, in one command.
@@ -73,7 +75,7 @@ impl RedisLock {
 
     /// One try: the lease, or `None` when someone holds the lock (SET NX replied nil).
     pub fn try_acquire(&self, con: &mut impl ConnectionLike) -> Result<Option<Lease>> {
-        let token = new_token();
+        let token = new_id();
         let reply: Option<String> =
             self.acquire_cmd(&token).query(con).with_context(|| format!("SET {} NX PX", self.key))?;
         Ok(reply.map(|_| Lease { token, fence: None, acquired_at: Instant::now() }))
@@ -81,7 +83,7 @@ impl RedisLock {
 
     /// One try that also takes the next fencing token (Lua: `SET NX PX`, then `INCR` if it won).
     pub fn try_acquire_fenced(&self, con: &mut impl ConnectionLike) -> Result<Option<Lease>> {
-        let token = new_token();
+        let token = new_id();
         let fence: Option<u64> = self
             .acquire_fenced
             .key(&self.key)
@@ -130,17 +132,6 @@ impl RedisLock {
     }
 }
 
-/// A token unique to one acquisition: 16 random bytes, hex.
-pub fn new_token() -> String {
-    let mut rng = rand::rng();
-    format!("{:016x}{:016x}", rng.random::<u64>(), rng.random::<u64>())
-}
-
-/// Milliseconds for `PX`, never 0.
-pub fn ttl_millis(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,23 +157,6 @@ mod tests {
         assert_eq!(lock.fence_key, "ns:lock:tx-check:0xab:fence");
         assert_eq!(lock.key(), "ns:lock:tx-check:0xab");
         assert_eq!(lock.ttl_ms(), 5_000);
-    }
-
-    #[test]
-    fn px_is_never_zero() {
-        assert_eq!(ttl_millis(Duration::ZERO), 1);
-        assert_eq!(ttl_millis(Duration::from_micros(900)), 1);
-        assert_eq!(ttl_millis(Duration::from_millis(200)), 200);
-    }
-
-    #[test]
-    fn tokens_are_32_hex_digits_and_differ() {
-        let tokens: Vec<String> = (0..1_000).map(|_| new_token()).collect();
-        assert!(tokens.iter().all(|t| t.len() == 32 && t.chars().all(|c| c.is_ascii_hexdigit())));
-        let mut unique = tokens.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        assert_eq!(unique.len(), tokens.len());
     }
 
     #[test]

@@ -13,13 +13,12 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rusqlite::Connection;
 
-use super::{CHANNEL, STALL, Signals, Subscription, encode, exactly, listen, since_stamp, stamp, wait_subscribed};
+use super::subscriber::{Signals, Subscription, encode, exactly, listen, since_stamp, stamp, wait_subscribed};
+use super::{CHANNEL, STALL};
 use crate::demo::{Ctx, DemoReport, NoteKind};
-use crate::i18n::Lang;
-use crate::measure::{
-    Backend, Claim, ClaimStatus, Kind, Measurement, format_count, format_duration, format_ratio, new_group,
-};
+use crate::measure::{Backend, Claim, ClaimStatus, Kind, Measurement, format_count, format_duration, new_group};
 use crate::sql::{self, Durability};
+use crate::text::{Fact, Text};
 
 /// Pub/Sub must beat polling by at least this factor at p50 for the comparison claim to hold.
 const MIN_POLLING_RATIO: f64 = 5.0;
@@ -103,8 +102,7 @@ fn poll_rows(
 /// The same messages delivered two ways at once: PUBLISH to a subscriber, and INSERT into a table
 /// that a poller SELECTs every T ms. Then a quiet period: the poller keeps querying.
 pub fn polling(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report =
-        DemoReport::new("polling", ctx.tr("The SQL way: poll a table for new rows", "SQL 的做法：轮询表里的新行"));
+    let mut report = DemoReport::new("polling", Text::msg("title"));
     let interval = Duration::from_millis(ctx.n(100, 50) as u64);
     let rounds = ctx.n(15, 12);
     let messages = ctx.n(150, 60);
@@ -165,12 +163,12 @@ pub fn polling(ctx: &Ctx) -> Result<DemoReport> {
     let polled = polled?;
     sent?;
 
-    let ms = interval.as_millis();
+    let ms = interval.as_millis() as u64;
     // Both sides' round i covers the same messages, sent at the same moments: one group.
     let group = new_group();
     let pubsub = report.measured(Measurement::from_rounds(
         "pubsub-delivery",
-        ctx.tr("Pub/Sub: PUBLISH → subscriber has it", "发布订阅：PUBLISH → 订阅者收到"),
+        "PUBLISH → SUBSCRIBE",
         Backend::Redis,
         Kind::Latency,
         group,
@@ -179,10 +177,7 @@ pub fn polling(ctx: &Ctx) -> Result<DemoReport> {
     )?);
     let poll = report.measured(Measurement::from_rounds(
         "polling-delay",
-        match ctx.lang {
-            Lang::En => format!("SQL polling every {ms} ms: INSERT → poller sees the row"),
-            Lang::Zh => format!("SQL 每 {ms} 毫秒轮询一次：INSERT → 轮询者看到该行"),
-        },
+        format!("INSERT → SELECT (T = {ms} ms)"),
         Backend::Sqlite,
         Kind::Latency,
         group,
@@ -190,104 +185,57 @@ pub fn polling(ctx: &Ctx) -> Result<DemoReport> {
         &rounds_of(&polled.seqs, &polled.latencies, per_round, rounds),
     )?);
     let cmp = report.compare("pubsub-vs-polling", &pubsub, &poll)?;
-    report.finding(
-        ctx.tr("The poller's work", "轮询者的工作量"),
-        &[
-            ctx.tr("rows delivered", "送达行数"),
-            ctx.tr("SELECTs run", "执行的 SELECT"),
-            ctx.tr("SELECTs in the quiet period (found nothing)", "空闲期的 SELECT（全部为空）"),
-            ctx.tr("quiet period", "空闲期"),
-        ],
+    report.table(
+        Text::msg("work"),
+        ["rows", "selects", "idle-selects", "quiet"].iter().map(|h| Text::msg(&format!("work.header-{h}"))).collect(),
         vec![vec![
-            format!("{} / {}", format_count(polled.seqs.len() as u64), format_count(messages as u64)),
-            format_count(polled.polls as u64),
-            format_count(polled.idle_polls as u64),
-            format_duration(quiet),
+            Text::Plain(format!("{} / {}", format_count(polled.seqs.len() as u64), format_count(messages as u64))),
+            Text::Plain(format_count(polled.polls as u64)),
+            Text::Plain(format_count(polled.idle_polls as u64)),
+            Text::Plain(format_duration(quiet)),
         ]],
     );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "Each message is stamped just before its INSERT and again just before its PUBLISH (rounds of messages alternate which goes first); the poller and the subscriber compare with the same monotonic clock. The INSERT commits without waiting for the disk (synchronous=OFF), so the gap is the polling, not an fsync.",
-            "每条消息在 INSERT 之前和 PUBLISH 之前各打一次时间戳（每轮消息交替先后顺序）；轮询者和订阅者用同一个单调时钟计算延迟。INSERT 提交时不等待磁盘（synchronous=OFF），所以差距来自轮询，而不是 fsync。",
-        ),
-    );
-    report.note(
-        NoteKind::Caveat,
-        ctx.tr(
-            "Polling faster narrows the gap but multiplies the load: every node runs 1000/T queries a second, mostly empty, against the shared database. PostgreSQL's LISTEN/NOTIFY pushes like Pub/Sub; MySQL (the notes' database) has no such push, and SQLite's update hook only works inside one process.",
-            "轮询得更频繁可以缩小差距，但负载成倍增加：每个节点每秒对共享数据库执行 1000/T 次查询，绝大多数是空的。PostgreSQL 的 LISTEN/NOTIFY 可以像发布订阅一样推送；笔记里用的 MySQL 没有这种推送，SQLite 的 update hook 也只在单个进程内有效。",
-        ),
-    );
+    report.note(NoteKind::Info, Text::msg("stamps"));
+    report.note(NoteKind::Caveat, Text::msg("poll-faster"));
 
     let all_delivered = exactly(&sub.seqs, 0..messages as u64) && exactly(&polled.seqs, 0..messages as u64);
-    let delivery = Claim::ratio_above(
-        "pubsub-beats-polling",
-        match ctx.lang {
-            Lang::En => format!(
-                "Pub/Sub delivers {} sooner than polling every {ms} ms at p50: {} against {} (p99 {} against {}); both delivered all {messages}",
-                format_ratio(cmp.ratio),
-                format_duration(pubsub.p50()),
-                format_duration(poll.p50()),
-                format_duration(pubsub.stats.p99),
-                format_duration(poll.stats.p99)
-            ),
-            Lang::Zh => format!(
-                "在 p50 上，发布订阅比每 {ms} 毫秒轮询一次快 {}：{} 对 {}（p99 {} 对 {}）；两者都送达了全部 {messages} 条",
-                format_ratio(cmp.ratio),
-                format_duration(pubsub.p50()),
-                format_duration(poll.p50()),
-                format_duration(pubsub.stats.p99),
-                format_duration(poll.stats.p99)
-            ),
-        },
-        &cmp,
-        MIN_POLLING_RATIO,
-    );
+    let delivery = Claim::ratio_above("pubsub-beats-polling", "", &cmp, MIN_POLLING_RATIO)
+        .fact("ratio", Fact::Ratio(cmp.ratio))
+        .fact("ms", ms)
+        .fact("pubsub_p50", pubsub.p50())
+        .fact("poll_p50", poll.p50())
+        .fact("pubsub_p99", pubsub.stats.p99)
+        .fact("poll_p99", poll.stats.p99)
+        .fact("messages", messages);
     // A message that did not arrive fails the claim whatever the ratio.
     report.claim(if all_delivered {
         delivery
     } else {
-        Claim::with_status(delivery.id, delivery.text, delivery.measured, ClaimStatus::Failed)
+        Claim { status: ClaimStatus::Failed, holds: false, ..delivery }
     });
     // Arrivals fall anywhere in a poll interval, so the wait is spread over 0..T: p50 near T/2, p99 near T.
     let follows_interval = poll.stats.p99 >= interval / 2 && poll.p50() >= interval / 10;
-    report.claim(Claim::new(
-        "polling-delay-follows-interval",
-        match ctx.lang {
-            Lang::En => format!(
-                "Polling latency is set by the poll interval T = {ms} ms, not by the database: a row waits for the next poll, so p50 is {} (about T/2) and p99 {} (about T)",
-                format_duration(poll.p50()),
-                format_duration(poll.stats.p99)
-            ),
-            Lang::Zh => format!(
-                "轮询的延迟由轮询间隔 T = {ms} 毫秒决定，而不是数据库：新行要等下一次轮询，所以 p50 为 {}（约 T/2），p99 为 {}（约 T）",
-                format_duration(poll.p50()),
-                format_duration(poll.stats.p99)
-            ),
-        },
-        format!("p50 {} / T {ms} ms", format_duration(poll.p50())),
-        follows_interval,
-    ));
-    report.claim(Claim::new(
-        "polling-queries-when-idle",
-        match ctx.lang {
-            Lang::En => format!(
-                "Polling costs queries even when nothing happens: in the {} quiet period the poller ran {} SELECTs that found nothing, while the Pub/Sub subscriber sent no command at all",
-                format_duration(quiet),
-                polled.idle_polls
-            ),
-            Lang::Zh => format!(
-                "即使没有任何新消息，轮询也要花查询：在 {} 的空闲期里轮询者执行了 {} 次一无所获的 SELECT，而发布订阅的订阅者一条命令也没发",
-                format_duration(quiet),
-                polled.idle_polls
-            ),
-        },
-        match ctx.lang {
-            Lang::En => format!("{} empty SELECTs", polled.idle_polls),
-            Lang::Zh => format!("{} 次空 SELECT", polled.idle_polls),
-        },
-        polled.idle_polls >= 1,
-    ));
+    report.claim(
+        Claim::new(
+            "polling-delay-follows-interval",
+            "",
+            format!("p50 {} / T {ms} ms", format_duration(poll.p50())),
+            follows_interval,
+        )
+        .fact("ms", ms)
+        .fact("p50", poll.p50())
+        .fact("p99", poll.stats.p99),
+    );
+    report.claim(
+        Claim::new(
+            "polling-queries-when-idle",
+            "",
+            // Empty SELECTs in the quiet period.
+            format!("{} × SELECT → ∅", polled.idle_polls),
+            polled.idle_polls >= 1,
+        )
+        .fact("quiet", quiet)
+        .fact("idle", polled.idle_polls),
+    );
     Ok(report)
 }

@@ -9,14 +9,12 @@ use anyhow::{Context, Result, anyhow};
 use redis::streams::{StreamInfoGroupsReply, StreamPendingCountReply, StreamPendingReply, StreamReadReply};
 use redis::{ConnectionLike, PubSub};
 
-use super::{
-    CHANNEL, GRACE, READ_TIMEOUT, all_equal, decode, encode, exactly, missing, node_name, reply_span, stamp,
-    wait_numsub,
-};
+use super::subscriber::{all_equal, decode, encode, exactly, missing, node_name, reply_span, stamp, wait_numsub};
+use super::{CHANNEL, GRACE, READ_TIMEOUT};
 use crate::demo::{Ctx, DemoReport, NoteKind};
-use crate::i18n::Lang;
 use crate::measure::{Claim, format_count};
 use crate::server::TracedConnection;
+use crate::text::Text;
 
 /// The stream that keeps the same events for replay.
 const STREAM: &str = "ws:events";
@@ -355,13 +353,7 @@ fn stream_outage(ctx: &Ctx, nodes: usize, phases: &[Range<u64>; 3], origin: Inst
 /// One node is down while messages go out: Pub/Sub loses exactly those, a Stream with a consumer
 /// group per node hands them all over when the node returns, and XPENDING tracks the unacknowledged.
 pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "offline-node",
-        ctx.tr(
-            "A node that is down: Pub/Sub forgets, a Stream remembers",
-            "节点宕机期间：发布订阅丢消息，Stream 留着消息",
-        ),
-    );
+    let mut report = DemoReport::new("offline-node", Text::msg("title"));
     let nodes = ctx.n(4, 3);
     let phases = phases(ctx.n(200, 50), ctx.n(500, 100), ctx.n(200, 50));
     let total = phases[2].end;
@@ -373,65 +365,58 @@ pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
     let st = stream_outage(ctx, nodes, &phases, origin)?;
 
     // Pub/Sub: who got what.
-    let status = |i: usize| {
-        if i == nodes - 1 { ctx.tr("down in phase 2", "第 2 阶段宕机") } else { ctx.tr("up", "在线") }.to_string()
-    };
+    let count = |n: usize| Text::Plain(format_count(n as u64));
     let rows = (0..nodes)
         .map(|i| {
             vec![
-                node_name(i),
-                status(i),
-                format_count(ps.got[i].len() as u64),
-                format_count(missing(&ps.got[i], 0..total).len() as u64),
-                format_count(st.got[i].len() as u64),
-                format_count(missing(&st.got[i], 0..total).len() as u64),
+                Text::Plain(node_name(i)),
+                Text::msg(if i == nodes - 1 { "nodes.down-in-phase-2" } else { "nodes.up" }),
+                count(ps.got[i].len()),
+                count(missing(&ps.got[i], 0..total).len()),
+                count(st.got[i].len()),
+                count(missing(&st.got[i], 0..total).len()),
             ]
         })
         .collect();
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "{} messages in three phases ({p1} all up, {p2} while {down} is down, {p3} after it is back)",
-                format_count(total)
-            ),
-            Lang::Zh => format!(
-                "分三个阶段共 {} 条消息（全部在线时 {p1} 条，{down} 宕机期间 {p2} 条，恢复后 {p3} 条）",
-                format_count(total)
-            ),
-        },
-        &[
-            ctx.tr("node", "节点"),
-            ctx.tr("status", "状态"),
-            ctx.tr("Pub/Sub received", "发布订阅收到"),
-            ctx.tr("Pub/Sub missed", "发布订阅丢失"),
-            ctx.tr("Stream received", "Stream 收到"),
-            ctx.tr("Stream missed", "Stream 丢失"),
-        ],
+    report.table(
+        Text::msg("nodes")
+            .fact("total", total)
+            .fact("p1", p1)
+            .fact("p2", p2)
+            .fact("p3", p3)
+            .fact("down", down.as_str()),
+        ["node", "status", "pubsub-received", "pubsub-missed", "stream-received", "stream-missed"]
+            .iter()
+            .map(|h| Text::msg(&format!("nodes.header-{h}")))
+            .collect(),
         rows,
     );
-    let phase_names = [
-        ctx.tr("1: all up", "1：全部在线"),
-        ctx.tr("2: one node down", "2：一个节点宕机"),
-        ctx.tr("3: back up", "3：恢复在线"),
-    ];
-    report.finding(
-        ctx.tr("What PUBLISH returned (the number of receivers)", "PUBLISH 的返回值（接收者数量）"),
-        &[ctx.tr("phase", "阶段"), ctx.tr("messages", "消息数"), ctx.tr("PUBLISH returned", "PUBLISH 返回")],
+    let phase_names = ["replies.phase-1", "replies.phase-2", "replies.phase-3"];
+    report.table(
+        Text::msg("replies"),
+        vec![
+            Text::msg("replies.header-phase"),
+            Text::msg("replies.header-messages"),
+            Text::msg("replies.header-returned"),
+        ],
         (0..3)
             .map(|p| {
-                vec![phase_names[p].to_string(), format_count(range_len(&phases[p]) as u64), reply_span(&ps.replies[p])]
+                vec![Text::msg(phase_names[p]), count(range_len(&phases[p])), Text::Plain(reply_span(&ps.replies[p]))]
             })
             .collect(),
     );
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!("XINFO GROUPS while {down} is down (one consumer group per node)"),
-            Lang::Zh => format!("{down} 宕机期间的 XINFO GROUPS（每个节点一个消费者组）"),
-        },
-        &[ctx.tr("group", "消费者组"), ctx.tr("pending", "待确认"), ctx.tr("lag (not yet read)", "lag（尚未读取）")],
+    report.table(
+        Text::msg("groups").fact("down", down.as_str()),
+        vec![Text::msg("groups.header-group"), Text::msg("groups.header-pending"), Text::msg("groups.header-lag")],
         st.groups_while_down
             .iter()
-            .map(|(g, p, lag)| vec![g.clone(), p.to_string(), lag.map_or_else(|| "—".into(), |l| l.to_string())])
+            .map(|(g, p, lag)| {
+                vec![
+                    Text::Plain(g.clone()),
+                    Text::Plain(p.to_string()),
+                    Text::Plain(lag.map_or_else(|| "—".into(), |l| l.to_string())),
+                ]
+            })
             .collect(),
     );
     let times = if st.times_delivered.is_empty() {
@@ -439,38 +424,16 @@ pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
     } else {
         st.times_delivered.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
     };
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!("XPENDING for {down}'s group as it catches up"),
-            Lang::Zh => format!("{down} 的消费者组在追赶过程中的 XPENDING"),
-        },
-        &[ctx.tr("step", "步骤"), ctx.tr("XPENDING count", "XPENDING 数量")],
+    report.table(
+        Text::msg("pending").fact("down", down.as_str()),
+        vec![Text::msg("pending.header-step"), Text::msg("pending.header-count")],
         vec![
+            vec![Text::msg("pending.read-missed"), count(st.pending_unacked)],
             vec![
-                ctx.tr("read everything it missed (XREADGROUP >), no XACK yet", "读取错过的全部消息（XREADGROUP >），尚未 XACK")
-                    .to_string(),
-                format_count(st.pending_unacked as u64),
+                Text::msg("pending.restarted").fact("redelivered", st.redelivered.len()).fact("times", times),
+                count(st.pending_restarted),
             ],
-            vec![
-                match ctx.lang {
-                    Lang::En => format!(
-                        "crashed before XACK, restarted: XREADGROUP ... 0 handed back {} entries (times delivered: {times})",
-                        format_count(st.redelivered.len() as u64)
-                    ),
-                    Lang::Zh => format!(
-                        "XACK 之前崩溃并重启：XREADGROUP ... 0 重新交回 {} 条（投递次数：{times}）",
-                        format_count(st.redelivered.len() as u64)
-                    ),
-                },
-                format_count(st.pending_restarted as u64),
-            ],
-            vec![
-                match ctx.lang {
-                    Lang::En => format!("XACK {} entries", format_count(st.acked as u64)),
-                    Lang::Zh => format!("XACK {} 条", format_count(st.acked as u64)),
-                },
-                format_count(st.pending_after as u64),
-            ],
+            vec![Text::msg("pending.acked").fact("acked", st.acked), count(st.pending_after)],
         ],
     );
 
@@ -485,63 +448,43 @@ pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
         && all_equal(&ps.replies[2], up)
         && up >= nodes as i64;
     let pubsub_holds = exactly(&ps.got[flaky], expected_flaky) && exactly(&lost, phases[1].clone()) && online_ok;
-    report.claim(Claim::new(
-        "pubsub-loses-offline-messages",
-        match ctx.lang {
-            Lang::En => format!(
-                "Pub/Sub is fire-and-forget: {down} missed exactly the {} messages published while it was down ({} missed; it got the {p1} before and the {p3} after, in order), and while it was down PUBLISH returned {} instead of {}. The other {} nodes got all {}",
-                format_count(p2 as u64),
-                format_count(lost.len() as u64),
-                reply_span(&ps.replies[1]),
-                reply_span(&ps.replies[0]),
-                nodes - 1,
-                format_count(total)
-            ),
-            Lang::Zh => format!(
-                "发布订阅是“发完即忘”的：{down} 恰好丢了它宕机期间发布的 {} 条消息（丢失 {} 条；之前的 {p1} 条和之后的 {p3} 条按顺序收到），宕机期间 PUBLISH 返回 {} 而不是 {}。其余 {} 个节点收到了全部 {} 条",
-                format_count(p2 as u64),
-                format_count(lost.len() as u64),
-                reply_span(&ps.replies[1]),
-                reply_span(&ps.replies[0]),
-                nodes - 1,
-                format_count(total)
-            ),
-        },
-        match ctx.lang {
-            Lang::En => format!("{} lost", format_count(lost.len() as u64)),
-            Lang::Zh => format!("丢失 {}", format_count(lost.len() as u64)),
-        },
-        pubsub_holds && replies_ok,
-    ));
+    report.claim(
+        Claim::new(
+            "pubsub-loses-offline-messages",
+            "",
+            // Missed of those sent while it was down.
+            format!("{} / {}", format_count(lost.len() as u64), format_count(p2 as u64)),
+            pubsub_holds && replies_ok,
+        )
+        .fact("down", down.as_str())
+        .fact("p1", p1)
+        .fact("p2", p2)
+        .fact("p3", p3)
+        .fact("lost", lost.len())
+        .fact("replies_down", reply_span(&ps.replies[1]))
+        .fact("replies_up", reply_span(&ps.replies[0]))
+        .fact("others", nodes - 1)
+        .fact("total", total),
+    );
 
     // Claim 2: the stream consumer recovered everything.
     let stream_lost = missing(&st.got[flaky], 0..total);
     let recovered = st.caught_up;
     let stream_holds = (0..nodes).all(|i| exactly(&st.got[i], 0..total));
-    report.claim(Claim::new(
-        "stream-replays-offline-messages",
-        match ctx.lang {
-            Lang::En => format!(
-                "A Stream with a consumer group per node loses nothing: when {down} came back, XREADGROUP > handed it the {} entries added while it was down (the {} that Pub/Sub lost), in order; {} lost, and every node read all {}",
-                format_count(recovered as u64),
-                format_count(p2 as u64),
-                format_count(stream_lost.len() as u64),
-                format_count(total)
-            ),
-            Lang::Zh => format!(
-                "每个节点一个消费者组的 Stream 不丢消息：{down} 恢复后，XREADGROUP > 按顺序交给它宕机期间新增的 {} 条（正是发布订阅丢掉的那 {} 条）；丢失 {} 条，每个节点都读到了全部 {} 条",
-                format_count(recovered as u64),
-                format_count(p2 as u64),
-                format_count(stream_lost.len() as u64),
-                format_count(total)
-            ),
-        },
-        match ctx.lang {
-            Lang::En => format!("{} recovered, {} lost", format_count(recovered as u64), stream_lost.len()),
-            Lang::Zh => format!("找回 {}，丢失 {}", format_count(recovered as u64), stream_lost.len()),
-        },
-        stream_holds && recovered == p2,
-    ));
+    report.claim(
+        Claim::new(
+            "stream-replays-offline-messages",
+            "",
+            // Recovered of those sent while it was down, and lost.
+            format!("{} / {}, {}", format_count(recovered as u64), format_count(p2 as u64), stream_lost.len()),
+            stream_holds && recovered == p2,
+        )
+        .fact("down", down.as_str())
+        .fact("recovered", recovered)
+        .fact("p2", p2)
+        .fact("lost", stream_lost.len())
+        .fact("total", total),
+    );
 
     // Claim 3: XPENDING tracks the unacknowledged.
     let redelivered_ok = st.redelivered.len() == st.pending_unacked
@@ -550,39 +493,19 @@ pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
         && st.times_delivered.iter().all(|&t| t == 2);
     let pending_holds =
         st.pending_unacked == p2 && redelivered_ok && st.acked == st.pending_unacked && st.pending_after == 0;
-    report.claim(Claim::new(
-        "xpending-tracks-unacked",
-        match ctx.lang {
-            Lang::En => format!(
-                "XPENDING counts what was delivered but not acknowledged: {} after reading without XACK; a crash before XACK loses nothing (XREADGROUP ... 0 handed the same {} back, each delivered twice); after XACK: {}",
-                format_count(st.pending_unacked as u64),
-                format_count(st.redelivered.len() as u64),
-                st.pending_after
-            ),
-            Lang::Zh => format!(
-                "XPENDING 统计已投递但未确认的消息：未 XACK 读完后为 {}；XACK 之前崩溃也不丢（XREADGROUP ... 0 把同样的 {} 条交回，每条投递两次）；XACK 之后：{}",
-                format_count(st.pending_unacked as u64),
-                format_count(st.redelivered.len() as u64),
-                st.pending_after
-            ),
-        },
-        format!("{} → {}", format_count(st.pending_unacked as u64), st.pending_after),
-        pending_holds,
-    ));
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "Pub/Sub keeps nothing: a message goes to whoever is subscribed at that moment, and a subscriber that reconnects starts from now. A subscriber that reads too slowly is cut off by client-output-buffer-limit (pubsub 32mb 8mb 60 by default: over 32 MB queued, or over 8 MB for 60 s) and loses the rest.",
-            "发布订阅不保存任何消息：消息只发给此刻已订阅的连接，重连的订阅者从“现在”开始收。读得太慢的订阅者会被 client-output-buffer-limit 断开（默认 pubsub 32mb 8mb 60：积压超过 32 MB，或超过 8 MB 持续 60 秒），之后的消息也就丢了。",
-        ),
+    report.claim(
+        Claim::new(
+            "xpending-tracks-unacked",
+            "",
+            format!("{} → {}", format_count(st.pending_unacked as u64), st.pending_after),
+            pending_holds,
+        )
+        .fact("unacked", st.pending_unacked)
+        .fact("redelivered", st.redelivered.len())
+        .fact("after", st.pending_after),
     );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "A Stream is a key: it holds its entries (capped here with XADD MAXLEN ~), each consumer group remembers how far it has read, and entries stay in the group's pending list until XACK. That is at-least-once: after a crash the consumer may see an entry twice, so processing must be idempotent.",
-            "Stream 是一个键：它保存条目（这里用 XADD MAXLEN ~ 限制长度），每个消费者组记住自己读到了哪里，条目在 XACK 之前一直留在组的待确认列表（PEL）里。这是“至少一次”：崩溃后消费者可能看到同一条消息两次，所以处理逻辑要幂等。",
-        ),
-    );
+    report.note(NoteKind::Info, Text::msg("pubsub-keeps-nothing"));
+    report.note(NoteKind::Info, Text::msg("stream-is-a-key"));
     Ok(report)
 }
 
