@@ -33,6 +33,7 @@ use redis::Script;
 
 use self::cluster::Registry;
 use super::Ctx;
+use super::support::millis;
 use crate::server::{TracedConnection, Version};
 
 /// A node's registration lives this long unless a heartbeat renews it.
@@ -164,10 +165,6 @@ impl KeyNames {
     fn tag(&self, tag: &str) -> String {
         format!("{}{tag}", self.tag_prefix)
     }
-}
-
-fn millis(d: Duration) -> u64 {
-    d.as_millis() as u64
 }
 
 /// The Redis side of the registry: per-node keys with a TTL plus the sorted-set index.

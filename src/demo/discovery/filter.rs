@@ -12,10 +12,11 @@ use rusqlite::{Connection, params, params_from_iter};
 
 use super::table::NOW_MS;
 use super::{Node, REGIONS, RedisRegistry, TTL, nonce};
+use crate::demo::support::millis;
 use crate::demo::{Ctx, DemoReport, NoteKind};
-use crate::i18n::Lang;
 use crate::measure::{Backend, Claim, Verdict, format_count, format_duration};
 use crate::sql;
+use crate::text::{Fact, Text};
 
 /// Live nodes' registrations outlive the demo (nothing heartbeats here).
 const LIVE_TTL: Duration = Duration::from_secs(30);
@@ -165,7 +166,7 @@ fn sql_load(db: &Connection, nodes: &[Node]) -> Result<()> {
 }
 
 /// `SELECT n.id FROM ws_nodes n WHERE alive [AND region = ?] [AND EXISTS (tag) …]`.
-fn sql_text(q: &Query, ttl_ms: u64) -> String {
+fn sql_text(q: &Query, ttl_ms: i64) -> String {
     let mut sql = format!("SELECT n.id FROM ws_nodes n WHERE n.last_seen_ms > {NOW_MS} - {ttl_ms}");
     let mut param = 0;
     if q.region.is_some() {
@@ -182,7 +183,7 @@ fn sql_text(q: &Query, ttl_ms: u64) -> String {
 }
 
 fn sql_query(db: &Connection, q: &Query) -> Result<BTreeSet<String>> {
-    let mut stmt = db.prepare_cached(&sql_text(q, super::millis(LIVE_TTL)))?;
+    let mut stmt = db.prepare_cached(&sql_text(q, millis(LIVE_TTL)))?;
     let args: Vec<&str> = q.region.into_iter().chain(q.tags.iter().copied()).collect();
     let ids = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(0))?.collect::<Result<_, _>>()?;
     Ok(ids)
@@ -210,10 +211,7 @@ fn redis_load(ctx: &Ctx, registry: &mut RedisRegistry, nodes: &[Node]) -> Result
 }
 
 pub fn node_filter(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "node-filter",
-        ctx.tr("Filtering nodes by region and tag, alive ones only", "按区域和标签筛选节点，只要活着的"),
-    );
+    let mut report = DemoReport::new("node-filter", Text::msg("title"));
     let nodes = fleet(ctx.n(200, 40), nonce());
     let dead = (0..nodes.len()).filter(|&i| crashed(i)).count();
     let mut registry = RedisRegistry::open(ctx, TTL)?;
@@ -238,49 +236,37 @@ pub fn node_filter(ctx: &Ctx) -> Result<DemoReport> {
         let sql_got = sql_query(&db, q)?;
         redis_exact += usize::from(got == want);
         sql_exact += usize::from(sql_got == want);
-        let verdict = |same: bool| if same { ctx.tr("exact", "完全一致") } else { ctx.tr("WRONG", "错误") };
+        let verdict = |n: usize, same: bool| Text::msg(if same { "exact" } else { "wrong" }).fact("n", n);
         rows.push(vec![
-            q.describe(),
-            want.len().to_string(),
-            match ctx.lang {
-                Lang::En => format!("{} ({stale} crashed)", answer.candidates.len()),
-                Lang::Zh => format!("{}（其中 {stale} 个已崩溃）", answer.candidates.len()),
-            },
-            format!("{} · {}", got.len(), verdict(got == want)),
-            format!("{} · {}", sql_got.len(), verdict(sql_got == want)),
+            Text::Plain(q.describe()),
+            Text::Plain(want.len().to_string()),
+            Text::msg("candidates").fact("n", answer.candidates.len()).fact("stale", stale),
+            verdict(got.len(), got == want),
+            verdict(sql_got.len(), sql_got == want),
         ]);
         if qi == 0 {
             first_answer = answer.alive;
         }
     }
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "{} nodes in {} regions, {dead} of them crashed earlier; each query on Redis is SINTER of the sets, then MGET of the node keys",
-                nodes.len(),
-                REGIONS.len()
-            ),
-            Lang::Zh => format!(
-                "{} 个节点分布在 {} 个区域，其中 {dead} 个早先已崩溃；Redis 上每个查询先对集合做 SINTER，再 MGET 节点键",
-                nodes.len(),
-                REGIONS.len()
-            ),
-        },
-        &[
-            ctx.tr("filter", "筛选条件"),
-            ctx.tr("expected (alive)", "预期（活着的）"),
-            ctx.tr("SINTER alone", "只用 SINTER"),
-            ctx.tr("Redis: SINTER + MGET", "Redis：SINTER + MGET"),
-            ctx.tr("SQLite: WHERE … EXISTS", "SQLite：WHERE … EXISTS"),
+    report.table(
+        Text::msg("queries").fact("nodes", nodes.len()).fact("regions", REGIONS.len()).fact("dead", dead),
+        vec![
+            Text::msg("queries.header-filter"),
+            Text::msg("queries.header-expected"),
+            Text::msg("queries.header-sinter"),
+            Text::msg("queries.header-redis"),
+            Text::msg("queries.header-sqlite"),
         ],
         rows,
     );
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!("What a client gets for {} (MGET of the node keys)", QUERIES[0].describe()),
-            Lang::Zh => format!("客户端查询 {} 得到的内容（MGET 节点键）", QUERIES[0].describe()),
-        },
-        &[ctx.tr("id", "id"), ctx.tr("addr", "地址"), ctx.tr("region", "区域"), ctx.tr("tags", "标签")],
+    report.table(
+        Text::msg("answer").fact("filter", QUERIES[0].describe()),
+        vec![
+            "id".into(),
+            Text::msg("answer.header-addr"),
+            Text::msg("answer.header-region"),
+            Text::msg("answer.header-tags"),
+        ],
         first_answer
             .iter()
             .take(SHOWN)
@@ -288,10 +274,10 @@ pub fn node_filter(ctx: &Ctx) -> Result<DemoReport> {
                 let tags: Vec<&str> =
                     v["tags"].as_array().map(|a| a.iter().filter_map(|t| t.as_str()).collect()).unwrap_or_default();
                 vec![
-                    id.clone(),
-                    v["addr"].as_str().unwrap_or("?").to_string(),
-                    v["region"].as_str().unwrap_or("?").to_string(),
-                    tags.join(","),
+                    Text::Plain(id.clone()),
+                    v["addr"].as_str().unwrap_or("?").into(),
+                    v["region"].as_str().unwrap_or("?").into(),
+                    Text::Plain(tags.join(",")),
                 ]
             })
             .collect(),
@@ -302,114 +288,62 @@ pub fn node_filter(ctx: &Ctx) -> Result<DemoReport> {
     let group = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "redis-filter",
-                match ctx.lang {
-                    Lang::En => format!("Redis: SINTER + MGET ({}, 2 round trips)", q.describe()),
-                    Lang::Zh => format!("Redis：SINTER + MGET（{}，2 次往返）", q.describe()),
-                },
-                Backend::Redis,
-                || {
-                    let answer = redis_query(&mut registry, &q)?;
-                    ensure!(!answer.alive.is_empty(), "the query found no node");
-                    Ok(())
-                },
-            )
-            .op(
-                "sqlite-filter",
-                match ctx.lang {
-                    Lang::En => {
-                        format!("SQLite: SELECT … WHERE region AND EXISTS tag AND alive ({}, in memory)", q.describe())
-                    }
-                    Lang::Zh => {
-                        format!("SQLite：SELECT … WHERE 区域 AND EXISTS 标签 AND 存活（{}，内存库）", q.describe())
-                    }
-                },
-                Backend::Sqlite,
-                || {
-                    ensure!(!sql_query(&db, &q)?.is_empty(), "the query found no node");
-                    Ok(())
-                },
-            )
+            .op("redis-filter", format!("Redis SINTER + MGET ({})", q.describe()), Backend::Redis, || {
+                let answer = redis_query(&mut registry, &q)?;
+                ensure!(!answer.alive.is_empty(), "the query found no node");
+                Ok(())
+            })
+            .op("sqlite-filter", format!("SQLite SELECT ({})", q.describe()), Backend::Sqlite, || {
+                ensure!(!sql_query(&db, &q)?.is_empty(), "the query found no node");
+                Ok(())
+            })
             .run()?,
     );
     let (redis_time, sql_time) = (group.get("redis-filter"), group.get("sqlite-filter"));
     let in_process = report.compare("sqlite-vs-redis-filter", sql_time, redis_time)?;
     report.note(
         NoteKind::Simulated,
-        match ctx.lang {
-            Lang::En => format!(
-                "Nothing heartbeats in this demo: live nodes are registered with a {} s TTL, and the crashed ones were registered with {} ms and left to expire for real before the queries (on the SQL side their last_seen_ms is {} s old).",
-                LIVE_TTL.as_secs(),
-                CRASHED_TTL.as_millis(),
-                CRASHED_AGO_MS / 1000
-            ),
-            Lang::Zh => format!(
-                "这个演示里没有心跳：活着的节点以 {} 秒的 TTL 注册；崩溃的节点以 {} 毫秒注册，在查询之前真实过期（SQL 一侧它们的 last_seen_ms 是 {} 秒前）。",
-                LIVE_TTL.as_secs(),
-                CRASHED_TTL.as_millis(),
-                CRASHED_AGO_MS / 1000
-            ),
-        },
+        Text::msg("no-heartbeats")
+            .fact("live_s", LIVE_TTL.as_secs())
+            .fact("crashed_ms", millis(CRASHED_TTL))
+            .fact("ago_s", CRASHED_AGO_MS / 1000),
     );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "The sets are labels, not liveness: a node joins them once at registration and leaves them only on a graceful shutdown, so every answer must be checked against something that expires — here MGET of the node keys, which also returns the addresses the client needs. With many nodes per region, keep one sorted set per region scored by expiry time (ZRANGE svc:ws:region:eu-west <now> +inf BYSCORE), or do SINTER and the check in one Lua script to save a round trip.",
-            "集合只是标签，不代表存活：节点注册时加入一次，只有正常关闭时才退出，所以每个结果都必须和会过期的东西核对——这里用 MGET 节点键，顺便拿到客户端需要的地址。如果每个区域的节点很多，可以为每个区域维护一个以过期时间为分数的有序集合（ZRANGE svc:ws:region:eu-west <now> +inf BYSCORE），或者把 SINTER 和核对放进一个 Lua 脚本，省一次往返。",
-        ),
-    );
+    report.note(NoteKind::Info, Text::msg("labels-not-liveness"));
     let speed = in_process.ratio;
     if in_process.status == Verdict::Clear && speed >= 1.0 {
         report.note(
             NoteKind::Info,
-            match ctx.lang {
-                Lang::En => format!(
-                    "Honestly: the in-process SQLite query ({}) beat two Redis round trips ({}) by {}. The tags table and EXISTS are the relational way to say the same thing; the Redis sets win when many nodes and clients on other machines share the registry.",
-                    format_duration(sql_time.p50()),
-                    format_duration(redis_time.p50()),
-                    crate::measure::format_ratio(speed)
-                ),
-                Lang::Zh => format!(
-                    "实话实说：进程内的 SQLite 查询（{}）比 Redis 的两次往返（{}）快 {}。标签表加 EXISTS 是关系型数据库表达同一件事的方式；当许多节点和位于其他机器上的客户端共享注册表时，Redis 的集合才占优势。",
-                    format_duration(sql_time.p50()),
-                    format_duration(redis_time.p50()),
-                    crate::measure::format_ratio(speed)
-                ),
-            },
+            Text::msg("sqlite-faster")
+                .fact("sqlite", sql_time.p50())
+                .fact("redis", redis_time.p50())
+                .fact("ratio", Fact::Ratio(speed)),
         );
     }
 
     let q_count = QUERIES.len();
-    report.claim(Claim::new(
-        "filters-return-live-nodes-exactly",
-        match ctx.lang {
-            Lang::En => format!(
-                "Every filter returned exactly the live nodes expected: {redis_exact} of {q_count} queries exact on Redis (SINTER + MGET, {json_mismatches} node JSONs disagreeing with their sets) and {sql_exact} of {q_count} on SQLite"
-            ),
-            Lang::Zh => format!(
-                "每个筛选条件都恰好返回预期的活节点：Redis 上 {q_count} 个查询中 {redis_exact} 个完全一致（SINTER + MGET，节点 JSON 与集合不符的有 {json_mismatches} 个），SQLite 上 {q_count} 个中 {sql_exact} 个完全一致"
-            ),
-        },
-        format!("{redis_exact}/{q_count}, {sql_exact}/{q_count}"),
-        redis_exact == q_count && sql_exact == q_count && json_mismatches == 0,
-    ));
-    report.claim(Claim::new(
-        "set-members-never-expire",
-        match ctx.lang {
-            Lang::En => format!(
-                "Set members never expire: SINTER alone returned {stale_seen} crashed nodes across the {q_count} queries ({stale_due} expected), and MGET of their expired keys returned nil, which is what filtered them out"
-            ),
-            Lang::Zh => format!(
-                "集合成员不会过期：只用 SINTER 时，{q_count} 个查询共返回了 {stale_seen} 个已崩溃的节点（预期 {stale_due} 个），是它们已过期的键在 MGET 中返回 nil，才把它们过滤掉"
-            ),
-        },
-        match ctx.lang {
-            Lang::En => format!("{} stale", format_count(stale_seen as u64)),
-            Lang::Zh => format!("{} 个过期成员", format_count(stale_seen as u64)),
-        },
-        stale_seen == stale_due && stale_seen > 0,
-    ));
+    report.claim(
+        Claim::new(
+            "filters-return-live-nodes-exactly",
+            "",
+            format!("{redis_exact}/{q_count}, {sql_exact}/{q_count}"),
+            redis_exact == q_count && sql_exact == q_count && json_mismatches == 0,
+        )
+        .fact("redis_exact", redis_exact)
+        .fact("queries", q_count)
+        .fact("mismatches", json_mismatches)
+        .fact("sql_exact", sql_exact),
+    );
+    report.claim(
+        Claim::new(
+            "set-members-never-expire",
+            "",
+            format_count(stale_seen as u64),
+            stale_seen == stale_due && stale_seen > 0,
+        )
+        .fact("stale", stale_seen)
+        .fact("queries", q_count)
+        .fact("expected", stale_due),
+    );
     Ok(report)
 }
 

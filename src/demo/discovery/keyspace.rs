@@ -15,11 +15,9 @@ use redis::ConnectionLike;
 
 use super::{KeyNames, Node, REGIONS, RedisRegistry, nonce};
 use crate::demo::{Ctx, DemoReport, NoteKind};
-use crate::i18n::Lang;
-use crate::measure::{
-    Backend, Claim, ClaimStatus, Kind, Measurement, format_count, format_duration, format_ratio, new_group,
-};
+use crate::measure::{Backend, Claim, ClaimStatus, Kind, Measurement, format_count, format_duration, new_group};
 use crate::server::{PrivateServer, TracedConnection, Version};
+use crate::text::{Fact, Text};
 
 /// SCAN's COUNT in the batched passes (a common production value).
 const BATCH: usize = 1_000;
@@ -205,21 +203,14 @@ struct Round {
 
 /// The same claim, failed: a condition besides its ratio did not hold.
 fn failed(claim: Claim) -> Claim {
-    Claim::with_status(claim.id, claim.text, claim.measured, ClaimStatus::Failed)
+    Claim { status: ClaimStatus::Failed, holds: false, ..claim }
 }
 
 pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "scan-not-keys",
-        ctx.tr(
-            "Listing nodes: SCAN walks the whole keyspace, the index does not — and never KEYS",
-            "列出节点：SCAN 要走遍整个键空间，索引不用——KEYS 则绝不能用",
-        ),
-    );
-    let server = PrivateServer::start().map_err(anyhow::Error::from).context(ctx.tr(
-        "this demo fills a redis-server of its own with many keys, and could not start one",
-        "这个演示要往自己启动的 redis-server 里写入大量键，但无法启动它",
-    ))?;
+    let mut report = DemoReport::new("scan-not-keys", Text::msg("title"));
+    let server = PrivateServer::start()
+        .map_err(anyhow::Error::from)
+        .context("this demo fills a redis-server of its own with many keys, and could not start one")?;
     let filler = ctx.n(300_000, 100_000);
     let rounds = ctx.n(12, 8);
     let mut con = connect(ctx, &server)?;
@@ -307,7 +298,7 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
     let timed = new_group();
     let index = report.measured(Measurement::from_rounds(
         "index-zrange",
-        ctx.tr("index: ZRANGE svc:ws:nodes <now> +inf BYSCORE", "索引：ZRANGE svc:ws:nodes <now> +inf BYSCORE"),
+        "ZRANGE svc:ws:nodes <now> +inf BYSCORE",
         Backend::Redis,
         Kind::Throughput,
         timed,
@@ -316,16 +307,7 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
     )?);
     let pass = report.measured(Measurement::from_rounds(
         "scan-pass",
-        match ctx.lang {
-            Lang::En => format!(
-                "SCAN 0 MATCH svc:ws:node:* COUNT {BATCH} … to cursor 0 ({} calls; one pass a round)",
-                format_count(calls_per_pass)
-            ),
-            Lang::Zh => format!(
-                "SCAN 0 MATCH svc:ws:node:* COUNT {BATCH} … 直到游标为 0（{} 次调用；每轮一遍）",
-                format_count(calls_per_pass)
-            ),
-        },
+        format!("SCAN 0 MATCH svc:ws:node:* COUNT {BATCH} …"),
         Backend::Redis,
         Kind::Throughput,
         timed,
@@ -337,10 +319,7 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
     let per_call = |r: &Round| Duration::from_nanos(r.pass_server.1 * 1_000 / r.pass_server.0.max(1));
     let batch_server = report.measured(Measurement::from_rounds(
         "scan-call-server-time",
-        match ctx.lang {
-            Lang::En => format!("server time of one SCAN … COUNT {BATCH} call (INFO commandstats, mean of a pass)"),
-            Lang::Zh => format!("一次 SCAN … COUNT {BATCH} 调用占用服务器的时间（INFO commandstats，一遍的平均）"),
-        },
+        format!("SCAN … COUNT {BATCH}, server time"),
         Backend::Redis,
         Kind::Latency,
         timed,
@@ -349,16 +328,7 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
     )?);
     let walk_server = report.measured(Measurement::from_rounds(
         "scan-walk-server-time",
-        match ctx.lang {
-            Lang::En => format!(
-                "server time of one SCAN … COUNT {} (one walk, like KEYS; INFO commandstats)",
-                format_count(walk_count as u64)
-            ),
-            Lang::Zh => format!(
-                "一次 SCAN … COUNT {}（一次走完，和 KEYS 一样）占用服务器的时间（INFO commandstats）",
-                format_count(walk_count as u64)
-            ),
-        },
+        format!("SCAN … COUNT {walk_count}, server time"),
         Backend::Redis,
         Kind::Latency,
         timed,
@@ -370,158 +340,81 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
     let (per_batch_us, walk_us) = (batch_server.p50().as_secs_f64() * 1e6, walk_server.p50().as_micros() as u64);
 
     let found_all = runs.iter().all(|r| r.pass.found == all_keys && r.walk.found == all_keys) && index_ids == all_ids;
-    let us = |v: f64| format_duration(Duration::from_nanos((v * 1_000.0) as u64));
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "Finding {NODES} node keys among {} keys (DBSIZE; {} filler keys written in {}) on a redis-server this demo started",
-                format_count(dbsize),
-                format_count(filler as u64),
-                format_duration(fill_time)
-            ),
-            Lang::Zh => format!(
-                "在 {} 个键中找出 {NODES} 个节点键（DBSIZE；{} 个填充键，写入用时 {}），服务器是本演示自己启动的 redis-server",
-                format_count(dbsize),
-                format_count(filler as u64),
-                format_duration(fill_time)
-            ),
-        },
-        &[
-            ctx.tr("how", "方式"),
-            ctx.tr("commands", "命令数"),
-            ctx.tr("server time per command", "每条命令占用服务器的时间"),
-            ctx.tr("wall time (p50)", "总耗时（p50）"),
-            ctx.tr("longest PING wait meanwhile", "期间 PING 的最长等待"),
-            ctx.tr("nodes found", "找到的节点"),
+    let us = |v: f64| Duration::from_nanos((v * 1_000.0) as u64);
+    report.table(
+        Text::msg("ways")
+            .fact("nodes", NODES)
+            .fact("dbsize", dbsize)
+            .fact("filler", filler)
+            .fact("fill_time", fill_time),
+        vec![
+            Text::msg("ways.header-how"),
+            Text::msg("ways.header-commands"),
+            Text::msg("ways.header-server-time"),
+            Text::msg("ways.header-wall-time"),
+            Text::msg("ways.header-ping-wait"),
+            Text::msg("ways.header-found"),
         ],
         vec![
             vec![
-                ctx.tr("sorted-set index", "有序集合索引").to_string(),
-                "1".to_string(),
-                "—".to_string(),
-                format_duration(index.p50()),
-                "—".to_string(),
-                index_ids.len().to_string(),
+                Text::msg("way.index"),
+                "1".into(),
+                "—".into(),
+                Text::Plain(format_duration(index.p50())),
+                "—".into(),
+                Text::Plain(index_ids.len().to_string()),
             ],
             vec![
-                format!("SCAN … COUNT {BATCH}"),
-                format_count(calls_per_pass),
-                match ctx.lang {
-                    Lang::En => format!("{} (p50)", us(per_batch_us)),
-                    Lang::Zh => format!("{}（p50）", us(per_batch_us)),
-                },
-                format_duration(pass.p50()),
-                format_duration(longest(&batch_pings)),
-                runs.first().map_or(0, |r| r.pass.found.len()).to_string(),
+                Text::Plain(format!("SCAN … COUNT {BATCH}")),
+                Text::Plain(format_count(calls_per_pass)),
+                Text::msg("p50").fact("value", us(per_batch_us)),
+                Text::Plain(format_duration(pass.p50())),
+                Text::Plain(format_duration(longest(&batch_pings))),
+                Text::Plain(runs.first().map_or(0, |r| r.pass.found.len()).to_string()),
             ],
             vec![
-                match ctx.lang {
-                    Lang::En => format!("SCAN … COUNT {} (one walk, like KEYS)", format_count(walk_count as u64)),
-                    Lang::Zh => format!("SCAN … COUNT {}（一次走完，和 KEYS 一样）", format_count(walk_count as u64)),
-                },
-                walk_max_calls.to_string(),
-                us(walk_us as f64),
-                "—".to_string(),
-                format_duration(longest(&walk_pings)),
-                runs.first().map_or(0, |r| r.walk.found.len()).to_string(),
+                Text::msg("way.walk").fact("count", walk_count),
+                Text::Plain(walk_max_calls.to_string()),
+                Text::Plain(format_duration(us(walk_us as f64))),
+                "—".into(),
+                Text::Plain(format_duration(longest(&walk_pings))),
+                Text::Plain(runs.first().map_or(0, |r| r.walk.found.len()).to_string()),
             ],
         ],
     );
     let per_million_us = walk_us as f64 * 1_000_000.0 / dbsize.max(1) as f64;
     report.note(
         NoteKind::Info,
-        match ctx.lang {
-            Lang::En => format!(
-                "KEYS is never sent by this course. The reference notes measured it on Redis 7.0.15 with 1,000,000 keys: one KEYS took {} in SLOWLOG (cited, not measured in this run). Our one-command SCAN walk took {} for {} keys, about {} per million: SCAN copies every key it visits into a list before filtering, while KEYS matches in place, so SCAN pays more per key. Both grow with the whole keyspace, and while such a command runs Redis serves no one else — one thread executes commands one at a time — so every client of the notes' backend (token cache reads, K-line queries, locks, the Pub/Sub broadcast) waits, as the PING did.",
-                format_duration(Duration::from_micros(REFERENCE_KEYS_1M_US)),
-                us(walk_us as f64),
-                format_count(dbsize),
-                us(per_million_us)
-            ),
-            Lang::Zh => format!(
-                "本课程从不发送 KEYS。参考资料在 Redis 7.0.15、1,000,000 个键的服务器上测过：一次 KEYS 在 SLOWLOG 中耗时 {}（引用数据，不是本次运行测得）。我们这次用一条 SCAN 命令走完全部 {} 个键，耗时 {}，约合每百万键 {}：SCAN 会先把访问到的每个键复制进一个列表再过滤，而 KEYS 就地匹配，所以 SCAN 每个键的开销更大。两者都随整个键空间增长；这样的命令执行期间，Redis 不为任何其他客户端服务——命令由单线程逐条执行——所以笔记中后端的所有客户端（Token 缓存读取、K线查询、锁、发布订阅广播）都要等，就像那个 PING 一样。",
-                format_duration(Duration::from_micros(REFERENCE_KEYS_1M_US)),
-                format_count(dbsize),
-                us(walk_us as f64),
-                us(per_million_us)
-            ),
-        },
+        Text::msg("never-keys")
+            .fact("reference", Duration::from_micros(REFERENCE_KEYS_1M_US))
+            .fact("walk", us(walk_us as f64))
+            .fact("dbsize", dbsize)
+            .fact("per_million", us(per_million_us)),
     );
-    report.note(
-        NoteKind::Info,
-        match ctx.lang {
-            Lang::En => format!(
-                "MATCH filters after the keys are visited, so a SCAN pass costs the size of the whole database, not the number of matches. SCAN guarantees only that keys present for the whole iteration are returned, possibly more than once (duplicates seen here: {duplicates}), and COUNT is a hint of how much work one call does — a COUNT as large as the keyspace turns SCAN back into KEYS."
-            ),
-            Lang::Zh => format!(
-                "MATCH 是在访问过键之后才过滤的，所以一遍 SCAN 的代价取决于整个数据库的大小，而不是匹配的个数。SCAN 只保证在整个迭代期间一直存在的键会被返回，而且可能返回多次（这次看到的重复：{duplicates} 个）；COUNT 只是提示每次调用做多少工作——COUNT 大到覆盖整个键空间，SCAN 就又变回了 KEYS。"
-            ),
-        },
-    );
-    report.note(
-        NoteKind::Caveat,
-        ctx.tr(
-            "This server was started by the demo and holds nothing but the demo's keys; it is stopped when the demo ends. On a shared server even a correct SCAN pass is work proportional to everyone's keys, which is why discovery keeps its own index.",
-            "这台服务器由演示自己启动，里面只有演示的键；演示结束时它就会被关闭。在共享的服务器上，即使是正确的 SCAN 遍历，工作量也和所有人的键数成正比，所以服务发现要维护自己的索引。",
-        ),
-    );
+    report.note(NoteKind::Info, Text::msg("match-filters-after").fact("duplicates", duplicates));
+    report.note(NoteKind::Caveat, Text::msg("own-server"));
 
     let index_speedup = index_vs_pass.ratio;
-    let claim = Claim::ratio_above(
-        "index-beats-scan-pass",
-        match ctx.lang {
-            Lang::En => format!(
-                "Without the index, finding the {NODES} nodes took a full SCAN MATCH pass over {} keys: {} calls and {} (p50); the sorted-set index returned the same {} ids in 1 command in {} — {} faster",
-                format_count(dbsize),
-                format_count(calls_per_pass),
-                format_duration(pass.p50()),
-                index_ids.len(),
-                format_duration(index.p50()),
-                format_ratio(index_speedup)
-            ),
-            Lang::Zh => format!(
-                "没有索引时，要找出这 {NODES} 个节点得对 {} 个键做一整遍 SCAN MATCH：{} 次调用，耗时 {}（p50）；有序集合索引 1 条命令就返回了同样的 {} 个 id，耗时 {}——快 {}",
-                format_count(dbsize),
-                format_count(calls_per_pass),
-                format_duration(pass.p50()),
-                index_ids.len(),
-                format_duration(index.p50()),
-                format_ratio(index_speedup)
-            ),
-        },
-        &index_vs_pass,
-        MIN_INDEX_RATIO,
-    );
+    let claim = Claim::ratio_above("index-beats-scan-pass", "", &index_vs_pass, MIN_INDEX_RATIO)
+        .fact("nodes", NODES)
+        .fact("dbsize", dbsize)
+        .fact("calls", calls_per_pass)
+        .fact("pass", pass.p50())
+        .fact("ids", index_ids.len())
+        .fact("index", index.p50())
+        .fact("ratio", Fact::Ratio(index_speedup));
     // The ratio decides, once every way found every node and the pass took several calls.
     report.claim(if found_all && calls_per_pass >= 2 { claim } else { failed(claim) });
     let block_ratio = call_vs_walk.ratio;
-    let claim = Claim::ratio_above(
-        "one-command-walk-blocks-the-server",
-        match ctx.lang {
-            Lang::En => format!(
-                "One command walking all {} keys (SCAN with COUNT {}, what KEYS does) held the server for {} (INFO commandstats), {} as long as one SCAN COUNT {BATCH} call ({}); a PING sent meanwhile waited up to {}, against {} during the batched passes",
-                format_count(dbsize),
-                format_count(walk_count as u64),
-                format_duration(walk_server.p50()),
-                format_ratio(block_ratio),
-                format_duration(batch_server.p50()),
-                format_duration(longest(&walk_pings)),
-                format_duration(longest(&batch_pings))
-            ),
-            Lang::Zh => format!(
-                "一条命令走遍全部 {} 个键（COUNT 为 {} 的 SCAN，也就是 KEYS 的做法）占用服务器 {}（INFO commandstats），是一次 SCAN COUNT {BATCH} 调用（{}）的 {}；期间发出的 PING 最多等了 {}，而分批遍历期间最多只等了 {}",
-                format_count(dbsize),
-                format_count(walk_count as u64),
-                format_duration(walk_server.p50()),
-                format_duration(batch_server.p50()),
-                format_ratio(block_ratio),
-                format_duration(longest(&walk_pings)),
-                format_duration(longest(&batch_pings))
-            ),
-        },
-        &call_vs_walk,
-        MIN_BLOCK_RATIO,
-    );
+    let claim = Claim::ratio_above("one-command-walk-blocks-the-server", "", &call_vs_walk, MIN_BLOCK_RATIO)
+        .fact("dbsize", dbsize)
+        .fact("count", walk_count)
+        .fact("walk", walk_server.p50())
+        .fact("ratio", Fact::Ratio(block_ratio))
+        .fact("batch", BATCH.to_string())
+        .fact("call", batch_server.p50())
+        .fact("walk_ping", longest(&walk_pings))
+        .fact("batch_ping", longest(&batch_pings));
     // The ratio decides, once each walk was one command and a PING queued behind it.
     let blocked = walk_max_calls == 1 && longest(&walk_pings).as_secs_f64() * 1e6 >= walk_us as f64 / 2.0;
     report.claim(if blocked { claim } else { failed(claim) });

@@ -13,12 +13,13 @@ use anyhow::{Context, Result, ensure};
 use redis::ConnectionLike;
 use rusqlite::{Connection, params};
 
-use super::{Attempt, attempt_key, count_existing, millis, now_ms, sql_count, stalled, wait_until_gone, with_retries};
+use super::{Attempt, attempt_key, stalled, with_retries};
+use crate::demo::support::{count_existing, millis, now_ms, sql_count, wait_until_gone};
 use crate::demo::{Ctx, DemoReport, NoteKind};
-use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, format_count, format_duration, format_ratio};
+use crate::measure::{Backend, Claim, format_count};
 use crate::server::TracedConnection;
 use crate::sql::{self, Durability};
+use crate::text::{Fact, Text};
 
 /// A node's heartbeat key lives this long unless refreshed.
 const NODE_TTL: Duration = Duration::from_millis(500);
@@ -115,7 +116,7 @@ impl Keys {
 /// What both stores said at one moment.
 #[derive(Debug, Clone)]
 struct Checkpoint {
-    moment: String,
+    moment: Text,
     connected: usize,
     redis_ids: usize,
     redis_orphans: usize,
@@ -146,7 +147,7 @@ fn checkpoint(
     db: &Connection,
     keys: &Keys,
     conns: &[Conn],
-    moment: String,
+    moment: Text,
 ) -> Result<Checkpoint> {
     let want = truth(conns, keys.users.len());
     let have = user_sets(con, keys)?;
@@ -291,7 +292,7 @@ fn scenario(ctx: &Ctx, attempt: usize, users: usize) -> Result<Attempt<Outcome>>
     }
     tx.commit()?;
     pipe.exec(&mut con).context("connecting the clients")?;
-    checkpoints.push(checkpoint(&mut con, &db, &keys, &conns, ctx.tr("all connected", "全部连接").to_string())?);
+    checkpoints.push(checkpoint(&mut con, &db, &keys, &conns, Text::msg("moment.connected"))?);
     example.push(snapshot(&mut con)?);
 
     // Clean disconnects: the node's handler runs SREM + HDEL in one MULTI.
@@ -313,10 +314,7 @@ fn scenario(ctx: &Ctx, attempt: usize, users: usize) -> Result<Attempt<Outcome>>
         &db,
         &keys,
         &conns,
-        match ctx.lang {
-            Lang::En => format!("after {graceful} clean disconnects"),
-            Lang::Zh => format!("{graceful} 个客户端正常断开之后"),
-        },
+        Text::msg("moment.disconnects").fact("graceful", graceful),
     )?);
     example.push(snapshot(&mut con)?);
 
@@ -331,10 +329,7 @@ fn scenario(ctx: &Ctx, attempt: usize, users: usize) -> Result<Attempt<Outcome>>
         &db,
         &keys,
         &conns,
-        match ctx.lang {
-            Lang::En => format!("{} dies ({crashed} clients on it)", NODES[DEAD]),
-            Lang::Zh => format!("{} 宕机（其上有 {crashed} 个客户端）", NODES[DEAD]),
-        },
+        Text::msg("moment.node-dies").fact("node", NODES[DEAD]).fact("crashed", crashed),
     )?);
 
     // ws-1 keeps beating while ws-2's heartbeat key runs out.
@@ -357,10 +352,7 @@ fn scenario(ctx: &Ctx, attempt: usize, users: usize) -> Result<Attempt<Outcome>>
         &db,
         &keys,
         &conns,
-        match ctx.lang {
-            Lang::En => format!("{}'s heartbeat key expired (PTTL -2)", NODES[DEAD]),
-            Lang::Zh => format!("{} 的心跳键已过期（PTTL -2）", NODES[DEAD]),
-        },
+        Text::msg("moment.heartbeat-expired").fact("node", NODES[DEAD]),
     )?);
     example.push(snapshot(&mut con)?);
 
@@ -379,13 +371,7 @@ fn scenario(ctx: &Ctx, attempt: usize, users: usize) -> Result<Attempt<Outcome>>
     if stalled(gap, NODE_TTL) || jan.dead_nodes != [DEAD] {
         return Ok(Attempt::Stalled(gap));
     }
-    checkpoints.push(checkpoint(
-        &mut con,
-        &db,
-        &keys,
-        &conns,
-        ctx.tr("after the janitors", "清理任务运行之后").to_string(),
-    )?);
+    checkpoints.push(checkpoint(&mut con, &db, &keys, &conns, Text::msg("moment.janitors"))?);
     example.push(snapshot(&mut con)?);
 
     let want = truth(&conns, users);
@@ -415,15 +401,9 @@ fn scenario(ctx: &Ctx, attempt: usize, users: usize) -> Result<Attempt<Outcome>>
 
 /// Clean disconnects, a node that dies without running them, and the janitor that fixes it.
 pub fn ws_clients(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "ws-clients",
-        ctx.tr(
-            "WebSocket clients: several devices per user, and a node that dies",
-            "WebSocket 客户端：一个用户多台设备，以及一个宕机的节点",
-        ),
-    );
+    let mut report = DemoReport::new("ws-clients", Text::msg("title"));
     let users = ctx.n(200, 60);
-    let out = with_retries(ctx, &mut report, NODE_TTL, |attempt| scenario(ctx, attempt, users))?;
+    let out = with_retries(&mut report, NODE_TTL, |attempt| scenario(ctx, attempt, users))?;
     let Outcome {
         conns,
         keys,
@@ -442,43 +422,32 @@ pub fn ws_clients(ctx: &Ctx) -> Result<DemoReport> {
         cutoff,
     } = out;
     let n = conns.len();
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "{} users with 1–3 devices each ({} connections) on {} nodes; node heartbeat PX {} ms, refreshed every {} ms",
-                format_count(users as u64),
-                format_count(n as u64),
-                NODES.len(),
-                millis(NODE_TTL),
-                NODE_BEAT.as_millis()
-            ),
-            Lang::Zh => format!(
-                "{} 个用户，每人 1–3 台设备（共 {} 个连接），分布在 {} 个节点上；节点心跳 PX {} 毫秒，每 {} 毫秒刷新一次",
-                format_count(users as u64),
-                format_count(n as u64),
-                NODES.len(),
-                millis(NODE_TTL),
-                NODE_BEAT.as_millis()
-            ),
-        },
-        &[
-            ctx.tr("moment", "时刻"),
-            ctx.tr("really connected", "实际在线"),
-            ctx.tr("ids in user:{uid}:clients", "user:{uid}:clients 中的 ID"),
-            ctx.tr("orphan ids", "孤儿 ID"),
-            ctx.tr("SQLite rows", "SQLite 行数"),
-            ctx.tr("SQLite online (join on live nodes)", "SQLite 在线数（关联存活节点）"),
+    let plain = |n: usize| Text::Plain(format_count(n as u64));
+    report.table(
+        Text::msg("checkpoints")
+            .fact("users", users)
+            .fact("n", n)
+            .fact("nodes", NODES.len())
+            .fact("ttl_ms", millis(NODE_TTL))
+            .fact("beat_ms", millis(NODE_BEAT)),
+        vec![
+            Text::msg("checkpoints.header-moment"),
+            Text::msg("checkpoints.header-connected"),
+            Text::msg("checkpoints.header-ids"),
+            Text::msg("checkpoints.header-orphans"),
+            Text::msg("checkpoints.header-rows"),
+            Text::msg("checkpoints.header-online"),
         ],
         checkpoints
             .iter()
             .map(|c| {
                 vec![
                     c.moment.clone(),
-                    format_count(c.connected as u64),
-                    format_count(c.redis_ids as u64),
-                    format_count(c.redis_orphans as u64),
-                    format_count(c.sql_rows as u64),
-                    format_count(c.sql_online as u64),
+                    plain(c.connected),
+                    plain(c.redis_ids),
+                    plain(c.redis_orphans),
+                    plain(c.sql_rows),
+                    plain(c.sql_online),
                 ]
             })
             .collect(),
@@ -491,59 +460,24 @@ pub fn ws_clients(ctx: &Ctx) -> Result<DemoReport> {
             members.iter().map(|m| format!("{m}@{}", node_of(m))).collect::<Vec<_>>().join(", ")
         }
     };
-    let moments = [
-        ctx.tr("connected", "连接后"),
-        ctx.tr("after clean disconnects", "正常断开后"),
-        ctx.tr("node dead, before the janitor", "节点已死，清理之前"),
-        ctx.tr("after the janitor", "清理之后"),
-    ];
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!("One user's devices: SMEMBERS user:{example_uid}:clients"),
-            Lang::Zh => format!("某个用户的设备：SMEMBERS user:{example_uid}:clients"),
-        },
-        &[ctx.tr("moment", "时刻"), ctx.tr("members (client@node)", "成员（客户端@节点）")],
-        moments.iter().zip(&example).map(|(m, members)| vec![m.to_string(), show(members)]).collect(),
+    let moments = ["example.connected", "example.disconnects", "example.node-dead", "example.janitor"];
+    report.table(
+        Text::msg("example").fact("uid", example_uid.to_string()),
+        vec![Text::msg("example.header-moment"), Text::msg("example.header-members")],
+        moments.iter().zip(&example).map(|(m, members)| vec![Text::msg(m), Text::Plain(show(members))]).collect(),
     );
     report.note(
         NoteKind::Simulated,
-        match ctx.lang {
-            Lang::En => format!(
-                "{} \"dies\" by stopping: it sends no more heartbeats and none of its clients' disconnect handlers run, as after kill -9 or a lost machine. Its heartbeat key (PX {}) expired on its own; PTTL reported it gone {} after the crash.",
-                NODES[DEAD],
-                millis(NODE_TTL),
-                format_duration(waited)
-            ),
-            Lang::Zh => format!(
-                "{} 的“宕机”是直接停下：不再发送心跳，它上面客户端的断线处理也都不会执行，就像被 kill -9 或整台机器失联。它的心跳键（PX {}）自行过期；崩溃后 {} PTTL 显示它已不存在。",
-                NODES[DEAD],
-                millis(NODE_TTL),
-                format_duration(waited)
-            ),
-        },
+        Text::msg("node-dies").fact("node", NODES[DEAD]).fact("ttl_ms", millis(NODE_TTL)).fact("waited", waited),
     );
     report.note(
         NoteKind::Info,
-        match ctx.lang {
-            Lang::En => format!(
-                "The janitor found {} dead and sent {} commands ({}): SMEMBERS ws:nodes, EXISTS on each heartbeat key, HSCAN over ws:node:{}:clients, one SREM per orphan, then DEL and SREM of the node's records. Removing a set's last member deletes the key: {} of {} users left with no device have no user:{{uid}}:clients key at all.",
-                NODES[DEAD],
-                janitor.commands,
-                format_duration(janitor_took),
-                NODES[DEAD],
-                emptied_gone,
-                emptied
-            ),
-            Lang::Zh => format!(
-                "清理任务发现 {} 已死，共发送 {} 条命令（耗时 {}）：SMEMBERS ws:nodes，逐个 EXISTS 心跳键，HSCAN 遍历 ws:node:{}:clients，每个孤儿 ID 一条 SREM，最后 DEL 和 SREM 该节点的记录。删除集合的最后一个成员会连键一起删除：{} 个已无设备在线的用户中，有 {} 个的 user:{{uid}}:clients 键已不存在。",
-                NODES[DEAD],
-                janitor.commands,
-                format_duration(janitor_took),
-                NODES[DEAD],
-                emptied,
-                emptied_gone
-            ),
-        },
+        Text::msg("janitor")
+            .fact("node", NODES[DEAD])
+            .fact("commands", janitor.commands)
+            .fact("took", janitor_took)
+            .fact("emptied_gone", emptied_gone)
+            .fact("emptied", emptied),
     );
 
     // Devices online for one user: what a "push to all of this user's devices" asks first.
@@ -555,64 +489,28 @@ pub fn ws_clients(ctx: &Ctx) -> Result<DemoReport> {
     let group = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "redis-scard",
-                ctx.tr("Redis: devices online of one user (SCARD)", "Redis：某用户在线设备数（SCARD）"),
-                Backend::Redis,
-                || {
-                    let count: usize = redis::cmd("SCARD").arg(&user_key).query(&mut con)?;
-                    ensure!(count == want, "SCARD returned {count}, expected {want}");
-                    Ok(())
-                },
-            )
+            .op("redis-scard", "Redis SCARD", Backend::Redis, || {
+                let count: usize = redis::cmd("SCARD").arg(&user_key).query(&mut con)?;
+                ensure!(count == want, "SCARD returned {count}, expected {want}");
+                Ok(())
+            })
             .one_round_trip()
-            .op(
-                "sqlite-join",
-                ctx.tr(
-                    "SQLite: devices online of one user (COUNT … JOIN ws_nodes)",
-                    "SQLite：某用户在线设备数（COUNT … JOIN ws_nodes）",
-                ),
-                Backend::Sqlite,
-                || {
-                    let count: i64 = stmt.query_row(params![example_uid as i64, cutoff], |r| r.get(0))?;
-                    let count = usize::try_from(count)?;
-                    ensure!(count == want, "the join counted {count}, expected {want}");
-                    Ok(())
-                },
-            )
+            .op("sqlite-join", "SQLite COUNT … JOIN", Backend::Sqlite, || {
+                let count: i64 = stmt.query_row(params![example_uid as i64, cutoff], |r| r.get(0))?;
+                let count = usize::try_from(count)?;
+                ensure!(count == want, "the join counted {count}, expected {want}");
+                Ok(())
+            })
             .run()?,
     );
     drop(stmt);
     let (redis_online, sql_online) = (group.get("redis-scard"), group.get("sqlite-join"));
     let in_process = report.compare("sqlite-join-vs-scard", sql_online, redis_online)?;
-    let text = match (ctx.lang, in_process.ratio >= 1.0) {
-        (Lang::En, true) => format!(
-            "Honestly: the in-process SQLite join ({}) beats SCARD over loopback ({}), here by {}. The join is also what lets SQL hide a dead node's rows at read time without a janitor; a Redis set cannot join, so the janitor (or an EXISTS check per member) is what keeps SCARD honest",
-            format_duration(sql_online.p50()),
-            format_duration(redis_online.p50()),
-            format_ratio(in_process.ratio)
-        ),
-        (Lang::En, false) => format!(
-            "Honestly, the in-process SQLite join should beat SCARD over loopback; this run SCARD ({}) was {} faster than the join ({})",
-            format_duration(redis_online.p50()),
-            format_ratio(1.0 / in_process.ratio),
-            format_duration(sql_online.p50())
-        ),
-        (Lang::Zh, true) => format!(
-            "实话实说：进程内的 SQLite 关联查询（{}）比走回环网络的 SCARD（{}）快，这次快 {}。也正是关联查询让 SQL 在读取时就能隐藏已死节点的行而无需清理任务；Redis 集合无法关联，所以要靠清理任务（或逐个成员 EXISTS 检查）让 SCARD 保持准确",
-            format_duration(sql_online.p50()),
-            format_duration(redis_online.p50()),
-            format_ratio(in_process.ratio)
-        ),
-        (Lang::Zh, false) => format!(
-            "实话实说，进程内的 SQLite 关联查询本应比走回环网络的 SCARD 快；这次 SCARD（{}）反而比关联查询（{}）快 {}",
-            format_duration(redis_online.p50()),
-            format_duration(sql_online.p50()),
-            format_ratio(1.0 / in_process.ratio)
-        ),
-    };
     // Shown after the three claims about orphans (the quiz refers to the SQL one as the third).
-    let honest = Claim::ratio_above("in-process-join-beats-scard", text, &in_process, 1.0);
+    let honest = Claim::ratio_above("in-process-join-beats-scard", "", &in_process, 1.0)
+        .fact("sqlite", sql_online.p50())
+        .fact("redis", redis_online.p50())
+        .fact("ratio", Fact::Ratio(in_process.ratio));
 
     let [connected, after_disconnects, crash, expired, cleaned] = match <[Checkpoint; 5]>::try_from(checkpoints) {
         Ok(c) => c,
@@ -623,29 +521,19 @@ pub fn ws_clients(ctx: &Ctx) -> Result<DemoReport> {
         && after_disconnects.redis_orphans == 0
         && after_disconnects.redis_missing == 0
         && after_disconnects.redis_ids == after_disconnects.connected;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "Clean disconnects leave no orphans: {} clients ran SREM + HDEL in one MULTI, after which user:{{uid}}:clients held {} ids for {} open connections ({} orphans, {} missing), each user keeping their other devices",
-            graceful,
-            format_count(after_disconnects.redis_ids as u64),
-            format_count(after_disconnects.connected as u64),
-            after_disconnects.redis_orphans,
-            after_disconnects.redis_missing
-        ),
-        Lang::Zh => format!(
-            "正常断开不留孤儿：{} 个客户端在一个 MULTI 中执行 SREM + HDEL，之后 user:{{uid}}:clients 中共有 {} 个 ID，对应 {} 个在线连接（孤儿 {} 个，缺失 {} 个），每个用户的其他设备都还在",
-            graceful,
-            format_count(after_disconnects.redis_ids as u64),
-            format_count(after_disconnects.connected as u64),
-            after_disconnects.redis_orphans,
-            after_disconnects.redis_missing
-        ),
-    };
-    let measured = match ctx.lang {
-        Lang::En => format!("{} orphans", after_disconnects.redis_orphans),
-        Lang::Zh => format!("孤儿 {} 个", after_disconnects.redis_orphans),
-    };
-    report.claim(Claim::new("clean-disconnects-leave-no-orphans", text, measured, holds));
+    report.claim(
+        Claim::new(
+            "clean-disconnects-leave-no-orphans",
+            "",
+            format_count(after_disconnects.redis_orphans as u64),
+            holds,
+        )
+        .fact("graceful", graceful)
+        .fact("ids", after_disconnects.redis_ids)
+        .fact("connected", after_disconnects.connected)
+        .fact("orphans", after_disconnects.redis_orphans)
+        .fact("missing", after_disconnects.redis_missing),
+    );
 
     let holds = crashed > 0
         && crash.redis_orphans == crashed
@@ -654,67 +542,39 @@ pub fn ws_clients(ctx: &Ctx) -> Result<DemoReport> {
         && cleaned.redis_missing == 0
         && janitor.removed == crashed
         && matched == users;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "{} died without running a disconnect handler: {} orphan client ids stayed in the users' sets (devices online overcounted by {}), still {} after its heartbeat key expired; the node-ownership janitor removed them: {} → {}, and {} of {} user sets equal the ground truth",
-            NODES[DEAD],
-            crash.redis_orphans,
-            crash.redis_ids.saturating_sub(crash.connected),
-            expired.redis_orphans,
-            expired.redis_orphans,
-            cleaned.redis_orphans,
-            matched,
-            users
-        ),
-        Lang::Zh => format!(
-            "{} 宕机，没有执行任何断线处理：用户集合中留下 {} 个孤儿客户端 ID（在线设备多算了 {} 台），它的心跳键过期之后仍有 {} 个；按节点归属清理的任务把它们删掉了：{} → {}，{} 个用户集合中有 {} 个与真实情况完全一致",
-            NODES[DEAD],
-            crash.redis_orphans,
-            crash.redis_ids.saturating_sub(crash.connected),
-            expired.redis_orphans,
-            expired.redis_orphans,
-            cleaned.redis_orphans,
-            users,
-            matched
-        ),
-    };
-    report.claim(Claim::new(
-        "janitor-removes-dead-node-orphans",
-        text,
-        format!("{} → {}", expired.redis_orphans, cleaned.redis_orphans),
-        holds,
-    ));
+    report.claim(
+        Claim::new(
+            "janitor-removes-dead-node-orphans",
+            "",
+            format!("{} → {}", expired.redis_orphans, cleaned.redis_orphans),
+            holds,
+        )
+        .fact("node", NODES[DEAD])
+        .fact("orphans", crash.redis_orphans)
+        .fact("overcount", crash.redis_ids.saturating_sub(crash.connected))
+        .fact("expired_orphans", expired.redis_orphans)
+        .fact("cleaned_orphans", cleaned.redis_orphans)
+        .fact("matched", matched)
+        .fact("users", users),
+    );
 
     let holds = expired.sql_online == expired.connected
         && expired.sql_rows == expired.connected + crashed
         && cleaned.sql_rows == cleaned.connected;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "SQL hides a dead node at read time: once {}'s heartbeat was older than {} ms, the join counted {} online for {} open connections, yet the table kept {} rows until the janitor's DELETE left {}",
-            NODES[DEAD],
-            millis(NODE_TTL),
-            format_count(expired.sql_online as u64),
-            format_count(expired.connected as u64),
-            format_count(expired.sql_rows as u64),
-            format_count(cleaned.sql_rows as u64)
-        ),
-        Lang::Zh => format!(
-            "SQL 可以在读取时隐藏已死节点：{} 的心跳超过 {} 毫秒之后，关联查询对 {} 个在线连接数出 {} 个，但表里仍有 {} 行，直到清理任务的 DELETE 之后剩 {} 行",
-            NODES[DEAD],
-            millis(NODE_TTL),
-            format_count(expired.connected as u64),
-            format_count(expired.sql_online as u64),
-            format_count(expired.sql_rows as u64),
-            format_count(cleaned.sql_rows as u64)
-        ),
-    };
-    let measured = match ctx.lang {
-        Lang::En => {
-            format!("{} rows → {}", format_count(expired.sql_rows as u64), format_count(cleaned.sql_rows as u64))
-        }
-        Lang::Zh => format!("{} 行 → {}", format_count(expired.sql_rows as u64), format_count(cleaned.sql_rows as u64)),
-    };
-    report.claim(Claim::new("sql-hides-dead-node-at-read-time", text, measured, holds));
+    report.claim(
+        Claim::new(
+            "sql-hides-dead-node-at-read-time",
+            "",
+            format!("{} → {}", format_count(expired.sql_rows as u64), format_count(cleaned.sql_rows as u64)),
+            holds,
+        )
+        .fact("node", NODES[DEAD])
+        .fact("ttl_ms", millis(NODE_TTL))
+        .fact("online", expired.sql_online)
+        .fact("connected", expired.connected)
+        .fact("rows", expired.sql_rows)
+        .fact("rows_after", cleaned.sql_rows),
+    );
     report.claim(honest);
     Ok(report)
 }

@@ -13,11 +13,12 @@ use anyhow::{Context, Result, ensure};
 use redis::ConnectionLike;
 use rusqlite::{Connection, params};
 
-use super::{Attempt, Gaps, Pacer, attempt_key, millis, now_ms, pttl, pttl_text, sql_count, stalled, with_retries};
+use super::{Attempt, Gaps, Pacer, attempt_key, pttl_text, stalled, with_retries};
+use crate::demo::support::{millis, now_ms, pttl, sql_count};
 use crate::demo::{Ctx, DemoReport, NoteKind};
-use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, Verdict, format_count, format_duration, format_ratio};
+use crate::measure::{Backend, Claim, Verdict, format_count};
 use crate::sql::{self, Durability};
+use crate::text::{Fact, Text};
 
 /// The notes' 24 h, scaled down.
 const TTL: Duration = Duration::from_millis(500);
@@ -129,20 +130,12 @@ impl Scheme {
         }
     }
 
-    fn label(self, ctx: &Ctx) -> &'static str {
+    /// The message naming the design.
+    fn message(self) -> &'static str {
         match self {
-            Scheme::Refreshed => ctx.tr(
-                "hash + PEXPIRE on every subscribe and heartbeat (the notes' 24 h)",
-                "哈希 + 每次订阅和心跳都 PEXPIRE（笔记中的 24 小时）",
-            ),
-            Scheme::Once => ctx.tr(
-                "hash + PEXPIRE … NX, set once when the channel appears",
-                "哈希 + PEXPIRE … NX，只在频道出现时设置一次",
-            ),
-            Scheme::Deadline => ctx.tr(
-                "hash + per-member deadline (sorted set) + prune script",
-                "哈希 + 每个成员各自的截止时间（有序集合）+ 清理脚本",
-            ),
+            Scheme::Refreshed => "scheme.notes",
+            Scheme::Once => "scheme.once",
+            Scheme::Deadline => "scheme.deadline",
         }
     }
 }
@@ -481,15 +474,9 @@ fn scenario(ctx: &Ctx, attempt: usize, n: usize) -> Result<Attempt<Outcome>> {
 
 /// Crashed WebSocket clients under three expiry designs, and the SQL table's sweep.
 pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "ws-subscriptions",
-        ctx.tr(
-            "WebSocket subscriptions: a TTL per hash cannot expire one crashed client",
-            "WebSocket 订阅关系：整个哈希的 TTL 无法让单个崩溃的客户端过期",
-        ),
-    );
+    let mut report = DemoReport::new("ws-subscriptions", Text::msg("title"));
     let n = ctx.n(1_000, 200);
-    let out = with_retries(ctx, &mut report, TTL, |attempt| scenario(ctx, attempt, n))?;
+    let out = with_retries(&mut report, TTL, |attempt| scenario(ctx, attempt, n))?;
     let Outcome {
         max_gap,
         clients,
@@ -515,150 +502,77 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
         sql_count(&db, "SELECT COUNT(*) FROM ws_subscriptions WHERE expires_at <= ?1", [counted_at])?;
 
     let unsub_clients = clients.iter().filter(|c| c.fate == Fate::Unsubscribes).count();
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "{} clients on {} nodes subscribe to 3 of {} channels each; the TTL (24 h in the notes) is {} ms here",
-                format_count(n as u64),
-                NODES.len(),
-                CHANNELS.len(),
-                millis(TTL)
-            ),
-            Lang::Zh => format!(
-                "{} 个客户端分布在 {} 个节点上，每个订阅 {} 个频道中的 3 个；TTL（笔记中是 24 小时）这里是 {} 毫秒",
-                format_count(n as u64),
-                NODES.len(),
-                CHANNELS.len(),
-                millis(TTL)
-            ),
-        },
-        &[ctx.tr("event", "事件"), ctx.tr("clients", "客户端数"), ctx.tr("subscriptions", "订阅数")],
+    let plain = |n: usize| Text::Plain(format_count(n as u64));
+    report.table(
+        Text::msg("events")
+            .fact("n", n)
+            .fact("nodes", NODES.len())
+            .fact("channels", CHANNELS.len())
+            .fact("ttl_ms", millis(TTL)),
         vec![
+            Text::msg("events.header-event"),
+            Text::msg("events.header-clients"),
+            Text::msg("events.header-subscriptions"),
+        ],
+        vec![
+            vec![Text::msg("event.subscribe"), plain(n), plain(subscribed)],
+            vec![Text::msg("event.unsubscribe"), plain(unsub_clients), plain(unsub_clients)],
+            vec![Text::msg("event.disconnect"), plain(disconnected), plain(unsubscribed - unsub_clients)],
+            vec![Text::msg("event.crash"), plain(crashed), plain(orphans_made)],
             vec![
-                ctx.tr("subscribe (HSET, in MULTI with its expiry)", "订阅（HSET，与过期设置同在一个 MULTI 中）")
-                    .to_string(),
-                format_count(n as u64),
-                format_count(subscribed as u64),
-            ],
-            vec![
-                ctx.tr("unsubscribe from one channel (HDEL)", "取消订阅一个频道（HDEL）").to_string(),
-                format_count(unsub_clients as u64),
-                format_count(unsub_clients as u64),
-            ],
-            vec![
-                ctx.tr(
-                    "disconnect cleanly: the node HDELs each channel it knows the client holds",
-                    "正常断开：节点对它记录的该客户端的每个频道执行 HDEL",
-                )
-                .to_string(),
-                format_count(disconnected as u64),
-                format_count((unsubscribed - unsub_clients) as u64),
-            ],
-            vec![
-                ctx.tr("crash: no unsubscribe ever arrives", "崩溃：永远不会收到取消订阅").to_string(),
-                format_count(crashed as u64),
-                format_count(orphans_made as u64),
-            ],
-            vec![
-                ctx.tr("still subscribed (ground truth)", "仍在订阅（真实情况）").to_string(),
-                format_count(clients.iter().filter(|c| c.connected).count() as u64),
-                format_count(live_total as u64),
+                Text::msg("event.still-subscribed"),
+                plain(clients.iter().filter(|c| c.connected).count()),
+                plain(live_total),
             ],
         ],
     );
-    let mut rows: Vec<Vec<String>> = Scheme::ALL
+    let of_live =
+        |kept: usize| Text::Plain(format!("{} / {}", format_count(kept as u64), format_count(live_total as u64)));
+    let mut rows: Vec<Vec<Text>> = Scheme::ALL
         .iter()
         .map(|&s| {
             let t = tallies[s.index()];
             vec![
-                s.label(ctx).to_string(),
-                format!("{} / {}", format_count(t.kept as u64), format_count(live_total as u64)),
-                format_count(t.dropped as u64),
-                format_count(t.orphans as u64),
-                pttl_text(ctx, pttls[s.index()]),
+                Text::msg(s.message()),
+                of_live(t.kept),
+                plain(t.dropped),
+                plain(t.orphans),
+                pttl_text(pttls[s.index()]),
             ]
         })
         .collect();
-    rows.push(vec![
-        ctx.tr("SQLite: expires_at column, before the sweep", "SQLite：expires_at 列，清理之前").to_string(),
-        format!("{} / {}", format_count(sql_live as u64), format_count(live_total as u64)),
-        format_count(live_total.saturating_sub(sql_live) as u64),
-        format_count(sql_expired as u64),
-        "—".to_string(),
-    ]);
-    rows.push(vec![
-        ctx.tr("SQLite: after DELETE … WHERE expires_at <= now", "SQLite：执行 DELETE … WHERE expires_at <= now 之后")
-            .to_string(),
-        format!("{} / {}", format_count(sql_live as u64), format_count(live_total as u64)),
-        format_count(live_total.saturating_sub(sql_live) as u64),
-        format_count(sql_expired_after as u64),
-        "—".to_string(),
-    ]);
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "After {} ms of heartbeats every {} ms (TTL {} ms; longest gap between two: {}), the channels against the ground truth",
-                RUN_FOR.as_millis(),
-                HEARTBEAT.as_millis(),
-                millis(TTL),
-                format_duration(max_gap)
-            ),
-            Lang::Zh => format!(
-                "每 {} 毫秒一次心跳、持续 {} 毫秒之后（TTL {} 毫秒；两次心跳之间最长间隔 {}），各频道与真实情况的对比",
-                HEARTBEAT.as_millis(),
-                RUN_FOR.as_millis(),
-                millis(TTL),
-                format_duration(max_gap)
-            ),
-        },
-        &[
-            ctx.tr("design", "设计"),
-            ctx.tr("live subscriptions kept", "保留的有效订阅"),
-            ctx.tr("live ones dropped", "被误删的有效订阅"),
-            ctx.tr("orphans of crashed clients", "崩溃客户端留下的孤儿订阅"),
-            match ctx.lang {
-                Lang::En => "PTTL of ws:sub:kline:sol:1m",
-                Lang::Zh => "ws:sub:kline:sol:1m 的 PTTL",
-            },
+    for (message, orphans) in [("scheme.sqlite-before", sql_expired), ("scheme.sqlite-after", sql_expired_after)] {
+        rows.push(vec![
+            Text::msg(message),
+            of_live(sql_live),
+            plain(live_total.saturating_sub(sql_live)),
+            plain(orphans),
+            "—".into(),
+        ]);
+    }
+    report.table(
+        Text::msg("designs")
+            .fact("run_ms", millis(RUN_FOR))
+            .fact("every_ms", millis(HEARTBEAT))
+            .fact("ttl_ms", millis(TTL))
+            .fact("max_gap", max_gap),
+        vec![
+            Text::msg("designs.header-design"),
+            Text::msg("designs.header-kept"),
+            Text::msg("designs.header-dropped"),
+            Text::msg("designs.header-orphans"),
+            Text::msg("designs.header-pttl"),
         ],
         rows,
     );
-    report.note(
-        NoteKind::Simulated,
-        match ctx.lang {
-            Lang::En => format!(
-                "Time is scaled: the notes' 24 h expiry is {} ms here. A crash is simulated by a client that stops sending anything right after it subscribed.",
-                millis(TTL)
-            ),
-            Lang::Zh => format!(
-                "时间按比例缩短：笔记中 24 小时的过期时间在这里是 {} 毫秒。崩溃的模拟方式是：客户端订阅之后就再也不发送任何东西。",
-                millis(TTL)
-            ),
-        },
-    );
+    report.note(NoteKind::Simulated, Text::msg("scaled").fact("ttl_ms", millis(TTL)));
     let version = ctx.version();
     report.note(
         NoteKind::Info,
         if version.at_least(7, 4) {
-            match ctx.lang {
-                Lang::En => format!(
-                    "This server ({version}) has hash-field expiry (Redis 7.4+): `HPEXPIRE ws:sub:{{ch}} ms FIELDS 1 {{cid}}` on each heartbeat gives every field its own TTL, and the server removes expired fields itself, with no deadline set and no janitor. The sorted-set design used here works on every version."
-                ),
-                Lang::Zh => format!(
-                    "这台服务器（{version}）支持哈希字段过期（Redis 7.4+）：每次心跳执行 `HPEXPIRE ws:sub:{{ch}} 毫秒数 FIELDS 1 {{cid}}`，每个字段就有了自己的 TTL，过期字段由服务器自行删除，不再需要截止时间集合和清理任务。这里用的有序集合方案在所有版本上都能用。"
-                ),
-            }
+            Text::msg("hpexpire-available").fact("version", version.to_string())
         } else {
-            match ctx.lang {
-                Lang::En => format!(
-                    "Redis {version} has no per-field TTL (HEXPIRE/HPEXPIRE arrived in 7.4), so each member's deadline lives in a sorted set next to the hash (score = deadline in ms), and a Lua prune script removes members whose deadline passed from both keys at once (ZRANGE … BYSCORE, HDEL, ZREM). Like the SQL table, this needs a periodic janitor; on 7.4+ HPEXPIRE makes the server do it. The two keys also carry a whole-key PEXPIRE of {} ms, refreshed while any subscriber is alive: a safety net for a channel nobody uses any more.",
-                    millis(SAFETY_TTL)
-                ),
-                Lang::Zh => format!(
-                    "Redis {version} 没有字段级 TTL（HEXPIRE/HPEXPIRE 在 7.4 才加入），所以每个成员的截止时间放在哈希旁边的有序集合里（分数 = 截止时间的毫秒数），由一个 Lua 清理脚本把截止时间已过的成员同时从两个键里删掉（ZRANGE … BYSCORE、HDEL、ZREM）。和 SQL 表一样，它需要定期运行的清理任务；在 7.4+ 上用 HPEXPIRE 就可以交给服务器完成。这两个键还带着 {} 毫秒的整键 PEXPIRE，只要还有订阅者存活就会被刷新：它是给已经没人使用的频道准备的安全网。",
-                    millis(SAFETY_TTL)
-                ),
-            }
+            Text::msg("hpexpire-missing").fact("version", version.to_string()).fact("safety_ms", millis(SAFETY_TTL))
         },
     );
 
@@ -675,39 +589,19 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
     let group = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "redis-fanout",
-                ctx.tr(
-                    "Redis: live subscribers of a channel (ZRANGE deadlines now +inf BYSCORE)",
-                    "Redis：某频道当前的有效订阅者（ZRANGE deadlines now +inf BYSCORE）",
-                ),
-                Backend::Redis,
-                || {
-                    let cids: Vec<String> = redis::cmd("ZRANGE")
-                        .arg(deadlines)
-                        .arg(counted_at)
-                        .arg("+inf")
-                        .arg("BYSCORE")
-                        .query(&mut con)?;
-                    ensure!(cids.len() == want, "ZRANGE returned {} subscribers, expected {want}", cids.len());
-                    Ok(())
-                },
-            )
-            .op(
-                "sqlite-fanout",
-                ctx.tr(
-                    "SQLite: SELECT … WHERE channel = ? AND expires_at > ?",
-                    "SQLite：SELECT … WHERE channel = ? AND expires_at > ?",
-                ),
-                Backend::Sqlite,
-                || {
-                    let rows = stmt
-                        .query_map(params![CHANNELS[fanout_ch], counted_at], |r| r.get::<_, String>(0))?
-                        .collect::<rusqlite::Result<Vec<String>>>()?;
-                    ensure!(rows.len() == want, "the query returned {} subscribers, expected {want}", rows.len());
-                    Ok(())
-                },
-            )
+            .op("redis-fanout", "Redis ZRANGE BYSCORE", Backend::Redis, || {
+                let cids: Vec<String> =
+                    redis::cmd("ZRANGE").arg(deadlines).arg(counted_at).arg("+inf").arg("BYSCORE").query(&mut con)?;
+                ensure!(cids.len() == want, "ZRANGE returned {} subscribers, expected {want}", cids.len());
+                Ok(())
+            })
+            .op("sqlite-fanout", "SQLite SELECT", Backend::Sqlite, || {
+                let rows = stmt
+                    .query_map(params![CHANNELS[fanout_ch], counted_at], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()?;
+                ensure!(rows.len() == want, "the query returned {} subscribers, expected {want}", rows.len());
+                Ok(())
+            })
             .run()?,
     );
     drop(stmt);
@@ -715,45 +609,16 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
     let in_process = report.compare("sqlite-fanout-vs-redis-fanout", sql_fanout, redis_fanout)?;
     // A note, not a claim: the two sides are close, and which one wins depends on the machine and
     // the channel's size; the interval says which one did here, or that this run cannot tell.
-    let clear = in_process.status == Verdict::Clear;
+    let note = match (in_process.status == Verdict::Clear, in_process.ratio >= 1.0) {
+        (false, _) => Text::msg("fanout-no-clear-difference").fact("ratio", in_process.measured()),
+        (true, true) => Text::msg("fanout-sqlite-faster").fact("ratio", Fact::Ratio(in_process.ratio)),
+        (true, false) => Text::msg("fanout-redis-faster").fact("ratio", Fact::Ratio(1.0 / in_process.ratio)),
+    };
     report.note(
         NoteKind::Info,
-        match (ctx.lang, clear, in_process.ratio >= 1.0) {
-            (Lang::En, false, _) => in_process.describe(),
-            (Lang::Zh, false, _) => in_process.describe_zh(),
-            (Lang::En, true, true) => format!(
-                "Honestly: reading {want} subscribers from in-process SQLite ({}) beat the Redis round trip ({}) by {}. The gateway's nodes are separate processes on separate machines, though: they need a shared store, and for them the choice is a network round trip either way.",
-                format_duration(sql_fanout.p50()),
-                format_duration(redis_fanout.p50()),
-                format_ratio(in_process.ratio)
-            ),
-            (Lang::En, true, false) => format!(
-                "Reading {want} subscribers took {} from Redis against {} from SQLite ({} faster).",
-                format_duration(redis_fanout.p50()),
-                format_duration(sql_fanout.p50()),
-                format_ratio(1.0 / in_process.ratio)
-            ),
-            (Lang::Zh, true, true) => format!(
-                "实话实说：从进程内的 SQLite 读出 {want} 个订阅者（{}）比 Redis 往返（{}）快 {}。但网关的各个节点是不同机器上的不同进程：它们需要一个共享存储，对它们来说无论选哪个都要走一次网络往返。",
-                format_duration(sql_fanout.p50()),
-                format_duration(redis_fanout.p50()),
-                format_ratio(in_process.ratio)
-            ),
-            (Lang::Zh, true, false) => format!(
-                "读出 {want} 个订阅者：Redis 用了 {}，SQLite 用了 {}（快 {}）。",
-                format_duration(redis_fanout.p50()),
-                format_duration(sql_fanout.p50()),
-                format_ratio(1.0 / in_process.ratio)
-            ),
-        },
+        note.fact("want", want).fact("sqlite", sql_fanout.p50()).fact("redis", redis_fanout.p50()),
     );
-    report.note(
-        NoteKind::Caveat,
-        ctx.tr(
-            "HGETALL on a channel with 100,000 subscribers blocks the server while it builds the reply; read big channels with HSCAN, or keep them small by sharding the channel key.",
-            "对一个有 10 万订阅者的频道执行 HGETALL，会在构造回复期间阻塞服务器；大频道要用 HSCAN 分批读取，或者把频道键分片，让每个哈希保持较小。",
-        ),
-    );
+    report.note(NoteKind::Caveat, Text::msg("hgetall-caveat"));
 
     let [refreshed, once, deadline] = tallies;
     let holds = refreshed.orphans == orphans_made
@@ -762,74 +627,45 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
         && deadline.orphans == 0
         && deadline.dropped == 0
         && mismatches == 0;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "{} crashed clients left {} subscriptions; {} ms later (TTL {} ms) the notes' whole-hash PEXPIRE, refreshed by every heartbeat, still held {} of them; per-member deadlines and the prune script ({} removed) held {}, and dropped {} of {} live subscriptions",
-            crashed,
-            orphans_made,
-            RUN_FOR.as_millis(),
-            millis(TTL),
-            refreshed.orphans,
-            pruned,
-            deadline.orphans,
-            deadline.dropped,
-            format_count(live_total as u64)
-        ),
-        Lang::Zh => format!(
-            "{} 个崩溃的客户端留下了 {} 个订阅；{} 毫秒之后（TTL {} 毫秒），笔记中按整个哈希设置、每次心跳都刷新的 PEXPIRE 仍保留其中 {} 个；每个成员各自的截止时间加清理脚本（删除了 {} 个）只剩 {} 个，{} 个有效订阅中误删 {} 个",
-            crashed,
-            orphans_made,
-            RUN_FOR.as_millis(),
-            millis(TTL),
-            refreshed.orphans,
-            pruned,
-            deadline.orphans,
-            format_count(live_total as u64),
-            deadline.dropped
-        ),
-    };
-    report.claim(Claim::new(
-        "per-member-deadlines-remove-orphans",
-        text,
-        format!("{} → {}", refreshed.orphans, deadline.orphans),
-        holds,
-    ));
+    report.claim(
+        Claim::new(
+            "per-member-deadlines-remove-orphans",
+            "",
+            format!("{} → {}", refreshed.orphans, deadline.orphans),
+            holds,
+        )
+        .fact("crashed", crashed)
+        .fact("orphans", orphans_made)
+        .fact("run_ms", millis(RUN_FOR))
+        .fact("ttl_ms", millis(TTL))
+        .fact("notes_orphans", refreshed.orphans)
+        .fact("pruned", pruned)
+        .fact("deadline_orphans", deadline.orphans)
+        .fact("dropped", deadline.dropped)
+        .fact("live", live_total),
+    );
 
     let holds = once.dropped == live_total && live_total > 0 && once.orphans == 0;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "Setting the whole hash's TTL only once removes the orphans ({}) but, when it fired, it also dropped {} of {} live subscriptions",
-            once.orphans,
-            format_count(once.dropped as u64),
-            format_count(live_total as u64)
-        ),
-        Lang::Zh => format!(
-            "整个哈希的 TTL 只设置一次，孤儿订阅是没了（{} 个），但它到期时把 {} 个有效订阅中的 {} 个也一起删掉了",
-            once.orphans,
-            format_count(live_total as u64),
-            format_count(once.dropped as u64)
-        ),
-    };
-    report.claim(Claim::new(
-        "one-shot-ttl-drops-live-subscribers",
-        text,
-        format!("{} / {}", format_count(once.dropped as u64), format_count(live_total as u64)),
-        holds,
-    ));
+    report.claim(
+        Claim::new(
+            "one-shot-ttl-drops-live-subscribers",
+            "",
+            format!("{} / {}", format_count(once.dropped as u64), format_count(live_total as u64)),
+            holds,
+        )
+        .fact("orphans", once.orphans)
+        .fact("dropped", once.dropped)
+        .fact("live", live_total),
+    );
 
     let holds =
         sql_expired == orphans_made && swept == orphans_made && sql_expired_after == 0 && sql_live == live_total;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "The SQL table kept all {} rows of the crashed clients (hidden from readers only by WHERE expires_at > now) until the sweep deleted {}; {} were left",
-            sql_expired, swept, sql_expired_after
-        ),
-        Lang::Zh => format!(
-            "SQL 表一直保留着崩溃客户端的全部 {} 行（只是靠 WHERE expires_at > now 对读者隐藏），直到清理任务删除了 {} 行；剩下 {} 行",
-            sql_expired, swept, sql_expired_after
-        ),
-    };
-    report.claim(Claim::new("sql-rows-stay-until-sweep", text, format!("{sql_expired} → {sql_expired_after}"), holds));
+    report.claim(
+        Claim::new("sql-rows-stay-until-sweep", "", format!("{sql_expired} → {sql_expired_after}"), holds)
+            .fact("expired", sql_expired)
+            .fact("swept", swept)
+            .fact("left", sql_expired_after),
+    );
     Ok(report)
 }
 
