@@ -18,24 +18,13 @@ pub use leaderboard::leaderboard;
 pub use queues::job_queue;
 pub use ratelimit::{limiter_race, rate_limiter};
 
-use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use rusqlite::Connection;
-
-use super::Ctx;
-use crate::i18n::Lang;
-use crate::measure::{Comparison, Measurement, Verdict, format_duration, format_ratio};
+use crate::measure::{Comparison, Measurement, Verdict};
+use crate::text::{Fact, Text};
 
 /// How long a SQLite connection waits for another one's write lock before it gives up.
 const SQL_WAIT: Duration = Duration::from_secs(10);
-
-/// `redis-learn:3fa2b1c0:queue:tx-check` is long; show the part after the run prefix.
-fn short(key: &str) -> String {
-    let tail = key.splitn(3, ':').nth(2).unwrap_or(key);
-    format!("…:{tail}")
-}
 
 /// splitmix64: a fixed, well-spread 64-bit hash, for made-up wallet addresses and transaction hashes.
 fn mix(x: u64) -> u64 {
@@ -45,79 +34,21 @@ fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Operations per second over a wall time.
-fn per_sec(ops: u64, elapsed: Duration) -> u64 {
-    let s = elapsed.as_secs_f64();
-    if s > 0.0 { (ops as f64 / s).round() as u64 } else { 0 }
-}
-
-/// A worker's own connection to a SQLite file that already exists (WAL is set once, at creation):
-/// it waits up to [`SQL_WAIT`] for the write lock, and commits without fsync (as Redis without AOF
-/// fsync does not wait for the disk either).
-fn open_sql_worker(path: &Path) -> Result<Connection> {
-    let con = Connection::open(path).with_context(|| format!("opening SQLite file {}", path.display()))?;
-    con.busy_timeout(SQL_WAIT).context("setting busy_timeout")?;
-    con.pragma_update(None, "synchronous", "OFF").context("setting synchronous")?;
-    Ok(con)
-}
-
-/// One honest sentence on who was faster at p50, `a` or `b`, and by how much, from `cmp`: the
-/// comparison of `a` with `b`, measured interleaved in one group. When its interval covers 1, it
-/// says there was no clear difference instead.
-fn who_wins(ctx: &Ctx, cmp: &Comparison, a: &Measurement, b: &Measurement) -> String {
-    if cmp.status == Verdict::NoClearDifference {
-        return match ctx.lang {
-            Lang::En => format!(
-                "{} ({}) and {} ({}): no clear difference ({})",
-                a.label,
-                format_duration(a.p50()),
-                b.label,
-                format_duration(b.p50()),
-                cmp.measured()
-            ),
-            Lang::Zh => format!(
-                "{}（{}）与 {}（{}）：没有明显差别（{}）",
-                a.label,
-                format_duration(a.p50()),
-                b.label,
-                format_duration(b.p50()),
-                cmp.measured()
-            ),
-        };
-    }
-    let (fast, slow, by) = if cmp.ratio >= 1.0 { (a, b, cmp.ratio) } else { (b, a, 1.0 / cmp.ratio) };
-    let by = format_ratio(by);
-    match ctx.lang {
-        Lang::En => format!(
-            "{} ({}) beat {} ({}) by {by}",
-            fast.label,
-            format_duration(fast.p50()),
-            slow.label,
-            format_duration(slow.p50())
-        ),
-        Lang::Zh => format!(
-            "{}（{}）比 {}（{}）快 {by}",
-            fast.label,
-            format_duration(fast.p50()),
-            slow.label,
-            format_duration(slow.p50())
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_keys_drop_the_run_prefix() {
-        assert_eq!(short("redis-learn:3fa2b1c0:queue:tx-check"), "…:queue:tx-check");
-        assert_eq!(short("plain"), "…:plain");
-    }
-
-    #[test]
-    fn rates_survive_a_zero_wall_time() {
-        assert_eq!(per_sec(1_000, Duration::from_millis(500)), 2_000);
-        assert_eq!(per_sec(1_000, Duration::ZERO), 0);
-    }
+/// Who was faster at p50, `a` or `b`, from `cmp` (the comparison of `a` with `b`, measured
+/// interleaved in one group): the message `<id>.a-faster`, `<id>.b-faster`, or
+/// `<id>.no-clear-difference` when the interval covers 1. Facts: `a` and `b` (the p50s), `ratio`
+/// (how many times faster the faster side was) and `measured` (the ratio with its interval).
+fn who_wins(id: &str, cmp: &Comparison, a: &Measurement, b: &Measurement) -> Text {
+    let (choice, by) = if cmp.status == Verdict::NoClearDifference {
+        ("no-clear-difference", cmp.ratio)
+    } else if cmp.ratio >= 1.0 {
+        ("a-faster", cmp.ratio)
+    } else {
+        ("b-faster", 1.0 / cmp.ratio)
+    };
+    Text::msg(&format!("{id}.{choice}"))
+        .fact("a", a.p50())
+        .fact("b", b.p50())
+        .fact("ratio", Fact::Ratio(by))
+        .fact("measured", cmp.measured())
 }

@@ -12,11 +12,11 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, ensure};
 use redis::{ConnectionLike, Script};
 
-use super::short;
+use crate::demo::support::{pttl, short};
 use crate::demo::{Ctx, DemoReport, NoteKind, run_together};
-use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, format_duration};
+use crate::measure::{Backend, Claim};
 use crate::server::Version;
+use crate::text::{Fact, Text};
 
 /// Requests allowed per window, per user.
 const LIMIT: u64 = 10;
@@ -143,13 +143,7 @@ fn ms(offset: u64) -> String {
 
 /// The boundary burst through both limiters, with injected time.
 pub fn rate_limiter(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "rate-limiter",
-        ctx.tr(
-            "Rate limiters: a fixed window against a sliding-window log at a window boundary",
-            "限流器：窗口边界上的固定窗口 vs 滑动窗口日志",
-        ),
-    );
+    let mut report = DemoReport::new("rate-limiter", Text::msg("title"));
     let version = ctx.version();
     let limiters = Limiters::new(version);
     let mut con = ctx.connect()?;
@@ -170,10 +164,9 @@ pub fn rate_limiter(ctx: &Ctx) -> Result<DemoReport> {
     // Every key carries an expiry: a limiter must not leak a key per user per window.
     let mut keys = vec![log_key.clone()];
     keys.extend((0..3).map(|w| Limiters::fixed_key(ctx, &user, T0 + w * WINDOW_MS)));
-    let mut no_ttl = 0;
+    let mut no_ttl = 0_usize;
     for k in &keys {
-        let pttl: i64 = redis::cmd("PTTL").arg(k).query(&mut con)?;
-        if pttl == -1 {
+        if pttl(&mut con, k)? == -1 {
             no_ttl += 1;
         }
     }
@@ -186,7 +179,7 @@ pub fn rate_limiter(ctx: &Ctx) -> Result<DemoReport> {
         |ok: &[u64], name: char| trace.iter().filter(|(b, off)| *b == name && ok.contains(off)).count() as u64;
     let (fixed_max, fixed_from, fixed_to) = max_in_window(&fixed_ok, WINDOW_MS);
     let (sliding_max, sliding_from, sliding_to) = max_in_window(&sliding_ok, WINDOW_MS);
-    let mut rows: Vec<Vec<String>> = ['A', 'B', 'C']
+    let mut rows: Vec<Vec<Text>> = ['A', 'B', 'C']
         .iter()
         .map(|&name| {
             let (first, last) = trace
@@ -194,89 +187,58 @@ pub fn rate_limiter(ctx: &Ctx) -> Result<DemoReport> {
                 .filter(|(b, _)| *b == name)
                 .fold((u64::MAX, 0), |(lo, hi), (_, off)| (lo.min(*off), hi.max(*off)));
             vec![
-                match ctx.lang {
-                    Lang::En => format!("burst {name}: {BURST} requests, {} – {}", ms(first), ms(last)),
-                    Lang::Zh => format!("突发 {name}：{BURST} 个请求，{} – {}", ms(first), ms(last)),
-                },
-                in_burst(&fixed_ok, name).to_string(),
-                in_burst(&sliding_ok, name).to_string(),
+                Text::msg("boundary.burst")
+                    .fact("name", name.to_string())
+                    .fact("requests", BURST)
+                    .fact("from", ms(first))
+                    .fact("to", ms(last)),
+                Text::Plain(in_burst(&fixed_ok, name).to_string()),
+                Text::Plain(in_burst(&sliding_ok, name).to_string()),
             ]
         })
         .collect();
     rows.push(vec![
-        ctx.tr("most allowed in any 1 s window", "任意 1 秒窗口内放行最多").to_string(),
-        format!("{fixed_max} ({} – {})", ms(fixed_from), ms(fixed_to)),
-        format!("{sliding_max} ({} – {})", ms(sliding_from), ms(sliding_to)),
+        Text::msg("boundary.most-in-window"),
+        Text::Plain(format!("{fixed_max} ({} – {})", ms(fixed_from), ms(fixed_to))),
+        Text::Plain(format!("{sliding_max} ({} – {})", ms(sliding_from), ms(sliding_to))),
     ]);
     rows.push(vec![
-        ctx.tr("memory per user (MEMORY USAGE)", "每个用户的内存（MEMORY USAGE）").to_string(),
-        match ctx.lang {
-            Lang::En => format!("{} B: one counter per window", fixed_bytes.unwrap_or(0)),
-            Lang::Zh => format!("{} B：每个窗口一个计数器", fixed_bytes.unwrap_or(0)),
-        },
-        match ctx.lang {
-            Lang::En => format!("{} B: one member per request admitted", log_bytes.unwrap_or(0)),
-            Lang::Zh => format!("{} B：每个放行的请求一个成员", log_bytes.unwrap_or(0)),
-        },
+        Text::msg("boundary.memory"),
+        Text::msg("boundary.memory-fixed").fact("bytes", Fact::Bytes(fixed_bytes.unwrap_or(0))),
+        Text::msg("boundary.memory-sliding").fact("bytes", Fact::Bytes(log_bytes.unwrap_or(0))),
     ]);
     let fixed_how = if version.at_least(7, 0) {
         format!("MULTI, INCR, EXPIRE … {} NX, EXEC", KEY_TTL_SECS)
     } else {
         "EVALSHA: INCR, EXPIRE if 1".to_string()
     };
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "Limit {LIMIT} requests per {} s for user {USER}; 60 requests at injected times (seconds after a window boundary)",
-                WINDOW_MS / 1_000
-            ),
-            Lang::Zh => format!(
-                "用户 {USER} 每 {} 秒限 {LIMIT} 个请求；60 个请求，时间由调用方注入（自某个窗口边界起的秒数）",
-                WINDOW_MS / 1_000
-            ),
-        },
-        &[
-            ctx.tr("requests", "请求"),
-            &match ctx.lang {
-                Lang::En => format!("fixed window allowed ({fixed_how})"),
-                Lang::Zh => format!("固定窗口放行（{fixed_how}）"),
-            },
-            &match ctx.lang {
-                Lang::En => format!("sliding log allowed ({SLIDING_HOW})"),
-                Lang::Zh => format!("滑动日志放行（{SLIDING_HOW}）"),
-            },
+    report.table(
+        Text::msg("boundary")
+            .fact("limit", LIMIT)
+            .fact("window_s", WINDOW_MS / 1_000)
+            .fact("user", USER)
+            .fact("requests", trace.len()),
+        vec![
+            Text::msg("boundary.header-requests"),
+            Text::msg("boundary.header-fixed").fact("how", fixed_how),
+            Text::msg("boundary.header-sliding").fact("how", SLIDING_HOW),
         ],
         rows,
     );
     report.note(
         NoteKind::Info,
-        match ctx.lang {
-            Lang::En => format!(
-                "Keys: {} for each window, {} for the log. Time is passed in as an argument so the bursts land exactly on the boundary; in production the script reads the server's clock with redis.call('TIME'), so that app servers with skewed clocks agree. Expiry runs on the server's real clock, not on the injected one, so the keys here live {KEY_TTL_SECS} s; with the server's clock, one window is enough. Keys left without an expiry: {no_ttl} of {}.",
+        Text::msg("keys")
+            .fact(
+                "fixed_key",
                 short(&Limiters::fixed_key(ctx, &user, T0)).replace(&(T0 / WINDOW_MS).to_string(), "{now/1000}"),
-                short(&log_key),
-                keys.len()
-            ),
-            Lang::Zh => format!(
-                "键：每个窗口一个 {}，日志用 {}。时间作为参数传入，突发请求才能正好落在边界上；生产环境中脚本用 redis.call('TIME') 读服务器时钟，这样时钟有偏差的各台应用服务器也能一致。过期按服务器的真实时钟计算，而不是注入的时间，所以这里的键保留 {KEY_TTL_SECS} 秒；用服务器时钟时，一个窗口的长度就够了。没有过期时间的键：{} 个中有 {no_ttl} 个。",
-                short(&Limiters::fixed_key(ctx, &user, T0)).replace(&(T0 / WINDOW_MS).to_string(), "{now/1000}"),
-                short(&log_key),
-                keys.len()
-            ),
-        },
+            )
+            .fact("log_key", short(&log_key))
+            .fact("ttl", KEY_TTL_SECS)
+            .fact("no_ttl", no_ttl)
+            .fact("keys", keys.len()),
     );
     if !version.at_least(7, 0) {
-        report.note(
-            NoteKind::Info,
-            match ctx.lang {
-                Lang::En => format!(
-                    "Redis {version} has no EXPIRE … NX (7.0+), so the fixed window is a Lua script that sets the expiry on the first INCR only. A plain EXPIRE on every request would keep pushing the expiry out."
-                ),
-                Lang::Zh => format!(
-                    "Redis {version} 没有 EXPIRE … NX（7.0 起才有），所以固定窗口用 Lua 脚本实现，只在第一次 INCR 时设置过期时间。每个请求都执行普通的 EXPIRE 会不断推迟过期时间。"
-                ),
-            },
-        );
+        report.note(NoteKind::Info, Text::msg("no-expire-nx").fact("version", version.to_string()));
     }
 
     // Cost per check: both are one round trip; the log does more work and keeps more.
@@ -293,53 +255,31 @@ pub fn rate_limiter(ctx: &Ctx) -> Result<DemoReport> {
     let group = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "fixed-window-check",
-                ctx.tr("fixed window check (1 round trip)", "固定窗口检查（1 次往返）"),
-                Backend::Redis,
-                || {
-                    limiters.fixed(ctx, &mut *con.borrow_mut(), &timed_user, tick())?;
-                    Ok(())
-                },
-            )
-            .op(
-                "sliding-log-check",
-                ctx.tr("sliding log check, Lua (1 round trip)", "滑动日志检查，Lua（1 次往返）"),
-                Backend::Redis,
-                || {
-                    let now = tick();
-                    n += 1;
-                    limiters.sliding(&mut *con.borrow_mut(), &timed_log, now, &format!("{now}-{n}"))?;
-                    Ok(())
-                },
-            )
+            .op("fixed-window-check", "fixed window", Backend::Redis, || {
+                limiters.fixed(ctx, &mut *con.borrow_mut(), &timed_user, tick())?;
+                Ok(())
+            })
+            .op("sliding-log-check", "sliding log", Backend::Redis, || {
+                let now = tick();
+                n += 1;
+                limiters.sliding(&mut *con.borrow_mut(), &timed_log, now, &format!("{now}-{n}"))?;
+                Ok(())
+            })
             .run()?,
     );
     report.compare("fixed-vs-sliding-check", group.get("fixed-window-check"), group.get("sliding-log-check"))?;
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "Between the two: the sliding-window counter (Cloudflare's) keeps this window's and the previous window's counters and weighs the previous one by how much of it still overlaps the sliding window: O(1) memory, a small approximation. A token bucket (or GCRA) in Lua allows short bursts up to a set size while holding the average rate.",
-            "折中方案：滑动窗口计数器（Cloudflare 的做法）保存当前窗口和上一个窗口的计数，按上一个窗口与滑动窗口仍重叠的比例加权：内存 O(1)，误差很小。令牌桶（或 GCRA）用 Lua 实现，允许不超过设定大小的短时突发，同时保持平均速率。",
-        ),
-    );
+    report.note(NoteKind::Info, Text::msg("in-between"));
 
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "Limit {LIMIT} per second: the fixed window let {fixed_max} requests through within one second ({} – {}), {}× the limit, because a new window starts with a fresh counter; the sliding log let at most {sliding_max} through in any second",
-            ms(fixed_from),
-            ms(fixed_to),
-            fixed_max as f64 / LIMIT as f64
-        ),
-        Lang::Zh => format!(
-            "每秒限 {LIMIT} 个：固定窗口在一秒之内（{} – {}）放行了 {fixed_max} 个请求，是限额的 {} 倍，因为新窗口的计数器从零开始；滑动日志在任意一秒内最多放行 {sliding_max} 个",
-            ms(fixed_from),
-            ms(fixed_to),
-            fixed_max as f64 / LIMIT as f64
-        ),
-    };
     let holds = fixed_max == 2 * LIMIT && sliding_max == LIMIT && no_ttl == 0;
-    report.claim(Claim::new("sliding-log-holds-limit", text, format!("{fixed_max} → {sliding_max}"), holds));
+    report.claim(
+        Claim::new("sliding-log-holds-limit", "", format!("{fixed_max} → {sliding_max}"), holds)
+            .fact("limit", LIMIT)
+            .fact("fixed_max", fixed_max)
+            .fact("from", ms(fixed_from))
+            .fact("to", ms(fixed_to))
+            .fact("times", Fact::Ratio(fixed_max as f64 / LIMIT as f64))
+            .fact("sliding_max", sliding_max),
+    );
     Ok(report)
 }
 
@@ -363,19 +303,6 @@ impl Check {
             Check::IncrFirst => "incr-first",
             Check::Log => "log",
             Check::LogTimestampMember => "log-ts-member",
-        }
-    }
-
-    fn label(self, ctx: &Ctx) -> &'static str {
-        match self {
-            Check::ThenIncr => ctx.tr("GET, check, then INCR (client side)", "先 GET、检查、再 INCR（在客户端判断）"),
-            Check::IncrFirst => ctx.tr("fixed window: INCR, then compare the reply", "固定窗口：先 INCR，再比较返回值"),
-            Check::Log => {
-                ctx.tr("sliding log (Lua), unique member per request", "滑动日志（Lua），每个请求一个唯一成员")
-            }
-            Check::LogTimestampMember => {
-                ctx.tr("sliding log (Lua), member = the timestamp alone", "滑动日志（Lua），成员只用时间戳")
-            }
         }
     }
 }
@@ -427,13 +354,7 @@ fn race(ctx: &Ctx, limiters: &Limiters, check: Check, workers: usize, per_worker
 
 /// Many requests from one user at the same instant: only an atomic check-and-count holds the limit.
 pub fn limiter_race(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "limiter-race",
-        ctx.tr(
-            "Rate limiters under concurrency: the check and the count must be one step",
-            "并发下的限流器：检查和计数必须是一步",
-        ),
-    );
+    let mut report = DemoReport::new("limiter-race", Text::msg("title"));
     let limiters = Limiters::new(ctx.version());
     let (workers, per_worker) = (ctx.n(8, 8), ctx.n(5, 5));
     let requests = (workers * per_worker) as u64;
@@ -444,52 +365,38 @@ pub fn limiter_race(ctx: &Ctx) -> Result<DemoReport> {
     }
     let [then_incr, incr_first, log, ts_member] =
         <[u64; 4]>::try_from(allowed.as_slice()).map_err(|_| anyhow!("expected four races"))?;
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "{workers} app servers × {per_worker} requests = {requests} requests from user {USER} in the same millisecond; limit {LIMIT} per second"
-            ),
-            Lang::Zh => format!(
-                "{workers} 台应用服务器 × 每台 {per_worker} 个请求 = 用户 {USER} 在同一毫秒内的 {requests} 个请求；每秒限 {LIMIT} 个"
-            ),
-        },
-        &[ctx.tr("limiter", "限流方式"), ctx.tr("allowed", "放行"), ctx.tr("over the limit", "超出限额")],
+    report.table(
+        Text::msg("race")
+            .fact("workers", workers)
+            .fact("per_worker", per_worker)
+            .fact("requests", requests)
+            .fact("user", USER)
+            .fact("limit", LIMIT),
+        vec![Text::msg("race.header-limiter"), Text::msg("race.header-allowed"), Text::msg("race.header-over")],
         checks
             .iter()
             .zip(&allowed)
-            .map(|(c, &a)| vec![c.label(ctx).to_string(), a.to_string(), a.saturating_sub(LIMIT).to_string()])
+            .map(|(c, &a)| {
+                vec![
+                    Text::msg(&format!("check.{}", c.tag())),
+                    Text::Plain(a.to_string()),
+                    Text::Plain(a.saturating_sub(LIMIT).to_string()),
+                ]
+            })
             .collect(),
     );
-    report.note(
-        NoteKind::Simulated,
-        match ctx.lang {
-            Lang::En => format!(
-                "the client-side check pauses {} between its GET and its INCR, widening the gap the round trip already leaves (another call, a GC pause)",
-                format_duration(CHECK_GAP)
-            ),
-            Lang::Zh => format!(
-                "客户端判断的做法在 GET 和 INCR 之间暂停 {}，放大了网络往返本来就留下的空隙（中间的其他调用、一次 GC 停顿）",
-                format_duration(CHECK_GAP)
-            ),
-        },
-    );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "INCR-first is atomic by construction: every request counts itself, and the reply tells it whether it is within the limit (it overcounts rejected requests, which is usually what you want). A script runs alone on the server, so the log's trim-count-add cannot interleave. Members of a sorted set are unique: two requests in the same millisecond with the timestamp as the member are one member, so the log under-counts.",
-            "先 INCR 天然是原子的：每个请求都先计上自己，再由返回值判断是否超限（被拒绝的请求也计数，通常正合需要）。脚本在服务器上独占执行，所以日志的“清理-计数-添加”不会被打断。有序集合的成员是唯一的：同一毫秒内的两个请求如果只用时间戳作成员，就是同一个成员，日志因此少计。",
-        ),
-    );
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "{requests} simultaneous requests, limit {LIMIT}: GET-check-INCR from the client let {then_incr} through; INCR-first let {incr_first} and the sliding-log script {log}, exactly the limit. With the timestamp alone as the member, the log let {ts_member} through"
-        ),
-        Lang::Zh => format!(
-            "{requests} 个同时到达的请求，限额 {LIMIT}：在客户端先 GET、检查再 INCR 放行了 {then_incr} 个；先 INCR 放行 {incr_first} 个，滑动日志脚本放行 {log} 个，正好等于限额。只用时间戳作成员时，日志放行了 {ts_member} 个"
-        ),
-    };
+    report.note(NoteKind::Simulated, Text::msg("check-gap").fact("gap", CHECK_GAP));
+    report.note(NoteKind::Info, Text::msg("why-atomic"));
     let holds = then_incr > LIMIT && incr_first == LIMIT && log == LIMIT && ts_member > LIMIT;
-    report.claim(Claim::new("atomic-check-holds-limit", text, format!("{then_incr} → {incr_first}"), holds));
+    report.claim(
+        Claim::new("atomic-check-holds-limit", "", format!("{then_incr} → {incr_first}"), holds)
+            .fact("requests", requests)
+            .fact("limit", LIMIT)
+            .fact("then_incr", then_incr)
+            .fact("incr_first", incr_first)
+            .fact("log", log)
+            .fact("ts_member", ts_member),
+    );
     ensure!(requests > LIMIT, "the race needs more requests than the limit");
     Ok(report)
 }
