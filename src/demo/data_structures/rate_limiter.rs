@@ -3,34 +3,31 @@
 //! sliding-window log (a sorted set of request times, trimmed and counted in one Lua script) never
 //! lets more than the limit through in any window. Time is injected — the script gets `now` as an
 //! argument — so the boundary burst lands where we put it instead of where the wall clock happens to
-//! be. Then the same limits under concurrency: check-then-increment from the client overspends.
+//! be. The limiters themselves are shared with [`super::limiter_race`], which runs them under
+//! concurrency.
 
 use std::cell::{Cell, RefCell};
-use std::thread;
-use std::time::Duration;
 
-use anyhow::{Result, anyhow, ensure};
+use anyhow::Result;
 use redis::{ConnectionLike, Script};
 
 use crate::demo::support::{pttl, short};
-use crate::demo::{Ctx, DemoReport, NoteKind, run_together};
+use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim};
 use crate::server::Version;
 use crate::text::{Fact, Text};
 
 /// Requests allowed per window, per user.
-const LIMIT: u64 = 10;
+pub(super) const LIMIT: u64 = 10;
 /// The window, in ms.
-const WINDOW_MS: u64 = 1_000;
+pub(super) const WINDOW_MS: u64 = 1_000;
 /// The injected clock's origin: 2026-11-26T00:00:00Z in ms, on a window boundary.
-const T0: u64 = 1_795_651_200_000;
+pub(super) const T0: u64 = 1_795_651_200_000;
 /// The user whose API calls are limited.
-const USER: u64 = 1001;
+pub(super) const USER: u64 = 1001;
 /// Requests in each burst of the boundary scenario, 5 ms apart.
 const BURST: u64 = 20;
 const BURST_GAP_MS: u64 = 5;
-/// In the race, the client's gap between its check and its increment (on top of the round trip).
-const CHECK_GAP: Duration = Duration::from_millis(1);
 
 /// Fixed window before Redis 7.0 (no EXPIRE … NX): INCR, and set the expiry only on the first hit.
 const FIXED_LUA: &str = "local n = redis.call('INCR', KEYS[1])
@@ -55,28 +52,28 @@ const SLIDING_HOW: &str = "EVALSHA: ZREMRANGEBYSCORE, ZCARD, ZADD, PEXPIRE";
 /// How long the limiters' keys live, in seconds. A key's expiry runs on the server's own clock while
 /// the requests here carry injected times, so the keys get slack: a stalled machine must not expire
 /// a window in the middle of a burst. With `now` from the server (TIME), one window is enough.
-const KEY_TTL_SECS: u64 = 10;
+pub(super) const KEY_TTL_SECS: u64 = 10;
 
 /// The two limiters, both taking the time they are told.
-struct Limiters {
+pub(super) struct Limiters {
     version: Version,
     fixed_lua: Script,
     sliding: Script,
 }
 
 impl Limiters {
-    fn new(version: Version) -> Limiters {
+    pub(super) fn new(version: Version) -> Limiters {
         Limiters { version, fixed_lua: Script::new(FIXED_LUA), sliding: Script::new(SLIDING_LUA) }
     }
 
     /// The fixed window's counter key for the window holding `now`.
-    fn fixed_key(ctx: &Ctx, user: &str, now: u64) -> String {
+    pub(super) fn fixed_key(ctx: &Ctx, user: &str, now: u64) -> String {
         ctx.key(&format!("ratelimit:api:fixed:user:{user}:{}", now / WINDOW_MS))
     }
 
     /// Count this request in its window and say whether it is within the limit. One round trip:
     /// `MULTI; INCR; EXPIRE … NX; EXEC` on 7.0+, the Lua script before.
-    fn fixed(&self, ctx: &Ctx, con: &mut impl ConnectionLike, user: &str, now: u64) -> Result<bool> {
+    pub(super) fn fixed(&self, ctx: &Ctx, con: &mut impl ConnectionLike, user: &str, now: u64) -> Result<bool> {
         let key = Limiters::fixed_key(ctx, user, now);
         let count: u64 = if self.version.at_least(7, 0) {
             let (n,): (u64,) = redis::pipe()
@@ -97,7 +94,7 @@ impl Limiters {
     }
 
     /// Try to log this request in the user's sliding window; `member` must be unique per request.
-    fn sliding(&self, con: &mut impl ConnectionLike, key: &str, now: u64, member: &str) -> Result<bool> {
+    pub(super) fn sliding(&self, con: &mut impl ConnectionLike, key: &str, now: u64, member: &str) -> Result<bool> {
         let admitted: i64 = self
             .sliding
             .key(key)
@@ -216,7 +213,7 @@ pub fn rate_limiter(ctx: &Ctx) -> Result<DemoReport> {
         Text::msg("boundary")
             .fact("limit", LIMIT)
             .fact("window_s", WINDOW_MS / 1_000)
-            .fact("user", USER)
+            .fact("user", USER.to_string())
             .fact("requests", trace.len()),
         vec![
             Text::msg("boundary.header-requests"),
@@ -280,124 +277,6 @@ pub fn rate_limiter(ctx: &Ctx) -> Result<DemoReport> {
             .fact("times", Fact::Ratio(fixed_max as f64 / LIMIT as f64))
             .fact("sliding_max", sliding_max),
     );
-    Ok(report)
-}
-
-/// How the racing workers decide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Check {
-    /// GET the window's count; if under the limit, INCR. Two commands: others get in between.
-    ThenIncr,
-    /// INCR first and compare what it returns: the fixed window above.
-    IncrFirst,
-    /// The sliding-log script, with a member unique to each request.
-    Log,
-    /// The same script with the timestamp alone as the member: same-millisecond requests collide.
-    LogTimestampMember,
-}
-
-impl Check {
-    fn tag(self) -> &'static str {
-        match self {
-            Check::ThenIncr => "get-then-incr",
-            Check::IncrFirst => "incr-first",
-            Check::Log => "log",
-            Check::LogTimestampMember => "log-ts-member",
-        }
-    }
-}
-
-/// K workers × R requests from one user, all in the same injected millisecond; how many got through.
-fn race(ctx: &Ctx, limiters: &Limiters, check: Check, workers: usize, per_worker: usize) -> Result<u64> {
-    let user = format!("{USER}-{}", check.tag());
-    let log_key = ctx.key(&format!("ratelimit:api:log:user:{user}"));
-    let now = T0 + 5 * WINDOW_MS + 500;
-    let fixed_key = Limiters::fixed_key(ctx, &user, now);
-    let (allowed, _) = run_together(
-        workers,
-        |_| ctx.connect(),
-        |w, mut con| {
-            let mut ok = 0_u64;
-            for r in 0..per_worker {
-                ctx.check_interrupt()?;
-                let admitted = match check {
-                    Check::ThenIncr => {
-                        let count: Option<u64> = redis::cmd("GET").arg(&fixed_key).query(&mut con)?;
-                        if count.unwrap_or(0) < LIMIT {
-                            thread::sleep(CHECK_GAP);
-                            redis::pipe()
-                                .atomic()
-                                .cmd("INCR")
-                                .arg(&fixed_key)
-                                .ignore()
-                                .cmd("EXPIRE")
-                                .arg(&fixed_key)
-                                .arg(KEY_TTL_SECS)
-                                .ignore()
-                                .exec(&mut con)?;
-                            true
-                        } else {
-                            false
-                        }
-                    }
-                    Check::IncrFirst => limiters.fixed(ctx, &mut con, &user, now)?,
-                    Check::Log => limiters.sliding(&mut con, &log_key, now, &format!("{now}-{w}-{r}"))?,
-                    Check::LogTimestampMember => limiters.sliding(&mut con, &log_key, now, &now.to_string())?,
-                };
-                ok += u64::from(admitted);
-            }
-            Ok(ok)
-        },
-    )?;
-    Ok(allowed.iter().sum())
-}
-
-/// Many requests from one user at the same instant: only an atomic check-and-count holds the limit.
-pub fn limiter_race(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new("limiter-race", Text::msg("title"));
-    let limiters = Limiters::new(ctx.version());
-    let (workers, per_worker) = (ctx.n(8, 8), ctx.n(5, 5));
-    let requests = (workers * per_worker) as u64;
-    let checks = [Check::ThenIncr, Check::IncrFirst, Check::Log, Check::LogTimestampMember];
-    let mut allowed = Vec::new();
-    for check in checks {
-        allowed.push(race(ctx, &limiters, check, workers, per_worker)?);
-    }
-    let [then_incr, incr_first, log, ts_member] =
-        <[u64; 4]>::try_from(allowed.as_slice()).map_err(|_| anyhow!("expected four races"))?;
-    report.table(
-        Text::msg("race")
-            .fact("workers", workers)
-            .fact("per_worker", per_worker)
-            .fact("requests", requests)
-            .fact("user", USER)
-            .fact("limit", LIMIT),
-        vec![Text::msg("race.header-limiter"), Text::msg("race.header-allowed"), Text::msg("race.header-over")],
-        checks
-            .iter()
-            .zip(&allowed)
-            .map(|(c, &a)| {
-                vec![
-                    Text::msg(&format!("check.{}", c.tag())),
-                    Text::Plain(a.to_string()),
-                    Text::Plain(a.saturating_sub(LIMIT).to_string()),
-                ]
-            })
-            .collect(),
-    );
-    report.note(NoteKind::Simulated, Text::msg("check-gap").fact("gap", CHECK_GAP));
-    report.note(NoteKind::Info, Text::msg("why-atomic"));
-    let holds = then_incr > LIMIT && incr_first == LIMIT && log == LIMIT && ts_member > LIMIT;
-    report.claim(
-        Claim::new("atomic-check-holds-limit", "", format!("{then_incr} → {incr_first}"), holds)
-            .fact("requests", requests)
-            .fact("limit", LIMIT)
-            .fact("then_incr", then_incr)
-            .fact("incr_first", incr_first)
-            .fact("log", log)
-            .fact("ts_member", ts_member),
-    );
-    ensure!(requests > LIMIT, "the race needs more requests than the limit");
     Ok(report)
 }
 
