@@ -5,6 +5,7 @@
 
 mod cache_aside;
 mod context;
+mod data_structures;
 mod discovery;
 mod http_cache;
 pub mod klines;
@@ -13,7 +14,6 @@ mod pubsub;
 mod report;
 mod runner;
 mod sessions;
-mod structures;
 pub mod support;
 mod together;
 mod versus;
@@ -60,11 +60,11 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "session-expiry", run: sessions::session_expiry },
     Demo { name: "ws-subscriptions", run: sessions::ws_subscriptions },
     Demo { name: "ws-clients", run: sessions::ws_clients },
-    Demo { name: "counters", run: structures::counters },
-    Demo { name: "job-queue", run: structures::job_queue },
-    Demo { name: "leaderboard", run: structures::leaderboard },
-    Demo { name: "rate-limiter", run: structures::rate_limiter },
-    Demo { name: "limiter-race", run: structures::limiter_race },
+    Demo { name: "counters", run: data_structures::counters },
+    Demo { name: "job-queue", run: data_structures::job_queue },
+    Demo { name: "leaderboard", run: data_structures::leaderboard },
+    Demo { name: "rate-limiter", run: data_structures::rate_limiter },
+    Demo { name: "limiter-race", run: data_structures::limiter_race },
     Demo { name: "http-upstream-calls", run: http_cache::upstream_calls },
     Demo { name: "http-cache-keys", run: http_cache::request_keys },
     Demo { name: "http-freshness", run: http_cache::freshness },

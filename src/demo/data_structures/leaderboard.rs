@@ -13,12 +13,13 @@ use rand_distr::{Distribution, LogNormal, Zipf};
 use redis::ConnectionLike;
 use rusqlite::{Connection, OptionalExtension, StatementStatus, params};
 
-use super::{mix, short, who_wins};
+use super::{mix, who_wins};
+use crate::demo::support::short;
 use crate::demo::{Ctx, DemoReport, NoteKind};
-use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, format_count, format_duration, format_ratio};
+use crate::measure::{Backend, Claim, format_count, format_duration};
 use crate::server::Version;
 use crate::sql::{self, Durability};
+use crate::text::{Fact, Text};
 
 /// Trades per trader on average (every trader trades once; the rest go to a Zipf-skewed few).
 const TRADES_PER_TRADER: usize = 4;
@@ -154,13 +155,7 @@ fn place(rank: u64) -> String {
 
 /// Load a day of trades into both, check that both give the same answers, then time them.
 pub fn leaderboard(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "leaderboard",
-        ctx.tr(
-            "Leaderboards: trade volume in a sorted set against ORDER BY … LIMIT",
-            "排行榜：有序集合里的交易量 vs ORDER BY … LIMIT",
-        ),
-    );
+    let mut report = DemoReport::new("leaderboard", Text::msg("title"));
     let version = ctx.version();
     let traders = ctx.n(100_000, 10_000);
     let trades = trades(traders)?;
@@ -228,79 +223,52 @@ pub fn leaderboard(ctx: &Ctx) -> Result<DemoReport> {
     } else {
         format!("ZREVRANGE {} 0 {} WITHSCORES", short(&key), TOP - 1)
     };
-    let mut rows: Vec<Vec<String>> =
-        redis_top.iter().enumerate().map(|(i, (m, v))| vec![place(i as u64), m.clone(), format_count(*v)]).collect();
+    let figure = |v: u64| Text::Plain(format_count(v));
+    let mut rows: Vec<Vec<Text>> = redis_top
+        .iter()
+        .enumerate()
+        .map(|(i, (m, v))| vec![Text::Plain(place(i as u64)), Text::from(m), figure(*v)])
+        .collect();
     rows.push(vec!["…".into(), "…".into(), "…".into()]);
     rows.extend(redis_around.iter().enumerate().map(|(i, (m, v))| {
-        let mark = if *m == middle { ctx.tr("  ← middle trader", "  ← 中位交易者") } else { "" };
-        vec![place(around_from + i as u64), format!("{m}{mark}"), format_count(*v)]
+        let who = if *m == middle { Text::msg("top.middle").fact("trader", m.as_str()) } else { Text::from(m) };
+        vec![Text::Plain(place(around_from + i as u64)), who, figure(*v)]
     }));
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!("{top_cmd}, and ZRANGE around the middle trader (the SQL side returned the same rows)"),
-            Lang::Zh => format!("{top_cmd}，以及中位交易者前后的 ZRANGE（SQL 一侧返回的行完全相同）"),
-        },
-        &[ctx.tr("place", "名次"), ctx.tr("trader", "交易者"), ctx.tr("volume (USDT)", "交易量（USDT）")],
+    report.table(
+        Text::msg("top").fact("command", top_cmd),
+        vec![Text::msg("top.header-place"), Text::msg("top.header-trader"), Text::msg("top.header-volume")],
         rows,
     );
     let board_bytes: Option<u64> = redis::cmd("MEMORY").arg("USAGE").arg(&key).arg("SAMPLES").arg(0).query(&mut con)?;
     let encoding: String = redis::cmd("OBJECT").arg("ENCODING").arg(&key).query(&mut con)?;
     let page = |name: &str| -> Result<i64> { Ok(db.pragma_query_value(None, name, |r| r.get(0))?) };
     let sql_bytes = (page("page_count")? * page("page_size")?) as u64;
-    let mib = |b: u64| format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0));
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "{} trades by {} traders, loaded into both sides",
-                format_count(trades.len() as u64),
-                format_count(traders as u64)
-            ),
-            Lang::Zh => format!(
-                "{} 个交易者的 {} 笔成交，分别载入两侧",
-                format_count(traders as u64),
-                format_count(trades.len() as u64)
-            ),
-        },
-        &[ctx.tr("side", "一侧"), ctx.tr("how", "方式"), ctx.tr("load time", "载入耗时"), ctx.tr("size", "大小")],
+    report.table(
+        Text::msg("load").fact("trades", trades.len()).fact("traders", traders),
+        vec![
+            Text::msg("load.header-side"),
+            Text::msg("load.header-how"),
+            Text::msg("load.header-time"),
+            Text::msg("load.header-size"),
+        ],
         vec![
             vec![
                 "Redis".into(),
-                match ctx.lang {
-                    Lang::En => format!("ZINCRBY, {LOAD_CHUNK} per pipeline ({encoding})"),
-                    Lang::Zh => format!("ZINCRBY，每条流水线 {LOAD_CHUNK} 条（{encoding}）"),
-                },
-                format_duration(redis_load),
-                match ctx.lang {
-                    Lang::En => format!("{} in RAM (MEMORY USAGE)", board_bytes.map(mib).unwrap_or_default()),
-                    Lang::Zh => format!("内存 {}（MEMORY USAGE）", board_bytes.map(mib).unwrap_or_default()),
-                },
+                Text::msg("load.redis-how").fact("chunk", LOAD_CHUNK).fact("encoding", encoding),
+                Text::Plain(format_duration(redis_load)),
+                Text::msg("load.redis-size").fact("bytes", Fact::Bytes(board_bytes.unwrap_or(0))),
             ],
             vec![
                 "SQLite".into(),
-                ctx.tr(
-                    "INSERT … ON CONFLICT DO UPDATE, one transaction, index (volume, trader)",
-                    "INSERT … ON CONFLICT DO UPDATE，一个事务，索引 (volume, trader)",
-                )
-                .into(),
-                format_duration(sql_load),
-                match ctx.lang {
-                    Lang::En => format!("{} on disk, table + index", mib(sql_bytes)),
-                    Lang::Zh => format!("磁盘 {}，表 + 索引", mib(sql_bytes)),
-                },
+                Text::msg("load.sqlite-how"),
+                Text::Plain(format_duration(sql_load)),
+                Text::msg("load.sqlite-size").fact("bytes", Fact::Bytes(sql_bytes)),
             ],
         ],
     );
 
     // Timings. Reads first, on the data just checked; updates last.
     // The reads take turns in rounds (one Redis connection, one SQLite connection, shared).
-    let last_en = format!("the last trader ({})", place(members - 1));
-    let last_zh = format!("最后一名（{}）", place(members - 1));
-    let which = |en: &str, zh: &str, redis: bool| match (ctx.lang, redis) {
-        (Lang::En, true) => format!("Redis ZREVRANK, {en}"),
-        (Lang::Zh, true) => format!("Redis ZREVRANK，{zh}"),
-        (Lang::En, false) => format!("SQLite COUNT of rows ahead, {en}"),
-        (Lang::Zh, false) => format!("SQLite COUNT 前面的行，{zh}"),
-    };
     let shared = RefCell::new(con);
     let zrevrank = |who: &str| -> Result<()> {
         let rank: Option<u64> = redis::cmd("ZREVRANK").arg(&key).arg(who).query(&mut *shared.borrow_mut())?;
@@ -310,35 +278,22 @@ pub fn leaderboard(ctx: &Ctx) -> Result<DemoReport> {
     let reads = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "top-redis",
-                ctx.tr("Redis top 10: ZRANGE … REV WITHSCORES", "Redis 前 10 名：ZRANGE … REV WITHSCORES"),
-                Backend::Redis,
-                || {
-                    let top = rev_range(&mut *shared.borrow_mut(), version, &key, 0, TOP as i64 - 1)?;
-                    ensure!(top.len() == TOP, "short top list");
-                    Ok(())
-                },
-            )
-            .op(
-                "top-sqlite",
-                ctx.tr(
-                    "SQLite top 10: ORDER BY volume DESC LIMIT 10 (index)",
-                    "SQLite 前 10 名：ORDER BY volume DESC LIMIT 10（索引）",
-                ),
-                Backend::Sqlite,
-                || {
-                    ensure!(sql_top(&db, TOP)?.len() == TOP, "short top list");
-                    Ok(())
-                },
-            )
-            .op("rank-first-redis", which("the #1 trader", "第 1 名", true), Backend::Redis, || zrevrank(&first))
-            .op("rank-first-sqlite", which("the #1 trader", "第 1 名", false), Backend::Sqlite, || {
+            .op("top-redis", "ZRANGE … REV WITHSCORES", Backend::Redis, || {
+                let top = rev_range(&mut *shared.borrow_mut(), version, &key, 0, TOP as i64 - 1)?;
+                ensure!(top.len() == TOP, "short top list");
+                Ok(())
+            })
+            .op("top-sqlite", "SQLite ORDER BY volume DESC LIMIT 10", Backend::Sqlite, || {
+                ensure!(sql_top(&db, TOP)?.len() == TOP, "short top list");
+                Ok(())
+            })
+            .op("rank-first-redis", "ZREVRANK #1", Backend::Redis, || zrevrank(&first))
+            .op("rank-first-sqlite", "SQLite COUNT #1", Backend::Sqlite, || {
                 sql_rank(&db, &first)?;
                 Ok(())
             })
-            .op("rank-last-redis", which(&last_en, &last_zh, true), Backend::Redis, || zrevrank(&last))
-            .op("rank-last-sqlite", which(&last_en, &last_zh, false), Backend::Sqlite, || {
+            .op("rank-last-redis", "ZREVRANK last", Backend::Redis, || zrevrank(&last))
+            .op("rank-last-sqlite", "SQLite COUNT last", Backend::Sqlite, || {
                 sql_rank(&db, &last)?;
                 Ok(())
             })
@@ -361,126 +316,72 @@ pub fn leaderboard(ctx: &Ctx) -> Result<DemoReport> {
     let updates = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "update-redis",
-                ctx.tr("Redis ZINCRBY (one trade)", "Redis ZINCRBY（一笔成交）"),
-                Backend::Redis,
-                || {
-                    let (who, amount) = next_trade();
-                    redis::cmd("ZINCRBY").arg(&key).arg(amount).arg(who).exec(&mut con)?;
-                    Ok(())
-                },
-            )
-            .op(
-                "update-sqlite",
-                ctx.tr(
-                    "SQLite upsert volume + amount, 1 commit, synchronous=OFF",
-                    "SQLite upsert volume + amount，每次提交，synchronous=OFF",
-                ),
-                Backend::Sqlite,
-                || {
-                    let (who, amount) = next_trade();
-                    db.prepare_cached(UPSERT_SQL)?.execute(params![who, amount as i64])?;
-                    Ok(())
-                },
-            )
+            .op("update-redis", "ZINCRBY", Backend::Redis, || {
+                let (who, amount) = next_trade();
+                redis::cmd("ZINCRBY").arg(&key).arg(amount).arg(who).exec(&mut con)?;
+                Ok(())
+            })
+            .op("update-sqlite", "SQLite upsert", Backend::Sqlite, || {
+                let (who, amount) = next_trade();
+                db.prepare_cached(UPSERT_SQL)?.execute(params![who, amount as i64])?;
+                Ok(())
+            })
             .run()?,
     );
     let (update_redis, update_sql) = (updates.get("update-redis"), updates.get("update-sqlite"));
     let update_cmp = report.compare("update-redis-vs-sqlite", update_redis, update_sql)?;
 
-    report.note(
-        NoteKind::Info,
-        match ctx.lang {
-            Lang::En => format!(
-                "Honestly: top 10: {}. Both walk an ordered index from its end and stop after 10 entries; SQLite does it in this process, Redis pays a round trip. One trade: {}.",
-                who_wins(ctx, &top_cmp, top_redis, top_sql),
-                who_wins(ctx, &update_cmp, update_redis, update_sql)
-            ),
-            Lang::Zh => format!(
-                "实话实说：前 10 名：{}。两边都从有序索引的一端开始走，走 10 项就停；SQLite 在本进程内完成，Redis 要付一次往返。一笔成交：{}。",
-                who_wins(ctx, &top_cmp, top_redis, top_sql),
-                who_wins(ctx, &update_cmp, update_redis, update_sql)
-            ),
-        },
-    );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "Why ranks differ: a skiplist node knows how many members each of its links skips (the span), so ZREVRANK adds spans along one O(log N) path. A B-tree index does not keep counts per subtree, so SQL counts the entries ahead one by one; OFFSET for \"around me\" walks them too, and a RANK() window function ranks every row. MySQL behaves the same way.",
-            "名次为什么不同：跳表节点记录了每条链接跨过多少个成员（span），所以 ZREVRANK 沿一条 O(log N) 的路径把跨度加起来即可。B 树索引不保存子树的计数，SQL 只能把排在前面的条目逐个数一遍；“我附近的名次”用的 OFFSET 同样要逐个走过，RANK() 窗口函数更是要给每一行排名。MySQL 也是如此。",
-        ),
-    );
+    report.note(NoteKind::Info, who_wins("top-10", &top_cmp, top_redis, top_sql));
+    report.note(NoteKind::Info, Text::msg("index-walk"));
+    report.note(NoteKind::Info, who_wins("one-trade", &update_cmp, update_redis, update_sql));
+    report.note(NoteKind::Info, who_wins("last-rank", &rank_last_cmp, rank_last_redis, rank_last_sql));
+    report.note(NoteKind::Info, Text::msg("why-ranks-differ"));
     if mismatches.is_empty() {
-        report.note(
-            NoteKind::Info,
-            match ctx.lang {
-                Lang::En => format!(
-                    "Equal volumes are ordered by trader, in reverse byte order under REV; the SQL side orders ties with trader DESC to match ({ties} tied neighbour pairs in the rows shown)."
-                ),
-                Lang::Zh => format!(
-                    "交易量相同时按交易者排序，REV 下按字节逆序；SQL 一侧用 trader DESC 与之对齐（上面显示的行中有 {ties} 对相邻的并列）。"
-                ),
-            },
-        );
+        report.note(NoteKind::Info, Text::msg("ties").fact("ties", ties));
     } else {
-        report.note(NoteKind::Caveat, format!("mismatches: {}", mismatches.join("; ")));
+        report.note(NoteKind::Caveat, Text::msg("mismatches").fact("mismatches", mismatches.join("; ")));
     }
 
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "Both sides gave the same answers: the top 10, the rank and volume of {} traders (#1, the middle, the last and {SAMPLED} random), the neighbours of the middle trader and the member count: {checked} checks, {} mismatches",
-            sample.len(),
-            mismatches.len()
-        ),
-        Lang::Zh => format!(
-            "两侧给出的答案完全相同：前 10 名、{} 个交易者（第 1 名、中位、最后一名和随机 {SAMPLED} 个）的名次和交易量、中位交易者的前后邻居以及成员数：校验 {checked} 项，不一致 {} 项",
-            sample.len(),
-            mismatches.len()
-        ),
-    };
     // A correctness check, not a finding: shown as a note when the answers match, a failed claim when
     // they do not.
     if mismatches.is_empty() {
-        report.note(NoteKind::Info, text);
+        report.note(
+            NoteKind::Info,
+            Text::msg("same-answers")
+                .fact("sampled", sample.len())
+                .fact("random", SAMPLED)
+                .fact("checked", checked)
+                .fact("mismatches", mismatches.len()),
+        );
     } else {
-        report.claim(Claim::new("same-answers", text, format!("{} / {checked}", mismatches.len()), false));
+        report.claim(
+            Claim::new("same-answers", "", format!("{} / {checked}", mismatches.len()), false)
+                .fact("sampled", sample.len())
+                .fact("random", SAMPLED)
+                .fact("checked", checked)
+                .fact("mismatches", mismatches.len()),
+        );
     }
 
-    let last_rank = who_wins(ctx, &rank_last_cmp, rank_last_redis, rank_last_sql);
     let growth = steps_last as f64 / steps_first.max(1) as f64;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "SQL's rank work grows with the rank: COUNT ran {} VM steps for #1 and {} for the last of {} ({}); p50 {} → {}. ZREVRANK is O(log N): {} → {}. For the last trader: {last_rank}",
-            format_count(steps_first),
-            format_count(steps_last),
-            format_count(members),
-            format_ratio(growth),
-            format_duration(rank_first_sql.p50()),
-            format_duration(rank_last_sql.p50()),
-            format_duration(rank_first_redis.p50()),
-            format_duration(rank_last_redis.p50())
-        ),
-        Lang::Zh => format!(
-            "SQL 求名次的工作量随名次增长：COUNT 对第 1 名执行 {} 步 VM 指令，对 {} 人中的最后一名执行 {} 步（{}）；p50 {} → {}。ZREVRANK 是 O(log N)：{} → {}。对最后一名：{last_rank}",
-            format_count(steps_first),
-            format_count(members),
-            format_count(steps_last),
-            format_ratio(growth),
-            format_duration(rank_first_sql.p50()),
-            format_duration(rank_last_sql.p50()),
-            format_duration(rank_first_redis.p50()),
-            format_duration(rank_last_redis.p50())
-        ),
-    };
     // Decided by counted work, not by timing: at least one step per row ahead, and far more than #1.
     let holds = steps_last >= members.saturating_sub(1) && steps_last > 100 * steps_first.max(1);
-    report.claim(Claim::new(
-        "sql-rank-work-grows",
-        text,
-        format!("{} → {} steps", format_count(steps_first), format_count(steps_last)),
-        holds,
-    ));
+    report.claim(
+        Claim::new(
+            "sql-rank-work-grows",
+            "",
+            format!("{} → {} steps", format_count(steps_first), format_count(steps_last)),
+            holds,
+        )
+        .fact("steps_first", steps_first)
+        .fact("steps_last", steps_last)
+        .fact("members", members)
+        .fact("growth", Fact::Ratio(growth))
+        .fact("sql_first", rank_first_sql.p50())
+        .fact("sql_last", rank_last_sql.p50())
+        .fact("redis_first", rank_first_redis.p50())
+        .fact("redis_last", rank_last_redis.p50()),
+    );
     Ok(report)
 }
 

@@ -11,12 +11,13 @@ use anyhow::{Result, ensure};
 use redis::ConnectionLike;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{mix, open_sql_worker, short, who_wins};
+use super::{SQL_WAIT, mix, who_wins};
+use crate::demo::support::short;
 use crate::demo::{Ctx, DemoReport, NoteKind, run_together};
-use crate::i18n::Lang;
 use crate::measure::{Backend, Claim, format_count};
 use crate::server::Version;
 use crate::sql::{self, Durability};
+use crate::text::Text;
 
 /// The job whose consumer is killed right after taking it (the first time it is taken).
 const CRASH_JOB: u64 = 37;
@@ -30,6 +31,11 @@ fn job(id: u64) -> String {
 
 fn job_id(job: &str) -> Option<u64> {
     job.split_once(':')?.0.parse().ok()
+}
+
+/// A worker's own connection to the SQLite file.
+fn open_sql_worker(path: &Path) -> Result<Connection> {
+    sql::open_worker(path, SQL_WAIT)
 }
 
 fn consumer_name(i: usize) -> String {
@@ -302,13 +308,7 @@ fn table_run(ctx: &Ctx, path: &Path, jobs: u64, workers: usize) -> Result<Outcom
 /// N tx-check jobs through three queues, one consumer killed mid-job in each; then one job timed
 /// through Redis and through the table.
 pub fn job_queue(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "job-queue",
-        ctx.tr(
-            "Queues: a consumer crashes holding a job — BRPOP, BLMOVE, a jobs table",
-            "队列：消费者拿着任务崩溃——BRPOP、BLMOVE 与任务表",
-        ),
-    );
+    let mut report = DemoReport::new("job-queue", Text::msg("title"));
     let version = ctx.version();
     let jobs = ctx.n(1_000, 200) as u64;
     let workers = ctx.n(4, 3);
@@ -320,71 +320,42 @@ pub fn job_queue(ctx: &Ctx) -> Result<DemoReport> {
 
     let take = if version.at_least(6, 2) { "BLMOVE" } else { "BRPOPLPUSH" };
     let timeout = block_timeout(version);
-    let label = |kind: Kind| match (kind, ctx.lang) {
-        (Kind::Pop, _) => format!("LPUSH + BRPOP … {timeout}"),
-        (Kind::Move, Lang::En) => format!("LPUSH + {take} → processing list, LREM"),
-        (Kind::Move, Lang::Zh) => format!("LPUSH + {take} → 处理中列表，LREM"),
-        (Kind::Table, Lang::En) => "SQLite jobs table, status column".to_string(),
-        (Kind::Table, Lang::Zh) => "SQLite 任务表，status 列".to_string(),
+    let label = |kind: Kind| match kind {
+        Kind::Pop => Text::Plain(format!("LPUSH + BRPOP … {timeout}")),
+        Kind::Move => Text::msg("queue.move").fact("take", take),
+        Kind::Table => Text::msg("queue.table"),
     };
     let rows = [(Kind::Pop, &pop), (Kind::Move, &moved), (Kind::Table, &table)]
         .iter()
         .map(|(kind, o)| {
             vec![
                 label(*kind),
-                format_count(o.distinct()),
-                o.stranded.to_string(),
-                o.recovered.to_string(),
-                o.lost().to_string(),
-                o.duplicates().to_string(),
+                Text::Plain(format_count(o.distinct())),
+                Text::Plain(o.stranded.to_string()),
+                Text::Plain(o.recovered.to_string()),
+                Text::Plain(o.lost().to_string()),
+                Text::Plain(o.duplicates().to_string()),
             ]
         })
         .collect();
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!(
-                "{} jobs on {}, {workers} consumers; whoever takes job #{CRASH_JOB} is killed right after taking it",
-                format_count(jobs),
-                short(&ctx.key(QUEUE))
-            ),
-            Lang::Zh => format!(
-                "{} 个任务放入 {}，{workers} 个消费者；谁拿到第 {CRASH_JOB} 号任务，谁就在拿到后立刻被杀掉",
-                format_count(jobs),
-                short(&ctx.key(QUEUE))
-            ),
-        },
-        &[
-            ctx.tr("queue", "队列"),
-            ctx.tr("jobs done", "完成的任务"),
-            ctx.tr("kept for the dead consumer", "为死掉的消费者保留的"),
-            ctx.tr("handed back by the reaper", "被回收器交还的"),
-            ctx.tr("lost", "丢失"),
-            ctx.tr("done twice", "重复处理"),
+    report.table(
+        Text::msg("crash")
+            .fact("jobs", jobs)
+            .fact("queue", short(&ctx.key(QUEUE)))
+            .fact("workers", workers)
+            .fact("crash_job", CRASH_JOB),
+        vec![
+            Text::msg("crash.header-queue"),
+            Text::msg("crash.header-done"),
+            Text::msg("crash.header-kept"),
+            Text::msg("crash.header-handed-back"),
+            Text::msg("crash.header-lost"),
+            Text::msg("crash.header-done-twice"),
         ],
         rows,
     );
-    report.note(
-        NoteKind::Simulated,
-        match ctx.lang {
-            Lang::En => format!(
-                "the \"crash\": the consumer that takes job #{CRASH_JOB} stops right there, as a killed process would, without finishing the job or telling anyone; processing a job is just recording its number"
-            ),
-            Lang::Zh => format!(
-                "所谓“崩溃”：拿到第 {CRASH_JOB} 号任务的消费者就停在那里，像进程被杀掉一样，既不完成任务也不通知任何人；“处理”任务只是记下它的编号"
-            ),
-        },
-    );
-    report.note(
-        NoteKind::Info,
-        match ctx.lang {
-            Lang::En => format!(
-                "Every blocking pop carries a timeout ({timeout} s); a consumer stops when its pop times out on an empty queue. The connection's read timeout is longer than that, as it must be: a client that gives up first makes redis-rs skip the late reply, and a job popped into it is lost. Here the reaper runs once the other consumers are done; a real one finds dead consumers by their expired heartbeat keys (lesson 8) and moves their processing lists back."
-            ),
-            Lang::Zh => format!(
-                "每个阻塞弹出都带超时（{timeout} 秒）；队列为空、弹出超时后消费者就停止。连接的读超时必须比它长：客户端先放弃的话，redis-rs 会跳过迟到的回复，其中弹出的任务也就丢了。这里回收器在其他消费者结束后运行一次；真实的回收器通过过期的心跳键（第 8 课）发现死掉的消费者，把它们的处理中列表移回队列。"
-            ),
-        },
-    );
+    report.note(NoteKind::Simulated, Text::msg("simulated-crash").fact("crash_job", CRASH_JOB));
+    report.note(NoteKind::Info, Text::msg("timeouts").fact("timeout", timeout));
 
     // One job end to end, uncontended: producer, consumer take, consumer done.
     let mut con = ctx.connect()?;
@@ -396,53 +367,25 @@ pub fn job_queue(ctx: &Ctx) -> Result<DemoReport> {
     let group = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "redis-job",
-                match ctx.lang {
-                    Lang::En => format!("Redis: LPUSH, {take}, LREM (3 round trips)"),
-                    Lang::Zh => format!("Redis：LPUSH、{take}、LREM（3 次往返）"),
-                },
-                Backend::Redis,
-                || {
-                    redis::cmd("LPUSH").arg(&queue).arg(&payload).exec(&mut con)?;
-                    let got = take_reliably(&mut con, version, &queue, &processing)?;
-                    ensure!(got.as_deref() == Some(payload.as_str()), "the timed job did not come back");
-                    let removed: i64 = redis::cmd("LREM").arg(&processing).arg(1).arg(&payload).query(&mut con)?;
-                    ensure!(removed == 1, "the timed job was not in the processing list");
-                    Ok(())
-                },
-            )
-            .op(
-                "sqlite-job",
-                ctx.tr(
-                    "SQLite: INSERT, claim UPDATE … RETURNING, UPDATE done (3 commits)",
-                    "SQLite：INSERT、认领 UPDATE … RETURNING、UPDATE 完成（3 次提交）",
-                ),
-                Backend::Sqlite,
-                || {
-                    db.prepare_cached("INSERT INTO jobs (tx_hash) VALUES (?1)")?.execute([&payload])?;
-                    let (id, _) =
-                        claim(&db, "timed")?.ok_or_else(|| anyhow::anyhow!("the timed job was not queued"))?;
-                    finish(&db, id, "timed")
-                },
-            )
+            .op("redis-job", format!("LPUSH, {take}, LREM"), Backend::Redis, || {
+                redis::cmd("LPUSH").arg(&queue).arg(&payload).exec(&mut con)?;
+                let got = take_reliably(&mut con, version, &queue, &processing)?;
+                ensure!(got.as_deref() == Some(payload.as_str()), "the timed job did not come back");
+                let removed: i64 = redis::cmd("LREM").arg(&processing).arg(1).arg(&payload).query(&mut con)?;
+                ensure!(removed == 1, "the timed job was not in the processing list");
+                Ok(())
+            })
+            .op("sqlite-job", "SQLite INSERT, UPDATE, UPDATE", Backend::Sqlite, || {
+                db.prepare_cached("INSERT INTO jobs (tx_hash) VALUES (?1)")?.execute([&payload])?;
+                let (id, _) = claim(&db, "timed")?.ok_or_else(|| anyhow::anyhow!("the timed job was not queued"))?;
+                finish(&db, id, "timed")
+            })
             .run()?,
     );
     let (redis_job, sql_job) = (group.get("redis-job"), group.get("sqlite-job"));
     let per_job = report.compare("redis-job-vs-sqlite-job", redis_job, sql_job)?;
-    report.note(
-        NoteKind::Info,
-        match ctx.lang {
-            Lang::En => format!(
-                "Honestly, per job: {}. Both queues are cheap; what differs is waiting. An idle BLMOVE consumer sleeps on the server and wakes the moment a job arrives; a table consumer must poll, trading latency against empty queries (lesson 5 measures that). With many consumers, MySQL 8 and PostgreSQL claim rows with SELECT … FOR UPDATE SKIP LOCKED; SQLite has one writer at a time. Streams with a consumer group (XREADGROUP, XACK, XAUTOCLAIM; lesson 5) give the same at-least-once guarantee with the bookkeeping built in.",
-                who_wins(ctx, &per_job, redis_job, sql_job)
-            ),
-            Lang::Zh => format!(
-                "实话实说，按单个任务算：{}。两种队列都不贵，差别在于等待。空闲的 BLMOVE 消费者在服务器上阻塞等待，任务一到立刻被唤醒；任务表的消费者只能轮询，要在延迟和空查询之间取舍（第 5 课测过）。消费者很多时，MySQL 8 和 PostgreSQL 用 SELECT … FOR UPDATE SKIP LOCKED 认领行；SQLite 同一时刻只有一个写者。带消费者组的 Stream（XREADGROUP、XACK、XAUTOCLAIM；第 5 课）提供同样的至少一次保证，而且记账是内置的。",
-                who_wins(ctx, &per_job, redis_job, sql_job)
-            ),
-        },
-    );
+    report.note(NoteKind::Info, who_wins("per-job", &per_job, redis_job, sql_job).fact("take", take));
+    report.note(NoteKind::Info, Text::msg("waiting"));
 
     let holds = pop.lost() == 1
         && pop.duplicates() == 0
@@ -450,55 +393,25 @@ pub fn job_queue(ctx: &Ctx) -> Result<DemoReport> {
         && moved.recovered == 1
         && moved.lost() == 0
         && moved.duplicates() == 0;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "A consumer killed after BRPOP took job #{CRASH_JOB} with it: lost {} of {} jobs. With {take} into its processing list the job was still there (kept: {}), the reaper moved it back (handed back: {}) and it was done: lost {}, done twice {}",
-            pop.lost(),
-            format_count(jobs),
-            moved.stranded,
-            moved.recovered,
-            moved.lost(),
-            moved.duplicates()
-        ),
-        Lang::Zh => format!(
-            "BRPOP 之后被杀掉的消费者把第 {CRASH_JOB} 号任务带走了：{} 个任务丢失 {} 个。用 {take} 移入它的处理中列表时，任务仍在列表里（{} 个），回收器把它移回队列（交还 {} 个）并被完成：丢失 {} 个，重复处理 {} 个",
-            format_count(jobs),
-            pop.lost(),
-            moved.stranded,
-            moved.recovered,
-            moved.lost(),
-            moved.duplicates()
-        ),
-    };
-    report.claim(Claim::new(
-        "processing-list-survives-crash",
-        text,
-        format!("{} → {}", pop.lost(), moved.lost()),
-        holds,
-    ));
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "The jobs table keeps a claimed row too: after the crash {} row stayed 'running' under the dead consumer, the reaper set {} back to 'queued', and lost was {} of {}",
-            table.stranded,
-            table.recovered,
-            table.lost(),
-            format_count(jobs)
-        ),
-        Lang::Zh => format!(
-            "任务表同样保留被认领的行：崩溃后有 {} 行以死掉的消费者的名义停在 'running'，回收器把 {} 行改回 'queued'，{} 个任务丢失 {} 个",
-            table.stranded,
-            table.recovered,
-            format_count(jobs),
-            table.lost()
-        ),
-    };
+    report.claim(
+        Claim::new("processing-list-survives-crash", "", format!("{} → {}", pop.lost(), moved.lost()), holds)
+            .fact("crash_job", CRASH_JOB)
+            .fact("pop_lost", pop.lost())
+            .fact("jobs", jobs)
+            .fact("take", take)
+            .fact("kept", moved.stranded)
+            .fact("handed_back", moved.recovered)
+            .fact("move_lost", moved.lost())
+            .fact("done_twice", moved.duplicates()),
+    );
     let holds = table.stranded == 1 && table.recovered == 1 && table.lost() == 0 && table.duplicates() == 0;
-    report.claim(Claim::new(
-        "jobs-table-survives-crash",
-        text,
-        format!("{} → {}", table.stranded, table.lost()),
-        holds,
-    ));
+    report.claim(
+        Claim::new("jobs-table-survives-crash", "", format!("{} → {}", table.stranded, table.lost()), holds)
+            .fact("kept", table.stranded)
+            .fact("handed_back", table.recovered)
+            .fact("lost", table.lost())
+            .fact("jobs", jobs),
+    );
     Ok(report)
 }
 
