@@ -139,8 +139,9 @@ impl DemoReport {
             note.text.resolve(lookup)?;
         }
         for claim in &mut self.claims {
-            if claim.text.is_empty() || lookup(&claim.id).is_some() {
-                let mut text = Text::Message { key: claim.id.clone(), facts: std::mem::take(&mut claim.facts) };
+            let key = claim.message.clone().unwrap_or_else(|| claim.id.clone());
+            if claim.text.is_empty() || lookup(&key).is_some() {
+                let mut text = Text::Message { key, facts: std::mem::take(&mut claim.facts) };
                 text.resolve(lookup)?;
                 claim.text = text.as_str().to_string();
             }

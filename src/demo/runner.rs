@@ -190,7 +190,12 @@ pub fn run_demos(
         };
         report.trace = trace.report();
         // The words: the lesson file's messages, in the learner's language, filled with the facts.
-        let lookup = |key: &str| lesson.message(settings.lang, &format!("{name}.{key}"));
+        // `<demo>.<key>`, else the lesson-wide `lesson.<key>` (words several demos share).
+        let lookup = |key: &str| {
+            lesson
+                .message(settings.lang, &format!("{name}.{key}"))
+                .or_else(|| lesson.message(settings.lang, &format!("lesson.{key}")))
+        };
         if let Err(problem) = report.resolve(&lookup) {
             report.error = Some(problem);
         }

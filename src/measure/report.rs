@@ -382,6 +382,9 @@ pub struct Claim {
     /// The figures for its message in the lesson file (`<demo>.<id>`), which gives `text`.
     #[serde(skip)]
     pub facts: crate::text::Facts,
+    /// Another message than `<demo>.<id>` for its text (a wording chosen by the outcome).
+    #[serde(skip)]
+    pub message: Option<String>,
 }
 
 /// A claim as stored: files written before `id` and `status` existed have only `holds`.
@@ -438,7 +441,15 @@ impl Claim {
             status,
             holds: status == ClaimStatus::Held,
             facts: Vec::new(),
+            message: None,
         }
+    }
+
+    /// Take the text from the message `<demo>.<key>` instead of `<demo>.<id>` (when the wording
+    /// depends on what the run found); the id stays.
+    pub fn message(mut self, key: &str) -> Claim {
+        self.message = Some(key.to_string());
+        self
     }
 
     /// A figure for the claim's message in the lesson file (`{name}` in `<demo>.<id>`).
