@@ -17,10 +17,11 @@ use redis::ConnectionLike;
 
 use self::codec::Candle;
 use self::series::{MARKETS, MINUTE_MS};
+use super::support::short;
 use super::{Ctx, DemoReport, NoteKind};
-use crate::i18n::Lang;
-use crate::measure::{Backend, Claim, Verdict, format_count, format_duration, format_ratio};
+use crate::measure::{Backend, Claim, Verdict, format_count};
 use crate::server::Version;
+use crate::text::{Fact, Text};
 
 /// The notes' interval.
 pub const INTERVAL: &str = "1m";
@@ -181,26 +182,9 @@ fn bucketed_range(
     decode_all(&replies.concat())
 }
 
-fn label_window(ctx: &Ctx, n: usize) -> String {
-    match (ctx.lang, n) {
-        (Lang::En, DAY) => format!("{} candles (1 day)", format_count(n as u64)),
-        (Lang::En, 60) => "60 candles (1 hour)".to_string(),
-        (Lang::En, _) => format!("{n} candles"),
-        (Lang::Zh, DAY) => format!("{} 根 K 线（1 天）", format_count(n as u64)),
-        (Lang::Zh, 60) => "60 根 K 线（1 小时）".to_string(),
-        (Lang::Zh, _) => format!("{n} 根 K 线"),
-    }
-}
-
 /// Load the candles, then query the same time windows from the sorted set and from SQLite.
 pub fn kline_ranges(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "kline-ranges",
-        ctx.tr(
-            "Time windows: ZRANGE … BYSCORE against an indexed SQL table",
-            "时间窗口查询：ZRANGE … BYSCORE 对比带索引的 SQL 表",
-        ),
-    );
+    let mut report = DemoReport::new("kline-ranges", Text::msg("title"));
     let mut con = ctx.connect()?;
     let version = ctx.version();
     let modern = version.at_least(6, 2);
@@ -213,7 +197,7 @@ pub fn kline_ranges(ctx: &Ctx) -> Result<DemoReport> {
     // Redis: one key for the whole series, and the same candles in bucket keys.
     let key = kline_key(ctx, market.symbol, "");
     load(&mut con, &key, &members(&candles, codec::encode))?;
-    let mut buckets = 0;
+    let mut buckets = 0_usize;
     for chunk in candles.chunks(bucket as usize) {
         ctx.check_interrupt()?;
         load(&mut con, &bucket_key(ctx, market.symbol, bucket, chunk[0].open_ms), &members(chunk, codec::encode))?;
@@ -227,22 +211,14 @@ pub fn kline_ranges(ctx: &Ctx) -> Result<DemoReport> {
     }
     report.note(
         NoteKind::Info,
-        match ctx.lang {
-            Lang::En => format!(
-                "Synthetic data (seeded random walk, the same every run): {} one-minute candles of {} over {days} days. Redis: one zset {} plus {buckets} bucket keys of {bucket}; SQLite: a table of {} symbols keyed (symbol, interval, ts), WITHOUT ROWID.",
-                format_count(candles.len() as u64),
-                market.symbol,
-                short(&key),
-                MARKETS.len()
-            ),
-            Lang::Zh => format!(
-                "合成数据（固定种子的随机游走，每次运行都相同）：{} 的 {} 根 1 分钟 K 线，共 {days} 天。Redis：一个有序集合 {}，外加 {buckets} 个各 {bucket} 根的分桶键；SQLite：一张存 {} 个交易对的表，主键 (symbol, interval, ts)，WITHOUT ROWID。",
-                market.symbol,
-                format_count(candles.len() as u64),
-                short(&key),
-                MARKETS.len()
-            ),
-        },
+        Text::msg("data")
+            .fact("candles", candles.len())
+            .fact("symbol", market.symbol)
+            .fact("days", days)
+            .fact("key", short(&key))
+            .fact("buckets", buckets)
+            .fact("bucket", bucket)
+            .fact("symbols", MARKETS.len()),
     );
 
     // Correctness first, outside any timing: the same windows from every store.
@@ -274,22 +250,16 @@ pub fn kline_ranges(ctx: &Ctx) -> Result<DemoReport> {
     } else {
         format!("ZRANGEBYSCORE {} {sample_from} ({to3}", short(&key))
     };
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!("{shown}: the first 3 minutes"),
-            Lang::Zh => format!("{shown}：前 3 分钟"),
-        },
-        &[
-            ctx.tr("member: open_ms|open|high|low|close|volume", "成员：open_ms|open|high|low|close|volume"),
-            ctx.tr("opens (UTC)", "开盘（UTC）"),
-            ctx.tr("close (USDT)", "收盘价（USDT）"),
-        ],
+    report.table(
+        Text::msg("sample").fact("command", shown),
+        vec![Text::msg("sample.header-member"), Text::msg("sample.header-opens"), Text::msg("sample.header-close")],
         sample
             .iter()
             .map(|m| match codec::decode(m) {
                 Ok(c) => vec![m.clone(), utc_minute(c.open_ms), codec::format_fixed(c.close, codec::PRICE_DECIMALS)],
                 Err(e) => vec![m.clone(), e.to_string(), String::new()],
             })
+            .map(|row| row.into_iter().map(Text::Plain).collect())
             .collect(),
     );
 
@@ -313,7 +283,6 @@ pub fn kline_ranges(ctx: &Ctx) -> Result<DemoReport> {
             ensure!(got == size, "a {size}-candle window returned {got} candles");
             Ok(())
         };
-        let window = label_window(ctx, size);
         let (zrange_id, sqlite_id, buckets_id) =
             (format!("zrange-{size}"), format!("sqlite-range-{size}"), format!("buckets-{size}"));
         let (mut next_one, mut next_sqlite, mut next_buckets) =
@@ -321,36 +290,20 @@ pub fn kline_ranges(ctx: &Ctx) -> Result<DemoReport> {
         let mut group = ctx
             .sampler
             .group()
-            .op(&zrange_id, format!("{zrange_name} {window}"), Backend::Redis, || {
+            .op(&zrange_id, format!("{zrange_name} {size}"), Backend::Redis, || {
                 let (from, to) = next_one();
                 expect(redis_range(&mut *con.borrow_mut(), &key, from, to, modern)?.len())
             })
-            .op(
-                &sqlite_id,
-                match ctx.lang {
-                    Lang::En => format!("SQLite index range scan, {window}"),
-                    Lang::Zh => format!("SQLite 索引范围扫描，{window}"),
-                },
-                Backend::Sqlite,
-                || {
-                    let (from, to) = next_sqlite();
-                    expect(table::range(&db, market.symbol, INTERVAL, from, to)?.len())
-                },
-            );
+            .op(&sqlite_id, format!("SQLite {size}"), Backend::Sqlite, || {
+                let (from, to) = next_sqlite();
+                expect(table::range(&db, market.symbol, INTERVAL, from, to)?.len())
+            });
         let with_buckets = size > bucket as usize;
         if with_buckets {
-            group = group.op(
-                &buckets_id,
-                match ctx.lang {
-                    Lang::En => format!("bucket keys in one pipeline, {window}"),
-                    Lang::Zh => format!("分桶键，一条流水线，{window}"),
-                },
-                Backend::Redis,
-                || {
-                    let (from, to) = next_buckets();
-                    expect(bucketed_range(ctx, &mut *con.borrow_mut(), bucket, from, to, modern)?.len())
-                },
-            );
+            group = group.op(&buckets_id, format!("buckets {size}"), Backend::Redis, || {
+                let (from, to) = next_buckets();
+                expect(bucketed_range(ctx, &mut *con.borrow_mut(), bucket, from, to, modern)?.len())
+            });
         }
         let group = report.measured_group(group.run()?);
         let vs_redis =
@@ -367,90 +320,48 @@ pub fn kline_ranges(ctx: &Ctx) -> Result<DemoReport> {
     }
 
     let same = mismatches.is_empty();
-    report.claim(Claim::new(
-        "same-candles-from-every-store",
-        match ctx.lang {
-            Lang::En => format!(
-                "Fair comparison: the one key, the bucket keys and SQLite returned the same candles for every window checked ({checked} checks, {} mismatches)",
-                mismatches.len()
-            ),
-            Lang::Zh => format!(
-                "比较是公平的：单键、分桶键和 SQLite 对每个校验的窗口都返回了完全相同的 K 线（校验 {checked} 次，不一致 {} 次）",
-                mismatches.len()
-            ),
-        },
-        format!("{}/{checked}", checked - mismatches.len()),
-        same,
-    ));
+    report.claim(
+        Claim::new("same-candles-from-every-store", "", format!("{}/{checked}", checked - mismatches.len()), same)
+            .fact("checked", checked)
+            .fact("mismatches", mismatches.len()),
+    );
     if !same {
-        report.note(NoteKind::Caveat, format!("mismatched windows: {}", mismatches.join(", ")));
+        report.note(NoteKind::Caveat, Text::msg("mismatched").fact("windows", mismatches.join(", ")));
     }
     for (size, redis_p50, sqlite_p50, vs_redis, buckets_p50, vs_one_key) in &timed {
-        let window = label_window(ctx, *size);
+        let hours = size / 60;
         // SQLite against the Redis round trip: a note, not a claim (the gap is small and depends on
         // the machine; the lesson asks the learner to predict it), worded by the measured direction.
-        let r = format_ratio(if vs_redis.ratio >= 1.0 { vs_redis.ratio } else { 1.0 / vs_redis.ratio });
-        let (sqlite_p50, redis_p50) = (format_duration(*sqlite_p50), format_duration(*redis_p50));
-        let text = match (ctx.lang, vs_redis.status, vs_redis.ratio >= 1.0) {
-            (Lang::En, Verdict::NoClearDifference, _) => format!(
-                "{window}: SQLite in this process ({sqlite_p50}) and one Redis round trip ({redis_p50}) at p50: no clear difference in this run ({})",
-                vs_redis.measured()
-            ),
-            (Lang::En, _, true) => format!(
-                "{window}: SQLite in this process ({sqlite_p50}) was {r} faster than one Redis round trip ({redis_p50}) at p50 in this run ({}): no network, no reply to parse",
-                vs_redis.measured()
-            ),
-            (Lang::En, _, false) => format!(
-                "{window}: SQLite in this process ({sqlite_p50}) was {r} slower than one Redis round trip ({redis_p50}) at p50 in this run"
-            ),
-            (Lang::Zh, Verdict::NoClearDifference, _) => format!(
-                "{window}：本进程内的 SQLite（{sqlite_p50}）与一次 Redis 往返（{redis_p50}）在 p50 上本次运行无明显差别（{}）",
-                vs_redis.measured()
-            ),
-            (Lang::Zh, _, true) => format!(
-                "{window}：本次运行中，本进程内的 SQLite（{sqlite_p50}）比一次 Redis 往返（{redis_p50}）快 {r}（p50，{}）：没有网络，也不用解析回复",
-                vs_redis.measured()
-            ),
-            (Lang::Zh, _, false) => format!(
-                "{window}：本次运行中，本进程内的 SQLite（{sqlite_p50}）比一次 Redis 往返（{redis_p50}）慢 {r}（p50）"
-            ),
+        let r = if vs_redis.ratio >= 1.0 { vs_redis.ratio } else { 1.0 / vs_redis.ratio };
+        let direction = match (vs_redis.status, vs_redis.ratio >= 1.0) {
+            (Verdict::NoClearDifference, _) => "sqlite-vs-round-trip.no-clear-difference",
+            (_, true) => "sqlite-vs-round-trip.faster",
+            (_, false) => "sqlite-vs-round-trip.slower",
         };
-        report.note(NoteKind::Info, text);
+        report.note(
+            NoteKind::Info,
+            Text::msg(direction)
+                .fact("candles", *size)
+                .fact("hours", hours)
+                .fact("sqlite", *sqlite_p50)
+                .fact("redis", *redis_p50)
+                .fact("ratio", Fact::Ratio(r))
+                .fact("measured", vs_redis.measured()),
+        );
         if let (Some(buckets_p50), Some(vs_one_key)) = (buckets_p50, vs_one_key) {
             let keys = size.div_ceil(bucket as usize) + 1;
-            report.claim(Claim::ratio_above(
-                format!("buckets-cost-under-twice-one-key-{size}"),
-                match ctx.lang {
-                    Lang::En => format!(
-                        "{window} from up to {keys} bucket keys in one pipeline takes {} against {} from one key: less than twice the cost, so bucketing for memory and EXPIRE is cheap to read",
-                        format_duration(*buckets_p50),
-                        redis_p50
-                    ),
-                    Lang::Zh => format!(
-                        "{window} 从最多 {keys} 个分桶键用一条流水线读取耗时 {}，从一个键读取耗时 {}：不到两倍，为了省内存和设置 EXPIRE 而分桶，读起来并不贵",
-                        format_duration(*buckets_p50),
-                        redis_p50
-                    ),
-                },
-                vs_one_key,
-                0.5,
-            ));
+            report.claim(
+                Claim::ratio_above(format!("buckets-cost-under-twice-one-key-{size}"), "", vs_one_key, 0.5)
+                    .fact("candles", *size)
+                    .fact("hours", hours)
+                    .fact("keys", keys)
+                    .fact("buckets", *buckets_p50)
+                    .fact("one_key", *redis_p50),
+            );
         }
     }
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "Honestly: SQLite runs inside this process, so a query pays no network round trip and no reply parsing; Redis pays a network round trip plus ~50 bytes per candle to send, parse and decode. Both walk an ordered index (a B-tree; a skiplist or listpack), so both cost O(log N + M) for M candles. Against the notes' MySQL on another machine, SQL pays the round trip too, and Redis is the one that spares the database.",
-            "实话实说：SQLite 就在本进程里，查询没有网络往返，也不用解析回复；Redis 要付一次网络往返，外加每根 K 线约 50 字节的传输、解析和解码。两边走的都是有序索引（B 树；跳表或 listpack），M 根 K 线的代价都是 O(log N + M)。换成笔记里部署在另一台机器上的 MySQL，SQL 也要付网络往返，而 Redis 的作用是替数据库分担这些读取。",
-        ),
-    );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "\"(to\" makes the upper bound exclusive, so [from, to) windows never overlap. ZRANGEBYSCORE, the form the notes use, still works but is deprecated since 6.2 in favour of ZRANGE … BYSCORE.",
-            "\"(to\" 表示上界不包含，这样 [from, to) 窗口不会互相重叠。笔记里用的 ZRANGEBYSCORE 仍然可用，但从 6.2 起已被 ZRANGE … BYSCORE 取代。",
-        ),
-    );
+    report.note(NoteKind::Info, Text::msg("in-process"));
+    report.note(NoteKind::Info, Text::msg("exclusive-bound"));
     Ok(report)
 }
 
@@ -497,13 +408,7 @@ fn percent(part: u64, whole: u64) -> f64 {
 /// The same candles as JSON members and as compact members, in one key and in bucket keys:
 /// OBJECT ENCODING and MEMORY USAGE … SAMPLES 0 for each, and the 128-member threshold live.
 pub fn kline_memory(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "kline-memory",
-        ctx.tr(
-            "Compact members and listpack: what a day of candles costs in RAM",
-            "紧凑成员与 listpack：一天的 K 线占多少内存",
-        ),
-    );
+    let mut report = DemoReport::new("kline-memory", Text::msg("title"));
     let mut con = ctx.connect()?;
     let version = ctx.version();
     let limits = listpack_limits(&mut con, version);
@@ -530,10 +435,8 @@ pub fn kline_memory(ctx: &Ctx) -> Result<DemoReport> {
     table::insert_all(&mut db, sym, INTERVAL, &day)?;
     let sqlite_bytes = table::size_bytes(&db)?;
 
-    let tr = |en: &str, zh: &str| ctx.tr(en, zh).to_string();
-    let row = |label: String, s: &Stored, json: &Stored| {
-        vec![
-            label,
+    let row = |label: Text, s: &Stored, json: &Stored| {
+        let figures = [
             s.keys.to_string(),
             format_count(s.candles as u64),
             format!("{} B", s.longest),
@@ -541,66 +444,61 @@ pub fn kline_memory(ctx: &Ctx) -> Result<DemoReport> {
             format_count(s.bytes),
             format!("{:.1}", s.bytes as f64 / s.candles.max(1) as f64),
             format!("{:.0}%", percent(s.bytes, json.bytes)),
-        ]
-    };
-    let bucket_label = |what: &str| match ctx.lang {
-        Lang::En => format!("{what}, 1 key of {bucket}"),
-        Lang::Zh => format!("{what}，1 个键存 {bucket} 根"),
+        ];
+        std::iter::once(label).chain(figures.map(Text::Plain)).collect::<Vec<_>>()
     };
     let mut rows = vec![
-        row(bucket_label(ctx.tr("JSON members", "JSON 成员")), &json_small, &json_small),
-        row(bucket_label(ctx.tr("compact members", "紧凑成员")), &compact_small, &json_small),
-        row(tr("JSON members, 1 key for the day", "JSON 成员，一天 1 个键"), &json_day, &json_day),
-        row(tr("compact members, 1 key for the day", "紧凑成员，一天 1 个键"), &compact_day, &json_day),
+        row(Text::msg("layouts.json-bucket").fact("bucket", bucket), &json_small, &json_small),
+        row(Text::msg("layouts.compact-bucket").fact("bucket", bucket), &compact_small, &json_small),
+        row(Text::msg("layouts.json-day"), &json_day, &json_day),
+        row(Text::msg("layouts.compact-day"), &compact_day, &json_day),
         row(
-            match ctx.lang {
-                Lang::En => format!("compact members, {} bucket keys of {bucket}", compact_buckets.keys),
-                Lang::Zh => format!("紧凑成员，{} 个分桶键，每个 {bucket} 根", compact_buckets.keys),
-            },
+            Text::msg("layouts.compact-buckets").fact("keys", compact_buckets.keys).fact("bucket", bucket),
             &compact_buckets,
             &json_day,
         ),
     ];
-    rows.push(vec![
-        tr("SQLite table pages, the same day (disk, cached)", "SQLite 表页，同一天（磁盘，带缓存）"),
-        "—".into(),
+    let sqlite_figures = [
+        "—".to_string(),
         format_count(DAY as u64),
         "—".into(),
         "B-tree".into(),
         format_count(sqlite_bytes),
         format!("{:.1}", sqlite_bytes as f64 / DAY as f64),
         format!("{:.0}%", percent(sqlite_bytes, json_day.bytes)),
-    ]);
-    report.finding(
-        ctx.tr(
-            "The same day of candles, stored six ways (MEMORY USAGE key SAMPLES 0)",
-            "同样一天的 K 线，六种存法（MEMORY USAGE key SAMPLES 0）",
-        ),
-        &[
-            ctx.tr("layout", "存法"),
-            ctx.tr("keys", "键数"),
-            ctx.tr("candles", "K 线数"),
-            ctx.tr("longest member", "最长成员"),
-            "OBJECT ENCODING",
-            ctx.tr("bytes", "字节"),
-            ctx.tr("bytes/candle", "字节/根"),
-            ctx.tr("vs JSON", "相对 JSON"),
+    ];
+    rows.push(std::iter::once(Text::msg("layouts.sqlite")).chain(sqlite_figures.map(Text::Plain)).collect());
+    report.table(
+        Text::msg("layouts"),
+        vec![
+            Text::msg("layouts.header-layout"),
+            Text::msg("layouts.header-keys"),
+            Text::msg("layouts.header-candles"),
+            Text::msg("layouts.header-longest"),
+            "OBJECT ENCODING".into(),
+            Text::msg("layouts.header-bytes"),
+            Text::msg("layouts.header-bytes-per-candle"),
+            Text::msg("layouts.header-vs-json"),
         ],
         rows,
     );
     let c = day[0];
-    report.finding(
-        ctx.tr("One candle, two members", "同一根 K 线的两种成员"),
-        &[ctx.tr("encoding", "编码"), ctx.tr("bytes", "字节"), ctx.tr("member", "成员")],
+    report.table(
+        Text::msg("one-candle"),
         vec![
-            vec!["JSON".into(), codec::encode_json(&c).len().to_string(), codec::encode_json(&c)],
-            vec![ctx.tr("compact", "紧凑").into(), codec::encode(&c).len().to_string(), codec::encode(&c)],
+            Text::msg("one-candle.header-encoding"),
+            Text::msg("one-candle.header-bytes"),
+            Text::msg("one-candle.header-member"),
+        ],
+        vec![
+            vec!["JSON".into(), codec::encode_json(&c).len().to_string().into(), codec::encode_json(&c).into()],
+            vec![Text::msg("one-candle.compact"), codec::encode(&c).len().to_string().into(), codec::encode(&c).into()],
         ],
     );
 
     // The threshold, live: fill a key to the limit, add one, remove it again.
     let compact = compact_encoding(version);
-    let mut threshold_rows = Vec::new();
+    let mut crossed = false;
     let mut flipped = true;
     if limits.entries >= 1 && limits.entries <= MAX_THRESHOLD_EXPERIMENT {
         let key = kline_key(ctx, sym, ":threshold");
@@ -608,155 +506,98 @@ pub fn kline_memory(ctx: &Ctx) -> Result<DemoReport> {
         let (fill, extra) = candles.split_at(limits.entries as usize);
         load(&mut con, &key, &members(fill, codec::encode))?;
         let at_limit = encoding(&mut con, &key)?;
+        let mut threshold_rows = Vec::new();
         threshold_rows.push(vec![
-            match ctx.lang {
-                Lang::En => format!("ZADD {} candles", limits.entries),
-                Lang::Zh => format!("ZADD {} 根 K 线", limits.entries),
-            },
-            zcard(&mut con, &key)?.to_string(),
-            at_limit.clone(),
+            Text::msg("threshold.fill").fact("entries", limits.entries),
+            zcard(&mut con, &key)?.to_string().into(),
+            at_limit.clone().into(),
         ]);
         let member = codec::encode(&extra[0]);
         redis::cmd("ZADD").arg(&key).arg(extra[0].open_ms).arg(&member).exec(&mut con)?;
         let past = encoding(&mut con, &key)?;
         threshold_rows.push(vec![
-            tr("ZADD one more", "再 ZADD 一根"),
-            zcard(&mut con, &key)?.to_string(),
-            past.clone(),
+            Text::msg("threshold.one-more"),
+            zcard(&mut con, &key)?.to_string().into(),
+            past.clone().into(),
         ]);
         redis::cmd("ZREM").arg(&key).arg(&member).exec(&mut con)?;
         let back = encoding(&mut con, &key)?;
         threshold_rows.push(vec![
-            tr("ZREM it again", "再把它 ZREM 掉"),
-            zcard(&mut con, &key)?.to_string(),
-            back.clone(),
+            Text::msg("threshold.remove"),
+            zcard(&mut con, &key)?.to_string().into(),
+            back.clone().into(),
         ]);
         let fits = codec::encode(&extra[0]).len() as u64 <= limits.value
             && fill.iter().all(|c| codec::encode(c).len() as u64 <= limits.value);
         flipped = !fits || (at_limit == compact && past == "skiplist");
-        report.finding(
-            match ctx.lang {
-                Lang::En => format!("Crossing zset-max-listpack-entries ({})", limits.entries),
-                Lang::Zh => format!("越过 zset-max-listpack-entries（{}）", limits.entries),
-            },
-            &[ctx.tr("step", "步骤"), "ZCARD", "OBJECT ENCODING"],
-            threshold_rows.clone(),
+        crossed = true;
+        report.table(
+            Text::msg("threshold").fact("entries", limits.entries),
+            vec![Text::msg("threshold.header-step"), "ZCARD".into(), "OBJECT ENCODING".into()],
+            threshold_rows,
         );
-        report.note(
-            NoteKind::Info,
-            match ctx.lang {
-                Lang::En => format!("After the ZREM the key is back to {} members but still {back}: Redis converts a zset to skiplist when it grows and does not convert it back when it shrinks (the key is rebuilt compact only when it is rewritten, e.g. loaded from an RDB file).", limits.entries),
-                Lang::Zh => format!("ZREM 之后成员数回到 {}，编码仍是 {back}：有序集合变大时 Redis 会把它转成跳表，缩小时不会转回去（只有键被重写时才会重新紧凑编码，例如从 RDB 文件加载）。", limits.entries),
-            },
-        );
+        report.note(NoteKind::Info, Text::msg("no-way-back").fact("entries", limits.entries).fact("encoding", back));
     }
     report.note(
         NoteKind::Info,
-        match (ctx.lang, limits.from_server) {
-            (Lang::En, true) => format!("This server's thresholds (CONFIG GET): zset-max-listpack-entries {}, zset-max-listpack-value {} bytes. A zset stays a listpack only while both hold.", limits.entries, limits.value),
-            (Lang::En, false) => format!("CONFIG GET was refused here, so the Redis 7.0 defaults are assumed: zset-max-listpack-entries {}, zset-max-listpack-value {} bytes.", limits.entries, limits.value),
-            (Lang::Zh, true) => format!("本服务端的阈值（CONFIG GET）：zset-max-listpack-entries {}，zset-max-listpack-value {} 字节。两个条件都满足时有序集合才保持 listpack。", limits.entries, limits.value),
-            (Lang::Zh, false) => format!("这里不允许 CONFIG GET，因此按 Redis 7.0 默认值计算：zset-max-listpack-entries {}，zset-max-listpack-value {} 字节。", limits.entries, limits.value),
-        },
+        Text::msg(if limits.from_server { "limits-from-server" } else { "limits-assumed" })
+            .fact("entries", limits.entries)
+            .fact("value", limits.value),
     );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "SQLite's row is not RAM: its pages live on disk and only the hot ones are cached. Redis keeps every byte of every key in memory, which is why the member encoding matters there.",
-            "SQLite 那一行不是内存占用：它的页在磁盘上，只有热页会被缓存。Redis 把每个键的每个字节都放在内存里，所以成员编码在这里很重要。",
-        ),
-    );
+    report.note(NoteKind::Info, Text::msg("sqlite-not-ram"));
 
     // Claims.
     let small_pct = percent(compact_small.bytes, json_small.bytes);
     let default_shape = json_small.encodings == ["skiplist"] && compact_small.encodings == [compact];
     let small_holds = compact_small.bytes < json_small.bytes && (!default_shape || small_pct <= 50.0);
-    let clen = codec::encode(&c).len();
-    let jlen = codec::encode_json(&c).len();
-    report.claim(Claim::new(
-        "compact-members-save-memory",
-        match ctx.lang {
-            Lang::En => format!(
-                "For one key of {bucket} candles, compact members (~{clen} B, {}) use {small_pct:.0}% of the memory of JSON members (~{jlen} B, {}): {} vs {} bytes",
-                compact_small.encodings.join(","),
-                json_small.encodings.join(","),
-                format_count(compact_small.bytes),
-                format_count(json_small.bytes)
-            ),
-            Lang::Zh => format!(
-                "一个存 {bucket} 根 K 线的键：紧凑成员（约 {clen} 字节，{}）占用的内存是 JSON 成员（约 {jlen} 字节，{}）的 {small_pct:.0}%：{} 对 {} 字节",
-                compact_small.encodings.join(","),
-                json_small.encodings.join(","),
-                format_count(compact_small.bytes),
-                format_count(json_small.bytes)
-            ),
-        },
-        format!("{small_pct:.0}%"),
-        small_holds,
-    ));
+    let clen = codec::encode(&c).len() as u64;
+    let jlen = codec::encode_json(&c).len() as u64;
+    report.claim(
+        Claim::new("compact-members-save-memory", "", format!("{small_pct:.0}%"), small_holds)
+            .fact("bucket", bucket)
+            .fact("compact_member", Fact::Bytes(clen))
+            .fact("compact_encoding", compact_small.encodings.join(","))
+            .fact("percent", Fact::Percent(small_pct / 100.0))
+            .fact("json_member", Fact::Bytes(jlen))
+            .fact("json_encoding", json_small.encodings.join(","))
+            .fact("compact_bytes", compact_small.bytes)
+            .fact("json_bytes", json_small.bytes),
+    );
     let day_pct = percent(compact_day.bytes, json_day.bytes);
     let buckets_pct = percent(compact_buckets.bytes, json_day.bytes);
     let buckets_can_be_compact = limits.fits(bucket, compact_buckets.longest as u64);
     let day_holds =
         compact_day.bytes < json_day.bytes && (!buckets_can_be_compact || compact_buckets.bytes < compact_day.bytes);
-    report.claim(Claim::new(
-        "listpack-buckets-save-most",
-        match ctx.lang {
-            Lang::En => format!(
-                "A day of {} candles: in one compact key ({}) it takes {day_pct:.0}% of the JSON key; in {} bucket keys of {bucket} ({}) only {buckets_pct:.0}%. Staying in listpack is most of the win",
-                format_count(DAY as u64),
-                compact_day.encodings.join(","),
-                compact_buckets.keys,
-                compact_buckets.encodings.join(",")
-            ),
-            Lang::Zh => format!(
-                "一天 {} 根 K 线：放在一个紧凑键里（{}）占 JSON 键的 {day_pct:.0}%；分成 {} 个各 {bucket} 根的分桶键（{}）只占 {buckets_pct:.0}%。省内存主要靠保持 listpack",
-                format_count(DAY as u64),
-                compact_day.encodings.join(","),
-                compact_buckets.keys,
-                compact_buckets.encodings.join(",")
-            ),
-        },
-        format!("{day_pct:.0}% → {buckets_pct:.0}%"),
-        day_holds,
-    ));
+    report.claim(
+        Claim::new("listpack-buckets-save-most", "", format!("{day_pct:.0}% → {buckets_pct:.0}%"), day_holds)
+            .fact("candles", DAY)
+            .fact("day_encoding", compact_day.encodings.join(","))
+            .fact("day_percent", Fact::Percent(day_pct / 100.0))
+            .fact("keys", compact_buckets.keys)
+            .fact("bucket", bucket)
+            .fact("buckets_encoding", compact_buckets.encodings.join(","))
+            .fact("buckets_percent", Fact::Percent(buckets_pct / 100.0)),
+    );
     let all = [&json_small, &compact_small, &json_day, &compact_day, &compact_buckets];
     let keys: usize = all.iter().map(|s| s.keys).sum();
     let rule_holds = all.iter().all(|s| s.as_predicted) && flipped;
-    let threshold_text = match (ctx.lang, threshold_rows.len()) {
-        (Lang::En, 0) => String::new(),
-        (Lang::En, _) => format!("; member {} turned a {compact} key into skiplist", limits.entries + 1),
-        (Lang::Zh, 0) => String::new(),
-        (Lang::Zh, _) => format!("；第 {} 个成员把一个 {compact} 键变成了 skiplist", limits.entries + 1),
-    };
-    report.claim(Claim::new(
-        "encoding-follows-the-rule",
-        match ctx.lang {
-            Lang::En => format!(
-                "OBJECT ENCODING followed the rule on all {keys} keys: {compact} only while ≤ {} members and every member ≤ {} bytes, otherwise skiplist (JSON members are {jlen} B){threshold_text}",
-                limits.entries, limits.value
-            ),
-            Lang::Zh => format!(
-                "全部 {keys} 个键的 OBJECT ENCODING 都符合规则：成员数 ≤ {} 且每个成员 ≤ {} 字节时是 {compact}，否则是 skiplist（JSON 成员有 {jlen} 字节）{threshold_text}",
-                limits.entries, limits.value
-            ),
-        },
-        format!("{keys}/{keys}"),
-        rule_holds,
-    ));
+    // `crossed` is 1 when the threshold was crossed live above (the message adds a clause then).
+    report.claim(
+        Claim::new("encoding-follows-the-rule", "", format!("{keys}/{keys}"), rule_holds)
+            .fact("keys", keys)
+            .fact("compact", compact)
+            .fact("entries", limits.entries)
+            .fact("value", limits.value)
+            .fact("json_member", Fact::Bytes(jlen))
+            .fact("crossed", u64::from(crossed)),
+    );
     Ok(report)
 }
 
 /// Two ways members-are-unique bites: the open candle updated with plain ZADD piles up members at
 /// one score; flat candles without the timestamp collapse into one member.
 pub fn kline_updates(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "kline-updates",
-        ctx.tr(
-            "Members are unique by value: updating the open candle, and flat candles",
-            "成员按值去重：更新未收盘的 K 线，以及横盘 K 线",
-        ),
-    );
+    let mut report = DemoReport::new("kline-updates", Text::msg("title"));
     let mut con = ctx.connect()?;
     let version = ctx.version();
     let modern = version.at_least(6, 2);
@@ -815,50 +656,34 @@ pub fn kline_updates(ctx: &Ctx) -> Result<DemoReport> {
     let window_to = open_ms + MINUTE_MS;
     let mut counts = Vec::new();
     let mut rows = Vec::new();
-    for (key, how) in [
-        (&naive, ctx.tr("plain ZADD per trade", "每笔成交直接 ZADD")),
-        (&multi, ctx.tr("MULTI: ZREMRANGEBYSCORE ts ts + ZADD, EXEC", "MULTI：ZREMRANGEBYSCORE ts ts + ZADD，EXEC")),
-        (&lua, ctx.tr("Lua script: the same two commands", "Lua 脚本：同样两条命令")),
-    ] {
+    for (key, how) in [(&naive, "open-candle.plain"), (&multi, "open-candle.multi"), (&lua, "open-candle.lua")] {
         let at = zcount_at(&mut con, key, open_ms)?;
         let window = redis_range(&mut con, key, window_from, window_to, modern)?;
         let newest = window.iter().rev().find(|c| c.open_ms == open_ms).copied();
         counts.push((at, window.len(), newest == Some(latest) && at == 1));
         rows.push(vec![
-            how.to_string(),
-            at.to_string(),
-            window.len().to_string(),
-            if at == 1 && newest == Some(latest) {
-                ctx.tr("yes", "是")
-            } else {
-                ctx.tr("no: which one?", "否：该信哪一个？")
-            }
-            .to_string(),
+            Text::msg(how),
+            at.to_string().into(),
+            window.len().to_string().into(),
+            Text::msg(if at == 1 && newest == Some(latest) { "open-candle.yes" } else { "open-candle.which-one" }),
         ]);
     }
     let sql_at = table::count_at(&db, sym, INTERVAL, open_ms)?;
     let sql_window = table::range(&db, sym, INTERVAL, window_from, window_to)?;
     let sql_ok = sql_at == 1 && sql_window.last() == Some(&latest);
     rows.push(vec![
-        ctx.tr(
-            "SQLite upsert: INSERT … ON CONFLICT (symbol, interval, ts) DO UPDATE",
-            "SQLite upsert：INSERT … ON CONFLICT (symbol, interval, ts) DO UPDATE",
-        )
-        .into(),
-        sql_at.to_string(),
-        sql_window.len().to_string(),
-        if sql_ok { ctx.tr("yes", "是") } else { ctx.tr("no", "否") }.into(),
+        Text::msg("open-candle.sqlite"),
+        sql_at.to_string().into(),
+        sql_window.len().to_string().into(),
+        Text::msg(if sql_ok { "open-candle.yes" } else { "open-candle.no" }),
     ]);
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!("The open candle after {OPEN_CANDLE_TRADES} trades in its minute"),
-            Lang::Zh => format!("这一分钟内成交 {OPEN_CANDLE_TRADES} 笔之后的未收盘 K 线"),
-        },
-        &[
-            ctx.tr("how each trade updates it", "每笔成交如何更新"),
-            ctx.tr("members at its open time (ZCOUNT ts ts)", "开盘时间上的成员数（ZCOUNT ts ts）"),
-            ctx.tr("candles a 5-minute window returns", "5 分钟窗口返回的 K 线数"),
-            ctx.tr("latest state, once?", "只有最新状态一份？"),
+    report.table(
+        Text::msg("open-candle").fact("trades", OPEN_CANDLE_TRADES),
+        vec![
+            Text::msg("open-candle.header-how"),
+            Text::msg("open-candle.header-at-open-time"),
+            Text::msg("open-candle.header-window"),
+            Text::msg("open-candle.header-once"),
         ],
         rows,
     );
@@ -877,35 +702,16 @@ pub fn kline_updates(ctx: &Ctx) -> Result<DemoReport> {
     let group = report.measured_group(
         ctx.sampler
             .group()
-            .op(
-                "plain-zadd",
-                ctx.tr("plain ZADD (wrong: adds a member)", "直接 ZADD（错误：新增成员）"),
-                Backend::Redis,
-                || {
-                    let c = next();
-                    redis::cmd("ZADD")
-                        .arg(&naive)
-                        .arg(c.open_ms)
-                        .arg(codec::encode(&c))
-                        .exec(&mut *con.borrow_mut())?;
-                    Ok(())
-                },
-            )
-            .op(
-                "multi-replace",
-                ctx.tr("MULTI/EXEC replace (1 round trip)", "MULTI/EXEC 替换（1 次往返）"),
-                Backend::Redis,
-                || atomic_replace(&mut *con.borrow_mut(), &multi, &next()),
-            )
-            .op("lua-replace", ctx.tr("Lua replace (EVALSHA)", "Lua 替换（EVALSHA）"), Backend::Redis, || {
-                lua_replace(&mut *con.borrow_mut(), &lua, &next())
+            .op("plain-zadd", "ZADD", Backend::Redis, || {
+                let c = next();
+                redis::cmd("ZADD").arg(&naive).arg(c.open_ms).arg(codec::encode(&c)).exec(&mut *con.borrow_mut())?;
+                Ok(())
             })
-            .op(
-                "sqlite-upsert",
-                ctx.tr("SQLite upsert (autocommit, synchronous=OFF)", "SQLite upsert（自动提交，synchronous=OFF）"),
-                Backend::Sqlite,
-                || table::upsert(&db, sym, INTERVAL, &next()),
-            )
+            .op("multi-replace", "MULTI/EXEC", Backend::Redis, || {
+                atomic_replace(&mut *con.borrow_mut(), &multi, &next())
+            })
+            .op("lua-replace", "EVALSHA", Backend::Redis, || lua_replace(&mut *con.borrow_mut(), &lua, &next()))
+            .op("sqlite-upsert", "SQLite upsert", Backend::Sqlite, || table::upsert(&db, sym, INTERVAL, &next()))
             .run()?,
     );
     let mut con = con.into_inner();
@@ -914,23 +720,11 @@ pub fn kline_updates(ctx: &Ctx) -> Result<DemoReport> {
     let replace_cost = report.compare("multi-vs-plain-zadd", multi_m, plain)?;
     report.compare("multi-vs-lua", multi_m, lua_m)?;
     report.compare("sqlite-upsert-vs-multi", sql_m, multi_m)?;
-    report.claim(Claim::ratio_above(
-        "replace-costs-one-round-trip",
-        match ctx.lang {
-            Lang::En => format!(
-                "Correctness costs no extra round trip: replacing the candle in MULTI/EXEC takes {} against {} for the wrong plain ZADD, less than twice as long",
-                format_duration(multi_m.p50()),
-                format_duration(plain.p50())
-            ),
-            Lang::Zh => format!(
-                "正确性不需要多一次往返：用 MULTI/EXEC 替换 K 线耗时 {}，错误的直接 ZADD 耗时 {}，不到两倍",
-                format_duration(multi_m.p50()),
-                format_duration(plain.p50())
-            ),
-        },
-        &replace_cost,
-        0.5,
-    ));
+    report.claim(
+        Claim::ratio_above("replace-costs-one-round-trip", "", &replace_cost, 0.5)
+            .fact("multi", multi_m.p50())
+            .fact("plain", plain.p50()),
+    );
     let timed = plain.stats.samples + multi_m.stats.samples + lua_m.stats.samples + sql_m.stats.samples;
     let after = [zcount_at(&mut con, &multi, open_ms)?, zcount_at(&mut con, &lua, open_ms)?];
     let sql_after = table::count_at(&db, sym, INTERVAL, open_ms)?;
@@ -945,32 +739,20 @@ pub fn kline_updates(ctx: &Ctx) -> Result<DemoReport> {
         && sql_ok
         && after == [1, 1]
         && sql_after == 1;
-    report.claim(Claim::new(
-        "replace-keeps-one-candle",
-        match ctx.lang {
-            Lang::En => format!(
-                "{OPEN_CANDLE_TRADES} updates of the open candle with plain ZADD left {naive_at} members at its open time (each ZADD added one; a 5-minute window returned {naive_window} \"candles\"); replacing it in MULTI/EXEC left {multi_at}, the Lua script {lua_at}, SQLite's primary key {sql_at} row — and still {}, {} and {sql_after} after {} more timed updates",
-                after[0],
-                after[1],
-                format_count(timed as u64)
-            ),
-            Lang::Zh => format!(
-                "用直接 ZADD 更新未收盘 K 线 {OPEN_CANDLE_TRADES} 次，开盘时间上留下 {naive_at} 个成员（每次 ZADD 都新增一个；5 分钟窗口返回 {naive_window} 根\"K 线\"）；用 MULTI/EXEC 替换只剩 {multi_at} 个，Lua 脚本 {lua_at} 个，SQLite 主键下 {sql_at} 行——又计时更新 {} 次之后仍是 {}、{} 和 {sql_after}",
-                format_count(timed as u64),
-                after[0],
-                after[1]
-            ),
-        },
-        format!("{naive_at} → {multi_at}"),
-        update_holds,
-    ));
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "ZADD looks a member up by its bytes, not by its score. A changed candle is a new member, so ZADD adds it next to the old one; an identical member only gets its score updated (ZADD replies 0). The fix removes whatever sits at that timestamp and adds the new state in one atomic step, so no reader sees zero or two candles. MULTI/EXEC sends both commands in one round trip; a Lua script does the same on the server.",
-            "ZADD 按成员的字节内容查找成员，而不是按分数。K 线一变就是一个新成员，ZADD 会把它加在旧成员旁边；完全相同的成员才只是更新分数（ZADD 返回 0）。正确做法是在一个原子步骤里删掉该时间戳上的成员、再加入新状态，这样读者永远不会看到 0 根或 2 根 K 线。MULTI/EXEC 在一次往返里发出两条命令；Lua 脚本在服务端做同样的事。",
-        ),
+    report.claim(
+        Claim::new("replace-keeps-one-candle", "", format!("{naive_at} → {multi_at}"), update_holds)
+            .fact("trades", OPEN_CANDLE_TRADES)
+            .fact("plain_at", naive_at)
+            .fact("plain_window", naive_window)
+            .fact("multi_at", multi_at)
+            .fact("lua_at", lua_at)
+            .fact("sql_at", sql_at)
+            .fact("multi_after", after[0])
+            .fact("lua_after", after[1])
+            .fact("sql_after", sql_after)
+            .fact("timed", timed as u64),
     );
+    report.note(NoteKind::Info, Text::msg("zadd-finds-by-bytes"));
 
     // Flat candles: an illiquid token, nobody trades for FLAT_CANDLES minutes.
     let flat_sym = "DUST-USDT";
@@ -989,44 +771,29 @@ pub fn kline_updates(ctx: &Ctx) -> Result<DemoReport> {
     let lone = codec::encode_without_time(&flat[0]);
     let lone_score: Option<u64> = redis::cmd("ZSCORE").arg(&without).arg(&lone).query(&mut con)?;
     let last_flat = flat.last().map(|c| c.open_ms).unwrap_or_default();
-    report.finding(
-        match ctx.lang {
-            Lang::En => {
-                format!("{FLAT_CANDLES} flat one-minute candles of {flat_sym} (no trades: o = h = l = c, volume 0)")
-            }
-            Lang::Zh => format!("{flat_sym} 的 {FLAT_CANDLES} 根横盘 1 分钟 K 线（无成交：开高低收相同，成交量 0）"),
-        },
-        &[ctx.tr("member", "成员"), "ZCARD", ctx.tr("score of the first candle's member", "第一根 K 线成员的分数")],
+    report.table(
+        Text::msg("flat").fact("candles", FLAT_CANDLES).fact("symbol", flat_sym),
+        vec![Text::msg("flat.header-member"), "ZCARD".into(), Text::msg("flat.header-first-score")],
         vec![
             vec![
-                format!("{lone} ({})", ctx.tr("no timestamp", "不含时间戳")),
-                card_without.to_string(),
-                match ctx.lang {
-                    Lang::En => format!("{} (the last minute: ZADD moved it)", lone_score.unwrap_or_default()),
-                    Lang::Zh => format!("{}（最后一分钟：被 ZADD 挪过去了）", lone_score.unwrap_or_default()),
-                },
+                Text::msg("flat.without-timestamp").fact("member", lone),
+                card_without.to_string().into(),
+                Text::msg("flat.moved").fact("score", lone_score.unwrap_or_default().to_string()),
             ],
             vec![
-                format!("{} ({})", codec::encode(&flat[0]), ctx.tr("timestamp first", "时间戳在前")),
-                card_with.to_string(),
-                flat[0].open_ms.to_string(),
+                Text::msg("flat.with-timestamp").fact("member", codec::encode(&flat[0])),
+                card_with.to_string().into(),
+                flat[0].open_ms.to_string().into(),
             ],
         ],
     );
     let flat_holds = card_without == 1 && card_with == FLAT_CANDLES as u64 && lone_score == Some(last_flat);
-    report.claim(Claim::new(
-        "timestamp-keeps-flat-candles-apart",
-        match ctx.lang {
-            Lang::En => format!(
-                "{FLAT_CANDLES} flat candles written with members that lack the timestamp collapse to ZCARD {card_without} (ZADD only moved the one member's score); with the timestamp in the member, ZCARD {card_with}"
-            ),
-            Lang::Zh => format!(
-                "{FLAT_CANDLES} 根横盘 K 线，成员不含时间戳时塌缩成 ZCARD {card_without}（ZADD 只是挪动了那一个成员的分数）；成员含时间戳时 ZCARD {card_with}"
-            ),
-        },
-        format!("{card_without} → {card_with}"),
-        flat_holds,
-    ));
+    report.claim(
+        Claim::new("timestamp-keeps-flat-candles-apart", "", format!("{card_without} → {card_with}"), flat_holds)
+            .fact("candles", FLAT_CANDLES)
+            .fact("without", card_without)
+            .fact("with", card_with),
+    );
     Ok(report)
 }
 
@@ -1045,12 +812,6 @@ fn utc_minute(ms: u64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rem / 3_600, rem % 3_600 / 60)
-}
-
-/// `redis-learn:3fa2b1c0:kline:…` is long; show the part after the run prefix.
-fn short(key: &str) -> String {
-    let tail = key.splitn(3, ':').nth(2).unwrap_or(key);
-    format!("…:{tail}")
 }
 
 #[cfg(test)]
