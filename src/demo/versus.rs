@@ -23,6 +23,7 @@ pub use self::join::join_in_app;
 use self::tables::{Lit, Networked, as_refs, query};
 use super::klines::codec::{self, Candle};
 use super::klines::series::{self, MARKETS, MINUTE_MS};
+use super::support::now_ms;
 use super::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, Comparison, Measurement, Verdict, format_duration, format_ratio_interval};
 use crate::sql::remote::{Param, Prepared, SqlServer};
@@ -623,7 +624,7 @@ fn leaderboard(s: &mut Sides) -> Result<Vec<ScoreRow>> {
         let (server, rank_stmt) = (&mut **server, &*rank_stmt);
         group = group.op(
             "sql-server-count-rank",
-            format!("{product}: COUNT(*) … volume >"),
+            format!("{product}: SELECT COUNT(*) … WHERE volume > …"),
             Backend::NetworkSql,
             move || {
                 black_box(remote_rank(server, rank_stmt, next_net.next().map_or("", String::as_str))?);
@@ -808,10 +809,7 @@ fn ttl_data(s: &mut Sides) -> Result<Vec<ScoreRow>> {
             cmd
         })
         .collect();
-    let now_ms = || -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-    };
-    let expires_at = now_ms() + SESSION_TTL_MS as i64;
+    let expires_at = now_ms()? + SESSION_TTL_MS as i64;
     let rows: Vec<Vec<Lit>> = (0..SESSIONS)
         .map(|i| vec![Lit::S(format!("s{i:04}")), Lit::S(r#"{"uid":42,"device":"web"}"#.into()), Lit::I(expires_at)])
         .collect();
@@ -831,7 +829,7 @@ fn ttl_data(s: &mut Sides) -> Result<Vec<ScoreRow>> {
     let redis_left: i64 = exists.iter().sum();
     let sqlite_left: i64 = s.db.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
     let sqlite_live: i64 =
-        s.db.query_row("SELECT COUNT(*) FROM sessions WHERE expires_at > ?1", [now_ms()], |r| r.get(0))?;
+        s.db.query_row("SELECT COUNT(*) FROM sessions WHERE expires_at > ?1", [now_ms()?], |r| r.get(0))?;
     let net_left = match s.net.as_deref_mut() {
         Some(net) => {
             let name = net.name("sessions");
@@ -854,7 +852,7 @@ fn ttl_data(s: &mut Sides) -> Result<Vec<ScoreRow>> {
             .fact("sqlite_left", sqlite_left)
             .fact("sqlite_live", sqlite_live),
     );
-    let swept = s.db.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now_ms()])?;
+    let swept = s.db.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now_ms()?])?;
     s.report.note(NoteKind::Info, Text::msg("sweeper").fact("swept", swept));
     Ok(vec![ScoreRow {
         workload,
