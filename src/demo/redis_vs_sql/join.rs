@@ -13,8 +13,8 @@ use redis::{ConnectionLike, RedisResult, Value};
 use rusqlite::Connection;
 
 use super::data::{self, Aggregate, TOP, Token, TokenVolume, Trade};
-use super::tables::{self, Lit, Networked};
-use super::{TOKEN_COLUMNS, load_redis, oriented_ratio, p50, token_rows};
+use super::shared::{load_redis, oriented_ratio, p50};
+use super::tables::{self, Lit, Networked, TOKEN_COLUMNS, token_rows};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, format_count};
 use crate::sql::remote::{Param, Prepared, SqlServer, Val};

@@ -1,12 +1,6 @@
-//! Lesson 10 (notes, Q3: "Redis vs MySQL: when to use Redis"): the same workloads on Redis, on
-//! SQLite in this process, and on a networked SQL server when `--sql-url` names one, in one table,
-//! with the winner and the ratio measured in this run. Then the join Redis cannot do (done in app
-//! code over hashes, round trips counted), and what a crash loses under each persistence setting.
-
-mod crash;
-mod data;
-mod join;
-mod tables;
+//! Demo `workload-table`: key read, range, top-N, rank, counter and TTL data on Redis, on SQLite
+//! in this process, and on a networked SQL server when `--sql-url` names one: one scorecard, with
+//! the winner and the ratio measured in this run.
 
 use std::hint::black_box;
 
@@ -14,18 +8,16 @@ use anyhow::{Context, Result, ensure};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
-use redis::ConnectionLike;
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub use self::crash::crash_durability;
-use self::data::{Token, TokenRecord, Trader};
-pub use self::join::join_in_app;
-use self::tables::{Lit, Networked, as_refs, query};
-use super::klines::codec::{self, Candle};
-use super::klines::series::{self, MARKETS, MINUTE_MS};
-use super::support::now_ms;
-use super::{Ctx, DemoReport, NoteKind};
-use crate::measure::{Backend, Claim, Comparison, Measurement, Verdict, format_duration, format_ratio_interval};
+use super::data::{self, Token, TokenRecord, Trader};
+use super::shared::{load_redis, p50};
+use super::tables::{self, Lit, Networked, TOKEN_COLUMNS, as_refs, query, token_rows};
+use crate::demo::klines::codec::{self, Candle};
+use crate::demo::klines::series::{self, MARKETS, MINUTE_MS};
+use crate::demo::support::now_ms;
+use crate::demo::{Ctx, DemoReport, NoteKind};
+use crate::measure::{Backend, Claim, Comparison, Measurement, Verdict, format_ratio_interval};
 use crate::sql::remote::{Param, Prepared, SqlServer};
 use crate::sql::{self, Durability};
 use crate::text::{Fact, Text};
@@ -44,8 +36,6 @@ const RANK_PROBES: usize = 50;
 const SESSIONS: usize = 200;
 const SESSION_TTL_MS: u64 = 100;
 const SESSION_WAIT_MS: u64 = 150;
-/// Commands per pipeline when loading.
-const LOAD_CHUNK: usize = 1_000;
 /// Below this ratio of a synced commit to an unsynced one, the disk acknowledges fsync from a
 /// cache (or RAM), and the counter claim only reports the measured winner.
 const MIN_SYNC_COST: f64 = 3.0;
@@ -172,11 +162,6 @@ pub fn workload_table(ctx: &Ctx) -> Result<DemoReport> {
     Ok(report)
 }
 
-/// A p50 for a table cell.
-fn p50(m: &Measurement) -> String {
-    format_duration(m.p50())
-}
-
 /// Which side of `c` (a against b) was faster, and `c`'s ratio and interval turned to read as
 /// "the winner by this much". None when the interval covers 1.
 fn oriented<'n>(a_name: &'n str, b_name: &'n str, c: &Comparison) -> Option<(&'n str, &'n str, String)> {
@@ -196,12 +181,6 @@ fn versus(a_name: &str, b_name: &str, c: &Comparison) -> Text {
         Some((winner, _, measured)) => Text::Plain(format!("{winner} {measured}")),
         None => Text::msg("no-clear-difference").fact("measured", c.measured()),
     }
-}
-
-/// A ratio turned to read as "by this much", and 1 when it means faster (0: slower), for a
-/// message's `{faster|…|…}` choice.
-pub(super) fn oriented_ratio(ratio: f64) -> (f64, u64) {
-    if ratio >= 1.0 { (ratio, 1) } else { (1.0 / ratio, 0) }
 }
 
 /// A note, not a claim (the lesson predicts no winner here): which side was faster in this run,
@@ -235,41 +214,10 @@ fn same_cell(same: bool, same_net: Option<bool>) -> Text {
     }
 }
 
-/// Send `cmds` in pipelines of [`LOAD_CHUNK`] commands.
-fn load_redis(ctx: &Ctx, con: &mut impl ConnectionLike, cmds: Vec<redis::Cmd>) -> Result<()> {
-    for chunk in cmds.chunks(LOAD_CHUNK) {
-        ctx.check_interrupt()?;
-        let mut pipe = redis::pipe();
-        for cmd in chunk {
-            pipe.add_command(cmd.clone()).ignore();
-        }
-        pipe.exec(con).context("loading the data set into Redis")?;
-    }
-    Ok(())
-}
-
 /// `{ns}:token:{chain}:{address}`: the notes' token cache key.
 fn token_key(ctx: &Ctx, t: &Token) -> String {
     ctx.key(&format!("token:{}:{}", t.chain, t.address))
 }
-
-fn token_rows(tokens: &[Token]) -> Vec<Vec<Lit>> {
-    tokens
-        .iter()
-        .map(|t| {
-            vec![
-                Lit::I(t.id),
-                Lit::S(t.chain.to_string()),
-                Lit::S(t.address.clone()),
-                Lit::S(t.record.symbol.clone()),
-                Lit::I(t.record.decimals),
-                Lit::I(t.record.price),
-            ]
-        })
-        .collect()
-}
-
-const TOKEN_COLUMNS: [&str; 6] = ["id", "chain", "address", "symbol", "decimals", "price"];
 
 fn record_of(row: &[crate::sql::remote::Val]) -> Result<TokenRecord> {
     ensure!(row.len() == 3, "expected 3 columns, got {}", row.len());
