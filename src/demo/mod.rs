@@ -11,12 +11,12 @@ mod http_cache;
 pub mod klines;
 mod locks;
 mod pubsub;
+mod redis_vs_sql;
 mod report;
 mod runner;
 mod sessions;
 pub mod support;
 mod together;
-mod versus;
 mod what_is_redis;
 
 pub use context::Ctx;
@@ -71,9 +71,9 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "http-error-caching", run: http_cache::error_caching },
     Demo { name: "eviction-policies", run: http_cache::eviction_policies },
     Demo { name: "sql-cache-table", run: http_cache::sql_cache_table },
-    Demo { name: "workload-table", run: versus::workload_table },
-    Demo { name: "join-in-app", run: versus::join_in_app },
-    Demo { name: "crash-durability", run: versus::crash_durability },
+    Demo { name: "workload-table", run: redis_vs_sql::workload_table },
+    Demo { name: "join-in-app", run: redis_vs_sql::join_in_app },
+    Demo { name: "crash-durability", run: redis_vs_sql::crash_durability },
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -5,7 +5,8 @@
 use anyhow::{Context, Result};
 use rusqlite::Connection;
 
-use super::super::Ctx;
+use super::data::Token;
+use crate::demo::Ctx;
 use crate::sql::remote::{Dialect, SqlServer};
 
 /// Rows per multi-row `INSERT` on a networked server.
@@ -214,6 +215,25 @@ impl Drop for Networked {
 pub fn as_refs<'a>(names: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
     names.iter().map(|(b, n)| (*b, n.as_str())).collect()
 }
+
+/// The token rows for a bulk insert, in [`TOKEN_COLUMNS`] order.
+pub fn token_rows(tokens: &[Token]) -> Vec<Vec<Lit>> {
+    tokens
+        .iter()
+        .map(|t| {
+            vec![
+                Lit::I(t.id),
+                Lit::S(t.chain.to_string()),
+                Lit::S(t.address.clone()),
+                Lit::S(t.record.symbol.clone()),
+                Lit::I(t.record.decimals),
+                Lit::I(t.record.price),
+            ]
+        })
+        .collect()
+}
+
+pub const TOKEN_COLUMNS: [&str; 6] = ["id", "chain", "address", "symbol", "decimals", "price"];
 
 #[cfg(test)]
 mod tests {

@@ -13,13 +13,13 @@ use redis::{ConnectionLike, RedisResult, Value};
 use rusqlite::Connection;
 
 use super::data::{self, Aggregate, TOP, Token, TokenVolume, Trade};
-use super::tables::{self, Lit, Networked};
-use super::{TOKEN_COLUMNS, faster_or_slower, load_redis, p50, token_rows};
+use super::shared::{load_redis, oriented_ratio, p50};
+use super::tables::{self, Lit, Networked, TOKEN_COLUMNS, token_rows};
 use crate::demo::{Ctx, DemoReport, NoteKind};
-use crate::i18n::Lang;
 use crate::measure::{Backend, Claim, format_count};
 use crate::sql::remote::{Param, Prepared, SqlServer, Val};
 use crate::sql::{self, Durability};
+use crate::text::{Fact, Text};
 
 /// Trades in the join's window: the same in quick and full runs, so the round trips are too.
 const JOIN_TRADES: usize = 80;
@@ -208,13 +208,7 @@ fn usdt(hundredths: i64) -> String {
 
 /// Join + aggregate: one SQL query against app code over Redis hashes, round trips counted.
 pub fn join_in_app(ctx: &Ctx) -> Result<DemoReport> {
-    let mut report = DemoReport::new(
-        "join-in-app",
-        ctx.tr(
-            "Join + aggregate: one SQL query, or app code over Redis",
-            "关联 + 聚合：一条 SQL，还是在 Redis 之上写应用代码",
-        ),
-    );
+    let mut report = DemoReport::new("join-in-app", Text::msg("title"));
     let mut net = Networked::open(ctx)?;
     let mut con = ctx.connect()?;
     let n_tokens = ctx.n(5_000, 1_000);
@@ -252,20 +246,18 @@ pub fn join_in_app(ctx: &Ctx) -> Result<DemoReport> {
     let (piped_trips, piped_commands) = (counted.round_trips, counted.commands);
     let sqlite_same = sqlite_join(&db, &sqlite_sql, from, to)? == expected;
 
-    report.finding(
-        match ctx.lang {
-            Lang::En => format!("The answer: top {TOP} tokens by volume over the last {JOIN_TRADES} trades"),
-            Lang::Zh => format!("答案：最近 {JOIN_TRADES} 笔成交中成交额前 {TOP} 的 token"),
-        },
-        &[
-            ctx.tr("symbol", "代币"),
-            ctx.tr("trades", "成交笔数"),
-            ctx.tr("volume (USDT)", "成交额（USDT）"),
-            ctx.tr("distinct traders", "去重交易者数"),
+    report.table(
+        Text::msg("answer").fact("top", TOP).fact("trades", JOIN_TRADES),
+        vec![
+            Text::msg("answer.header-symbol"),
+            Text::msg("answer.header-trades"),
+            Text::msg("answer.header-volume"),
+            Text::msg("answer.header-traders"),
         ],
         expected
             .iter()
             .map(|r| vec![r.symbol.clone(), r.trades.to_string(), usdt(r.volume), r.wallets.to_string()])
+            .map(|row| row.into_iter().map(Text::Plain).collect())
             .collect(),
     );
 
@@ -277,10 +269,7 @@ pub fn join_in_app(ctx: &Ctx) -> Result<DemoReport> {
         let dialect = net.server.dialect();
         let sql = tables::join_sql(&net.name("trades"), &net.name("tokens"), |s| dialect.cast_int(s));
         let stmt = net.server.prepare(&sql)?;
-        let label = match ctx.lang {
-            Lang::En => format!("{}: JOIN + GROUP BY, one query", net.label()),
-            Lang::Zh => format!("{}：JOIN + GROUP BY，一条查询", net.label()),
-        };
+        let label = format!("{}: JOIN + GROUP BY", net.label());
         let name = net.server.name().to_string();
         let same_net = remote_join(&mut net.server, &stmt, from, to)? == expected;
         remote = Some((&mut net.server, stmt, label, name, same_net));
@@ -291,39 +280,18 @@ pub fn join_in_app(ctx: &Ctx) -> Result<DemoReport> {
     let mut group = ctx
         .sampler
         .group()
-        .op(
-            "sqlite-join",
-            ctx.tr("SQLite: JOIN + GROUP BY, one query", "SQLite：JOIN + GROUP BY，一条查询"),
-            Backend::Sqlite,
-            || {
-                black_box(sqlite_join(&db, &sqlite_sql, from, to)?);
-                Ok(())
-            },
-        )
-        .op(
-            "app-join-naive",
-            match ctx.lang {
-                Lang::En => format!("app join over Redis, one command per round trip ({naive_trips} round trips)"),
-                Lang::Zh => format!("在 Redis 之上用应用代码关联，每条命令一次往返（{naive_trips} 次往返）"),
-            },
-            Backend::App,
-            || {
-                black_box(naive(&mut *con.borrow_mut(), &keys, from, to)?);
-                Ok(())
-            },
-        )
-        .op(
-            "app-join-pipelined",
-            match ctx.lang {
-                Lang::En => format!("app join over Redis, pipelined ({piped_trips} round trips)"),
-                Lang::Zh => format!("在 Redis 之上用应用代码关联，流水线（{piped_trips} 次往返）"),
-            },
-            Backend::App,
-            || {
-                black_box(pipelined(&mut *con.borrow_mut(), &keys, from, to)?);
-                Ok(())
-            },
-        );
+        .op("sqlite-join", "SQLite JOIN", Backend::Sqlite, || {
+            black_box(sqlite_join(&db, &sqlite_sql, from, to)?);
+            Ok(())
+        })
+        .op("app-join-naive", format!("app join, {naive_trips} RT"), Backend::App, || {
+            black_box(naive(&mut *con.borrow_mut(), &keys, from, to)?);
+            Ok(())
+        })
+        .op("app-join-pipelined", format!("app join, {piped_trips} RT"), Backend::App, || {
+            black_box(pipelined(&mut *con.borrow_mut(), &keys, from, to)?);
+            Ok(())
+        });
     let mut remote_same = None;
     if let Some((server, stmt, label, name, same_net)) = remote {
         remote_same = Some((name, same_net));
@@ -338,123 +306,106 @@ pub fn join_in_app(ctx: &Ctx) -> Result<DemoReport> {
     let vs_naive = report.compare("sqlite-vs-app-join-naive", sqlite, naive_m)?;
     report.compare("sqlite-vs-app-join-pipelined", sqlite, piped_m)?;
 
-    let yes_no = |ok: bool| if ok { ctx.tr("yes", "是") } else { ctx.tr("NO", "否") }.to_string();
+    let yes_no = |ok: bool| Text::msg(if ok { "sent.yes" } else { "sent.no" });
     let mut rows = vec![
         vec![
-            ctx.tr("SQLite: one query", "SQLite：一条查询").to_string(),
-            ctx.tr("0 (in process)", "0（进程内）").to_string(),
-            "1".to_string(),
-            p50(sqlite),
+            Text::msg("sent.sqlite"),
+            Text::msg("sent.in-process"),
+            "1".into(),
+            p50(sqlite).into(),
             yes_no(sqlite_same),
         ],
         vec![
-            ctx.tr("Redis + app code, one command at a time", "Redis + 应用代码，逐条命令").to_string(),
-            format_count(naive_trips),
-            format_count(naive_commands),
-            p50(naive_m),
+            Text::msg("sent.naive"),
+            format_count(naive_trips).into(),
+            format_count(naive_commands).into(),
+            p50(naive_m).into(),
             yes_no(naive_same),
         ],
         vec![
-            ctx.tr("Redis + app code, pipelined", "Redis + 应用代码，流水线").to_string(),
-            format_count(piped_trips),
-            format_count(piped_commands),
-            p50(piped_m),
+            Text::msg("sent.pipelined"),
+            format_count(piped_trips).into(),
+            format_count(piped_commands).into(),
+            p50(piped_m).into(),
             yes_no(piped_same),
         ],
     ];
 
     let expected_trips = 1 + JOIN_TRADES as u64 + distinct_tokens;
     let all_same = sqlite_same && naive_same && piped_same;
-    let text = match ctx.lang {
-        Lang::En => format!(
-            "SQL wins join + aggregate: SQLite answers in one query ({}); app code over Redis hashes needed {naive_trips} round trips (1 ZRANGE + {JOIN_TRADES} HGETALL + {distinct_tokens} HGET) and took {}: SQLite was {}, for the same {TOP} rows",
-            p50(sqlite),
-            p50(naive_m),
-            faster_or_slower(ctx, vs_naive.ratio)
-        ),
-        Lang::Zh => format!(
-            "关联 + 聚合是 SQL 的强项：SQLite 一条查询就给出答案（{}）；在 Redis 哈希之上用应用代码实现，需要 {naive_trips} 次往返（1 次 ZRANGE + {JOIN_TRADES} 次 HGETALL + {distinct_tokens} 次 HGET），耗时 {}：SQLite {}，得到的是同样的 {TOP} 行",
-            p50(sqlite),
-            p50(naive_m),
-            faster_or_slower(ctx, vs_naive.ratio)
-        ),
+    let (ratio, faster) = oriented_ratio(vs_naive.ratio);
+    let facts = |claim: Claim| {
+        claim
+            .fact("sqlite", sqlite.p50())
+            .fact("naive", naive_m.p50())
+            .fact("round_trips", naive_trips)
+            .fact("trades", JOIN_TRADES)
+            .fact("tokens", distinct_tokens)
+            .fact("top", TOP)
+            .fact("ratio", Fact::Ratio(ratio))
+            .fact("faster", faster)
     };
-    report.claim(if naive_trips == expected_trips && all_same {
-        Claim::ratio_above("sql-join-beats-naive-app-join", text, &vs_naive, NAIVE_MIN_RATIO)
+    report.claim(facts(if naive_trips == expected_trips && all_same {
+        Claim::ratio_above("sql-join-beats-naive-app-join", "", &vs_naive, NAIVE_MIN_RATIO)
     } else {
         Claim::new(
             "sql-join-beats-naive-app-join",
-            text,
+            "",
             format!("{naive_trips}/{expected_trips} RT, {}", if all_same { "same rows" } else { "DIFFERENT rows" }),
             false,
         )
-    });
-    report.claim(Claim::new(
-        "pipelining-cuts-round-trips",
-        match ctx.lang {
-            Lang::En => format!(
-                "Pipelining cuts the round trips from {naive_trips} to {piped_trips}, yet still ships all {JOIN_TRADES} trades to the app, which re-implements GROUP BY, SUM, COUNT(DISTINCT), ORDER BY and LIMIT"
-            ),
-            Lang::Zh => format!(
-                "流水线把往返从 {naive_trips} 次降到 {piped_trips} 次，但仍要把全部 {JOIN_TRADES} 笔成交搬到应用里，由应用重新实现 GROUP BY、SUM、COUNT(DISTINCT)、ORDER BY 和 LIMIT"
-            ),
-        },
-        format!("{naive_trips} → {piped_trips} RT"),
-        piped_trips == 3 && all_same,
-    ));
+    }));
+    report.claim(
+        Claim::new(
+            "pipelining-cuts-round-trips",
+            "",
+            format!("{naive_trips} → {piped_trips} RT"),
+            piped_trips == 3 && all_same,
+        )
+        .fact("naive", naive_trips)
+        .fact("pipelined", piped_trips)
+        .fact("trades", JOIN_TRADES),
+    );
 
     if let Some((name, same_net)) = remote_same {
         let remote = group.get("sql-server-join");
         rows.push(vec![
-            match ctx.lang {
-                Lang::En => format!("{name}: one query"),
-                Lang::Zh => format!("{name}：一条查询"),
-            },
-            "1".to_string(),
-            "1".to_string(),
-            p50(remote),
+            Text::msg("sent.server").fact("name", name.as_str()),
+            "1".into(),
+            "1".into(),
+            p50(remote).into(),
             yes_no(same_net),
         ]);
         let net_vs_naive = report.compare("sql-server-vs-app-join-naive", remote, naive_m)?;
         report.compare("sql-server-vs-app-join-pipelined", remote, piped_m)?;
-        let text = match ctx.lang {
-            Lang::En => format!(
-                "{name} does the join where the data is, in 1 round trip ({}), against {naive_trips} round trips for the naive app join ({}): {name} was {}",
-                p50(remote),
-                p50(naive_m),
-                faster_or_slower(ctx, net_vs_naive.ratio)
-            ),
-            Lang::Zh => format!(
-                "{name} 在数据所在之处完成关联，只要 1 次往返（{}），而朴素的应用关联要 {naive_trips} 次往返（{}）：{name} {}",
-                p50(remote),
-                p50(naive_m),
-                faster_or_slower(ctx, net_vs_naive.ratio)
-            ),
-        };
-        report.claim(if same_net {
-            Claim::ratio_above("sql-server-join-beats-naive-app-join", text, &net_vs_naive, NET_MIN_RATIO)
+        let (ratio, faster) = oriented_ratio(net_vs_naive.ratio);
+        let claim = if same_net {
+            Claim::ratio_above("sql-server-join-beats-naive-app-join", "", &net_vs_naive, NET_MIN_RATIO)
         } else {
-            Claim::new("sql-server-join-beats-naive-app-join", text, "DIFFERENT rows", false)
-        });
+            Claim::new("sql-server-join-beats-naive-app-join", "", "DIFFERENT rows", false)
+        };
+        report.claim(
+            claim
+                .fact("name", name.as_str())
+                .fact("server", remote.p50())
+                .fact("round_trips", naive_trips)
+                .fact("naive", naive_m.p50())
+                .fact("ratio", Fact::Ratio(ratio))
+                .fact("faster", faster),
+        );
     }
-    report.finding(
-        ctx.tr("What each approach sent", "每种做法发送了什么"),
-        &[
-            ctx.tr("approach", "做法"),
-            ctx.tr("round trips", "往返次数"),
-            ctx.tr("commands / queries", "命令 / 查询数"),
-            "p50",
-            ctx.tr("right answer", "答案正确"),
+    report.table(
+        Text::msg("sent"),
+        vec![
+            Text::msg("sent.header-approach"),
+            Text::msg("sent.header-round-trips"),
+            Text::msg("sent.header-commands"),
+            "p50".into(),
+            Text::msg("sent.header-right"),
         ],
         rows,
     );
-    report.note(
-        NoteKind::Info,
-        ctx.tr(
-            "A Lua script (EVAL) could run the whole join inside Redis in one round trip, but it is still app code you write and test, and Redis runs nothing else while it runs: fine for 80 trades, a stall for a report over millions. Reports, ad-hoc questions and joins belong in SQL; Redis holds the answers you need fast (a cached result, a running counter, a sorted set kept up to date as trades arrive).",
-            "用 Lua 脚本（EVAL）可以在 Redis 内部一次往返完成整个关联，但那仍是需要你自己编写和测试的应用代码，而且脚本运行期间 Redis 不处理任何其他命令：80 笔成交没问题，对上百万条数据做报表就会卡住。报表、临时查询和关联属于 SQL；Redis 保存需要快速拿到的结果（缓存的查询结果、实时累加的计数器、随成交实时更新的有序集合）。",
-        ),
-    );
+    report.note(NoteKind::Info, Text::msg("lua-instead"));
     Ok(report)
 }
 
