@@ -253,7 +253,7 @@ fn ctrl_c_cleans_up_and_exits_130() {
     let keys_during = server.dbsize();
     support::interrupt(&child);
     let status = support::wait_with_timeout(&mut child, Duration::from_secs(30));
-    assert_eq!(status.code(), Some(130), "exit status {status:?}");
+    assert_eq!(status.code(), Some(130), "exit status {status:?}: {}", support::stderr_of(&mut child));
     assert!(keys_during > 0, "the demo had not written anything yet; interrupt later");
     assert_eq!(server.dbsize(), 0, "keys were left behind after Ctrl-C");
 }

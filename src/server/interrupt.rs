@@ -9,7 +9,7 @@
 //! signal number.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -24,8 +24,11 @@ pub const SIGINT: i32 = 2;
 pub const SIGHUP: i32 = 1;
 pub const SIGTERM: i32 = 15;
 
-/// The last signal received (0: none).
-static SIGNAL: AtomicI32 = AtomicI32::new(0);
+/// The last signal received (0: none), set by the signal handler.
+fn signal_number() -> &'static Arc<AtomicUsize> {
+    static SIGNAL: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
+    SIGNAL.get_or_init(|| Arc::new(AtomicUsize::new(0)))
+}
 /// Bumped by cleanup work as it progresses.
 static HEARTBEAT: AtomicU64 = AtomicU64::new(0);
 /// Set by `main` once the run has returned: the watchdog then stands down.
@@ -46,19 +49,20 @@ impl Interrupt {
     }
 
     /// Route SIGINT, SIGTERM and SIGHUP to this flag and start the watchdog. Harmless to call twice
-    /// (only the first call installs anything).
+    /// (only the first call installs anything). The flag and the signal number are set inside the
+    /// signal handler itself, so a read that the signal interrupts (EINTR) already finds them set.
     pub fn install(&self) {
         static INSTALLED: OnceLock<()> = OnceLock::new();
         let flag = Arc::clone(&self.flag);
         INSTALLED.get_or_init(move || {
+            for signal in [SIGINT, SIGTERM, SIGHUP] {
+                let _ = signal_hook::flag::register(signal, Arc::clone(&flag));
+                let _ = signal_hook::flag::register_usize(signal, Arc::clone(signal_number()), signal as usize);
+            }
             let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else { return };
             std::thread::spawn(move || {
-                for signal in signals.forever() {
-                    let first = SIGNAL.swap(signal, Ordering::SeqCst) == 0;
-                    flag.store(true, Ordering::SeqCst);
-                    if first {
-                        std::thread::spawn(watchdog);
-                    }
+                if signals.forever().next().is_some() {
+                    watchdog();
                 }
             });
         });
@@ -81,7 +85,7 @@ impl Interrupt {
 /// The exit code for an interrupted run: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM, 129 for
 /// SIGHUP); 130 when the flag was set without a signal.
 pub fn exit_code() -> u8 {
-    match SIGNAL.load(Ordering::SeqCst) {
+    match signal_number().load(Ordering::SeqCst) {
         0 => 128 + SIGINT as u8,
         signal => 128 + signal as u8,
     }
