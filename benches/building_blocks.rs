@@ -8,8 +8,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use redis_learn::interrupt::Interrupt;
 use redis_learn::measure::{Backend, Budget, Sampler};
-use redis_learn::server::{Interrupt, PrivateServer};
+use redis_learn::server::PrivateServer;
 use redis_learn::sql::tokens::{self, TokenDb};
 
 fn sampler_overhead(c: &mut Criterion) {

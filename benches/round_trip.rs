@@ -12,8 +12,9 @@ use std::net::TcpStream;
 use std::process::ExitCode;
 
 use redis::Commands;
+use redis_learn::interrupt::Interrupt;
 use redis_learn::measure::{Backend, Budget, Placement, Sampler};
-use redis_learn::server::{Interrupt, PrivateServer, Trace};
+use redis_learn::server::{PrivateServer, Trace};
 use redis_learn::settings::RedisChoice;
 
 /// The bound issue 7 sets: lesson 1's GET p50 within 1.25× of a bare-socket GET loop.

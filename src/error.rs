@@ -209,7 +209,7 @@ impl UserError {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            UserError::Interrupted => crate::server::interrupt_exit_code(),
+            UserError::Interrupted => crate::interrupt::exit_code(),
             _ => EXIT_USAGE,
         }
     }

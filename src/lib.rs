@@ -9,6 +9,7 @@ pub mod commands;
 pub mod demo;
 pub mod error;
 pub mod i18n;
+pub mod interrupt;
 pub mod lesson;
 pub mod measure;
 pub mod progress;
@@ -24,8 +25,8 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
+use crate::interrupt::Interrupt;
 use crate::lesson::Catalogue;
-use crate::server::Interrupt;
 use crate::settings::Settings;
 
 /// How a successful run ended; errors are the third way (see [`error`]).

@@ -15,10 +15,10 @@ fn main() -> ExitCode {
     };
     let lang = redis_learn::settings::resolve_lang(&cli.global);
     let json = cli.global.json;
-    redis_learn::server::interrupt::set_exit_hook(exit_now);
+    redis_learn::interrupt::set_exit_hook(exit_now);
     let mut stdout = std::io::stdout().lock();
     let result = redis_learn::run(cli, &mut stdout);
-    redis_learn::server::interrupt::finished();
+    redis_learn::interrupt::finished();
     let _ = stdout.flush();
     match result {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),

@@ -9,10 +9,11 @@ use anyhow::{Context, Result};
 use crate::Outcome;
 use crate::cli::{BenchArgs, ExportFormat};
 use crate::demo;
+use crate::interrupt::Interrupt;
 use crate::lesson::{Catalogue, Lesson};
 use crate::render::export::{self, BenchLesson, BenchRun};
 use crate::render::{Styles, json, text::Printer};
-use crate::server::{self, Interrupt, Namespace};
+use crate::server::{self, Namespace};
 use crate::settings::{Scale, Settings};
 
 pub fn run(

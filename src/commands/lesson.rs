@@ -9,11 +9,12 @@ use crate::Outcome;
 use crate::demo;
 use crate::demo::RunEvent;
 use crate::error::UserError;
+use crate::interrupt::Interrupt;
 use crate::lesson::{Catalogue, Lesson};
 use crate::measure::format_duration;
 use crate::render::json::{self, LessonRef, LessonRun};
 use crate::render::{Styles, text::Printer};
-use crate::server::{self, Interrupt, Namespace, RedisHandle};
+use crate::server::{self, Namespace, RedisHandle};
 use crate::settings::{Scale, Settings};
 
 pub fn run(

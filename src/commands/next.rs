@@ -5,8 +5,8 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::Outcome;
+use crate::interrupt::Interrupt;
 use crate::lesson::Catalogue;
-use crate::server::Interrupt;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, catalogue: &Catalogue, interrupt: &Interrupt, out: &mut impl Write) -> Result<Outcome> {

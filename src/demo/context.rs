@@ -6,8 +6,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::i18n::Lang;
+use crate::interrupt::Interrupt;
 use crate::measure::Sampler;
-use crate::server::{Interrupt, Namespace, RedisHandle, Trace, TracedConnection, Version};
+use crate::server::{Namespace, RedisHandle, Trace, TracedConnection, Version};
 use crate::settings::Scale;
 
 pub struct Ctx<'a> {

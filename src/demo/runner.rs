@@ -10,10 +10,11 @@ use serde::Serialize;
 
 use super::{Ctx, DemoReport};
 use crate::error::UserError;
+use crate::interrupt::Interrupt;
 use crate::lesson::Lesson;
 use crate::measure::{Backend, Budget, ClaimStatus, FakeClock, Floor, Sampler, Warning, assess};
 use crate::server::condition::{self, ServerRef};
-use crate::server::{Cleanup, Interrupt, Journal, Namespace, NamespaceGuard, RedisHandle, Swept, Trace};
+use crate::server::{Cleanup, Journal, Namespace, NamespaceGuard, RedisHandle, Swept, Trace};
 use crate::settings::{Scale, Settings};
 
 /// What running a lesson's demos produced.

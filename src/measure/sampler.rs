@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 
 use super::clock::{Clock, SystemClock};
 use super::report::{Backend, Comparison, Kind, Measurement};
-use crate::server::Interrupt;
+use crate::interrupt::Interrupt;
 
 /// How long and how often to sample, per operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,14 +6,12 @@
 //! `private.rs`, which runs them only on a server this process started; `.ci/forbid` checks that.
 
 pub mod condition;
-pub mod interrupt;
 pub mod journal;
 mod namespace;
 mod private;
 mod target;
 mod trace;
 
-pub use interrupt::{Interrupt, exit_code as interrupt_exit_code};
 pub use journal::{Journal, Swept};
 pub use namespace::{Cleanup, Namespace, NamespaceGuard, count_keys};
 pub use private::{PrivateServer, free_port, redis_server_path};

@@ -147,7 +147,7 @@ fn remove_all(con: &mut redis::Connection, namespace: &Namespace) -> Result<usiz
     let keys = keys_under(con, namespace)?;
     for chunk in keys.chunks(500) {
         redis::cmd("UNLINK").arg(chunk).exec(con).context("removing the demo's keys")?;
-        super::interrupt::heartbeat();
+        crate::interrupt::heartbeat();
     }
     Ok(keys.len())
 }

@@ -54,7 +54,7 @@ impl PrivateServer {
                 .map_err(|e| fail(format!("no temp dir: {e}")))?;
             let port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
             let child = spawn(&binary, port, dir.path(), extra_args).map_err(|e| fail(e.to_string()))?;
-            super::interrupt::register_private(child.id(), dir.path().to_path_buf());
+            crate::interrupt::register_private(child.id(), dir.path().to_path_buf());
             let stored = extra_args.iter().map(|a| a.to_string()).collect();
             let mut server = PrivateServer { child, port, dir, extra_args: stored };
             let password = extra_args.iter().position(|a| *a == "--requirepass").and_then(|i| extra_args.get(i + 1));
@@ -126,7 +126,7 @@ impl PrivateServer {
         let fail = |reason: String| UserError::PrivateServerFailed { reason };
         let _ = self.child.kill();
         let _ = self.child.wait();
-        super::interrupt::unregister_private(self.child.id());
+        crate::interrupt::unregister_private(self.child.id());
         let binary = redis_server_path().ok_or(UserError::NoRedisAvailable)?;
         let owned = self.extra_args.clone();
         let args: Vec<&str> = owned.iter().map(String::as_str).collect();
@@ -139,14 +139,14 @@ impl PrivateServer {
                 self.port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
             }
             self.child = spawn(&binary, self.port, self.dir.path(), &args).map_err(|e| fail(e.to_string()))?;
-            super::interrupt::register_private(self.child.id(), self.dir.path().to_path_buf());
+            crate::interrupt::register_private(self.child.id(), self.dir.path().to_path_buf());
             match self.wait_until_ready(password).and_then(|()| self.wait_until_loaded(password)) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     last_error = e;
                     let _ = self.child.kill();
                     let _ = self.child.wait();
-                    super::interrupt::unregister_private(self.child.id());
+                    crate::interrupt::unregister_private(self.child.id());
                 }
             }
         }
@@ -232,6 +232,6 @@ impl Drop for PrivateServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        super::interrupt::unregister_private(self.child.id());
+        crate::interrupt::unregister_private(self.child.id());
     }
 }

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Durability, open_file};
-use crate::server::Interrupt;
+use crate::interrupt::Interrupt;
 
 /// Trades per token: the same in quick and full runs, so a source query costs the same in both.
 pub const TRADES_PER_TOKEN: usize = 1_500;

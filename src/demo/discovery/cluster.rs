@@ -13,8 +13,8 @@ use anyhow::{Result, bail};
 
 use super::{HEARTBEAT_EVERY, Node, POLL_EVERY, TTL};
 use crate::demo::run_together;
+use crate::interrupt::Interrupt;
 use crate::measure::format_duration;
-use crate::server::Interrupt;
 
 /// The longest wait for every node to show up in every view at the start.
 const UP_WAIT: Duration = Duration::from_secs(5);

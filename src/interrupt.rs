@@ -1,4 +1,4 @@
-//! Ctrl-C, SIGTERM and SIGHUP: the flag that samplers and demo loops check, which then unwind so that
+//! Ctrl-C, SIGTERM and SIGHUP (a process concern, not a server one): the flag that samplers and demo loops check, which then unwind so that
 //! every guard (keys, private servers, temp files) cleans up on the way out; and the deadline for
 //! when they cannot (a frozen server blocks a read for up to its I/O time limit).
 //!
