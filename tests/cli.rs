@@ -758,3 +758,46 @@ fn a_server_killed_mid_lesson_and_restarted_from_its_aof_is_swept_by_the_next_ru
     assert_eq!(doc["swept"]["keys"].as_u64().unwrap() as usize, left, "{}", doc["swept"]);
     assert_eq!(back.our_keys(), 0);
 }
+
+/// A real three-node cluster (redis-cli --cluster create): every lesson that writes is refused
+/// before writing, with one line and exit 2, and no node holds a key of ours.
+#[test]
+fn a_three_node_cluster_is_refused_and_no_node_gets_a_key() {
+    let nodes: Vec<Server> = (0..3).map(|_| Server::start(&["--cluster-enabled", "yes"])).collect();
+    let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
+    let created = std::process::Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addresses)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("redis-cli (Debian: apt install redis-tools) creates the cluster");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stdout));
+    let _serial = support::heavy();
+    for lesson in ["1", "2", "6", "9", "10"] {
+        let out = Test::new().args(["lesson", lesson, "--quick", "--json"]).redis(&nodes[0]).run().code(2);
+        out.stderr_contains("is a Redis Cluster node");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert_eq!(out.json()["exit_code"], 2);
+    }
+    for node in &nodes {
+        assert_eq!(node.our_keys(), 0, "a key of ours on {}", node.url());
+    }
+}
+
+/// A Unix socket works as well as TCP: `unix:///path`.
+#[test]
+fn a_unix_socket_url_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("redis.sock").display().to_string();
+    let server = Server::start(&["--unixsocket", &socket, "--unixsocketperm", "700"]);
+    let _serial = support::heavy();
+    let url = format!("unix://{socket}");
+    let doc = Test::new()
+        .args(["lesson", "1", "--quick", "--json", "--no-quiz"])
+        .env("REDIS_URL", &url)
+        .run()
+        .success()
+        .json();
+    assert_eq!(doc["keys_left"], 0);
+    assert_eq!(server.our_keys(), 0);
+}

@@ -10,11 +10,11 @@ use anyhow::{Result, anyhow, ensure};
 
 use super::rate_limiter::{KEY_TTL_SECS, LIMIT, Limiters, T0, USER, WINDOW_MS};
 use crate::demo::{Ctx, DemoReport, NoteKind, run_together};
-use crate::measure::Claim;
+use crate::measure::{Claim, ClaimStatus};
 use crate::text::Text;
 
 /// The client's gap between its check and its increment (on top of the round trip).
-const CHECK_GAP: Duration = Duration::from_millis(1);
+const CHECK_GAP: Duration = Duration::from_millis(2);
 
 /// How the racing workers decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,9 +120,19 @@ pub fn limiter_race(ctx: &Ctx) -> Result<DemoReport> {
     );
     report.note(NoteKind::Simulated, Text::msg("check-gap").fact("gap", CHECK_GAP));
     report.note(NoteKind::Info, Text::msg("why-atomic"));
-    let holds = then_incr > LIMIT && incr_first == LIMIT && log == LIMIT && ts_member > LIMIT;
+    // The atomic checks must hold the limit exactly, and the timestamp-only log must let too many
+    // through (both are certain). The client-side GET-then-INCR overspends only if requests really
+    // overlapped; when the scheduler happened to serialise them this run, it showed nothing either
+    // way: inconclusive, not a failure.
+    let status = if incr_first != LIMIT || log != LIMIT || ts_member <= LIMIT {
+        ClaimStatus::Failed
+    } else if then_incr > LIMIT {
+        ClaimStatus::Held
+    } else {
+        ClaimStatus::Inconclusive
+    };
     report.claim(
-        Claim::new("atomic-check-holds-limit", "", format!("{then_incr} → {incr_first}"), holds)
+        Claim::with_status("atomic-check-holds-limit", "", format!("{then_incr} → {incr_first}"), status)
             .fact("requests", requests)
             .fact("limit", LIMIT)
             .fact("then_incr", then_incr)
