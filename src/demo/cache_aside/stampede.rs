@@ -110,10 +110,18 @@ fn run_stampede(
                     .with_expiration(redis::SetExpiry::PX(5_000));
                 let won: bool = con.set_options(&lock, &me, opts)?;
                 if won {
-                    let info = source(&sql)?;
-                    if let Some(info) = &info {
-                        set_ex(&mut con, &key, &serde_json::to_string(info)?, jittered_ttl(&mut rng))?;
-                    }
+                    // Look again before loading: another loader may have filled the key and
+                    // released the lock between our miss and our SET NX.
+                    let info = match con.get::<_, Option<String>>(&key)? {
+                        Some(json) => Some(serde_json::from_str::<TokenInfo>(&json)?),
+                        None => {
+                            let info = source(&sql)?;
+                            if let Some(info) = &info {
+                                set_ex(&mut con, &key, &serde_json::to_string(info)?, jittered_ttl(&mut rng))?;
+                            }
+                            info
+                        }
+                    };
                     let _: i64 = release.key(&lock).arg(&me).invoke(&mut con)?;
                     break info;
                 }
