@@ -109,6 +109,11 @@ pub enum UserError {
     )]
     SqlUnavailable { url: String, reason: String },
 
+    #[error(
+        "this build has no MySQL/PostgreSQL client for {url}: rebuild with `cargo install --path . --features networked-sql` (or `cargo run --release --features networked-sql -- ...`), or leave --sql-url out to compare with SQLite only"
+    )]
+    SqlNotBuilt { url: String },
+
     #[error("no Redis at 127.0.0.1:6379 and no `redis-server` on PATH to start a private one: {GET_REDIS_HINT}")]
     NoRedisAvailable,
 
@@ -189,6 +194,9 @@ impl UserError {
             ),
             UserError::BadSqlUrl { url, reason } => format!(
                 "{url:?} 不是 SQL URL（{reason}）；请使用 mysql://USER[:PASSWORD]@HOST:PORT/DB 或 postgres://USER@HOST:PORT/DB 的形式"
+            ),
+            UserError::SqlNotBuilt { url } => format!(
+                "这个构建没有 MySQL/PostgreSQL 客户端，无法连接 {url}：请用 `cargo install --path . --features networked-sql`（或 `cargo run --release --features networked-sql -- ...`）重新构建，或去掉 --sql-url 只与 SQLite 比较"
             ),
             UserError::SqlUnavailable { url, reason } => format!(
                 "无法使用 {url} 的 SQL 服务器（{reason}）：请启动它，或修正 --sql-url，或去掉 --sql-url 只与 SQLite 比较"

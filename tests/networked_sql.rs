@@ -1,7 +1,8 @@
 //! Lesson 10 against a networked SQL server (`--sql-url`): MySQL/MariaDB from
 //! `REDIS_LEARN_TEST_MYSQL_URL` and PostgreSQL from `REDIS_LEARN_TEST_POSTGRES_URL`. Those two need a
-//! server, so they are ignored in a plain `cargo test`; `.ci/run` runs them with `--ignored` and the
-//! variables set (and fails them if a variable is missing). Also what every learner sees without
+//! server and a build with the `networked-sql` cargo feature, so they are ignored in a plain
+//! `cargo test`; `.ci/run` runs them with `--features networked-sql --ignored` and the variables set
+//! (and fails them if a variable or the feature is missing). Also what every learner sees without
 //! one, and the one-line errors for a bad, remote or unreachable `--sql-url`.
 
 mod support;
@@ -15,6 +16,9 @@ const POSTGRES_VAR: &str = "REDIS_LEARN_TEST_POSTGRES_URL";
 
 /// The URL in `var`; a test that asked for a server and has none fails, it never passes empty.
 fn url_from(var: &str) -> String {
+    if !redis_learn::sql::remote::BUILT_IN {
+        panic!("this test needs the clients: run it with --features networked-sql");
+    }
     match std::env::var(var) {
         Ok(url) if !url.trim().is_empty() => url,
         _ => panic!("{var} is not set: point it at a server (e.g. mysql://root@127.0.0.1:3306/test)"),
@@ -64,13 +68,13 @@ fn lesson_10_against(url: &str, product: &[&str]) {
 }
 
 #[test]
-#[ignore = "needs a MySQL/MariaDB server in REDIS_LEARN_TEST_MYSQL_URL; .ci/run provides one"]
+#[ignore = "needs a MySQL/MariaDB server in REDIS_LEARN_TEST_MYSQL_URL and --features networked-sql; .ci/run provides both"]
 fn lesson_10_compares_with_mysql() {
     lesson_10_against(&url_from(MYSQL_VAR), &["MySQL", "MariaDB"]);
 }
 
 #[test]
-#[ignore = "needs a PostgreSQL server in REDIS_LEARN_TEST_POSTGRES_URL; .ci/run provides one"]
+#[ignore = "needs a PostgreSQL server in REDIS_LEARN_TEST_POSTGRES_URL and --features networked-sql; .ci/run provides both"]
 fn lesson_10_compares_with_postgres() {
     lesson_10_against(&url_from(POSTGRES_VAR), &["PostgreSQL"]);
 }
@@ -90,10 +94,16 @@ fn without_a_sql_url_the_column_says_how_to_add_one() {
 fn a_bad_remote_or_unreachable_sql_url_is_one_line_and_exit_2() {
     let server = Server::start(&[]);
     let port = redis_learn::server::free_port().unwrap();
+    // A build without the clients (the default) says how to get them; one with them tries to connect.
+    let (unreachable, remote) = if redis_learn::sql::remote::BUILT_IN {
+        ("could not use the SQL server", "--allow-remote")
+    } else {
+        ("--features networked-sql", "--features networked-sql")
+    };
     let cases = [
-        (format!("mysql://root@127.0.0.1:{port}/test"), "could not use the SQL server"),
-        (format!("postgres://root@127.0.0.1:{port}/test"), "could not use the SQL server"),
-        ("mysql://root@10.9.8.7:3306/test".to_string(), "--allow-remote"),
+        (format!("mysql://root@127.0.0.1:{port}/test"), unreachable),
+        (format!("postgres://root@127.0.0.1:{port}/test"), unreachable),
+        ("mysql://root@10.9.8.7:3306/test".to_string(), remote),
         ("redis://127.0.0.1:6379".to_string(), "is not a SQL URL"),
     ];
     for (url, expected) in cases {
@@ -110,6 +120,6 @@ fn a_bad_remote_or_unreachable_sql_url_is_one_line_and_exit_2() {
         .redis(&server)
         .run()
         .code(2);
-    out.stderr_contains("无法使用");
+    out.stderr_contains(if redis_learn::sql::remote::BUILT_IN { "无法使用" } else { "networked-sql" });
     assert_eq!(server.dbsize(), 0, "a refused --sql-url must stop before any key is written");
 }

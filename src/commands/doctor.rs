@@ -21,6 +21,8 @@ struct Doctor {
     redis_problem: Option<String>,
     redis_server_on_path: Option<String>,
     sqlite_version: String,
+    /// Whether this build has the MySQL/PostgreSQL clients (`--features networked-sql`).
+    networked_sql: bool,
     interactive: bool,
     color: bool,
     lang: crate::i18n::Lang,
@@ -61,6 +63,7 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
         redis_problem: problem,
         redis_server_on_path: redis_server_path().map(|p| p.display().to_string()),
         sqlite_version: crate::sql::sqlite_version().to_string(),
+        networked_sql: crate::sql::remote::BUILT_IN,
         interactive: settings.interactive,
         color: settings.color,
         lang: settings.lang,
@@ -110,6 +113,22 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
             doc.redis_server_on_path.as_deref().unwrap_or(t("no", "无"))
         )?;
         writeln!(out, "✔ SQLite {} ({})", doc.sqlite_version, t("bundled", "内置"))?;
+        if doc.networked_sql {
+            writeln!(
+                out,
+                "✔ {}",
+                t("MySQL/PostgreSQL clients for --sql-url", "用于 --sql-url 的 MySQL/PostgreSQL 客户端")
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  {}",
+                t(
+                    "--sql-url (MySQL/PostgreSQL): not in this build; add --features networked-sql",
+                    "--sql-url（MySQL/PostgreSQL）：这个构建不含；构建时加 --features networked-sql"
+                )
+            )?;
+        }
         writeln!(
             out,
             "  {} {}",
