@@ -70,7 +70,7 @@ pub struct GlobalArgs {
     pub no_quiz: bool,
 
     /// Language of lessons and messages [default: from LANG/LC_ALL, else en]
-    #[arg(long, global = true, value_enum, env = "REDIS_LEARN_LANG", value_name = "LANG")]
+    #[arg(long, global = true, value_parser = parse_lang, env = "REDIS_LEARN_LANG", value_name = "LANG")]
     pub lang: Option<LangChoice>,
 
     /// Where progress is kept [default: the XDG data dir, e.g. ~/.local/share/redis-learn]
@@ -194,10 +194,18 @@ pub enum PinChoice {
     None,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LangChoice {
-    En,
-    Zh,
+/// `--lang`: `en` and `zh` are complete (lessons and the tool's own words); any other code, such as
+/// `fr`, shows what the lesson files have in that language (`--lessons-dir`) and English elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LangChoice(pub String);
+
+fn parse_lang(value: &str) -> Result<LangChoice, String> {
+    let code = value.trim().to_ascii_lowercase().replace('_', "-");
+    if crate::lesson::is_language_code(&code) {
+        Ok(LangChoice(code))
+    } else {
+        Err("a language code such as en, zh, or one your lesson files add (fr, pt-br)".to_string())
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,16 @@ impl Lang {
         if locale.to_ascii_lowercase().starts_with("zh") { Lang::Zh } else { Lang::En }
     }
 
+    /// `en` → English, `zh` (and `zh-cn`, `zh-tw`) → Chinese; any other code has no strings of
+    /// its own in the code (a lesson file may still have words in it).
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code.split('-').next() {
+            Some("en") => Some(Lang::En),
+            Some("zh") => Some(Lang::Zh),
+            _ => None,
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Lang::En => "en",

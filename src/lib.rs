@@ -61,7 +61,8 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
         Some(Command::Check) => commands::check::run(&settings, out),
         Some(Command::Doctor(args)) => commands::doctor::run(&settings, &args, out),
         command => {
-            let catalogue = Catalogue::load(settings.lessons_dir.as_deref())?;
+            let mut catalogue = Catalogue::load(settings.lessons_dir.as_deref())?;
+            report_catalogue(&settings, &mut catalogue);
             match command {
                 None => {
                     if !settings.json {
@@ -84,5 +85,27 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
                 Some(Command::Check | Command::Doctor(_)) => unreachable!("handled above"),
             }
         }
+    }
+}
+
+/// Say on stderr, one line each, which lesson files were left out, and whether the lessons have
+/// the third language asked for (`--lang fr`); then show that language in English's place.
+fn report_catalogue(settings: &Settings, catalogue: &mut Catalogue) {
+    let dir = settings.lessons_dir.as_ref().map_or(String::new(), |d| format!(" --lessons-dir {}", d.display()));
+    for (path, reason) in catalogue.skipped() {
+        eprintln!(
+            "{}",
+            settings.lang.tr(
+                &format!("warning: {path} left out: {reason} (`redis-learn check{dir}` lists every problem)"),
+                &format!("警告：已跳过 {path}：{reason}（`redis-learn check{dir}` 会列出所有问题）"),
+            )
+        );
+    }
+    if let Some(code) = &settings.lesson_lang
+        && !catalogue.show_in(code)
+    {
+        eprintln!(
+            "warning: no lesson file has [text.{code}]: showing English (add it with --lessons-dir, see lessons/README.md)"
+        );
     }
 }

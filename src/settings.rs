@@ -53,6 +53,9 @@ pub struct Settings {
     pub scale: Scale,
     pub quiz: bool,
     pub lang: Lang,
+    /// `--lang fr` (any language but en and zh): the lesson files' words in that language replace
+    /// English where they exist; the tool's own words stay in English.
+    pub lesson_lang: Option<String>,
     /// Both stdin and stdout are terminals: prompts and progress bars are allowed.
     pub interactive: bool,
     pub redis: RedisChoice,
@@ -95,6 +98,7 @@ impl Settings {
             scale: if args.quick { Scale::Quick } else { Scale::Full },
             quiz: !args.no_quiz,
             lang,
+            lesson_lang: args.lang.as_ref().map(|l| l.0.clone()).filter(|code| Lang::from_code(code).is_none()),
             interactive,
             redis,
             allow_remote: args.allow_remote,
@@ -113,9 +117,8 @@ impl Settings {
 
 /// `--lang`, else `REDIS_LEARN_LANG` (both via clap), else the locale.
 pub fn resolve_lang(args: &GlobalArgs) -> Lang {
-    match args.lang {
-        Some(LangChoice::En) => Lang::En,
-        Some(LangChoice::Zh) => Lang::Zh,
+    match &args.lang {
+        Some(LangChoice(code)) => Lang::from_code(code).unwrap_or(Lang::En),
         None => Lang::from_locale(&locale()),
     }
 }

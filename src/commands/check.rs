@@ -1,12 +1,31 @@
-//! `redis-learn check`: validate lesson files and report every problem (for lesson authors).
+//! `redis-learn check`: validate lesson files and report every problem (for lesson authors). This is
+//! the strict reader: the other commands leave a bad file out with a one-line warning, `check`
+//! shows the parser's whole report (line, column and a caret) and exits 1.
 
 use std::io::Write;
 
 use anyhow::Result;
+use serde::Serialize;
 
 use crate::Outcome;
 use crate::lesson::{EMBEDDED, Notes, validate, warnings};
 use crate::settings::Settings;
+
+/// One finding: the file and what is wrong with it (several lines for a parse error).
+#[derive(Debug, Serialize)]
+struct Finding {
+    file: String,
+    message: String,
+}
+
+/// What `check --json` prints.
+#[derive(Debug, Serialize)]
+struct Report {
+    files: usize,
+    problems: Vec<Finding>,
+    warnings: Vec<Finding>,
+    ok: bool,
+}
 
 pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
     let files: Vec<(String, String)> = match &settings.lessons_dir {
@@ -14,22 +33,70 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
         None => EMBEDDED.iter().map(|(n, t)| (format!("lessons/{n}"), t.to_string())).collect(),
     };
     let (lessons, parse_problems) = crate::lesson::parse_all(&files);
-    let mut problems: Vec<String> = parse_problems.iter().map(|p| p.to_string()).collect();
-    problems.extend(
-        validate(&lessons, &crate::demo::names()).into_iter().map(|(path, reason)| format!("{path}: {reason}")),
-    );
+    let mut problems: Vec<Finding> = parse_problems
+        .into_iter()
+        .map(|p| match p {
+            crate::error::UserError::BadLessonFile { path, reason } => Finding { file: path, message: reason },
+            other => Finding { file: String::new(), message: other.to_string() },
+        })
+        .collect();
+    problems
+        .extend(validate(&lessons, &crate::demo::names()).into_iter().map(|(file, message)| Finding { file, message }));
     let numbers: Vec<u32> = lessons.iter().map(|(_, l)| l.number).collect();
+    let notes_file = crate::lesson::notes::FILE_NAME.to_string();
+    // The notes are checked against the lessons when they come with them: the built-in file, or a
+    // notes.toml in the directory (a directory without one uses the built-in notes unchecked).
+    let own_notes = settings.lessons_dir.as_ref().is_none_or(|d| d.join(&notes_file).exists());
     match Notes::load(settings.lessons_dir.as_deref()) {
-        Ok(notes) => problems.extend(notes.problems(&numbers)),
-        Err(err) => problems.push(crate::error::describe(&err, settings.lang)),
+        Ok(_) if !own_notes => {}
+        Ok(notes) => problems.extend(notes.problems(&numbers).into_iter().map(|message| Finding {
+            file: notes_file.clone(),
+            message: message.trim_start_matches(&format!("{notes_file}: ")).to_string(),
+        })),
+        Err(err) => problems.push(Finding { file: notes_file, message: crate::error::describe(&err, settings.lang) }),
     }
-    let warnings = warnings(&lessons);
-    for problem in &problems {
-        writeln!(out, "✘ {problem}")?;
+    let warnings: Vec<Finding> =
+        warnings(&lessons).into_iter().map(|(file, message)| Finding { file, message }).collect();
+    let report = Report { files: files.len(), ok: problems.is_empty(), problems, warnings };
+    if settings.json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    } else {
+        for (mark, finding) in report.problems.iter().map(|f| ("✘", f)).chain(report.warnings.iter().map(|f| ("⚠", f)))
+        {
+            let mut lines = finding.message.lines();
+            writeln!(out, "{mark} {}: {}", finding.file, lines.next().unwrap_or_default())?;
+            for line in lines {
+                writeln!(out, "    {line}")?;
+            }
+        }
+        writeln!(out, "{}", totals(settings.lang, report.files, report.problems.len(), report.warnings.len()))?;
     }
-    for (path, warning) in &warnings {
-        writeln!(out, "⚠ {path}: {warning}")?;
+    Ok(if report.ok { Outcome::Success } else { Outcome::Failed })
+}
+
+/// `3 files checked, 1 problem, 0 warnings`.
+fn totals(lang: crate::i18n::Lang, files: usize, problems: usize, warnings: usize) -> String {
+    let plural = |n: usize, one: &str, other: &str| format!("{n} {}", if n == 1 { one } else { other });
+    lang.tr(
+        &format!(
+            "{} checked, {}, {}",
+            plural(files, "file", "files"),
+            plural(problems, "problem", "problems"),
+            plural(warnings, "warning", "warnings")
+        ),
+        &format!("检查了 {files} 个文件：{problems} 个问题，{warnings} 个警告"),
+    )
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_are_plural_only_when_they_should_be() {
+        assert_eq!(totals(crate::i18n::Lang::En, 1, 1, 0), "1 file checked, 1 problem, 0 warnings");
+        assert_eq!(totals(crate::i18n::Lang::En, 10, 2, 1), "10 files checked, 2 problems, 1 warning");
     }
-    writeln!(out, "{} files checked, {} problems, {} warnings", files.len(), problems.len(), warnings.len())?;
-    Ok(if problems.is_empty() { Outcome::Success } else { Outcome::Failed })
 }

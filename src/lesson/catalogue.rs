@@ -28,6 +28,9 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct Catalogue {
     lessons: Vec<Lesson>,
+    /// Files left out because they did not parse or validate: (file, first problem). `check` is
+    /// the strict one; the other commands go on with the lessons that are good.
+    skipped: Vec<(String, String)>,
 }
 
 impl Catalogue {
@@ -45,23 +48,55 @@ impl Catalogue {
         }
     }
 
-    /// Parse and validate (file name, contents) pairs; the first problem becomes the error.
+    /// Parse and validate (file name, contents) pairs. A file with a problem is left out and
+    /// listed in [`Catalogue::skipped`]; when no file is good, the first problem is the error.
     pub fn from_files(files: Vec<(String, String)>) -> Result<Catalogue> {
-        let (lessons, problems) = parse_all(&files);
-        if let Some(problem) = problems.into_iter().next() {
-            return Err(problem.into());
+        let (parsed, parse_problems) = parse_all(&files);
+        let mut skipped: Vec<(String, String)> = parse_problems
+            .into_iter()
+            .map(|p| match p {
+                UserError::BadLessonFile { path, reason } => (path, summary(&reason)),
+                other => (String::new(), other.to_string()),
+            })
+            .collect();
+        let problems = validate(&parsed, &crate::demo::names());
+        let mut lessons = Vec::new();
+        for (path, mut lesson) in parsed {
+            match problems.iter().find(|(p, _)| *p == path) {
+                Some((_, reason)) => skipped.push((path, reason.clone())),
+                None => {
+                    lesson.fill_from_english();
+                    lessons.push(lesson);
+                }
+            }
         }
-        let problems = validate(&lessons, &crate::demo::names());
-        if let Some((path, reason)) = problems.into_iter().next() {
-            return Err(UserError::BadLessonFile { path, reason }.into());
+        if lessons.is_empty()
+            && let Some((path, reason)) = skipped.first()
+        {
+            return Err(UserError::BadLessonFile { path: path.clone(), reason: reason.clone() }.into());
         }
-        let mut lessons: Vec<Lesson> = lessons.into_iter().map(|(_, l)| l).collect();
         lessons.sort_by_key(|l| l.number);
-        Ok(Catalogue { lessons })
+        Ok(Catalogue { lessons, skipped })
     }
 
     pub fn lessons(&self) -> &[Lesson] {
         &self.lessons
+    }
+
+    /// Files left out, with the first problem of each (first line only).
+    pub fn skipped(&self) -> &[(String, String)] {
+        &self.skipped
+    }
+
+    /// Show the lessons in the language `code` (one the code's own strings lack, such as `fr`) in
+    /// place of English, word by word, English where a lesson has none. Returns whether any lesson
+    /// has text in `code`.
+    pub fn show_in(&mut self, code: &str) -> bool {
+        let mut any = false;
+        for lesson in &mut self.lessons {
+            any |= lesson.show_in_place_of_english(code);
+        }
+        any
     }
 
     /// Find a lesson by number (`2`, `02`) or slug (`cache-aside`).
@@ -72,6 +107,17 @@ impl Catalogue {
             let known = self.lessons.iter().map(|l| format!("{} ({})", l.number, l.slug)).collect::<Vec<_>>();
             UserError::LessonNotFound { query: query.to_string(), known: known.join(", ") }
         })
+    }
+}
+
+/// A parser's report (several lines, with a caret) as one line: where, then what.
+/// `TOML parse error at line 3, column 1 | … | unknown field `colour`` →
+/// `TOML parse error at line 3, column 1: unknown field `colour``.
+pub fn summary(report: &str) -> String {
+    let lines: Vec<&str> = report.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    match (lines.first(), lines.last()) {
+        (Some(first), Some(last)) if lines.len() > 1 => format!("{}: {last}", first.trim_end_matches(':')),
+        _ => report.trim().to_string(),
     }
 }
 

@@ -8,7 +8,7 @@ mod model;
 pub mod notes;
 mod validate;
 
-pub use catalogue::{Catalogue, EMBEDDED, parse_all, read_dir};
+pub use catalogue::{Catalogue, EMBEDDED, parse_all, read_dir, summary};
 pub use model::{FORMAT_VERSION, Lesson, LessonText, QuestionText, QuizItem};
 pub use notes::Notes;
-pub use validate::{validate, warnings};
+pub use validate::{gaps, is_language_code, validate, warnings};

@@ -23,15 +23,18 @@ pub struct Lesson {
     pub source: String,
     /// Demo names, run in this order; each must exist in the demo registry.
     pub demos: Vec<String>,
-    /// The lesson's words, one entry per language; English is required.
-    pub text: BTreeMap<Lang, LessonText>,
+    /// The lesson's words, keyed by language code (`en`, `zh`, or any other such as `fr`, `pt-br`);
+    /// English is required and complete, other languages may be partial: what they lack is shown
+    /// in English (see [`Lesson::fill_from_english`]).
+    pub text: BTreeMap<String, LessonText>,
     #[serde(default)]
     pub quiz: Vec<QuizItem>,
 }
 
-/// A lesson's words in one language.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A lesson's words in one language. Every field may be left out of a translation (`check` warns);
+/// English must have them all.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LessonText {
     pub title: String,
     /// One line for `redis-learn list`.
@@ -54,7 +57,8 @@ pub struct LessonText {
 pub struct QuizItem {
     /// Index (from 0) of the one right option.
     pub answer: usize,
-    pub text: BTreeMap<Lang, QuestionText>,
+    /// Keyed by language code, as [`Lesson::text`]; a language a question lacks is shown in English.
+    pub text: BTreeMap<String, QuestionText>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,26 +71,85 @@ pub struct QuestionText {
 }
 
 impl Lesson {
+    /// Parse a lesson file. The error is the TOML parser's own report: several lines, with the line
+    /// and column and a caret under the problem.
     pub fn parse(source: &str) -> Result<Lesson, String> {
-        toml::from_str(source).map_err(|e| e.to_string().trim_end().replace('\n', " "))
+        toml::from_str(source).map_err(|e| e.to_string().trim_end().to_string())
     }
 
     /// The text in `lang`, or English if this lesson has no such translation.
     pub fn text(&self, lang: Lang) -> &LessonText {
-        self.text.get(&lang).or_else(|| self.text.get(&Lang::En)).expect("validated: every lesson has English text")
+        self.text_in(lang.code())
+    }
+
+    /// The text in the language `code`, or English.
+    pub fn text_in(&self, code: &str) -> &LessonText {
+        self.text.get(code).or_else(|| self.text.get(EN)).expect("validated: every lesson has English text")
+    }
+
+    /// Fill what each translation lacks (a title, an intro, a demo's intro) from English, so that a
+    /// partial translation shows English where it has no words of its own. Messages and quiz
+    /// questions fall back when they are looked up. Run after validation (which warns about gaps).
+    pub fn fill_from_english(&mut self) {
+        let Some(en) = self.text.get(EN).cloned() else { return };
+        for (_, text) in self.text.iter_mut().filter(|(code, _)| code.as_str() != EN) {
+            text.fill_from(&en);
+        }
+    }
+
+    /// Show the language `code` (a third language such as `fr`, which the code's own strings do
+    /// not have) in English's place: each of its words replaces the English one, and English stays
+    /// where it has none. Returns whether this lesson has any text in `code`.
+    pub fn show_in_place_of_english(&mut self, code: &str) -> bool {
+        let Some(mut other) = self.text.get(code).cloned() else { return code == EN };
+        if let Some(en) = self.text.get(EN) {
+            other.fill_from(en);
+            for (key, template) in &en.messages {
+                other.messages.entry(key.clone()).or_insert_with(|| template.clone());
+            }
+        }
+        self.text.insert(EN.to_string(), other);
+        for item in &mut self.quiz {
+            if let Some(q) = item.text.get(code).cloned() {
+                item.text.insert(EN.to_string(), q);
+            }
+        }
+        true
     }
 }
+
+impl LessonText {
+    /// Take from `en` every field this text leaves empty, and every demo intro it lacks.
+    fn fill_from(&mut self, en: &LessonText) {
+        for (field, english) in [
+            (&mut self.title, &en.title),
+            (&mut self.summary, &en.summary),
+            (&mut self.intro, &en.intro),
+            (&mut self.outro, &en.outro),
+        ] {
+            if field.trim().is_empty() {
+                field.clone_from(english);
+            }
+        }
+        for (demo, intro) in &en.demo_intros {
+            self.demo_intros.entry(demo.clone()).or_insert_with(|| intro.clone());
+        }
+    }
+}
+
+/// The language every lesson must have in full.
+pub const EN: &str = "en";
 
 impl Lesson {
     /// The template of `key` (`<demo>.<id>`) in `lang`, else in English.
     pub fn message(&self, lang: Lang, key: &str) -> Option<String> {
-        let in_lang = self.text.get(&lang).and_then(|t| t.messages.get(key));
-        in_lang.or_else(|| self.text.get(&Lang::En).and_then(|t| t.messages.get(key))).cloned()
+        let in_lang = self.text.get(lang.code()).and_then(|t| t.messages.get(key));
+        in_lang.or_else(|| self.text.get(EN).and_then(|t| t.messages.get(key))).cloned()
     }
 }
 
 impl QuizItem {
     pub fn text(&self, lang: Lang) -> &QuestionText {
-        self.text.get(&lang).or_else(|| self.text.get(&Lang::En)).expect("validated: every question has English text")
+        self.text.get(lang.code()).or_else(|| self.text.get(EN)).expect("validated: every question has English text")
     }
 }

@@ -3,17 +3,15 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::model::{FORMAT_VERSION, Lesson};
-use crate::i18n::Lang;
+use super::model::{EN, FORMAT_VERSION, Lesson};
 
 /// Messages: keyed by one of the lesson's demos, well formed, and the same messages with the same
 /// placeholders in every language as in English.
 fn check_messages(lesson: &Lesson, demos: &BTreeSet<&str>) -> Vec<String> {
     use crate::render::message::placeholders;
     let mut problems = Vec::new();
-    let Some(en) = lesson.text.get(&Lang::En) else { return problems };
-    for (lang, text) in &lesson.text {
-        let code = lang.code();
+    let Some(en) = lesson.text.get(EN) else { return problems };
+    for (code, text) in &lesson.text {
         for (key, template) in &text.messages {
             let demo = key.split_once('.').map(|(d, _)| d);
             if !demo.is_some_and(|d| d == "lesson" || demos.contains(d)) {
@@ -36,13 +34,42 @@ fn check_messages(lesson: &Lesson, demos: &BTreeSet<&str>) -> Vec<String> {
                 _ => {}
             }
         }
-        for key in en.messages.keys() {
-            if !text.messages.contains_key(key) {
-                problems.push(format!("[text.{code}.messages] has no {key:?} (English has it)"));
-            }
-        }
     }
     problems
+}
+
+/// What a translation lacks, which English fills in: one phrase per kind of gap (`"title"`,
+/// `"3 demo intros"`, `"12 messages"`, `"2 quiz questions"`). Empty when it is complete.
+pub fn gaps(lesson: &Lesson, code: &str) -> Vec<String> {
+    let (Some(en), text) = (lesson.text.get(EN), lesson.text.get(code)) else { return Vec::new() };
+    let mut gaps = Vec::new();
+    let empty = super::model::LessonText::default();
+    let text = text.unwrap_or(&empty);
+    for (field, value) in
+        [("title", &text.title), ("summary", &text.summary), ("intro", &text.intro), ("outro", &text.outro)]
+    {
+        if value.trim().is_empty() {
+            gaps.push(field.to_string());
+        }
+    }
+    let mut count = |n: usize, one: &str, other: &str| {
+        if n > 0 {
+            gaps.push(format!("{n} {}", if n == 1 { one } else { other }));
+        }
+    };
+    count(en.demo_intros.keys().filter(|d| !text.demo_intros.contains_key(*d)).count(), "demo intro", "demo intros");
+    count(en.messages.keys().filter(|k| !text.messages.contains_key(*k)).count(), "message", "messages");
+    count(lesson.quiz.iter().filter(|q| !q.text.contains_key(code)).count(), "quiz question", "quiz questions");
+    gaps
+}
+
+/// A language code: `en`, `zh`, `fr`, `pt-br`, `zh-tw` (lower-case letters, then `-` parts).
+pub fn is_language_code(code: &str) -> bool {
+    let mut parts = code.split('-');
+    let primary = parts.next().unwrap_or_default();
+    (2..=3).contains(&primary.len())
+        && primary.chars().all(|c| c.is_ascii_lowercase())
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
 }
 
 /// Words that point at an option by its place, which shuffling changes.
@@ -71,16 +98,24 @@ fn position_reference(explanation: &str) -> Option<&'static str> {
     PHRASES.iter().copied().find(|p| lower.contains(p))
 }
 
-/// Warnings that do not make a lesson invalid: in more than half of a lesson's questions the right
-/// answer is the longest option (in English), so length gives the answer away.
+/// Warnings that do not make a lesson invalid: a translation that lacks words (English is shown
+/// there), and a quiz in which the right answer is the longest option (in English) in more than
+/// half of the questions, so length gives the answer away.
 pub fn warnings(lessons: &[(String, Lesson)]) -> Vec<(String, String)> {
     let mut warnings = Vec::new();
     for (path, lesson) in lessons {
+        for code in lesson.text.keys().filter(|c| c.as_str() != EN) {
+            let gaps = gaps(lesson, code);
+            if !gaps.is_empty() {
+                warnings
+                    .push((path.clone(), format!("[text.{code}] lacks {}: English is shown there", gaps.join(", "))));
+            }
+        }
         let longest = lesson
             .quiz
             .iter()
             .filter(|item| {
-                let Some(text) = item.text.get(&Lang::En) else { return false };
+                let Some(text) = item.text.get(EN) else { return false };
                 let len = |o: &String| o.chars().count();
                 let right = text.options.get(item.answer).map_or(0, len);
                 text.options.iter().enumerate().all(|(i, o)| i == item.answer || len(o) < right)
@@ -149,28 +184,35 @@ fn check_lesson(lesson: &Lesson, demo_names: &[&str]) -> Vec<String> {
     if demos.len() != lesson.demos.len() {
         problems.push("a demo is named twice".into());
     }
-    if !lesson.text.contains_key(&Lang::En) {
+    if !lesson.text.contains_key(EN) {
         problems.push("English text ([text.en]) is required".into());
     }
-    let languages: BTreeSet<Lang> = lesson.text.keys().copied().collect();
-    for (lang, text) in &lesson.text {
-        let code = lang.code();
-        for (field, value) in
-            [("title", &text.title), ("summary", &text.summary), ("intro", &text.intro), ("outro", &text.outro)]
-        {
-            if value.trim().is_empty() {
-                problems.push(format!("[text.{code}] {field} is empty"));
-            }
+    for (code, text) in &lesson.text {
+        if !is_language_code(code) {
+            problems.push(format!("[text.{code}]: a language is a code such as en, zh, fr or pt-br"));
         }
         let intros: BTreeSet<&str> = text.demo_intros.keys().map(String::as_str).collect();
-        if intros != demos {
-            problems.push(format!(
-                "[text.{code}.demo_intros] must have exactly one entry per demo: has {:?}, demos are {:?}",
-                intros, demos
-            ));
+        if code == EN {
+            // English is complete: every other language falls back to it.
+            for (field, value) in
+                [("title", &text.title), ("summary", &text.summary), ("intro", &text.intro), ("outro", &text.outro)]
+            {
+                if value.trim().is_empty() {
+                    problems.push(format!("[text.{code}] {field} is empty"));
+                }
+            }
+            if intros != demos {
+                problems.push(format!(
+                    "[text.{code}.demo_intros] must have exactly one entry per demo: has {:?}, demos are {:?}",
+                    intros, demos
+                ));
+            }
+        } else if let Some(extra) = intros.difference(&demos).next() {
+            problems.push(format!("[text.{code}.demo_intros] {extra:?} is not one of this lesson's demos {demos:?}"));
         }
-        let paragraphs_en = lesson.text.get(&Lang::En).map(|en| paragraphs(&en.intro));
+        let paragraphs_en = lesson.text.get(EN).map(|en| paragraphs(&en.intro));
         if let Some(n) = paragraphs_en
+            && !text.intro.trim().is_empty()
             && paragraphs(&text.intro) != n
         {
             problems.push(format!("[text.{code}] intro has {} paragraphs, English has {n}", paragraphs(&text.intro)));
@@ -182,16 +224,17 @@ fn check_lesson(lesson: &Lesson, demo_names: &[&str]) -> Vec<String> {
     }
     for (i, item) in lesson.quiz.iter().enumerate() {
         let q = i + 1;
-        let item_languages: BTreeSet<Lang> = item.text.keys().copied().collect();
-        if item_languages != languages {
-            problems.push(format!("quiz question {q} has languages {item_languages:?}, the lesson has {languages:?}"));
+        if !item.text.contains_key(EN) {
+            problems.push(format!("quiz question {q} has no English text ([quiz.text.en])"));
+        }
+        if let Some(code) = item.text.keys().find(|c| !lesson.text.contains_key(*c)) {
+            problems.push(format!("quiz question {q} has text in {code:?}, but the lesson has no [text.{code}]"));
         }
         let option_counts: BTreeSet<usize> = item.text.values().map(|t| t.options.len()).collect();
         if option_counts.len() > 1 {
             problems.push(format!("quiz question {q} has a different number of options per language"));
         }
-        for (lang, text) in &item.text {
-            let code = lang.code();
+        for (code, text) in &item.text {
             if text.options.len() < 2 || text.options.len() > 6 {
                 problems.push(format!("quiz question {q} ({code}) needs 2 to 6 options"));
             }
