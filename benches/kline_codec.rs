@@ -5,13 +5,13 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use redis_learn::demo::klines::codec::{self, Candle};
-use redis_learn::demo::klines::series::{self, MARKETS};
+use redis_learn::demo::klines::series::{self, markets};
 
 /// One day of 1-minute candles.
 const CANDLES: usize = 1_440;
 
 fn day() -> Vec<Candle> {
-    series::random_walk(&MARKETS[0], CANDLES)
+    series::random_walk(&markets()[0], CANDLES)
 }
 
 fn compact(c: &mut Criterion) {

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod error;
+pub mod fixtures;
 pub mod i18n;
 pub mod interrupt;
 pub mod lesson;

@@ -1,7 +1,8 @@
 //! The SIMULATED upstream: a stand-in for the OKLink block-explorer API that the notes'
 //! `pkg/oklink/client.go` calls. Every call sleeps 5–20 ms (seeded) and is counted; the answers are
 //! OKLink-style JSON with a `Cache-Control` per endpoint. It can be rate-limited (429), and moved
-//! forward in logical time: prices move and a pending transaction gets mined.
+//! forward in logical time: prices move and a pending transaction gets mined. The answers' JSON is
+//! in `fixtures/oklink/`.
 
 use std::collections::HashSet;
 use std::ops::RangeInclusive;
@@ -15,6 +16,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::key::Request;
+use crate::fixtures::{fill, oklink};
 use sha2::{Digest, Sha256};
 
 /// Simulated latency of one successful call, in milliseconds.
@@ -103,7 +105,7 @@ impl Upstream {
             return Response {
                 status: 429,
                 cache_control: CacheControl::Absent,
-                body: r#"{"code":"429","msg":"Too Many Requests (simulated rate limit)","data":[]}"#.to_string(),
+                body: fill(oklink::RATE_LIMITED, &[]),
             };
         }
         let millis = match self.rng.lock() {
@@ -119,58 +121,45 @@ impl Upstream {
     pub fn answer(&self, request: &Request) -> Response {
         let epoch = self.epoch.load(Ordering::SeqCst);
         let chain = request.param("chainShortName").unwrap_or("eth");
-        let ok = |cache_control, data: String| Response {
-            status: 200,
-            cache_control,
-            body: format!(r#"{{"code":"0","msg":"","data":[{data}]}}"#),
-        };
+        let ok = |cache_control, body: String| Response { status: 200, cache_control, body };
         match request.path.as_str() {
             PATH_PRICE => {
                 let token = request.param("tokenContractAddress").unwrap_or("");
                 let base =
                     1.0 + f64::from(u8::from_str_radix(token.get(2..4).unwrap_or("10"), 16).unwrap_or(16)) / 100.0;
                 let price = base * (1.0 + 0.004 * epoch as f64);
+                let price = format!("{price:.6}");
                 ok(
                     CacheControl::MaxAge(PRICE_MAX_AGE),
-                    format!(r#"{{"chainShortName":"{chain}","tokenContractAddress":"{token}","price":"{price:.6}"}}"#),
+                    fill(oklink::PRICE, &[("chain", chain), ("token", token), ("price", &price)]),
                 )
             }
             PATH_ADDRESS => {
                 let address = request.param("address").unwrap_or("");
                 let balance = address.bytes().map(u64::from).sum::<u64>();
+                let (tx_count, balance) = ((balance / 7).to_string(), balance.to_string());
                 ok(
                     CacheControl::MaxAge(ADDRESS_MAX_AGE),
-                    format!(
-                        r#"{{"chainShortName":"{chain}","address":"{address}","balance":"{balance}.25","transactionCount":"{}"}}"#,
-                        balance / 7
+                    fill(
+                        oklink::ADDRESS,
+                        &[("chain", chain), ("address", address), ("balance", &balance), ("tx_count", &tx_count)],
                     ),
                 )
             }
             PATH_TX => {
                 let txid = request.param("txid").unwrap_or("");
                 if epoch == 0 && self.pending.contains(txid) {
-                    ok(
-                        CacheControl::NoStore,
-                        format!(r#"{{"chainShortName":"{chain}","txid":"{txid}","state":"pending"}}"#),
-                    )
+                    ok(CacheControl::NoStore, fill(oklink::TX_PENDING, &[("chain", chain), ("txid", txid)]))
                 } else {
+                    let height = (19_000_000 + txid.len() as u64 * 1_000).to_string();
                     ok(
                         CacheControl::Immutable(MINED_TX_MAX_AGE),
-                        format!(
-                            r#"{{"chainShortName":"{chain}","txid":"{txid}","state":"success","height":"{}"}}"#,
-                            19_000_000 + txid.len() as u64 * 1_000
-                        ),
+                        fill(oklink::TX_MINED, &[("chain", chain), ("txid", txid), ("height", &height)]),
                     )
                 }
             }
-            PATH_CHAIN => {
-                ok(CacheControl::MaxAge(10), format!(r#"{{"chainShortName":"{chain}","lastHeight":"19000000"}}"#))
-            }
-            _ => Response {
-                status: 404,
-                cache_control: CacheControl::Absent,
-                body: r#"{"code":"404","msg":"Not Found","data":[]}"#.to_string(),
-            },
+            PATH_CHAIN => ok(CacheControl::MaxAge(10), fill(oklink::CHAIN, &[("chain", chain)])),
+            _ => Response { status: 404, cache_control: CacheControl::Absent, body: fill(oklink::NOT_FOUND, &[]) },
         }
     }
 

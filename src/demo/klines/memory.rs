@@ -5,7 +5,7 @@ use anyhow::Result;
 use redis::ConnectionLike;
 
 use super::codec::{self, Candle};
-use super::series::{self, MARKETS};
+use super::series::{self, markets};
 use super::zset::{
     ListpackLimits, bucket_candles, bucket_key, compact_encoding, encoding, kline_key, listpack_limits, load, members,
     memory_usage, predicted_encoding, zcard,
@@ -66,7 +66,7 @@ pub fn kline_memory(ctx: &Ctx) -> Result<DemoReport> {
     let version = ctx.version();
     let limits = listpack_limits(&mut con, version);
     let bucket = bucket_candles(limits.entries);
-    let market = MARKETS[0];
+    let market = markets()[0];
     let day = series::random_walk(&market, DAY);
     let small = &day[..bucket as usize];
     let sym = market.symbol;

@@ -7,7 +7,7 @@ use anyhow::{Result, ensure};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
-use super::series::{self, MARKETS, MINUTE_MS};
+use super::series::{self, MINUTE_MS, markets};
 use super::zset::{
     bucket_candles, bucket_key, bucketed_range, kline_key, listpack_limits, load, members, range_cmd, redis_range,
 };
@@ -29,7 +29,7 @@ pub fn kline_ranges(ctx: &Ctx) -> Result<DemoReport> {
     let limits = listpack_limits(&mut con, version);
     let bucket = bucket_candles(limits.entries);
     let days = ctx.n(3, 2);
-    let market = MARKETS[0];
+    let market = markets()[0];
     let candles = series::random_walk(&market, days * DAY);
 
     // Redis: one key for the whole series, and the same candles in bucket keys.
@@ -43,7 +43,7 @@ pub fn kline_ranges(ctx: &Ctx) -> Result<DemoReport> {
     }
     // SQLite: every market's candles in one table, as a shared candle store would hold them.
     let mut db = table::open(&ctx.scratch.join("klines.db"))?;
-    for m in &MARKETS {
+    for m in markets() {
         ctx.check_interrupt()?;
         table::insert_all(&mut db, m.symbol, INTERVAL, &series::random_walk(m, days * DAY))?;
     }
@@ -56,7 +56,7 @@ pub fn kline_ranges(ctx: &Ctx) -> Result<DemoReport> {
             .fact("key", short(&key))
             .fact("buckets", buckets)
             .fact("bucket", bucket)
-            .fact("symbols", MARKETS.len()),
+            .fact("symbols", markets().len()),
     );
 
     // Correctness first, outside any timing: the same windows from every store.

@@ -13,24 +13,19 @@ pub const START_MS: u64 = 1_732_579_200_000;
 /// Largest price move per minute, in basis points.
 const MAX_MOVE_BP: i64 = 25;
 
-/// A symbol's synthetic market: where its price starts and how much it trades.
-#[derive(Debug, Clone, Copy)]
-pub struct Market {
-    pub symbol: &'static str,
-    /// Start price in units of 10^-10 USDT.
-    pub start_price: u64,
-    /// Typical volume per minute in units of 0.01 USDT.
-    pub volume: u64,
-    pub seed: u64,
+/// A symbol's synthetic market: where its price starts (10⁻¹⁰ USDT), how much it trades per minute
+/// (0.01 USDT) and its seed: a row of `fixtures/markets.csv`.
+pub type Market = crate::fixtures::MarketRow;
+
+/// The markets the SQL table holds (`fixtures/markets.csv`); the first is the one the demos query.
+pub fn markets() -> &'static [Market] {
+    crate::fixtures::markets()
 }
 
-/// The markets the SQL table holds; the first is the one the demos query.
-pub const MARKETS: [Market; 4] = [
-    Market { symbol: "PEPE-USDT", start_price: 120_000, volume: 4_500_000, seed: 0x6b6c_0001 },
-    Market { symbol: "WIF-USDT", start_price: 31_500_000_000, volume: 2_900_000, seed: 0x6b6c_0002 },
-    Market { symbol: "BONK-USDT", start_price: 380_000, volume: 1_700_000, seed: 0x6b6c_0003 },
-    Market { symbol: "FLOKI-USDT", start_price: 2_300_000, volume: 900_000, seed: 0x6b6c_0004 },
-];
+/// Market `i` of [`markets`].
+pub fn market(i: usize) -> Market {
+    markets()[i]
+}
 
 /// `count` closed 1-minute candles from [`START_MS`]: each opens at the previous close, moves up to
 /// ±0.25%, and has wicks and a volume that vary minute to minute.
@@ -97,17 +92,17 @@ mod tests {
 
     #[test]
     fn walks_are_deterministic_consistent_and_contiguous() {
-        let a = random_walk(&MARKETS[0], 1_440);
-        assert_eq!(a, random_walk(&MARKETS[0], 1_440));
-        assert_eq!(a[..100], random_walk(&MARKETS[0], 100)[..], "a shorter run is a prefix");
+        let a = random_walk(&markets()[0], 1_440);
+        assert_eq!(a, random_walk(&markets()[0], 1_440));
+        assert_eq!(a[..100], random_walk(&markets()[0], 100)[..], "a shorter run is a prefix");
         assert!(a.iter().all(Candle::is_consistent));
         assert!(a.windows(2).all(|w| w[1].open == w[0].close && w[1].open_ms == w[0].open_ms + MINUTE_MS));
-        assert_ne!(a, random_walk(&MARKETS[1], 1_440));
+        assert_ne!(a, random_walk(&markets()[1], 1_440));
     }
 
     #[test]
     fn realistic_members_fit_a_listpack_entry() {
-        let longest = random_walk(&MARKETS[0], 4_320).iter().map(|c| super::super::codec::encode(c).len()).max();
+        let longest = random_walk(&markets()[0], 4_320).iter().map(|c| super::super::codec::encode(c).len()).max();
         assert!(longest.is_some_and(|n| n <= 64), "{longest:?}");
     }
 

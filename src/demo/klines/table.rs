@@ -112,16 +112,16 @@ fn candle(r: &Row<'_>) -> rusqlite::Result<Candle> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::series::{self, MARKETS, MINUTE_MS, START_MS};
+    use super::super::series::{self, MINUTE_MS, START_MS, markets};
     use super::*;
 
     #[test]
     fn windows_and_upserts_behave() {
         let dir = tempfile::tempdir().unwrap();
         let mut con = open(&dir.path().join("k.db")).unwrap();
-        let candles = series::random_walk(&MARKETS[0], 180);
+        let candles = series::random_walk(&markets()[0], 180);
         insert_all(&mut con, "PEPE-USDT", "1m", &candles).unwrap();
-        insert_all(&mut con, "BONK-USDT", "1m", &series::random_walk(&MARKETS[2], 180)).unwrap();
+        insert_all(&mut con, "BONK-USDT", "1m", &series::random_walk(&markets()[2], 180)).unwrap();
         let from = START_MS + 10 * MINUTE_MS;
         let got = range(&con, "PEPE-USDT", "1m", from, from + 60 * MINUTE_MS).unwrap();
         assert_eq!(got, candles[10..70]);

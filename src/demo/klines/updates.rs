@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use redis::ConnectionLike;
 
 use super::codec::{self, Candle};
-use super::series::{self, MARKETS, MINUTE_MS};
+use super::series::{self, MINUTE_MS, markets};
 use super::zset::{kline_key, load, members, redis_range, zcard, zcount_at};
 use super::{INTERVAL, table};
 use crate::demo::{Ctx, DemoReport, NoteKind};
@@ -30,7 +30,7 @@ pub fn kline_updates(ctx: &Ctx) -> Result<DemoReport> {
     let mut con = ctx.connect()?;
     let version = ctx.version();
     let modern = version.at_least(6, 2);
-    let market = MARKETS[0];
+    let market = markets()[0];
     let sym = market.symbol;
     let closed = series::random_walk(&market, 30);
     let last = closed.last().copied().ok_or_else(|| anyhow!("no candles"))?;

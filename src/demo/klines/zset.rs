@@ -5,7 +5,7 @@ use anyhow::{Context, Result, anyhow};
 use redis::ConnectionLike;
 
 use super::codec::{self, Candle};
-use super::series::{MARKETS, MINUTE_MS};
+use super::series::{MINUTE_MS, markets};
 use super::{BUCKET_CANDLES, INTERVAL};
 use crate::demo::Ctx;
 use crate::server::Version;
@@ -150,7 +150,7 @@ pub(super) fn bucketed_range(
     let bucket_ms = bucket * MINUTE_MS;
     let mut pipe = redis::pipe();
     for b in from / bucket_ms..=(to - 1) / bucket_ms {
-        pipe.add_command(range_cmd(&bucket_key(ctx, MARKETS[0].symbol, bucket, b * bucket_ms), from, to, modern));
+        pipe.add_command(range_cmd(&bucket_key(ctx, markets()[0].symbol, bucket, b * bucket_ms), from, to, modern));
     }
     let replies: Vec<Vec<String>> = pipe.query(con)?;
     decode_all(&replies.concat())

@@ -14,7 +14,7 @@ use super::data::{self, Token, TokenRecord, Trader};
 use super::shared::{load_redis, p50};
 use super::tables::{self, Lit, Networked, TOKEN_COLUMNS, as_refs, query, token_rows};
 use crate::demo::klines::codec::{self, Candle};
-use crate::demo::klines::series::{self, MARKETS, MINUTE_MS};
+use crate::demo::klines::series::{self, MINUTE_MS, markets};
 use crate::demo::support::now_ms;
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, Comparison, Measurement, Verdict, format_ratio_interval};
@@ -334,7 +334,7 @@ fn candle_of(row: &[crate::sql::remote::Val]) -> Result<Candle> {
 /// Range: one hour of 1-minute candles. `ZRANGE … BYSCORE` against the primary-key range.
 fn range(s: &mut Sides) -> Result<Vec<ScoreRow>> {
     let ctx = s.ctx;
-    let market = MARKETS[0];
+    let market = markets()[0];
     let candles = series::random_walk(&market, DAY_CANDLES);
     let key = ctx.key(&format!("kline:{}:1m", market.symbol));
     let mut cmds = Vec::new();
