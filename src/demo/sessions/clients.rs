@@ -13,7 +13,7 @@ use anyhow::{Context, Result, ensure};
 use redis::ConnectionLike;
 use rusqlite::{Connection, params};
 
-use super::{Attempt, attempt_key, stalled, with_retries};
+use super::pacing::{Attempt, attempt_key, stalled, with_retries};
 use crate::demo::support::{count_existing, millis, now_ms, sql_count, wait_until_gone};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, format_count};

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, ensure};
 use redis::ConnectionLike;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Attempt, Gaps, Pacer, attempt_key, pttl_text, stalled, with_retries};
+use super::pacing::{Attempt, Gaps, Pacer, attempt_key, pttl_text, stalled, with_retries};
 use crate::demo::support::{count_existing, millis, new_id, now_ms, pttl, sql_count};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, Verdict, format_count};
