@@ -86,14 +86,8 @@ fn reset(con: &mut TracedConnection, keys: &Keys) -> Result<()> {
 }
 
 fn redis_state(con: &mut TracedConnection, keys: &Keys) -> Result<State> {
-    let (from, to, ledger): (i64, i64, i64) = redis::pipe()
-        .cmd("GET")
-        .arg(&keys.from)
-        .cmd("GET")
-        .arg(&keys.to)
-        .cmd("LLEN")
-        .arg(&keys.ledger)
-        .query(con)?;
+    let (from, to, ledger): (i64, i64, i64) =
+        redis::pipe().cmd("GET").arg(&keys.from).cmd("GET").arg(&keys.to).cmd("LLEN").arg(&keys.ledger).query(con)?;
     Ok(State { from, to, ledger })
 }
 
@@ -254,7 +248,10 @@ pub fn no_rollback(ctx: &Ctx) -> Result<DemoReport> {
             .collect(),
         rows,
     );
-    report.note(NoteKind::Info, Text::msg("errors").fact("overflow", overflow.as_str()).fact("refused", refused.as_str()));
+    report.note(
+        NoteKind::Info,
+        Text::msg("errors").fact("overflow", overflow.as_str()).fact("refused", refused.as_str()),
+    );
 
     // Claim 1: the run-time error left the other commands applied.
     let kept = failed.iter().filter(|f| !**f).count();

@@ -203,13 +203,14 @@ pub fn expiry_events(ctx: &Ctx) -> Result<DemoReport> {
 
     // 3. At most once: subscriber B is up, then disconnected while keys expire, then back.
     let m = ctx.n(50, 20);
-    let phase = |con: &mut TracedConnection, a: &mut PubSub<'_>, name: &str| -> Result<(Vec<(String, Duration)>, usize)> {
-        let keys = batch(ctx, name, m, |_| SHORT_TTL);
-        set_with_ttls(con, &keys)?;
-        let got = collect(ctx, a, m, EXPIRE_WAIT)?;
-        let got = seen(&got, &keys);
-        Ok((keys, got))
-    };
+    let phase =
+        |con: &mut TracedConnection, a: &mut PubSub<'_>, name: &str| -> Result<(Vec<(String, Duration)>, usize)> {
+            let keys = batch(ctx, name, m, |_| SHORT_TTL);
+            set_with_ttls(con, &keys)?;
+            let got = collect(ctx, a, m, EXPIRE_WAIT)?;
+            let got = seen(&got, &keys);
+            Ok((keys, got))
+        };
     let mut b_con = ctx.connect_private(&server)?;
     let (a_before, b_got_before) = {
         let mut b = subscribe(ctx, &mut b_con)?;
@@ -253,16 +254,11 @@ pub fn expiry_events(ctx: &Ctx) -> Result<DemoReport> {
     // Claim 1: off by default.
     let off_holds = default.is_empty() && off_events.is_empty() && off_expired >= off.len() as u64;
     report.claim(
-        Claim::new(
-            "off-by-default",
-            "",
-            format!("{} → {}", shown(&default), off_events.len()),
-            off_holds,
-        )
-        .fact("value", shown(&default))
-        .fact("keys", off.len())
-        .fact("expired", off_expired)
-        .fact("events", off_events.len()),
+        Claim::new("off-by-default", "", format!("{} → {}", shown(&default), off_events.len()), off_holds)
+            .fact("value", shown(&default))
+            .fact("keys", off.len())
+            .fact("expired", off_expired)
+            .fact("events", off_events.len()),
     );
     // Claim 2: once on, one event per key, none before its TTL.
     let on_holds = distinct == n && events.len() == n && early == 0 && unknown == 0 && timed_expired >= n as u64;
@@ -285,7 +281,8 @@ pub fn expiry_events(ctx: &Ctx) -> Result<DemoReport> {
     );
     // Claim 3: B missed everything that expired while it was away, and nothing keeps it.
     let missed = m - b_got_down;
-    let miss_holds = a_before == m && b_got_before == m && a_down == m && b_got_down == 0 && a_after == m && b_got_after == m;
+    let miss_holds =
+        a_before == m && b_got_before == m && a_down == m && b_got_down == 0 && a_after == m && b_got_after == m;
     report.claim(
         Claim::new("missed-while-disconnected", "", format!("{b_got_down} / {m}"), miss_holds)
             .fact("keys", m)
