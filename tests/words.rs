@@ -58,7 +58,7 @@ fn figures_out(text: &str) -> String {
     let text = numbers_out(&text);
     let mut out = text;
     for unit in [" µs", " ms", " s"] {
-        for end in [" ", ")", ",", ".", ";", ":", "）", "，", "。", "；", "\n"] {
+        for end in [" ", ")", ",", ".", ";", ":", "）", "，", "。", "；", "：", "\n"] {
             out = out.replace(&format!("#{unit}{end}"), &format!("# <t>{end}"));
         }
     }
