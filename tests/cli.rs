@@ -821,11 +821,13 @@ fn keyspace_notifications_go_on_only_on_a_private_server_and_yours_is_only_read(
         .iter()
         .map(|c| (c["id"].as_str().unwrap(), c["status"].as_str().unwrap()))
         .collect();
+    // The three counted on the server hold; the timing one may be inconclusive on a busy machine.
     assert_eq!(
-        claims,
+        claims.iter().filter(|(id, _)| *id != "read-expires-at-once").copied().collect::<Vec<_>>(),
         [("off-by-default", "held"), ("one-event-per-key", "held"), ("missed-while-disconnected", "held")],
         "{demo}"
     );
+    assert!(claims.iter().any(|&(id, status)| id == "read-expires-at-once" && status != "failed"), "{demo}");
     let notes: Vec<&str> = demo["notes"].as_array().unwrap().iter().filter_map(|n| n["message"].as_str()).collect();
     assert!(notes.contains(&"expiry-events.yours-on"), "{notes:?}");
     assert_eq!(setting(&server), before, "the learner's notify-keyspace-events changed");

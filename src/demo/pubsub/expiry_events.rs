@@ -15,7 +15,7 @@ use redis::{ConnectionLike, PubSub};
 use super::subscriber::wait_numsub;
 use super::{GRACE, READ_TIMEOUT, STALL};
 use crate::demo::{Ctx, DemoReport, NoteKind};
-use crate::measure::{Backend, Claim, Kind, Measurement, format_count};
+use crate::measure::{Backend, Claim, Kind, Measurement, format_count, format_duration, new_group};
 use crate::server::{PrivateServer, TracedConnection};
 use crate::text::{Fact, Text};
 
@@ -29,6 +29,11 @@ const SHORT_TTL: Duration = Duration::from_millis(20);
 const FIRST_TTL: Duration = Duration::from_millis(100);
 /// How long the server may take to expire keys that nobody reads (INFO stats `expired_keys`).
 const EXPIRE_WAIT: Duration = Duration::from_secs(5);
+/// A reader touches every other key of the timed batch this long after its TTL.
+const READ_AFTER: Duration = Duration::from_millis(1);
+/// The timed batch is cut into this many slices of consecutive keys: the rounds that the
+/// read-against-untouched comparison takes its interval from.
+const SLICES: usize = 8;
 
 /// One expired event as a subscriber saw it: the key, and when it arrived.
 struct Event {
@@ -121,6 +126,21 @@ fn seen(events: &[Event], keys: &[(String, Duration)]) -> usize {
     keys.iter().filter(|(k, _)| events.iter().any(|e| &e.key == k)).count()
 }
 
+/// A reader that touches every even-numbered key of `keys` just after its TTL, in TTL order:
+/// `EXISTS` finds the key expired, deletes it, and the event goes out at once (lazy expiry).
+fn read_at_ttl(ctx: &Ctx, con: &mut TracedConnection, keys: &[(String, Duration)], sent: Instant) -> Result<()> {
+    for (key, ttl) in keys.iter().step_by(2) {
+        ctx.check_interrupt()?;
+        let due = sent + *ttl + READ_AFTER;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let _: i64 = redis::cmd("EXISTS").arg(key).query(con)?;
+    }
+    Ok(())
+}
+
 /// The learner's own setting, read only (None when CONFIG GET is not allowed there).
 fn learners_setting(ctx: &Ctx) -> Option<String> {
     let mut con = ctx.connect().ok()?;
@@ -164,42 +184,72 @@ pub fn expiry_events(ctx: &Ctx) -> Result<DemoReport> {
     // Not traced: the trace is for replaying in redis-cli, and this command must not reach a
     // server that is not ours. The table and the claims name it.
     let now_on = config_get(&mut con, "notify-keyspace-events")?;
-    let n = ctx.n(200, 60);
+    // Every even-numbered key is read just after its TTL; the odd ones nobody reads.
+    let n = ctx.n(200, 96);
     let spread = Duration::from_millis(ctx.n(500, 200) as u64);
     let timed = batch(ctx, "timed", n, |i| FIRST_TTL + spread * i as u32 / n as u32);
+    let mut reader = ctx.connect_private(&server)?;
     let before = expired_keys(&mut con)?;
     // Each key expires no sooner than its TTL after this instant (the SET reaches the server later).
     let sent = Instant::now();
     set_with_ttls(&mut con, &timed)?;
-    let events = collect(ctx, &mut a, n, FIRST_TTL + spread + STALL)?;
+    let (events, read) = std::thread::scope(|scope| {
+        let read = scope.spawn(|| read_at_ttl(ctx, &mut reader, &timed, sent));
+        let events = collect(ctx, &mut a, n, FIRST_TTL + spread + STALL);
+        (events, read.join().unwrap_or_else(|_| Err(anyhow!("the reader thread panicked"))))
+    });
+    let (events, ()) = (events?, read?);
     let timed_expired = wait_expired(ctx, &mut con, before, n as u64)?;
-    let ttls: HashMap<&str, Duration> = timed.iter().map(|(k, t)| (k.as_str(), *t)).collect();
-    let mut delays = Vec::with_capacity(events.len());
+    let index: HashMap<&str, usize> = timed.iter().enumerate().map(|(i, (k, _))| (k.as_str(), i)).collect();
+    // Per slice of consecutive keys: the delays of the keys read at their TTL, and of the others.
+    let mut slices = vec![(Vec::new(), Vec::new()); SLICES];
     let mut early = 0u64;
     let mut unknown = 0u64;
     for e in &events {
-        match ttls.get(e.key.as_str()) {
-            Some(ttl) => {
+        match index.get(e.key.as_str()) {
+            Some(&i) => {
+                let ttl = timed[i].1;
                 let since = e.at.duration_since(sent);
-                if since < *ttl {
+                if since < ttl {
                     early += 1;
                 }
-                delays.push(since.saturating_sub(*ttl));
+                let slice = &mut slices[i * SLICES / n];
+                if i % 2 == 0 { &mut slice.0 } else { &mut slice.1 }.push(since.saturating_sub(ttl));
             }
             None => unknown += 1,
         }
     }
     let distinct = seen(&events, &timed);
-    if delays.is_empty() {
-        bail!("no expired event arrived for {n} keys within {:?} after CONFIG SET", FIRST_TTL + spread + STALL);
+    if slices.iter().any(|(r, u)| r.is_empty() || u.is_empty()) {
+        bail!(
+            "only {} of {n} expired events arrived within {} after CONFIG SET",
+            events.len(),
+            format_duration(FIRST_TTL + spread + STALL)
+        );
     }
-    let delay = report.measured(Measurement::single(
-        "expired-event-delay",
-        "expired event after the TTL",
+    let group = new_group();
+    let rounds = |pick: fn(&(Vec<Duration>, Vec<Duration>)) -> &Vec<Duration>| -> Vec<Vec<Duration>> {
+        slices.iter().map(|s| pick(s).clone()).collect()
+    };
+    let read_delay = report.measured(Measurement::from_rounds(
+        "event-delay-read",
+        "expired event after the TTL, key read at its TTL",
         Backend::Redis,
         Kind::Latency,
-        delays,
+        group,
+        1,
+        &rounds(|s| &s.0),
     )?);
+    let delay = report.measured(Measurement::from_rounds(
+        "event-delay-untouched",
+        "expired event after the TTL, key nobody read",
+        Backend::Redis,
+        Kind::Latency,
+        group,
+        1,
+        &rounds(|s| &s.1),
+    )?);
+    let cmp = report.compare("read-vs-untouched", &read_delay, &delay)?;
 
     // 3. At most once: subscriber B is up, then disconnected while keys expire, then back.
     let m = ctx.n(50, 20);
@@ -270,6 +320,12 @@ pub fn expiry_events(ctx: &Ctx) -> Result<DemoReport> {
             .fact("early", early)
             .fact("p50", delay.p50())
             .fact("max", delay.stats.max),
+    );
+    report.claim(
+        Claim::ratio_above("read-expires-at-once", "", &cmp, 1.0)
+            .fact("read", read_delay.p50())
+            .fact("untouched", delay.p50())
+            .fact("ratio", Fact::Ratio(cmp.ratio)),
     );
     report.note(
         NoteKind::Info,
