@@ -202,7 +202,8 @@ pub fn expiry_events(ctx: &Ctx) -> Result<DemoReport> {
     let timed_expired = wait_expired(ctx, &mut con, before, n as u64)?;
     let index: HashMap<&str, usize> = timed.iter().enumerate().map(|(i, (k, _))| (k.as_str(), i)).collect();
     // Per slice of consecutive keys: the delays of the keys read at their TTL, and of the others.
-    let mut slices = vec![(Vec::new(), Vec::new()); SLICES];
+    let mut read_rounds: Vec<Vec<Duration>> = vec![Vec::new(); SLICES];
+    let mut untouched_rounds: Vec<Vec<Duration>> = vec![Vec::new(); SLICES];
     let mut early = 0u64;
     let mut unknown = 0u64;
     for e in &events {
@@ -213,14 +214,14 @@ pub fn expiry_events(ctx: &Ctx) -> Result<DemoReport> {
                 if since < ttl {
                     early += 1;
                 }
-                let slice = &mut slices[i * SLICES / n];
-                if i % 2 == 0 { &mut slice.0 } else { &mut slice.1 }.push(since.saturating_sub(ttl));
+                let rounds = if i % 2 == 0 { &mut read_rounds } else { &mut untouched_rounds };
+                rounds[i * SLICES / n].push(since.saturating_sub(ttl));
             }
             None => unknown += 1,
         }
     }
     let distinct = seen(&events, &timed);
-    if slices.iter().any(|(r, u)| r.is_empty() || u.is_empty()) {
+    if read_rounds.iter().chain(&untouched_rounds).any(Vec::is_empty) {
         bail!(
             "only {} of {n} expired events arrived within {} after CONFIG SET",
             events.len(),
@@ -228,9 +229,6 @@ pub fn expiry_events(ctx: &Ctx) -> Result<DemoReport> {
         );
     }
     let group = new_group();
-    let rounds = |pick: fn(&(Vec<Duration>, Vec<Duration>)) -> &Vec<Duration>| -> Vec<Vec<Duration>> {
-        slices.iter().map(|s| pick(s).clone()).collect()
-    };
     let read_delay = report.measured(Measurement::from_rounds(
         "event-delay-read",
         "expired event after the TTL, key read at its TTL",
@@ -238,7 +236,7 @@ pub fn expiry_events(ctx: &Ctx) -> Result<DemoReport> {
         Kind::Latency,
         group,
         1,
-        &rounds(|s| &s.0),
+        &read_rounds,
     )?);
     let delay = report.measured(Measurement::from_rounds(
         "event-delay-untouched",
@@ -247,7 +245,7 @@ pub fn expiry_events(ctx: &Ctx) -> Result<DemoReport> {
         Kind::Latency,
         group,
         1,
-        &rounds(|s| &s.1),
+        &untouched_rounds,
     )?);
     let cmp = report.compare("read-vs-untouched", &read_delay, &delay)?;
 
