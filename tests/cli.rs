@@ -801,3 +801,54 @@ fn a_unix_socket_url_works() {
     assert_eq!(doc["keys_left"], 0);
     assert_eq!(server.our_keys(), 0);
 }
+
+/// Lesson 5's keyspace-notification demo turns notifications on with CONFIG SET only on a
+/// redis-server of its own: the learner's setting is read, named, and left as it was.
+#[test]
+fn keyspace_notifications_go_on_only_on_a_private_server_and_yours_is_only_read() {
+    let server = Server::start(&["--notify-keyspace-events", "KA"]);
+    let setting = |server: &Server| -> Vec<String> {
+        redis::cmd("CONFIG").arg("GET").arg("notify-keyspace-events").query(&mut server.client()).unwrap()
+    };
+    let before = setting(&server);
+    let _serial = support::heavy();
+    let doc = Test::new().args(["lesson", "5", "--quick", "--json", "--no-quiz"]).redis(&server).run().success().json();
+    let demo = doc["demos"].as_array().unwrap().iter().find(|d| d["name"] == "expiry-events").unwrap();
+    assert!(demo["skipped"].is_null() && demo["error"].is_null(), "{demo}");
+    let claims: Vec<(&str, &str)> = demo["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    // The three counted on the server hold; the timing one may be inconclusive on a busy machine.
+    assert_eq!(
+        claims.iter().filter(|(id, _)| *id != "read-expires-at-once").copied().collect::<Vec<_>>(),
+        [("off-by-default", "held"), ("one-event-per-key", "held"), ("missed-while-disconnected", "held")],
+        "{demo}"
+    );
+    assert!(claims.iter().any(|&(id, status)| id == "read-expires-at-once" && status != "failed"), "{demo}");
+    let notes: Vec<&str> = demo["notes"].as_array().unwrap().iter().filter_map(|n| n["message"].as_str()).collect();
+    assert!(notes.contains(&"expiry-events.yours-on"), "{notes:?}");
+    assert_eq!(setting(&server), before, "the learner's notify-keyspace-events changed");
+    assert_eq!(doc["keys_left"], 0);
+}
+
+#[test]
+fn without_redis_server_on_path_the_keyspace_demo_is_skipped() {
+    let server = Server::start(&[]);
+    let _serial = support::heavy();
+    let doc = Test::new()
+        .args(["lesson", "5", "--quick", "--json", "--no-quiz"])
+        .redis(&server)
+        .without_redis_server_on_path()
+        .run()
+        .success()
+        .json();
+    let demos = doc["demos"].as_array().unwrap();
+    let skipped: Vec<&str> =
+        demos.iter().filter(|d| !d["skipped"].is_null()).map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(skipped, ["expiry-events"], "{doc}");
+    assert!(demos.iter().filter(|d| d["skipped"].is_null()).all(|d| d["error"].is_null()));
+    assert_eq!(doc["keys_left"], 0);
+}

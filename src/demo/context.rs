@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use crate::i18n::Lang;
 use crate::interrupt::Interrupt;
 use crate::measure::Sampler;
-use crate::server::{Namespace, RedisHandle, Trace, TracedConnection, Version};
+use crate::server::{Namespace, PrivateServer, RedisHandle, Trace, TracedConnection, Version, open_with_limits};
 use crate::settings::Scale;
 
 pub struct Ctx<'a> {
@@ -31,6 +31,14 @@ impl Ctx<'_> {
     /// A new traced connection (one per thread, as separate processes would have).
     pub fn connect(&self) -> Result<TracedConnection> {
         self.redis.connect(&self.trace).context("connecting to Redis")
+    }
+
+    /// A new traced connection to a private server a demo started for itself, with the same time
+    /// limits as [`Ctx::connect`].
+    pub fn connect_private(&self, server: &PrivateServer) -> Result<TracedConnection> {
+        let client = redis::Client::open(server.url()).context("opening the private server's URL")?;
+        let con = open_with_limits(&client).context("connecting to the private server")?;
+        Ok(TracedConnection::new(con, &self.trace))
     }
 
     /// The full key for `suffix`, inside this run's namespace.

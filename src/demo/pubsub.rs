@@ -4,16 +4,21 @@
 //! keeps the messages for replay and tracks what was not acknowledged. The SQL side polls a table,
 //! so its delivery latency is set by the poll interval.
 //!
+//! Keyspace notifications publish an event when a key expires, with the same at-most-once delivery.
+//!
 //! One demo per file: [`broadcast`] (every node gets every message), [`offline_node`] (a node that
-//! is down, Pub/Sub against a Stream), [`polling`] (the SQL way); [`subscriber`] holds what they
-//! share. This file holds the lesson's constants.
+//! is down, Pub/Sub against a Stream), [`polling`] (the SQL way), [`expiry_events`] (keyspace
+//! notifications on a private server); [`subscriber`] holds what they share. This file holds the
+//! lesson's constants.
 
 mod broadcast;
+mod expiry_events;
 mod offline_node;
 mod polling;
 mod subscriber;
 
 pub use broadcast::broadcast;
+pub use expiry_events::expiry_events;
 pub use offline_node::offline_node;
 pub use polling::polling;
 

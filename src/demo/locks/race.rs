@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use redis::ConnectionLike;
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::lock::RedisLock;
-use super::{LONG_TTL, USER_ID, WAIT_LIMIT, WORK_PAUSE};
+use super::{LONG_TTL, USER_ID, WAIT_LIMIT, WATCH_RETRY_LIMIT, WORK_PAUSE};
 use crate::demo::{Ctx, run_together};
 use crate::measure::{format_count, format_duration};
 use crate::sql;
@@ -25,6 +25,8 @@ pub(super) enum Guard {
     RedisLock,
     /// No read at all: `INCRBY` adds on the server, atomically.
     RedisIncrby,
+    /// `WATCH`, GET, pause, `MULTI` SET `EXEC`, again from the top when EXEC replies nil.
+    RedisWatch,
     /// SQLite SELECT, pause, UPDATE as two autocommit statements.
     SqlAutocommit,
     /// The same inside `BEGIN IMMEDIATE` … `COMMIT`, with a busy timeout.
@@ -37,6 +39,7 @@ impl Guard {
             Guard::RedisNone => "none",
             Guard::RedisLock => "lock",
             Guard::RedisIncrby => "incrby",
+            Guard::RedisWatch => "watch",
             Guard::SqlAutocommit => "autocommit",
             Guard::SqlImmediate => "immediate",
         }
@@ -54,7 +57,7 @@ pub(super) struct RaceResult {
     pub(super) expected: u64,
     pub(super) final_balance: u64,
     pub(super) elapsed: Duration,
-    /// Failed lock tries (Redis lock only).
+    /// Failed lock tries (Redis lock), or EXECs that replied nil and were retried (WATCH).
     pub(super) retries: u64,
     /// Releases that found the lock already expired (Redis lock only).
     pub(super) expired: u64,
@@ -75,7 +78,7 @@ impl RaceResult {
 /// One table row per race.
 pub(super) fn race_row(guard: Guard, r: &RaceResult) -> Vec<Text> {
     let retries = match guard {
-        Guard::RedisLock => format_count(r.retries),
+        Guard::RedisLock | Guard::RedisWatch => format_count(r.retries),
         _ => "—".to_string(),
     };
     vec![
@@ -116,6 +119,34 @@ pub(super) fn redis_read_modify_write(con: &mut impl ConnectionLike, key: &str, 
     Ok(())
 }
 
+/// Optimistic read-modify-write: `WATCH key`, GET, pause, then `MULTI` SET `EXEC` in one pipeline.
+/// EXEC replies nil when another client wrote the key after the WATCH, and nothing was applied:
+/// read again and retry. Returns how many times it retried.
+pub(super) fn watch_increment(
+    con: &mut impl ConnectionLike,
+    key: &str,
+    pause: Duration,
+    check: impl Fn() -> Result<()>,
+) -> Result<u64> {
+    let mut retried = 0;
+    loop {
+        redis::cmd("WATCH").arg(key).exec(con)?;
+        let balance: i64 = redis::cmd("GET").arg(key).query::<Option<i64>>(con)?.unwrap_or(0);
+        if !pause.is_zero() {
+            thread::sleep(pause);
+        }
+        let committed: Option<redis::Value> = redis::pipe().atomic().cmd("SET").arg(key).arg(balance + 1).query(con)?;
+        if committed.is_some() {
+            return Ok(retried);
+        }
+        retried += 1;
+        check()?;
+        if retried >= WATCH_RETRY_LIMIT {
+            bail!("EXEC replied nil {retried} times in a row: another client keeps writing {key}");
+        }
+    }
+}
+
 /// K workers, each on its own connection (as separate processes would be), released together by a
 /// barrier, each adding 1 to one Redis balance M times under `guard`.
 pub(super) fn redis_race(ctx: &Ctx, guard: Guard, workers: usize, steps: usize) -> Result<RaceResult> {
@@ -141,6 +172,10 @@ pub(super) fn redis_race(ctx: &Ctx, guard: Guard, workers: usize, steps: usize) 
                         }
                     }
                     Guard::RedisIncrby => redis::cmd("INCRBY").arg(&key).arg(1).exec(&mut con)?,
+                    Guard::RedisWatch => {
+                        let retried = watch_increment(&mut con, &key, WORK_PAUSE, || ctx.check_interrupt())?;
+                        retries.fetch_add(retried, Ordering::Relaxed);
+                    }
                     _ => redis_read_modify_write(&mut con, &key, WORK_PAUSE)?,
                 }
             }
