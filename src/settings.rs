@@ -55,6 +55,8 @@ pub struct Settings {
     pub lang: Lang,
     /// Both stdin and stdout are terminals: prompts and progress bars are allowed.
     pub interactive: bool,
+    /// Wait for Enter between demos and before the quiz: at a terminal, without --json or --no-pause.
+    pub pause: bool,
     pub redis: RedisChoice,
     pub allow_remote: bool,
     pub lessons_dir: Option<PathBuf>,
@@ -96,6 +98,7 @@ impl Settings {
             quiz: !args.no_quiz,
             lang,
             interactive,
+            pause: interactive && !args.json && !args.no_pause,
             redis,
             allow_remote: args.allow_remote,
             lessons_dir: args.lessons_dir.clone(),
