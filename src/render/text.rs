@@ -55,6 +55,23 @@ impl<W: Write> Printer<W> {
         Ok(())
     }
 
+    /// `text` wrapped at the width, `first` before its first line and `rest` (a hanging indent)
+    /// before the others; never mid-word. Styles inside `text` are kept.
+    pub fn wrapped(&mut self, text: &str, first: &str, rest: &str) -> Result<()> {
+        for line in wrap(text, self.width, first, rest) {
+            writeln!(self.out, "{line}")?;
+        }
+        Ok(())
+    }
+
+    /// [`Printer::wrapped`], every line dimmed.
+    pub fn wrapped_dim(&mut self, text: &str, first: &str, rest: &str) -> Result<()> {
+        for line in wrap(text, self.width, first, rest) {
+            writeln!(self.out, "{}", self.styles.dim(&line))?;
+        }
+        Ok(())
+    }
+
     /// `⚠ caveat: …`, wrapped with a hanging indent: said once when a run turns noisy.
     pub fn caveat(&mut self, text: &str) -> Result<()> {
         let tag = self.styles.uncertain(self.tr("⚠ caveat:", "⚠ 注意："));
@@ -265,6 +282,17 @@ impl<W: Write> Printer<W> {
         }
         table
     }
+}
+
+/// Wrap at `width` with a first-line and a hanging indent, never splitting a word (a word longer
+/// than the line stays whole).
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
+    let options = textwrap::Options::new(width)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .break_words(false);
+    textwrap::wrap(text, options).into_iter().map(|l| l.into_owned()).collect()
 }
 
 /// Split a paragraph into blocks: each `- ` line starts a bullet; other lines join the block before.
