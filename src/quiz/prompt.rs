@@ -156,14 +156,9 @@ pub fn menu_lines(options: &[String], selected: usize, width: usize, lang: Lang,
     lines
 }
 
-/// Wrap at `width` with a first-line and a hanging indent; never mid-word.
+/// Wrap at `width` with a first-line and a hanging indent; never mid-word, never inside a number.
 fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
-    let options = textwrap::Options::new(width.max(20))
-        .initial_indent(first)
-        .subsequent_indent(rest)
-        .word_splitter(textwrap::WordSplitter::NoHyphenation)
-        .break_words(false);
-    textwrap::wrap(text, options).into_iter().map(|l| l.into_owned()).collect()
+    crate::render::text::wrap(text, width.max(20), first, rest)
 }
 
 /// One column less than the terminal, so that no line ever reaches its last column (some terminals
