@@ -379,7 +379,7 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
 }
 
 /// The wrapping options behind [`wrap`]: Unicode line breaking (so Chinese wraps between
-/// characters), no hyphenation, no broken words, and numbers kept whole ([`words`]).
+/// characters), no hyphenation, no broken words, and numbers kept whole (see `words`).
 pub fn options<'a>(width: usize, first: &'a str, rest: &'a str) -> textwrap::Options<'a> {
     textwrap::Options::new(width)
         .initial_indent(first)
