@@ -450,7 +450,8 @@ fn looks_numeric(text: &str) -> bool {
 
 /// A table with these columns fits in `width` (borders and padding: 3 a column, plus 1).
 fn fits(mins: &[usize], width: usize) -> bool {
-    mins.iter().sum::<usize>() + 3 * mins.len() + 1 <= width
+    let borders = 3 * mins.len() + 1;
+    mins.iter().sum::<usize>() + borders <= width
 }
 
 /// No column narrower than its longest word.
