@@ -364,7 +364,8 @@ impl<W: Write> Printer<W> {
                     }
                 })
                 .collect();
-            for line in wrap(&pairs.join(" · "), self.width, "    ", "    ") {
+            // `·` stays at the end of the pair before it, never at the start of a line.
+            for line in wrap(&pairs.join("\u{a0}· "), self.width, "    ", "    ") {
                 writeln!(self.out, "{}", line.replace('\u{a0}', " "))?;
             }
         }
