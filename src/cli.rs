@@ -69,6 +69,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub no_quiz: bool,
 
+    /// Do not wait for Enter between demos and before the quiz (there is no pause without a terminal
+    /// or with --json anyway)
+    #[arg(long, global = true)]
+    pub no_pause: bool,
+
     /// Language of lessons and messages [default: from LANG/LC_ALL, else en]
     #[arg(long, global = true, value_parser = parse_lang, env = "REDIS_LEARN_LANG", value_name = "LANG")]
     pub lang: Option<LangChoice>,
@@ -121,9 +126,14 @@ pub struct QuizArgs {
     #[arg(long, value_name = "LETTERS")]
     pub answers: Option<String>,
 
-    /// Seed for shuffling the options (same seed, same order)
+    /// Seed for shuffling the options (same seed, same order); without it, --answers and --print
+    /// use the options in the lesson file's order
     #[arg(long)]
     pub seed: Option<u64>,
+
+    /// Print the questions with lettered options, in the order --answers uses, and exit
+    #[arg(long, conflicts_with = "answers")]
+    pub print: bool,
 }
 
 #[derive(Debug, Args)]

@@ -134,6 +134,11 @@ pub enum UserError {
 
     #[error("interrupted; the demo's keys were cleaned up")]
     Interrupted,
+
+    #[error(
+        "quiz stopped: your {answered} answers so far are kept; `redis-learn quiz {lesson}` continues from question {next}"
+    )]
+    QuizStopped { lesson: u32, answered: usize, next: usize },
 }
 
 impl UserError {
@@ -212,12 +217,16 @@ impl UserError {
             UserError::BadAnswers { given, reason } => format!("答案 {given:?} 有误：{reason}"),
             UserError::BadLessonFile { path, reason } => format!("课程文件 {path}：{reason}"),
             UserError::Interrupted => "已中断；演示写入的键已清理".to_string(),
+            UserError::QuizStopped { lesson, answered, next } => {
+                format!("测验已停止：已答的 {answered} 题都已保存；`redis-learn quiz {lesson}` 会从第 {next} 题继续")
+            }
         }
     }
 
     pub fn exit_code(&self) -> u8 {
         match self {
             UserError::Interrupted => crate::interrupt::exit_code(),
+            UserError::QuizStopped { .. } => EXIT_INTERRUPTED,
             _ => EXIT_USAGE,
         }
     }

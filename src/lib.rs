@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod interrupt;
 pub mod lesson;
 pub mod measure;
+pub mod pause;
 pub mod progress;
 pub mod quiz;
 pub mod render;

@@ -58,6 +58,8 @@ pub struct Settings {
     pub lesson_lang: Option<String>,
     /// Both stdin and stdout are terminals: prompts and progress bars are allowed.
     pub interactive: bool,
+    /// Wait for Enter between demos and before the quiz: at a terminal, without --json or --no-pause.
+    pub pause: bool,
     pub redis: RedisChoice,
     pub allow_remote: bool,
     pub lessons_dir: Option<PathBuf>,
@@ -100,6 +102,7 @@ impl Settings {
             lang,
             lesson_lang: args.lang.as_ref().map(|l| l.0.clone()).filter(|code| Lang::from_code(code).is_none()),
             interactive,
+            pause: interactive && !args.json && !args.no_pause,
             redis,
             allow_remote: args.allow_remote,
             lessons_dir: args.lessons_dir.clone(),

@@ -226,6 +226,73 @@ fn scripted_quiz_passes_and_fails_with_exit_codes() {
 }
 
 #[test]
+fn answers_without_a_seed_get_the_same_score_every_run_and_print_shows_their_order() {
+    let catalogue = Catalogue::embedded().unwrap();
+    let lesson = catalogue.find("1").unwrap();
+    let total = lesson.quiz.len();
+    // The same letters, three runs: the same score (they are graded in the lesson file's order).
+    let letters = ["a", "b", "c", "d"].iter().cycle().take(total).copied().collect::<Vec<_>>().join(",");
+    let scores: Vec<Value> = (0..3)
+        .map(|_| Test::new().args(["quiz", "1", "--json", "--answers", &letters]).run().json()["score"].clone())
+        .collect();
+    assert!(scores.iter().all(|s| *s == scores[0]), "{scores:?}");
+
+    // --print shows the order --answers grades: picking the right text from it scores full marks.
+    let sheet = Test::new().args(["quiz", "1", "--print", "--json"]).run().success().json();
+    assert_eq!(sheet["seed"], Value::Null);
+    let right: Vec<String> = sheet["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&lesson.quiz)
+        .map(|(q, item)| {
+            let text = &item.text(Lang::En).options[item.answer];
+            let option = q["options"].as_array().unwrap().iter().find(|o| o["text"] == text.as_str()).unwrap();
+            option["letter"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for _ in 0..2 {
+        let doc = Test::new().args(["quiz", "1", "--json", "--answers", &right.join(",")]).run().success().json();
+        assert_eq!(doc["score"], total);
+    }
+    // With --seed, --print shows that shuffle, and --answers with the same seed grades it.
+    let sheet = Test::new().args(["quiz", "1", "--print", "--json", "--seed", "9"]).run().success().json();
+    let attempt = Attempt::new(lesson, Lang::En, 9);
+    for (q, shown) in attempt.questions.iter().zip(sheet["questions"].as_array().unwrap()) {
+        let texts: Vec<&str> =
+            shown["options"].as_array().unwrap().iter().map(|o| o["text"].as_str().unwrap()).collect();
+        assert_eq!(texts, q.options);
+    }
+    // The text form: numbered questions, lettered options, and how to answer.
+    let out = Test::new().args(["quiz", "1", "--print"]).run().success();
+    out.stdout_contains("1. ")
+        .stdout_contains(&format!("{total}. "))
+        .stdout_contains("   a) ")
+        .stdout_contains("--answers");
+}
+
+#[test]
+fn a_failed_quiz_is_not_done_in_list() {
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().display().to_string();
+    let lesson = Catalogue::embedded().unwrap().find("1").unwrap().clone();
+    let attempt = Attempt::in_file_order(&lesson, Lang::En);
+    let wrong: Vec<String> = attempt
+        .questions
+        .iter()
+        .map(|q| ((b'a' + ((q.correct + 1) % q.options.len()) as u8) as char).to_string())
+        .collect();
+    Test::new().args(["quiz", "1", "--answers", &wrong.join(","), "--state-dir", &state_dir]).run().code(1);
+    let out = Test::new().args(["list", "--state-dir", &state_dir]).run().success();
+    out.stdout_contains(&format!("quiz 0/{}, not yet passed", lesson.quiz.len()));
+    assert!(!out.stdout.contains("✔ done"), "{}", out.stdout);
+    let out = Test::new().args(["list", "--lang", "zh", "--state-dir", &state_dir]).run().success();
+    out.stdout_contains(&format!("测验 0/{}，尚未通过", lesson.quiz.len()));
+    let doc = Test::new().args(["list", "--json", "--state-dir", &state_dir]).run().success().json();
+    assert_eq!((doc[0]["completed"].clone(), doc[0]["quiz_passed"].clone()), (Value::Bool(false), Value::Bool(false)));
+}
+
+#[test]
 fn check_validates_the_built_in_lessons() {
     Test::new().args(["check"]).run().success().stdout_contains("0 problems");
 }
@@ -311,6 +378,17 @@ fn next_opens_the_first_lesson_not_completed() {
         .success()
         .json();
     assert_eq!(doc["lesson"]["number"], 1);
+    // Lesson 1 is done only once its quiz is passed too.
+    let doc = Test::new()
+        .args(["continue", "--quick", "--json", "--state-dir", &state_dir])
+        .redis(&server)
+        .run()
+        .success()
+        .json();
+    assert_eq!(doc["lesson"]["number"], 1);
+    let attempt = Attempt::in_file_order(Catalogue::embedded().unwrap().find("1").unwrap(), Lang::En);
+    let right: Vec<String> = attempt.questions.iter().map(|q| ((b'a' + q.correct as u8) as char).to_string()).collect();
+    Test::new().args(["quiz", "1", "--answers", &right.join(","), "--state-dir", &state_dir]).run().success();
     let doc = Test::new()
         .args(["continue", "--quick", "--json", "--state-dir", &state_dir])
         .redis(&server)

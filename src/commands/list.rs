@@ -26,7 +26,9 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
                     source: l.source.clone(),
                     demos: l.demos.clone(),
                     questions: l.quiz.len(),
-                    completed: progress.lesson(l.number).is_some_and(|p| p.completed),
+                    completed: progress.lesson(l.number).is_some_and(|p| p.done(!l.quiz.is_empty())),
+                    claims_held: progress.lesson(l.number).is_some_and(|p| p.completed),
+                    quiz_passed: progress.lesson(l.number).is_some_and(|p| p.quiz_passed()),
                     best_quiz: progress.lesson(l.number).and_then(|p| p.best_quiz),
                 }
             })
@@ -37,7 +39,11 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
     let mut p = Printer::new(out, Styles::new(settings.color), settings.lang, settings.width);
     let lang = settings.lang;
     p.rule(lang.tr("redis-learn · lessons", "redis-learn · 课程列表"))?;
-    let done = catalogue.lessons().iter().filter(|l| progress.lesson(l.number).is_some_and(|p| p.completed)).count();
+    let done = catalogue
+        .lessons()
+        .iter()
+        .filter(|l| progress.lesson(l.number).is_some_and(|p| p.done(!l.quiz.is_empty())))
+        .count();
     p.line(&format!(
         "{} {}",
         lang.tr("Progress:", "进度："),
@@ -50,30 +56,41 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
         let status = match progress.lesson(lesson.number) {
             None => p.styles.dim(lang.tr("not started", "未开始")).to_string(),
             Some(state) => {
-                let mut parts = vec![if state.completed {
+                let mut parts = vec![if state.done(!lesson.quiz.is_empty()) {
                     p.styles.pass(lang.tr("✔ done", "✔ 已完成")).to_string()
                 } else {
                     lang.tr("started", "已开始").to_string()
                 }];
-                if let Some(best) = state.best_quiz {
-                    parts.push(format!("{} {}/{}", lang.tr("quiz", "测验"), best.score, best.total));
+                match state.best_quiz {
+                    Some(best) if best.passes() => {
+                        parts.push(format!("{} {}/{}", lang.tr("quiz", "测验"), best.score, best.total));
+                    }
+                    Some(best) => parts.push(match lang {
+                        crate::i18n::Lang::En => format!("quiz {}/{}, not yet passed", best.score, best.total),
+                        crate::i18n::Lang::Zh => format!("测验 {}/{}，尚未通过", best.score, best.total),
+                    }),
+                    None if state.completed && !lesson.quiz.is_empty() => {
+                        parts.push(lang.tr("quiz not taken yet", "还没做测验").to_string());
+                    }
+                    None => {}
                 }
                 parts.join(" · ")
             }
         };
-        p.line(&format!(
+        let line = format!(
             "{}  {}  {}  {status}",
             p.styles.heading(&number),
             p.styles.heading(&text.title),
             p.styles.dim(&format!("({})", lesson.slug))
-        ))?;
-        p.line(&format!("    {}", text.summary))?;
+        );
+        p.wrapped(&line, "", "      ")?;
+        p.wrapped(&text.summary, "    ", "    ")?;
     }
     p.blank()?;
     let hint = lang.tr(
         "Start with `redis-learn lesson 1` (or `redis-learn next`). Add --quick for a shorter run, --no-quiz to skip the quiz.",
         "从 `redis-learn lesson 1`（或 `redis-learn next`）开始。加 --quick 跑得更快，加 --no-quiz 跳过测验。",
     );
-    p.line(&p.styles.dim(hint).to_string())?;
+    p.wrapped_dim(hint, "", "  ")?;
     Ok(Outcome::Success)
 }

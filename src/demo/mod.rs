@@ -21,7 +21,7 @@ mod what_is_redis;
 
 pub use context::Ctx;
 pub use report::{DemoReport, Finding, Note, NoteKind};
-pub use runner::{ClaimTotals, DemoRun, RunEvent, run_demos};
+pub use runner::{ClaimTotals, DemoRun, Flow, RunEvent, run_demos};
 pub use together::run_together;
 
 use anyhow::Result;
