@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, ensure};
 use redis::ConnectionLike;
 
-use super::{KeyNames, Node, REGIONS, RedisRegistry, nonce};
+use super::REGIONS;
+use super::registry::{KeyNames, Node, RedisRegistry, nonce};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, ClaimStatus, Kind, Measurement, format_count, format_duration, new_group};
 use crate::server::{PrivateServer, TracedConnection, Version};
