@@ -57,6 +57,7 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "heartbeat-table", run: service_discovery::heartbeat_table },
     Demo { name: "node-filter", run: service_discovery::node_filter },
     Demo { name: "scan-not-keys", run: service_discovery::scan_not_keys },
+    Demo { name: "scan-duplicates", run: service_discovery::scan_duplicates },
     Demo { name: "session-expiry", run: sessions::session_expiry },
     Demo { name: "ws-subscriptions", run: sessions::ws_subscriptions },
     Demo { name: "ws-clients", run: sessions::ws_clients },

@@ -5,7 +5,8 @@
 //! One demo per file: [`node_heartbeats`] (nodes heartbeat, one crashes, one leaves),
 //! [`heartbeat_table`] (the same with a SQLite heartbeat table, and the timings side by side),
 //! [`node_filter`] (region and tag sets), [`scan_not_keys`] (finding the nodes with SCAN against
-//! the index, KEYS on a server of the demo's own, and SCAN's duplicates while the keyspace grows).
+//! the index, and KEYS on a server of the demo's own), [`scan_duplicates`] (SCAN returning a key twice
+//! while the keyspace grows and shrinks).
 //! [`registry`] is our version of the notes' registry (the node, the key shapes, the Redis side);
 //! [`cluster`] is the simulation the two heartbeat demos run, and the tables they print. This file
 //! holds the lesson's constants.
@@ -15,11 +16,13 @@ mod heartbeat_table;
 mod node_filter;
 mod node_heartbeats;
 mod registry;
+mod scan_duplicates;
 mod scan_not_keys;
 
 pub use heartbeat_table::heartbeat_table;
 pub use node_filter::node_filter;
 pub use node_heartbeats::node_heartbeats;
+pub use scan_duplicates::scan_duplicates;
 pub use scan_not_keys::scan_not_keys;
 
 use std::time::Duration;

@@ -112,6 +112,15 @@ impl PrivateServer {
         cmd.query(&mut con)
     }
 
+    /// A connection of its own to this server, with these time limits: the only way to send KEYS.
+    pub fn private_connection(&self, timeout: Duration) -> redis::RedisResult<PrivateConnection> {
+        let client = Client::open(self.url())?;
+        let con = client.get_connection_with_timeout(timeout)?;
+        con.set_read_timeout(Some(timeout))?;
+        con.set_write_timeout(Some(timeout))?;
+        Ok(PrivateConnection(con))
+    }
+
     /// `kill -9` it: SIGKILL, no chance to save anything (a crash demo). The directory stays.
     pub fn kill9(&mut self) -> std::io::Result<()> {
         self.child.kill()
@@ -202,6 +211,18 @@ impl PrivateServer {
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// A connection to a [`PrivateServer`], which only the server hands out. KEYS walks every key in
+/// one command and every other client waits meanwhile, so it is sent on no server but one of ours,
+/// where a demo times it side by side with SCAN.
+pub struct PrivateConnection(redis::Connection);
+
+impl PrivateConnection {
+    /// `KEYS pattern`: every matching key, in one command.
+    pub fn keys(&mut self, pattern: &str) -> redis::RedisResult<Vec<String>> {
+        redis::cmd("KEYS").arg(pattern).query(&mut self.0)
     }
 }
 
