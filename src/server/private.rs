@@ -220,8 +220,10 @@ impl PrivateServer {
 pub struct PrivateConnection(redis::Connection);
 
 impl PrivateConnection {
-    /// `KEYS pattern`: every matching key, in one command.
-    pub fn keys(&mut self, pattern: &str) -> redis::RedisResult<Vec<String>> {
+    /// `KEYS pattern`: every matching key, in one command (recorded in `trace`, like every command
+    /// a demo sends).
+    pub fn keys(&mut self, pattern: &str, trace: &super::Trace) -> redis::RedisResult<Vec<String>> {
+        trace.record(&["KEYS", pattern]);
         redis::cmd("KEYS").arg(pattern).query(&mut self.0)
     }
 }

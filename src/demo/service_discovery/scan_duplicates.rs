@@ -75,8 +75,14 @@ fn iterate(ctx: &Ctx, con: &mut TracedConnection, pattern: &str, churn: Option<(
     let mut grown = false;
     loop {
         ctx.check_interrupt()?;
-        let (next, keys): (u64, Vec<String>) =
-            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(COUNT).query(con).context("SCAN")?;
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(COUNT)
+            .query(con)
+            .context("SCAN")?;
         it.calls += 1;
         for key in keys {
             *it.returned.entry(key).or_default() += 1;

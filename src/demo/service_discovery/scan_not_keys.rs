@@ -117,9 +117,11 @@ fn slowlog_since(con: &mut impl ConnectionLike, after: Option<u64>, command: &st
     for entry in entries {
         let redis::Value::Array(fields) = entry else { continue };
         let (Some(id), Some(us), Some(args)) = (fields.first(), fields.get(2), fields.get(3)) else { continue };
-        let (Ok(id), Ok(us), Ok(args)) =
-            (redis::from_redis_value_ref::<u64>(id), redis::from_redis_value_ref::<u64>(us), redis::from_redis_value_ref::<Vec<String>>(args))
-        else {
+        let (Ok(id), Ok(us), Ok(args)) = (
+            redis::from_redis_value_ref::<u64>(id),
+            redis::from_redis_value_ref::<u64>(us),
+            redis::from_redis_value_ref::<Vec<String>>(args),
+        ) else {
             continue;
         };
         newest = newest.max(Some(id));
@@ -242,14 +244,10 @@ fn us(v: u64) -> Duration {
 
 pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
     let mut report = DemoReport::new("scan-not-keys", Text::msg("title"));
-    let server = PrivateServer::start_with(&[
-        "--slowlog-log-slower-than",
-        SLOWLOG_BELOW_US,
-        "--slowlog-max-len",
-        SLOWLOG_LEN,
-    ])
-    .map_err(anyhow::Error::from)
-    .context("this demo fills a redis-server of its own with many keys, and could not start one")?;
+    let server =
+        PrivateServer::start_with(&["--slowlog-log-slower-than", SLOWLOG_BELOW_US, "--slowlog-max-len", SLOWLOG_LEN])
+            .map_err(anyhow::Error::from)
+            .context("this demo fills a redis-server of its own with many keys, and could not start one")?;
     let filler = ctx.n(300_000, 100_000);
     let rounds = ctx.n(12, 8);
     let mut con = connect(ctx, &server)?;
@@ -315,9 +313,9 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
                         ctx.check_interrupt()?;
                         let before = command_stats(&mut con, "keys")?;
                         let start = Instant::now();
-                        let found = keys_con.keys(&pattern).context("KEYS on the demo's own redis-server")?;
+                        let found =
+                            keys_con.keys(&pattern, &ctx.trace).context("KEYS on the demo's own redis-server")?;
                         let window = (start, Instant::now());
-                        ctx.trace.record(&["KEYS", &pattern]);
                         let after = command_stats(&mut con, "keys")?;
                         keys = Some((found.into_iter().collect(), window, after.1 - before.1));
                     }
@@ -421,8 +419,7 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
     )?);
     let call_vs_keys = report.compare("scan-longest-call-vs-keys", &longest_call, &keys_server)?;
 
-    let found_all =
-        runs.iter().all(|r| r.pass.found == all_keys && r.keys == all_keys) && index_ids == all_ids;
+    let found_all = runs.iter().all(|r| r.pass.found == all_keys && r.keys == all_keys) && index_ids == all_ids;
     report.table(
         Text::msg("ways")
             .fact("nodes", NODES)
@@ -464,9 +461,8 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
             ],
         ],
     );
-    let per_million = Duration::from_nanos(
-        (keys_server.p50().as_nanos() as f64 * 1_000_000.0 / dbsize.max(1) as f64).round() as u64,
-    );
+    let per_million =
+        Duration::from_nanos((keys_server.p50().as_nanos() as f64 * 1_000_000.0 / dbsize.max(1) as f64).round() as u64);
     report.note(
         NoteKind::Info,
         Text::msg("keys-on-own-server")
