@@ -75,6 +75,7 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "workload-table", run: redis_vs_sql::workload_table },
     Demo { name: "join-in-app", run: redis_vs_sql::join_in_app },
     Demo { name: "crash-durability", run: redis_vs_sql::crash_durability },
+    Demo { name: "fork-cow", run: redis_vs_sql::fork_cow },
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -112,6 +112,20 @@ impl PrivateServer {
         cmd.query(&mut con)
     }
 
+    /// A connection to this server whose commands are recorded in `trace`, with `timeout` for
+    /// connecting, reading and writing.
+    pub fn traced_connection(
+        &self,
+        trace: &super::Trace,
+        timeout: Duration,
+    ) -> redis::RedisResult<super::TracedConnection> {
+        let client = Client::open(self.url())?;
+        let con = client.get_connection_with_timeout(timeout)?;
+        con.set_read_timeout(Some(timeout))?;
+        con.set_write_timeout(Some(timeout))?;
+        Ok(super::TracedConnection::new(con, trace))
+    }
+
     /// A connection of its own to this server, with these time limits: the only way to send KEYS.
     pub fn private_connection(&self, timeout: Duration) -> redis::RedisResult<PrivateConnection> {
         let client = Client::open(self.url())?;

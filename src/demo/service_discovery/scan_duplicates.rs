@@ -39,14 +39,6 @@ for i = 0, tonumber(ARGV[2]) - 1 do
 end
 return tonumber(ARGV[2])";
 
-fn connect(ctx: &Ctx, server: &PrivateServer) -> Result<TracedConnection> {
-    let client = redis::Client::open(server.url())?;
-    let con = client.get_connection_with_timeout(IO_TIMEOUT).context("connecting to the demo's own redis-server")?;
-    con.set_read_timeout(Some(IO_TIMEOUT))?;
-    con.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(TracedConnection::new(con, &ctx.trace))
-}
-
 /// What one iteration returned: how often each key came back, and how many calls it took.
 #[derive(Debug, Default)]
 struct Iteration {
@@ -114,7 +106,8 @@ pub fn scan_duplicates(ctx: &Ctx) -> Result<DemoReport> {
     let server = PrivateServer::start_with(&["--hz", HZ])
         .map_err(anyhow::Error::from)
         .context("this demo grows and shrinks the keyspace of a redis-server of its own, and could not start one")?;
-    let mut con = connect(ctx, &server)?;
+    let mut con =
+        server.traced_connection(&ctx.trace, IO_TIMEOUT).context("connecting to the demo's own redis-server")?;
     let nodes = ctx.n(1_000, 500);
     let burst = nodes * BURST_PER_NODE;
     let keys = KeyNames::new(ctx);
