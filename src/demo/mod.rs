@@ -6,7 +6,6 @@
 mod cache_aside;
 mod context;
 mod data_structures;
-mod discovery;
 mod http_cache;
 pub mod klines;
 mod locks;
@@ -14,6 +13,7 @@ mod pubsub;
 mod redis_vs_sql;
 mod report;
 mod runner;
+mod service_discovery;
 mod sessions;
 pub mod support;
 mod together;
@@ -56,10 +56,11 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "offline-node", run: pubsub::offline_node },
     Demo { name: "polling", run: pubsub::polling },
     Demo { name: "expiry-events", run: pubsub::expiry_events },
-    Demo { name: "node-heartbeats", run: discovery::node_heartbeats },
-    Demo { name: "heartbeat-table", run: discovery::heartbeat_table },
-    Demo { name: "node-filter", run: discovery::node_filter },
-    Demo { name: "scan-not-keys", run: discovery::scan_not_keys },
+    Demo { name: "node-heartbeats", run: service_discovery::node_heartbeats },
+    Demo { name: "heartbeat-table", run: service_discovery::heartbeat_table },
+    Demo { name: "node-filter", run: service_discovery::node_filter },
+    Demo { name: "scan-not-keys", run: service_discovery::scan_not_keys },
+    Demo { name: "scan-duplicates", run: service_discovery::scan_duplicates },
     Demo { name: "session-expiry", run: sessions::session_expiry },
     Demo { name: "ws-subscriptions", run: sessions::ws_subscriptions },
     Demo { name: "ws-clients", run: sessions::ws_clients },
@@ -77,6 +78,7 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "workload-table", run: redis_vs_sql::workload_table },
     Demo { name: "join-in-app", run: redis_vs_sql::join_in_app },
     Demo { name: "crash-durability", run: redis_vs_sql::crash_durability },
+    Demo { name: "fork-cow", run: redis_vs_sql::fork_cow },
 ];
 
 pub fn names() -> Vec<&'static str> {
