@@ -42,6 +42,7 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "stampede", run: cache_aside::stampede },
     Demo { name: "negative-caching", run: cache_aside::negative_caching },
     Demo { name: "invalidation", run: cache_aside::invalidation },
+    Demo { name: "near-cache", run: cache_aside::near_cache },
     Demo { name: "kline-ranges", run: klines::kline_ranges },
     Demo { name: "kline-memory", run: klines::kline_memory },
     Demo { name: "kline-updates", run: klines::kline_updates },
