@@ -14,6 +14,7 @@ mod counters;
 mod job_queue;
 mod leaderboard;
 mod limiter_race;
+mod metrics;
 mod rate_limiter;
 
 pub use big_keys::big_keys;
@@ -21,6 +22,7 @@ pub use counters::counters;
 pub use job_queue::job_queue;
 pub use leaderboard::leaderboard;
 pub use limiter_race::limiter_race;
+pub use metrics::metrics;
 pub use rate_limiter::rate_limiter;
 
 use std::time::Duration;

@@ -67,6 +67,7 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "rate-limiter", run: data_structures::rate_limiter },
     Demo { name: "limiter-race", run: data_structures::limiter_race },
     Demo { name: "big-keys", run: data_structures::big_keys },
+    Demo { name: "metrics", run: data_structures::metrics },
     Demo { name: "http-upstream-calls", run: http_cache::upstream_calls },
     Demo { name: "http-cache-keys", run: http_cache::request_keys },
     Demo { name: "http-freshness", run: http_cache::freshness },
