@@ -207,25 +207,19 @@ pub fn near_cache(ctx: &Ctx) -> Result<DemoReport> {
     let get = group.get("redis-get");
     let cmp = report.compare("near-hit-vs-get", near, get)?;
     report.note(NoteKind::Info, Text::msg("setup").fact("key", short(&key)).fact("listener", listener_id));
-    report.claim(
-        Claim::ratio_above("near-hit-faster", "", &cmp, 10.0)
-            .fact("near", near.p50())
-            .fact("get", get.p50()),
-    );
+    report.claim(Claim::ratio_above("near-hit-faster", "", &cmp, 10.0).fact("near", near.p50()).fact("get", get.p50()));
 
     let lat = Stats::from_samples(&w.latencies);
     let set = Stats::from_samples(&w.set_replies);
-    let fmt = |s: Option<Stats>, pick: fn(&Stats) -> Duration| s.map_or_else(|| "–".to_string(), |s| format_duration(pick(&s)));
+    let fmt = |s: Option<Stats>, pick: fn(&Stats) -> Duration| {
+        s.map_or_else(|| "–".to_string(), |s| format_duration(pick(&s)))
+    };
     report.table(
         Text::msg("writes").fact("rounds", rounds),
         vec![Text::msg("writes.header-what"), Text::msg("writes.header-p50"), Text::msg("writes.header-max")],
         vec![
             vec![Text::msg("writes.set-reply"), Text::Plain(fmt(set, |s| s.p50)), Text::Plain(fmt(set, |s| s.max))],
-            vec![
-                Text::msg("writes.invalidation"),
-                Text::Plain(fmt(lat, |s| s.p50)),
-                Text::Plain(fmt(lat, |s| s.max)),
-            ],
+            vec![Text::msg("writes.invalidation"), Text::Plain(fmt(lat, |s| s.p50)), Text::Plain(fmt(lat, |s| s.max))],
         ],
     );
     report.note(

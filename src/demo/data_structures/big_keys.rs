@@ -156,9 +156,8 @@ fn window(ctx: &Ctx, server: &PrivateServer, con: &mut TracedConnection, key: &s
             match mode {
                 Mode::Quiet => {}
                 Mode::Del | Mode::Unlink => {
-                    let removed: i64 = redis::cmd(if matches!(mode, Mode::Del) { "DEL" } else { "UNLINK" })
-                        .arg(key)
-                        .query(con)?;
+                    let removed: i64 =
+                        redis::cmd(if matches!(mode, Mode::Del) { "DEL" } else { "UNLINK" }).arg(key).query(con)?;
                     anyhow::ensure!(removed == 1, "{key} was not there to remove");
                 }
             }

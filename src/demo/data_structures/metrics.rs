@@ -244,11 +244,8 @@ pub fn metrics(ctx: &Ctx) -> Result<DemoReport> {
         let sizes: Vec<Option<u64>> = pipe.query(&mut con)?;
         memory += sizes.into_iter().flatten().sum::<u64>();
     }
-    let sql_bytes: i64 = sqlc.query_row(
-        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
-        [],
-        |r| r.get(0),
-    )?;
+    let sql_bytes: i64 =
+        sqlc.query_row("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()", [], |r| r.get(0))?;
 
     let shown: Vec<Vec<Text>> = wanted
         .iter()
@@ -326,10 +323,7 @@ pub fn metrics(ctx: &Ctx) -> Result<DemoReport> {
         who_wins("read", &read_cmp, rg, sg).fact("range", range).fact("rows", rows_in_range.max(0) as u64),
     );
     report.note(NoteKind::Info, Text::msg("trade-off").fact("slow_ms", SLOW_MS as u64));
-    report.note(
-        NoteKind::Info,
-        Text::msg(if has_time_series(&mut con)? { "ts-available" } else { "ts-missing" }),
-    );
+    report.note(NoteKind::Info, Text::msg(if has_time_series(&mut con)? { "ts-available" } else { "ts-missing" }));
 
     report.claim(
         Claim::new(
