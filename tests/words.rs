@@ -31,9 +31,10 @@ fn words(doc: &Value) -> String {
         }
         for note in demo["notes"].as_array().unwrap() {
             let key = note["message"].as_str().unwrap_or("(plain)");
-            if OUTCOME_DEPENDENT.iter().any(|k| key.starts_with(k)) {
-                // Which of its messages a run shows depends on a real race's outcome.
-                out.push_str(&format!("{} {key}…: (depends on the run)\n", note["kind"].as_str().unwrap()));
+            if let Some(prefix) = OUTCOME_DEPENDENT.iter().find(|k| key.starts_with(*k)) {
+                // Which of its messages a run shows depends on a real race's outcome: name the
+                // family, not the message this run happened to pick.
+                out.push_str(&format!("{} {prefix}…: (depends on the run)\n", note["kind"].as_str().unwrap()));
             } else {
                 line(&mut out, note["kind"].as_str().unwrap(), &note["text"]);
             }
