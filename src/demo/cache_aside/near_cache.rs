@@ -176,7 +176,7 @@ pub fn near_cache(ctx: &Ctx) -> Result<DemoReport> {
             let mut w = Writes::default();
             for i in 1..=rounds {
                 ctx.check_interrupt()?;
-                let (_, _) = read(&mut app, &cache, &key)?; // a copy, and tracking armed
+                read(&mut app, &cache, &key)?; // a copy, and tracking armed
                 let new = token_json(i);
                 let sent = Instant::now();
                 redis::cmd("SET").arg(&key).arg(&new).arg("KEEPTTL").exec(&mut writer)?;

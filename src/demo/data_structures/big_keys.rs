@@ -14,7 +14,7 @@ use redis::ConnectionLike;
 use super::mix;
 use crate::demo::support::short;
 use crate::demo::{Ctx, DemoReport, NoteKind};
-use crate::measure::{Claim, ClaimStatus, Stats, format_duration};
+use crate::measure::{Claim, ClaimStatus, Stats, format_count, format_duration};
 use crate::server::{PrivateServer, TracedConnection};
 use crate::text::{Fact, Text};
 
@@ -226,7 +226,7 @@ pub fn big_keys(ctx: &Ctx) -> Result<DemoReport> {
         Text::msg("key").fact("key", short(&key)),
         vec![Text::msg("key.header-members"), Text::msg("key.header-encoding"), Text::msg("key.header-memory")],
         vec![vec![
-            Text::Plain(crate::measure::format_count(members as u64)),
+            Text::Plain(format_count(members as u64)),
             Text::Plain(encoding),
             Text::msg("key.memory").fact("bytes", Fact::Bytes(memory)),
         ]],
@@ -238,7 +238,7 @@ pub fn big_keys(ctx: &Ctx) -> Result<DemoReport> {
             Text::Plain(if matches!(mode, Mode::Quiet) { "–".to_string() } else { format_duration(reply.p50) }),
             Text::Plain(format_duration(worst.p50)),
             Text::Plain(format_duration(worst.max)),
-            Text::Plain(crate::measure::format_count(w.pings as u64)),
+            Text::Plain(format_count(w.pings as u64)),
         ]
     };
     report.table(
