@@ -174,6 +174,21 @@ fn window(ctx: &Ctx, server: &PrivateServer, con: &mut TracedConnection, key: &s
     })
 }
 
+/// Held when every UNLINK round is far below every DEL round, both in its own reply and in the other
+/// client's worst wait; failed when UNLINK's typical worst wait is no better than DEL's; otherwise
+/// the run cannot tell.
+fn verdict(del: &Windows, unlink: &Windows) -> ClaimStatus {
+    let (d, u, dr, ur) = (del.worst(), unlink.worst(), del.reply(), unlink.reply());
+    let far = |small: Duration, big: Duration| small.as_secs_f64() * FAR < big.as_secs_f64();
+    if far(u.max, d.min) && far(ur.max, dr.min) {
+        ClaimStatus::Held
+    } else if u.p50 >= d.p50 {
+        ClaimStatus::Failed
+    } else {
+        ClaimStatus::Inconclusive
+    }
+}
+
 fn config(con: &mut impl ConnectionLike, name: &str) -> Result<Option<String>> {
     let pair: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(name).query(con)?;
     Ok(pair.get(1).cloned())
@@ -261,14 +276,7 @@ pub fn big_keys(ctx: &Ctx) -> Result<DemoReport> {
 
     let (d, u, q) = (del.worst(), unlink.worst(), quiet.worst());
     let (dr, ur) = (del.reply(), unlink.reply());
-    let far = |small: Duration, big: Duration| small.as_secs_f64() * FAR < big.as_secs_f64();
-    let status = if far(u.max, d.min) && far(ur.max, dr.min) {
-        ClaimStatus::Held
-    } else if u.p50 >= d.p50 {
-        ClaimStatus::Failed
-    } else {
-        ClaimStatus::Inconclusive
-    };
+    let status = verdict(&del, &unlink);
     report.claim(
         Claim::with_status(
             "unlink-spares-other-clients",
@@ -290,6 +298,24 @@ pub fn big_keys(ctx: &Ctx) -> Result<DemoReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn windows(rounds_ms: &[(u64, u64)]) -> Windows {
+        let mut w = Windows::default();
+        for &(reply, worst) in rounds_ms {
+            w.push(Window { reply: Duration::from_millis(reply), worst_ping: Duration::from_millis(worst), pings: 1 });
+        }
+        w
+    }
+
+    #[test]
+    fn the_claim_holds_only_when_every_round_is_far_apart() {
+        let del = windows(&[(500, 500), (550, 540), (520, 530)]);
+        assert_eq!(verdict(&del, &windows(&[(1, 2), (1, 3), (1, 2)])), ClaimStatus::Held);
+        // One noisy UNLINK round close to DEL: the run cannot tell.
+        assert_eq!(verdict(&del, &windows(&[(1, 2), (1, 300), (1, 2)])), ClaimStatus::Inconclusive);
+        // UNLINK no better than DEL.
+        assert_eq!(verdict(&del, &windows(&[(1, 540), (1, 600), (1, 560)])), ClaimStatus::Failed);
+    }
 
     #[test]
     fn holders_are_distinct_strings() {
