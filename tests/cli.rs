@@ -187,6 +187,83 @@ fn bad_input_gets_one_clear_line_and_exit_2() {
     Test::new().args(["lessen", "1"]).run().code(2).stderr_contains("'lesson'").no_panic();
 }
 
+/// (subcommand, flags its help shows, flags it must not show)
+const HELP_FLAGS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "list",
+        &["--json", "--color", "--lang", "--state-dir", "--lessons-dir"],
+        &["--redis", "--quick", "--no-quiz", "--pin"],
+    ),
+    (
+        "lesson",
+        &[
+            "--redis",
+            "--private",
+            "--allow-remote",
+            "--pin",
+            "--quick",
+            "--sql-url",
+            "--no-quiz",
+            "--json",
+            "--state-dir",
+        ],
+        &["--answers", "--seed", "--clean", "--format"],
+    ),
+    ("next", &["--redis", "--quick", "--no-quiz"], &["--answers", "--clean"]),
+    (
+        "quiz",
+        &["--answers", "--seed", "--json", "--lang", "--state-dir"],
+        &["--redis", "--private", "--quick", "--no-quiz", "--pin"],
+    ),
+    ("notes", &["--json", "--lang", "--lessons-dir"], &["--redis", "--quick", "--state-dir", "--no-quiz"]),
+    ("reset", &["--all", "--yes", "--lang", "--state-dir"], &["--redis", "--quick", "--json", "--no-quiz"]),
+    ("bench", &["--format", "--output", "--redis", "--quick", "--sql-url", "--json"], &["--no-quiz", "--answers"]),
+    (
+        "doctor",
+        &["--clean", "--redis", "--private", "--pin", "--json"],
+        &["--quick", "--no-quiz", "--answers", "--sql-url"],
+    ),
+    ("check", &["--lessons-dir", "--lang"], &["--quick", "--redis", "--no-quiz", "--state-dir"]),
+];
+
+#[test]
+fn each_subcommand_help_shows_only_its_flags_and_one_example() {
+    for (command, shown, hidden) in HELP_FLAGS {
+        let out = Test::new().args([command, "--help"]).run().success();
+        for flag in *shown {
+            let listed = out.stdout.lines().any(|l| l.trim_start().split([' ', ',']).any(|word| word == *flag));
+            assert!(listed, "`{command} --help` does not list {flag}:\n{}", out.stdout);
+        }
+        for flag in *hidden {
+            assert!(!out.stdout.contains(flag), "`{command} --help` shows {flag}:\n{}", out.stdout);
+        }
+        out.stdout_contains(&format!("Example: redis-learn {command}"));
+    }
+}
+
+#[test]
+fn a_flag_that_does_not_apply_is_refused_with_exit_2() {
+    for args in [
+        &["quiz", "1", "--no-quiz"][..],
+        &["check", "--quick"],
+        &["list", "--redis", "redis://127.0.0.1:6379"],
+        &["reset", "1", "--yes", "--json"],
+        &["doctor", "--quick"],
+    ] {
+        let flag = args.iter().find(|a| a.starts_with("--") && **a != "--yes").unwrap();
+        Test::new().args(args).run().code(2).stderr_contains(&format!("unexpected argument '{flag}'")).no_panic();
+    }
+    // Flags go after the subcommand; `redis-learn` alone takes list's flags.
+    Test::new().args(["--json", "lesson", "1"]).run().code(2).stderr_contains("cannot be used with '--json'");
+    assert!(Test::new().args(["--json"]).run().success().json().is_array());
+}
+
+#[test]
+fn an_argument_from_the_environment_is_not_shown_as_required_in_usage() {
+    let out = Test::new().args(["lesson"]).env("REDIS_URL", "redis://127.0.0.1:1").env("REDIS_LEARN_PIN", "none").run();
+    out.code(2).stderr_contains("Usage: redis-learn lesson <LESSON>").stderr_lacks("--redis").stderr_lacks("--pin");
+}
+
 #[test]
 fn password_protected_servers_get_a_clear_message() {
     let server = Server::start(&["--requirepass", "s3cret"]);
