@@ -506,11 +506,12 @@ mod tests {
             &["redis-learn", "check", "--quick"],
             &["redis-learn", "list", "--redis", "redis://127.0.0.1:6379"],
             &["redis-learn", "reset", "1", "--json"],
-            &["redis-learn", "--json", "lesson", "1"],
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{args:?}: {err}");
         }
+        let err = Cli::try_parse_from(["redis-learn", "--json", "lesson", "1"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict, "{err}");
     }
 
     #[test]
