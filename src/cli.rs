@@ -260,6 +260,14 @@ pub enum Command {
     /// Check lesson files (all built-in ones, or those in --lessons-dir) and report every problem
     #[command(after_help = "Example: redis-learn check --lessons-dir my-lessons/")]
     Check(CheckArgs),
+    /// Print a shell's completion script for redis-learn
+    #[command(
+        after_help = "Example: redis-learn completions bash > ~/.local/share/bash-completion/completions/redis-learn"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per subcommand into a directory
+    #[command(after_help = "Example: redis-learn man > redis-learn.1 && man ./redis-learn.1")]
+    Man(ManArgs),
 }
 
 impl Command {
@@ -303,6 +311,7 @@ impl Command {
                 args.lang.apply(g);
                 args.lessons_dir.apply(g);
             }
+            Command::Completions(_) | Command::Man(_) => {}
         }
     }
 }
@@ -359,6 +368,21 @@ pub struct QuizArgs {
     pub state_dir: StateDirFlag,
     #[command(flatten)]
     pub lessons_dir: LessonsDirFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write redis-learn.1 and a page per subcommand (redis-learn-lesson.1, ...) into this directory
+    /// instead of printing the main page
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

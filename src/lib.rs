@@ -60,6 +60,8 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
     match cli.command {
         Some(Command::Check(_)) => commands::check::run(&settings, out),
         Some(Command::Doctor(args)) => commands::doctor::run(&settings, &args, out),
+        Some(Command::Completions(args)) => commands::shell::completions(args.shell, out),
+        Some(Command::Man(args)) => commands::shell::man(args.dir.as_deref(), out),
         command => {
             let catalogue = Catalogue::load(settings.lessons_dir.as_deref())?;
             match command {
@@ -81,7 +83,9 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
                 Some(Command::Bench(args)) => commands::bench::run(&settings, &args, &catalogue, &interrupt, out),
                 Some(Command::Next(_)) => commands::next::run(&settings, &catalogue, &interrupt, out),
                 Some(Command::Reset(args)) => commands::reset::run(&settings, &args, &catalogue, out),
-                Some(Command::Check(_) | Command::Doctor(_)) => unreachable!("handled above"),
+                Some(Command::Check(_) | Command::Doctor(_) | Command::Completions(_) | Command::Man(_)) => {
+                    unreachable!("handled above")
+                }
             }
         }
     }

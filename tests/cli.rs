@@ -265,6 +265,51 @@ fn an_argument_from_the_environment_is_not_shown_as_required_in_usage() {
 }
 
 #[test]
+fn completions_are_printed_for_bash_zsh_and_fish_and_bash_parses_and_completes_them() {
+    for (shell, marker) in
+        [("bash", "complete -F _redis__learn"), ("zsh", "#compdef redis-learn"), ("fish", "complete -c redis-learn")]
+    {
+        let out = Test::new().args(["completions", shell]).run().success();
+        out.stdout_contains(marker).stdout_contains("lesson").stdout_contains("no-quiz");
+    }
+    let script = Test::new().args(["completions", "bash"]).run().success().stdout.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("redis-learn.bash");
+    std::fs::write(&path, &script).unwrap();
+    let parsed = std::process::Command::new("bash").arg("-n").arg(&path).output().unwrap();
+    assert!(parsed.status.success(), "bash -n: {}", String::from_utf8_lossy(&parsed.stderr));
+    // What a TAB offers: subcommands, then a subcommand's own flags, then a flag's values.
+    let complete = |words: &[&str]| -> String {
+        let cur = words.last().unwrap();
+        let prev = words[words.len() - 2];
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        let program = format!(
+            "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _redis__learn redis-learn '{cur}' '{prev}'; echo \"${{COMPREPLY[*]}}\"",
+            path.display(),
+            quoted.join(" "),
+            words.len() - 1
+        );
+        let out = std::process::Command::new("bash").arg("-c").arg(program).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(complete(&["redis-learn", "les"]), "lesson");
+    assert_eq!(complete(&["redis-learn", "quiz", "1", "--s"]), "--seed --state-dir");
+    assert_eq!(complete(&["redis-learn", "lesson", "1", "--lang", ""]), "en zh");
+    Test::new().args(["completions", "tcsh"]).run().code(2).stderr_contains("possible values");
+}
+
+#[test]
+fn the_man_page_is_printed_or_written_one_page_per_subcommand() {
+    let out = Test::new().args(["man"]).run().success();
+    out.stdout_contains(".TH redis-learn 1").stdout_contains("lesson");
+    let dir = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().join("man1").display().to_string();
+    Test::new().args(["man", "--dir", &dir_arg]).run().success().stdout_contains("redis-learn-lesson.1");
+    let lesson = std::fs::read_to_string(dir.path().join("man1/redis-learn-lesson.1")).unwrap();
+    assert!(lesson.contains("no\\-quiz") && lesson.contains("REDIS_URL"), "{lesson}");
+}
+
+#[test]
 fn password_protected_servers_get_a_clear_message() {
     let server = Server::start(&["--requirepass", "s3cret"]);
     let port = server.port();
