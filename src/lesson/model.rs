@@ -66,9 +66,40 @@ pub struct QuestionText {
     pub explanation: String,
 }
 
+/// In quiz text, `{demo:NAME}` stands for the title of the lesson's demo NAME, quoted, in the
+/// question's language: a learner knows demos by the titles they saw, not by their internal names.
+pub const DEMO_REF: &str = "{demo:";
+
 impl Lesson {
     pub fn parse(source: &str) -> Result<Lesson, String> {
-        toml::from_str(source).map_err(|e| e.to_string().trim_end().replace('\n', " "))
+        let lesson: Lesson = toml::from_str(source).map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
+        Ok(lesson.with_demo_titles())
+    }
+
+    /// Replace every `{demo:NAME}` in the quiz with that demo's title (see [`DEMO_REF`]); a name
+    /// with no title is left as written, for validation to report.
+    fn with_demo_titles(mut self) -> Lesson {
+        let mut titles = BTreeMap::new();
+        for lang in Lang::ALL {
+            for demo in &self.demos {
+                if let Some(title) = self.message(lang, &format!("{demo}.title")) {
+                    titles.insert((lang, format!("{DEMO_REF}{demo}}}")), format!("“{title}”"));
+                }
+            }
+        }
+        for item in &mut self.quiz {
+            for (lang, text) in &mut item.text {
+                let fields = [&mut text.question, &mut text.explanation].into_iter().chain(text.options.iter_mut());
+                for field in fields {
+                    if field.contains(DEMO_REF) {
+                        for ((_, reference), title) in titles.iter().filter(|((l, _), _)| l == lang) {
+                            *field = field.replace(reference.as_str(), title);
+                        }
+                    }
+                }
+            }
+        }
+        self
     }
 
     /// The text in `lang`, or English if this lesson has no such translation.
