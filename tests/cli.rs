@@ -411,13 +411,52 @@ fn progress_is_saved_after_lessons_and_quizzes_and_shown_by_list() {
         .run()
         .success()
         .stdout_contains("✔ done")
-        .stdout_contains("not started");
+        .stdout_contains("not started")
+        // The real next lesson, not lesson 1 again.
+        .stdout_contains("Next: `redis-learn lesson 2`")
+        .stdout_lacks("Start with");
 
     // reset needs a confirmation without a terminal, then forgets.
     Test::new().args(["reset", "1", "--state-dir", &state_dir]).run().code(2).stderr_contains("--yes");
-    Test::new().args(["reset", "1", "--yes", "--state-dir", &state_dir]).run().success();
+    Test::new().args(["reset", "1", "--yes", "--state-dir", &state_dir]).run().success().stdout_contains("Forgot");
     let list = Test::new().args(["list", "--json", "--state-dir", &state_dir]).run().success().json();
     assert_eq!(list[0]["completed"], false);
+    // Nothing left to forget: said so, nothing asked.
+    Test::new()
+        .args(["reset", "1", "--yes", "--state-dir", &state_dir])
+        .run()
+        .success()
+        .stdout_contains("Lesson 1 has no progress to forget")
+        .stdout_lacks("Forgot");
+    Test::new().args(["reset", "--all", "--state-dir", &state_dir]).run().success().stdout_contains("no progress");
+}
+
+#[test]
+fn a_fresh_list_starts_with_the_first_lesson_and_doctor_speaks_chinese() {
+    Test::new().args(["list"]).run().success().stdout_contains("Start with `redis-learn lesson 1`");
+    Test::new()
+        .args(["reset", "2", "--yes"])
+        .run()
+        .success()
+        .stdout_lacks("Forgot")
+        .stdout_contains("nothing was changed");
+    let zh = Test::new().args(["doctor", "--lang", "zh"]).run();
+    zh.stdout_contains("课程： 内置").stdout_lacks("built in");
+}
+
+#[test]
+fn the_default_server_is_said_to_be_shared_once_and_a_named_one_is_not() {
+    let server = Server::start(&[]);
+    let _serial = support::heavy();
+    let note = "other clients that use it share its CPU";
+    let out = Test::new()
+        .args(["lesson", "1", "--quick", "--no-quiz"])
+        .env("REDIS_LEARN_DEFAULT_URL", &server.url())
+        .run()
+        .success();
+    assert_eq!(out.stdout.matches(note).count(), 1, "{}", out.stdout);
+    out.stdout_contains("--private");
+    Test::new().args(["lesson", "1", "--quick", "--no-quiz"]).redis(&server).run().success().stdout_lacks(note);
 }
 
 #[test]

@@ -63,7 +63,8 @@ pub fn run(
 
     let namespace = Namespace::new_run();
     if !settings.json {
-        server_banner(&mut p, &redis, &namespace)?;
+        let shared_default = matches!(settings.redis, crate::settings::RedisChoice::Default(_));
+        server_banner(&mut p, &redis, &namespace, shared_default)?;
     }
     let mut spinner = Spinner::start(settings, lesson.demos.first().map_or("", String::as_str));
     let run = demo::run_demos(settings, lesson, &redis, &namespace, interrupt, |event| {
@@ -189,7 +190,14 @@ pub fn run(
     Ok(if passed { Outcome::Success } else { Outcome::Failed })
 }
 
-fn server_banner(p: &mut Printer<impl Write>, redis: &RedisHandle, namespace: &Namespace) -> Result<()> {
+/// `shared_default`: nothing named a server and the default address answered, so the learner may
+/// not know that other clients use it too.
+fn server_banner(
+    p: &mut Printer<impl Write>,
+    redis: &RedisHandle,
+    namespace: &Namespace,
+    shared_default: bool,
+) -> Result<()> {
     let info = redis.info();
     let lang = p.lang;
     p.blank()?;
@@ -226,6 +234,13 @@ fn server_banner(p: &mut Printer<impl Write>, redis: &RedisHandle, namespace: &N
             ),
         };
         p.line(&p.styles.dim(&line).to_string())?;
+        if shared_default {
+            let line = lang.tr(
+                "This is the default server: other clients that use it share its CPU with this run and may skew the timings. For numbers of its own, run with --private (a redis-server for this run alone).",
+                "这是默认的服务端：使用它的其他客户端与本次运行共享它的 CPU，可能让计时失真。想要不受干扰的数字，请加 --private（为本次运行单独启动一个 redis-server）。",
+            );
+            p.line(&p.styles.dim(line).to_string())?;
+        }
     }
     Ok(())
 }
