@@ -77,6 +77,8 @@ pub struct GlobalArgs {
     pub lang: Option<LangChoice>,
     pub state_dir: Option<PathBuf>,
     pub lessons_dir: Option<PathBuf>,
+    pub trace: TraceChoice,
+    pub keep: Option<u32>,
 }
 
 /// A group of flags that copies itself into [`GlobalArgs`].
@@ -205,6 +207,16 @@ pub struct RunFlags {
     #[arg(long)]
     pub no_quiz: bool,
 
+    /// How the commands sent are shown: short cuts long keys and values, full prints every
+    /// argument whole (to copy into redis-cli)
+    #[arg(long, value_enum, default_value_t = TraceChoice::Short, value_name = "HOW")]
+    pub trace: TraceChoice,
+
+    /// Keep the lesson's keys for MINUTES (with that TTL) instead of removing them, and print the
+    /// redis-cli command that reaches them; needs a server that outlives the run (--redis)
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub keep: Option<u32>,
+
     #[command(flatten)]
     pub measure: MeasureFlags,
     #[command(flatten)]
@@ -222,6 +234,8 @@ pub struct RunFlags {
 impl Apply for RunFlags {
     fn apply(&self, g: &mut GlobalArgs) {
         g.no_quiz = self.no_quiz;
+        g.trace = self.trace;
+        g.keep = self.keep;
         self.measure.apply(g);
         self.redis.apply(g);
         self.display.apply(g);
@@ -499,6 +513,15 @@ pub enum PinChoice {
     /// Let the operating system place everything
     #[default]
     None,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum TraceChoice {
+    /// Long arguments shortened, long commands cut after a dozen arguments
+    #[default]
+    Short,
+    /// Every argument whole
+    Full,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -309,6 +309,71 @@ fn the_man_page_is_printed_or_written_one_page_per_subcommand() {
     assert!(lesson.contains("no\\-quiz") && lesson.contains("REDIS_URL"), "{lesson}");
 }
 
+/// The "Commands sent" lines of a lesson's text output.
+fn trace_lines(stdout: &str) -> Vec<&str> {
+    stdout.lines().filter(|l| l.starts_with("  ") && !l.starts_with("   ")).collect()
+}
+
+#[test]
+fn the_command_trace_can_be_replayed_scripts_as_eval_and_full_arguments_with_trace_full() {
+    let run = |extra: &[&str]| {
+        let out = Test::new()
+            .args(["lesson", "2", "--quick", "--no-quiz", "--private"])
+            .args(extra)
+            .env("REDIS_LEARN_TEST_FAKE_CLOCK", "1")
+            .run();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", out.stderr);
+        out
+    };
+    let short = run(&[]);
+    let lines = trace_lines(&short.stdout);
+    // The stampede's lock release is a script: shown with its body, so any server can run it.
+    assert!(lines.iter().any(|l| l.starts_with("  EVAL \"if redis.call('GET', KEYS[1])")), "{}", short.stdout);
+    assert!(!lines.iter().any(|l| l.starts_with("  EVALSHA ")), "{}", short.stdout);
+    assert!(short.stdout.contains(" bytes)"), "long values are shortened by default");
+    let full = run(&["--trace", "full"]);
+    assert!(!full.stdout.contains(" bytes)") && !full.stdout.contains("more arguments)"), "{}", full.stdout);
+    assert!(trace_lines(&full.stdout).iter().any(|l| l.starts_with("  EVAL \"")));
+}
+
+#[test]
+fn keep_leaves_the_keys_with_a_ttl_prints_redis_cli_and_the_journal_sweeps_them_only_after() {
+    let server = Server::start(&[]);
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().display().to_string();
+    let _serial = support::heavy();
+    let out = Test::new()
+        .args(["lesson", "1", "--quick", "--no-quiz", "--keep", "3", "--state-dir", &state_dir])
+        .redis(&server)
+        .run()
+        .success();
+    out.stdout_contains(&format!("redis-cli -h 127.0.0.1 -p {} --scan --pattern 'redis-learn:", server.port()));
+    out.stdout_contains("for 3 minutes");
+    let kept = server.our_keys();
+    assert!(kept > 0, "no key was kept");
+    let mut con = server.client();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("redis-learn:*").query(&mut con).unwrap();
+    for key in keys.iter().take(20) {
+        let ttl: i64 = redis::cmd("TTL").arg(key).query(&mut con).unwrap();
+        assert!((1..=180).contains(&ttl), "{key}: TTL {ttl}");
+    }
+    let journal: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.path().join("runs.json")).unwrap()).unwrap();
+    assert!(journal["runs"][0]["keep_until_unix"].as_u64().is_some(), "{journal}");
+    // The next run sweeps what earlier runs left, but not keys kept on purpose, before their time.
+    let next = Test::new()
+        .args(["lesson", "1", "--quick", "--no-quiz", "--json", "--state-dir", &state_dir])
+        .redis(&server)
+        .run()
+        .success()
+        .json();
+    assert_eq!(next["swept"]["keys"], 0, "{next}");
+    assert_eq!(server.our_keys(), kept);
+    // A private server stops with the run: refused in one line, before anything runs.
+    let refused = Test::new().args(["lesson", "1", "--keep", "3", "--private"]).run().code(2);
+    refused.stderr_contains("--keep needs a Redis that outlives the run").stdout_lacks("Lesson 1");
+}
+
 #[test]
 fn password_protected_servers_get_a_clear_message() {
     let server = Server::start(&["--requirepass", "s3cret"]);

@@ -31,6 +31,10 @@ pub fn run(
         Err(UserError::NoRedisAvailable) if !settings.json => None,
         Err(err) => return Err(err.into()),
     };
+    if settings.keep.is_some() && redis.as_ref().is_some_and(|r| r.private_server().is_some()) {
+        // Keeping a private server up past the run (detached, stopped by a timer) is not done yet.
+        return Err(UserError::KeepNeedsServer.into());
+    }
     let lang = settings.lang;
     let mut p = Printer::new(out, Styles::new(settings.color), lang, settings.width);
     let text = lesson.text(lang);
@@ -184,10 +188,51 @@ pub fn run(
         }
         let mark = if passed { p.styles.pass("✔") } else { p.styles.fail("✘") };
         p.line(&format!("{mark} {summary}"))?;
+        if let Some(ttl) = settings.keep {
+            let minutes = ttl.as_secs() / 60;
+            let cli = redis_cli_command(&redis);
+            let line = match lang {
+                crate::i18n::Lang::En => format!(
+                    "--keep: {} keys stay under {} for {minutes} minutes (then they expire). Look at them with:",
+                    cleanup.kept,
+                    namespace.prefix()
+                ),
+                crate::i18n::Lang::Zh => format!(
+                    "--keep：{} 下的 {} 个键保留 {minutes} 分钟（之后自动过期）。用下面的命令查看：",
+                    namespace.prefix(),
+                    cleanup.kept
+                ),
+            };
+            p.line(&line)?;
+            p.line(&format!("  {cli} --scan --pattern '{}*'", namespace.prefix()))?;
+            p.line(&format!("  {cli}"))?;
+        }
         finish_text(&mut p, lesson, settings)?;
     }
     drop(redis); // stops a private server, after the cleanup above
     Ok(if passed { Outcome::Success } else { Outcome::Failed })
+}
+
+/// The `redis-cli` command that reaches this server: host and port (or socket), database, user —
+/// never the password (`--askpass` asks for it).
+fn redis_cli_command(redis: &RedisHandle) -> String {
+    let info = redis.client().get_connection_info();
+    let mut cli = match info.addr() {
+        redis::ConnectionAddr::Unix(path) => format!("redis-cli -s {}", path.display()),
+        redis::ConnectionAddr::Tcp(host, port) => format!("redis-cli -h {host} -p {port}"),
+        other => format!("redis-cli # {other}"),
+    };
+    let settings = info.redis_settings();
+    if settings.db() != 0 {
+        cli.push_str(&format!(" -n {}", settings.db()));
+    }
+    if let Some(user) = settings.username() {
+        cli.push_str(&format!(" --user {user}"));
+    }
+    if settings.password().is_some() {
+        cli.push_str(" --askpass");
+    }
+    cli
 }
 
 /// `shared_default`: nothing named a server and the default address answered, so the learner may
