@@ -215,7 +215,10 @@ impl Drop for TracedConnection {
 
 impl ConnectionLike for TracedConnection {
     fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
-        if let Some((args, _)) = decode_one(cmd)
+        // Cheap test first (this runs in timed loops): the name is within the first bytes.
+        let head = &cmd[..cmd.len().min(24)];
+        if head.windows(7).any(|w| w.eq_ignore_ascii_case(b"EVALSHA"))
+            && let Some((args, _)) = decode_one(cmd)
             && args.len() > 1
             && args[0].eq_ignore_ascii_case(b"EVALSHA")
             && script_body(args[1]).is_none()
