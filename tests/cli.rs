@@ -368,6 +368,7 @@ fn keep_leaves_the_keys_with_a_ttl_prints_redis_cli_and_the_journal_sweeps_them_
         .success()
         .json();
     assert_eq!(next["swept"]["keys"], 0, "{next}");
+    assert!(next.get("keys_kept").is_none(), "{next}");
     assert_eq!(server.our_keys(), kept);
     // A private server stops with the run: refused in one line, before anything runs.
     let refused = Test::new().args(["lesson", "1", "--keep", "3", "--private"]).run().code(2);

@@ -132,6 +132,7 @@ pub fn run(
             claims: totals,
             swept: run.swept,
             keys_left: cleanup.left,
+            keys_kept: settings.keep.map(|_| cleanup.kept),
             passed,
         };
         json::print(&mut p.out, &doc)?;
