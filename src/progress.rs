@@ -203,6 +203,14 @@ impl Progress {
         self.data.lessons.entry(number).or_default().demo_seconds.insert(key, seconds);
     }
 
+    /// Whether there is anything to forget: about one lesson, or about any.
+    pub fn has_progress(&self, lesson: Option<u32>) -> bool {
+        match lesson {
+            Some(n) => self.data.lessons.contains_key(&n),
+            None => !self.data.lessons.is_empty(),
+        }
+    }
+
     /// Forget one lesson, or everything.
     pub fn reset(&mut self, lesson: Option<u32>) {
         match lesson {

@@ -75,6 +75,10 @@ pub struct Settings {
     pub fake_clock: bool,
     /// Where this run measures: set once by [`crate::run`] when it applies `pin_same_cpu`.
     pub placement: crate::measure::Placement,
+    /// How much of each command the "commands sent" lines show (`--trace`).
+    pub trace: crate::server::TraceDetail,
+    /// `--keep MINUTES`: leave the lesson's keys with this TTL instead of removing them.
+    pub keep: Option<std::time::Duration>,
 }
 
 impl Settings {
@@ -114,6 +118,11 @@ impl Settings {
             placement: crate::measure::Placement::None {
                 cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             },
+            trace: match args.trace {
+                crate::cli::TraceChoice::Short => crate::server::TraceDetail::Short,
+                crate::cli::TraceChoice::Full => crate::server::TraceDetail::Full,
+            },
+            keep: args.keep.map(|minutes| std::time::Duration::from_secs(u64::from(minutes) * 60)),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::demo::{Flow, RunEvent};
 use crate::error::UserError;
 use crate::interrupt::Interrupt;
 use crate::lesson::{Catalogue, Lesson};
-use crate::measure::format_duration;
+use crate::measure::{format_count, format_duration};
 use crate::pause::Choice;
 use crate::render::json::{self, LessonRef, LessonRun};
 use crate::render::{Styles, text::Printer};
@@ -32,6 +32,10 @@ pub fn run(
         Err(UserError::NoRedisAvailable) if !settings.json => None,
         Err(err) => return Err(err.into()),
     };
+    if settings.keep.is_some() && redis.as_ref().is_some_and(|r| r.private_server().is_some()) {
+        // Keeping a private server up past the run (detached, stopped by a timer) is not done yet.
+        return Err(UserError::KeepNeedsServer.into());
+    }
     let lang = settings.lang;
     let mut p = Printer::new(out, Styles::new(settings.color), lang, settings.width);
     let text = lesson.text(lang);
@@ -68,7 +72,8 @@ pub fn run(
 
     let namespace = Namespace::new_run();
     if !settings.json {
-        server_banner(&mut p, &redis, &namespace)?;
+        let shared_default = matches!(settings.redis, crate::settings::RedisChoice::Default(_));
+        server_banner(&mut p, &redis, &namespace, shared_default)?;
     }
     let mut progress = super::load_progress(settings);
     let scale = match settings.scale {
@@ -168,6 +173,7 @@ pub fn run(
             claims: totals,
             swept: run.swept,
             keys_left: cleanup.left,
+            keys_kept: settings.keep.map(|_| cleanup.kept),
             passed,
         };
         json::print(&mut p.out, &doc)?;
@@ -190,18 +196,21 @@ pub fn run(
         let (held, total, inconclusive) = (totals.held, totals.total, totals.inconclusive);
         let mut summary = match lang {
             crate::i18n::Lang::En => format!(
-                "{held} of {total} claims held{} · {} keys written under {} were removed, {} left",
+                "{held} of {total} {} held{} · {} {} written under {} {} removed, {} left",
+                if total == 1 { "claim" } else { "claims" },
                 if inconclusive > 0 { format!(", {inconclusive} inconclusive") } else { String::new() },
-                cleanup.removed,
+                format_count(cleanup.removed as u64),
+                if cleanup.removed == 1 { "key" } else { "keys" },
                 namespace.prefix(),
-                cleanup.left
+                if cleanup.removed == 1 { "was" } else { "were" },
+                format_count(cleanup.left as u64)
             ),
             crate::i18n::Lang::Zh => format!(
                 "{total} 条结论中 {held} 条成立{} · {} 下写入的 {} 个键已删除，剩余 {} 个",
                 if inconclusive > 0 { format!("，{inconclusive} 条无法判定") } else { String::new() },
                 namespace.prefix(),
-                cleanup.removed,
-                cleanup.left
+                format_count(cleanup.removed as u64),
+                format_count(cleanup.left as u64)
             ),
         };
         if noisy {
@@ -211,10 +220,14 @@ pub fn run(
         if run.swept.keys > 0 {
             let line = match lang {
                 crate::i18n::Lang::En => {
-                    format!("Removed {} keys that an earlier, interrupted run had left on this server.", run.swept.keys)
+                    format!(
+                        "Removed {} {} that an earlier, interrupted run had left on this server.",
+                        format_count(run.swept.keys as u64),
+                        if run.swept.keys == 1 { "key" } else { "keys" }
+                    )
                 }
                 crate::i18n::Lang::Zh => {
-                    format!("已删除之前一次中断的运行留在这个服务端上的 {} 个键。", run.swept.keys)
+                    format!("已删除之前一次中断的运行留在这个服务端上的 {} 个键。", format_count(run.swept.keys as u64))
                 }
             };
             p.wrapped_dim(&line, "", "  ")?;
@@ -245,6 +258,26 @@ pub fn run(
             p.styles.fail("✘")
         };
         p.wrapped(&format!("{mark} {summary}"), "", "  ")?;
+        if let Some(ttl) = settings.keep {
+            let minutes = ttl.as_secs() / 60;
+            let cli = redis_cli_command(&redis);
+            let line = match lang {
+                crate::i18n::Lang::En => format!(
+                    "--keep: {} {} stay under {} for {minutes} minutes (then they expire). Look at them with:",
+                    format_count(cleanup.kept as u64),
+                    if cleanup.kept == 1 { "key" } else { "keys" },
+                    namespace.prefix()
+                ),
+                crate::i18n::Lang::Zh => format!(
+                    "--keep：{} 下的 {} 个键保留 {minutes} 分钟（之后自动过期）。用下面的命令查看：",
+                    namespace.prefix(),
+                    format_count(cleanup.kept as u64)
+                ),
+            };
+            p.wrapped(&line, "", "  ")?;
+            p.line(&format!("  {cli} --scan --pattern '{}*'", namespace.prefix()))?;
+            p.line(&format!("  {cli}"))?;
+        }
         if run.stopped_after.is_some() {
             drop(redis);
             return Ok(Outcome::Success);
@@ -263,7 +296,36 @@ fn demo_title(lesson: &Lesson, lang: crate::i18n::Lang, name: &str) -> String {
     lesson.message(lang, &format!("{name}.title")).filter(|t| !t.contains('{')).unwrap_or_else(|| name.to_string())
 }
 
-fn server_banner(p: &mut Printer<impl Write>, redis: &RedisHandle, namespace: &Namespace) -> Result<()> {
+/// The `redis-cli` command that reaches this server: host and port (or socket), database, user —
+/// never the password (`--askpass` asks for it).
+fn redis_cli_command(redis: &RedisHandle) -> String {
+    let info = redis.client().get_connection_info();
+    let mut cli = match info.addr() {
+        redis::ConnectionAddr::Unix(path) => format!("redis-cli -s {}", path.display()),
+        redis::ConnectionAddr::Tcp(host, port) => format!("redis-cli -h {host} -p {port}"),
+        other => format!("redis-cli # {other}"),
+    };
+    let settings = info.redis_settings();
+    if settings.db() != 0 {
+        cli.push_str(&format!(" -n {}", settings.db()));
+    }
+    if let Some(user) = settings.username() {
+        cli.push_str(&format!(" --user {user}"));
+    }
+    if settings.password().is_some() {
+        cli.push_str(" --askpass");
+    }
+    cli
+}
+
+/// `shared_default`: nothing named a server and the default address answered, so the learner may
+/// not know that other clients use it too.
+fn server_banner(
+    p: &mut Printer<impl Write>,
+    redis: &RedisHandle,
+    namespace: &Namespace,
+    shared_default: bool,
+) -> Result<()> {
     let info = redis.info();
     let lang = p.lang;
     p.blank()?;
@@ -300,6 +362,13 @@ fn server_banner(p: &mut Printer<impl Write>, redis: &RedisHandle, namespace: &N
             ),
         };
         p.wrapped_dim(&line, "", "  ")?;
+        if shared_default {
+            let line = lang.tr(
+                "This is the default server: other clients that use it share its CPU with this run and may skew the timings. For numbers of its own, run with --private (a redis-server for this run alone).",
+                "这是默认的服务端：使用它的其他客户端与本次运行共享它的 CPU，可能让计时失真。想要不受干扰的数字，请加 --private（为本次运行单独启动一个 redis-server）。",
+            );
+            p.wrapped_dim(line, "", "  ")?;
+        }
     }
     Ok(())
 }

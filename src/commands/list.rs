@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::Outcome;
+use crate::i18n::Lang;
 use crate::lesson::Catalogue;
 use crate::render::json::{self, ListEntry};
 use crate::render::{Styles, text::Printer};
@@ -87,10 +88,33 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
         p.wrapped(&text.summary, "    ", "    ")?;
     }
     p.blank()?;
-    let hint = lang.tr(
-        "Start with `redis-learn lesson 1` (or `redis-learn next`). Add --quick for a shorter run, --no-quiz to skip the quiz.",
-        "从 `redis-learn lesson 1`（或 `redis-learn next`）开始。加 --quick 跑得更快，加 --no-quiz 跳过测验。",
-    );
-    p.wrapped_dim(hint, "", "  ")?;
+    // The lesson `redis-learn next` would open: the first one not completed.
+    let next =
+        catalogue.lessons().iter().find(|l| !progress.lesson(l.number).is_some_and(|p| p.done(!l.quiz.is_empty())));
+    let started = catalogue.lessons().iter().any(|l| progress.lesson(l.number).is_some());
+    let hint = match (next, started, lang) {
+        (Some(l), false, Lang::En) => format!(
+            "Start with `redis-learn lesson {}` (or `redis-learn next`). Add --quick for a shorter run, --no-quiz to skip the quiz.",
+            l.number
+        ),
+        (Some(l), false, Lang::Zh) => {
+            format!("从 `redis-learn lesson {}`（或 `redis-learn next`）开始。加 --quick 跑得更快，加 --no-quiz 跳过测验。", l.number)
+        }
+        (Some(l), true, Lang::En) => format!(
+            "Next: `redis-learn lesson {}` ({}), or `redis-learn next`. Add --quick for a shorter run.",
+            l.number,
+            l.text(lang).title
+        ),
+        (Some(l), true, Lang::Zh) => {
+            format!("下一课：`redis-learn lesson {}`（{}），或 `redis-learn next`。加 --quick 跑得更快。", l.number, l.text(lang).title)
+        }
+        (None, _, _) => lang
+            .tr(
+                "Every lesson is completed. Revisit one with `redis-learn lesson N`, or start over with `redis-learn reset --all`.",
+                "所有课程都已完成。用 `redis-learn lesson N` 复习某一课，或用 `redis-learn reset --all` 从头开始。",
+            )
+            .to_string(),
+    };
+    p.wrapped_dim(&hint, "", "  ")?;
     Ok(Outcome::Success)
 }

@@ -10,6 +10,7 @@ pub mod next;
 pub mod notes;
 pub mod quiz;
 pub mod reset;
+pub mod shell;
 
 use crate::progress::Progress;
 

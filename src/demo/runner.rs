@@ -142,7 +142,7 @@ pub fn run_demos(
             break;
         }
         let demo = super::find(name).with_context(|| format!("demo {name} is not registered"))?;
-        let trace = Trace::new();
+        let trace = Trace::with_detail(settings.trace);
         let ctx = Ctx {
             redis,
             namespace,
@@ -244,7 +244,10 @@ pub fn run_demos(
         warnings = now;
         reports.push(report);
     }
-    let cleanup = keys.clean().context("cleaning up the demo's keys")?;
+    let cleanup = match settings.keep {
+        Some(ttl) => keys.keep(ttl).context("keeping the demo's keys")?,
+        None => keys.clean().context("cleaning up the demo's keys")?,
+    };
     Ok(DemoRun { reports, cleanup, floor, warnings, swept, stopped_after })
 }
 
@@ -262,6 +265,17 @@ impl Keys {
         }
         let dir = settings.state_dir.as_deref()?;
         Some((Journal::new(Some(dir)), redis.info().url.clone()))
+    }
+
+    /// `--keep`: give every key the keep TTL, and tell the journal not to sweep them before it ends
+    /// (after that, a sweep removes whatever is still there).
+    fn keep(&mut self, ttl: Duration) -> Result<Cleanup> {
+        let cleanup = self.guard.keep(ttl)?;
+        if let Some((journal, _)) = &self.journal {
+            let until = crate::server::journal::now_unix() + ttl.as_secs();
+            journal.keep_run(self.guard.namespace(), until).context("updating the run journal")?;
+        }
+        Ok(cleanup)
     }
 
     /// Remove every key; once none is left, forget the run in the journal.

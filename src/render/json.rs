@@ -44,6 +44,9 @@ pub struct LessonRun {
     pub swept: crate::server::Swept,
     /// Keys left under the run's namespace after cleanup: always 0 unless something went wrong.
     pub keys_left: usize,
+    /// `--keep`: keys left on purpose, each with the keep TTL (absent without `--keep`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_kept: Option<usize>,
     pub passed: bool,
 }
 
