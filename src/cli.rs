@@ -163,7 +163,7 @@ impl Apply for DisplayFlags {
 #[command(next_help_heading = "Output")]
 pub struct LangFlag {
     /// Language of lessons and messages [default: from LANG/LC_ALL, else en]
-    #[arg(long, value_parser = parse_lang, env = "REDIS_LEARN_LANG", value_name = "LANG")]
+    #[arg(long, value_parser = LangParser, env = "REDIS_LEARN_LANG", value_name = "LANG")]
     pub lang: Option<LangChoice>,
 }
 
@@ -544,12 +544,33 @@ pub enum TraceChoice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LangChoice(pub String);
 
-fn parse_lang(value: &str) -> Result<LangChoice, String> {
-    let code = value.trim().to_ascii_lowercase().replace('_', "-");
-    if crate::lesson::is_language_code(&code) {
-        Ok(LangChoice(code))
-    } else {
-        Err("a language code such as en, zh, or one your lesson files add (fr, pt-br)".to_string())
+/// Parses `--lang`: any language code; `en` and `zh` are offered in help and completions.
+#[derive(Debug, Clone, Copy)]
+struct LangParser;
+
+impl clap::builder::TypedValueParser for LangParser {
+    type Value = LangChoice;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<LangChoice, clap::Error> {
+        let code = value.to_string_lossy().trim().to_ascii_lowercase().replace('_', "-");
+        if crate::lesson::is_language_code(&code) {
+            return Ok(LangChoice(code));
+        }
+        let name = arg.map_or_else(|| "--lang".to_string(), ToString::to_string);
+        let message = format!(
+            "invalid value '{}' for '{name}': a language code such as en, zh, or one your lesson files add (fr, pt-br)\n",
+            value.to_string_lossy()
+        );
+        Err(clap::Error::raw(clap::error::ErrorKind::ValueValidation, message).with_cmd(cmd))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(["en", "zh"].into_iter().map(clap::builder::PossibleValue::new)))
     }
 }
 

@@ -127,6 +127,23 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The flags a hint must repeat for the command it suggests to read the same lessons:
+    /// ` --lessons-dir DIR` and, for a third language, ` --lang CODE` (empty for the built-in lessons).
+    pub fn repeat_flags(&self) -> String {
+        let mut flags = String::new();
+        if let Some(dir) = &self.lessons_dir {
+            let dir = dir.display().to_string();
+            let quoted = if dir.contains([' ', '\'', '"']) { format!("'{}'", dir.replace('\'', "'\\''")) } else { dir };
+            flags.push_str(&format!(" --lessons-dir {quoted}"));
+        }
+        if let Some(code) = &self.lesson_lang {
+            flags.push_str(&format!(" --lang {code}"));
+        }
+        flags
+    }
+}
+
 /// `--lang`, else `REDIS_LEARN_LANG` (both via clap), else the locale.
 pub fn resolve_lang(args: &GlobalArgs) -> Lang {
     match &args.lang {

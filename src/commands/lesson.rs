@@ -238,14 +238,16 @@ pub fn run(
         if let Some(after) = run.stopped_after {
             let line = match lang {
                 crate::i18n::Lang::En => format!(
-                    "You stopped the lesson after demo {after} of {}; `redis-learn lesson {}` runs it all again.",
+                    "You stopped the lesson after demo {after} of {}; `redis-learn lesson {}{}` runs it all again.",
                     lesson.demos.len(),
-                    lesson.number
+                    lesson.number,
+                    settings.repeat_flags()
                 ),
                 crate::i18n::Lang::Zh => format!(
-                    "你在第 {after} 个演示（共 {} 个）后结束了本课；`redis-learn lesson {}` 会从头再跑一遍。",
+                    "你在第 {after} 个演示（共 {} 个）后结束了本课；`redis-learn lesson {}{}` 会从头再跑一遍。",
                     lesson.demos.len(),
-                    lesson.number
+                    lesson.number,
+                    settings.repeat_flags()
                 ),
             };
             p.wrapped(&line, "", "  ")?;
@@ -400,8 +402,10 @@ fn finish_text(p: &mut Printer<impl Write>, lesson: &Lesson, settings: &Settings
         return Ok(Some(super::quiz::interactive(settings, lesson, None, &mut p.out)?));
     }
     let hint = match lang {
-        crate::i18n::Lang::En => format!("Check yourself: redis-learn quiz {}", lesson.number),
-        crate::i18n::Lang::Zh => format!("自测一下：redis-learn quiz {}", lesson.number),
+        crate::i18n::Lang::En => {
+            format!("Check yourself: redis-learn quiz {}{}", lesson.number, settings.repeat_flags())
+        }
+        crate::i18n::Lang::Zh => format!("自测一下：redis-learn quiz {}{}", lesson.number, settings.repeat_flags()),
     };
     p.wrapped_dim(&hint, "", "  ")?;
     Ok(None)

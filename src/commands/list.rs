@@ -92,21 +92,22 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
     let next =
         catalogue.lessons().iter().find(|l| !progress.lesson(l.number).is_some_and(|p| p.done(!l.quiz.is_empty())));
     let started = catalogue.lessons().iter().any(|l| progress.lesson(l.number).is_some());
+    let flags = settings.repeat_flags();
     let hint = match (next, started, lang) {
         (Some(l), false, Lang::En) => format!(
-            "Start with `redis-learn lesson {}` (or `redis-learn next`). Add --quick for a shorter run, --no-quiz to skip the quiz.",
+            "Start with `redis-learn lesson {}{flags}` (or `redis-learn next{flags}`). Add --quick for a shorter run, --no-quiz to skip the quiz.",
             l.number
         ),
         (Some(l), false, Lang::Zh) => {
-            format!("从 `redis-learn lesson {}`（或 `redis-learn next`）开始。加 --quick 跑得更快，加 --no-quiz 跳过测验。", l.number)
+            format!("从 `redis-learn lesson {}{flags}`（或 `redis-learn next{flags}`）开始。加 --quick 跑得更快，加 --no-quiz 跳过测验。", l.number)
         }
         (Some(l), true, Lang::En) => format!(
-            "Next: `redis-learn lesson {}` ({}), or `redis-learn next`. Add --quick for a shorter run.",
+            "Next: `redis-learn lesson {}{flags}` ({}), or `redis-learn next{flags}`. Add --quick for a shorter run.",
             l.number,
             l.text(lang).title
         ),
         (Some(l), true, Lang::Zh) => {
-            format!("下一课：`redis-learn lesson {}`（{}），或 `redis-learn next`。加 --quick 跑得更快。", l.number, l.text(lang).title)
+            format!("下一课：`redis-learn lesson {}{flags}`（{}），或 `redis-learn next{flags}`。加 --quick 跑得更快。", l.number, l.text(lang).title)
         }
         (None, _, _) => lang
             .tr(

@@ -84,23 +84,27 @@ fn print(settings: &Settings, lesson: &Lesson, attempt: &Attempt, out: &mut impl
     let example: Vec<String> = attempt.questions.iter().map(|_| "a".to_string()).collect();
     let how = match (lang, attempt.seed) {
         (crate::i18n::Lang::En, None) => format!(
-            "Options in the lesson file's order, as --answers grades them: redis-learn quiz {} --answers {}",
+            "Options in the lesson file's order, as --answers grades them: redis-learn quiz {}{} --answers {}",
             lesson.number,
+            settings.repeat_flags(),
             example.join(",")
         ),
         (crate::i18n::Lang::En, Some(seed)) => format!(
-            "Options shuffled by --seed {seed}, as --answers grades them with the same seed: redis-learn quiz {} --seed {seed} --answers {}",
+            "Options shuffled by --seed {seed}, as --answers grades them with the same seed: redis-learn quiz {}{} --seed {seed} --answers {}",
             lesson.number,
+            settings.repeat_flags(),
             example.join(",")
         ),
         (crate::i18n::Lang::Zh, None) => format!(
-            "选项按课程文件中的顺序排列，与 --answers 评分时一致：redis-learn quiz {} --answers {}",
+            "选项按课程文件中的顺序排列，与 --answers 评分时一致：redis-learn quiz {}{} --answers {}",
             lesson.number,
+            settings.repeat_flags(),
             example.join(",")
         ),
         (crate::i18n::Lang::Zh, Some(seed)) => format!(
-            "选项按 --seed {seed} 打乱，与带同一 seed 的 --answers 评分时一致：redis-learn quiz {} --seed {seed} --answers {}",
+            "选项按 --seed {seed} 打乱，与带同一 seed 的 --answers 评分时一致：redis-learn quiz {}{} --seed {seed} --answers {}",
             lesson.number,
+            settings.repeat_flags(),
             example.join(",")
         ),
     };
