@@ -234,7 +234,7 @@ pub fn near_cache(ctx: &Ctx) -> Result<DemoReport> {
         Claim::new(
             "invalidation-drops-stale-copy",
             "",
-            format!("{} / {rounds}, {} stale", w.delivered, w.stale_after_invalidation),
+            format!("{} / {rounds}; {} stale", w.delivered, w.stale_after_invalidation),
             holds,
         )
         .fact("rounds", rounds)
