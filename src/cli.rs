@@ -90,6 +90,8 @@ pub enum Command {
     Lesson(LessonArgs),
     /// Run a lesson's self-check quiz on its own
     Quiz(QuizArgs),
+    /// Practise a lesson hands-on: type Redis commands on a private server, each task checked on its state
+    Practice(PracticeArgs),
     /// Show the passage of the study notes a lesson teaches (all of them without a lesson)
     Notes(NotesArgs),
     /// Open the first lesson you have not completed yet
@@ -124,6 +126,21 @@ pub struct QuizArgs {
     /// Seed for shuffling the options (same seed, same order)
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct PracticeArgs {
+    /// Lesson number or slug
+    pub lesson: String,
+
+    /// Run commands from FILE (- for stdin), one a line (`#` comments, `hint` and `skip` allowed),
+    /// checking every task after each; exit 0 when all passed, 1 when not
+    #[arg(long, value_name = "FILE", conflicts_with = "solution")]
+    pub script: Option<PathBuf>,
+
+    /// Print every task's reference commands, in a form --script accepts
+    #[arg(long)]
+    pub solution: bool,
 }
 
 #[derive(Debug, Args)]

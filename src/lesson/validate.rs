@@ -219,6 +219,8 @@ fn check_lesson(lesson: &Lesson, demo_names: &[&str]) -> Vec<String> {
         }
     }
     problems.extend(check_messages(lesson, &demos));
+    let languages: Vec<&str> = lesson.text.keys().map(String::as_str).collect();
+    problems.extend(crate::practice::task::problems(&lesson.tasks, &languages));
     if lesson.quiz.len() < MIN_QUESTIONS {
         problems.push(format!("the quiz has {} questions; at least {MIN_QUESTIONS} are needed", lesson.quiz.len()));
     }
