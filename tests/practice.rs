@@ -138,3 +138,54 @@ fn progress_keeps_the_tasks_passed() {
 fn without_a_terminal_or_a_script_it_is_a_usage_error() {
     Test::new().args(["practice", "1"]).run().code(2).stderr_contains("--script");
 }
+
+/// The prompt at a real terminal (tmux): type a command, see the reply, ask for a hint, pass a task.
+#[test]
+fn the_interactive_prompt_runs_in_a_terminal() {
+    if which::which("tmux").is_err() {
+        eprintln!("skipped: no tmux on PATH");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let session = format!("redis-learn-practice-{}", std::process::id());
+    let tmux = |args: &[&str]| std::process::Command::new("tmux").args(args).output().unwrap();
+    let command = format!(
+        "env -u REDIS_URL -u CI REDIS_LEARN_STATE_DIR={} REDIS_LEARN_DEFAULT_URL={} NO_COLOR=1 LANG=C.UTF-8 {} practice 1; sleep 5",
+        state.path().display(),
+        support::dead_url(),
+        env!("CARGO_BIN_EXE_redis-learn"),
+    );
+    assert!(tmux(&["new-session", "-d", "-s", &session, "-x", "120", "-y", "50", &command]).status.success());
+    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned();
+    let wait_for = |needle: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let text = screen();
+            if text.contains(needle) {
+                return text;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = tmux(&["kill-session", "-t", &session]);
+                panic!("never saw {needle:?}; the screen:\n{text}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let type_line = |line: &str| {
+        tmux(&["send-keys", "-t", &session, "-l", line]);
+        tmux(&["send-keys", "-t", &session, "Enter"]);
+    };
+    wait_for("redis>");
+    type_line("GET session:42");
+    wait_for("(nil)");
+    type_line("hint");
+    wait_for("hint 1/2:");
+    type_line("SET session:42 abc EX 60");
+    wait_for("✓ task passed: A session that expires by itself");
+    wait_for("[2/3]");
+    type_line("quit");
+    wait_for("1/3 tasks passed");
+    let _ = tmux(&["kill-session", "-t", &session]);
+    let progress = std::fs::read_to_string(state.path().join("progress.json")).unwrap();
+    assert!(progress.contains("session-with-ttl"), "{progress}");
+}

@@ -7,7 +7,6 @@ use std::io::{Read, Write};
 use anyhow::{Context, Result, bail};
 
 use crate::Outcome;
-use crate::i18n::Lang;
 use crate::lesson::Catalogue;
 use crate::practice::{Reply, Session};
 use crate::render::Styles;
@@ -164,13 +163,16 @@ fn summary(settings: &Settings, session: &Session, out: &mut impl Write) -> Resu
     Ok(if passed { Outcome::Success } else { Outcome::Failed })
 }
 
-fn show_task(session: &Session, lang: Lang, styles: &Styles, out: &mut impl Write) -> Result<()> {
+fn show_task(session: &Session, settings: &Settings, styles: &Styles, out: &mut impl Write) -> Result<()> {
+    let lang = settings.lang;
     match session.current() {
         Some(i) => {
             let text = session.task(i).text(lang);
             let total = session.states.len();
             writeln!(out, "\n{} {}", styles.heading(&format!("[{}/{total}]", i + 1)), styles.heading(&text.title))?;
-            writeln!(out, "{}", text.goal.trim())?;
+            let mut printer =
+                crate::render::text::Printer::new(&mut *out, Styles::new(settings.color), lang, settings.width);
+            printer.prose(&text.goal)?;
         }
         None if session.all_passed() => writeln!(
             out,
@@ -218,7 +220,7 @@ fn interactive(settings: &Settings, session: &mut Session, out: &mut impl Write)
             &format!("第 {} 课练习：一个只属于你的私有 redis-server（随便输入，FLUSHALL 也行）。输入 `help` 查看命令。", session.lesson.number),
         )
     )?;
-    show_task(session, lang, &styles, out)?;
+    show_task(session, settings, &styles, out)?;
     loop {
         out.flush()?;
         let line = match editor.readline("redis> ") {
@@ -257,7 +259,7 @@ fn interactive(settings: &Settings, session: &mut Session, out: &mut impl Write)
             }
             "skip" => {
                 session.skip();
-                show_task(session, lang, &styles, out)?;
+                show_task(session, settings, &styles, out)?;
             }
             "reset" => {
                 session.reset().context("practice reset")?;
@@ -296,7 +298,7 @@ fn interactive(settings: &Settings, session: &mut Session, out: &mut impl Write)
                     )?;
                 }
                 if !newly.is_empty() {
-                    show_task(session, lang, &styles, out)?;
+                    show_task(session, settings, &styles, out)?;
                 }
             }
         }
