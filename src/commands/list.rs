@@ -28,6 +28,8 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
                     questions: l.quiz.len(),
                     completed: progress.lesson(l.number).is_some_and(|p| p.completed),
                     best_quiz: progress.lesson(l.number).and_then(|p| p.best_quiz),
+                    tasks: l.tasks.len(),
+                    tasks_passed: practised(&progress, l),
                 }
             })
             .collect();
@@ -58,6 +60,16 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
                 if let Some(best) = state.best_quiz {
                     parts.push(format!("{} {}/{}", lang.tr("quiz", "测验"), best.score, best.total));
                 }
+                let passed = practised(&progress, lesson);
+                if passed > 0 {
+                    let hints: usize = state.practice.values().sum();
+                    parts.push(format!(
+                        "{} {passed}/{} ({hints} {})",
+                        lang.tr("practice", "练习"),
+                        lesson.tasks.len(),
+                        lang.tr("hints", "条提示")
+                    ));
+                }
                 parts.join(" · ")
             }
         };
@@ -76,4 +88,9 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
     );
     p.line(&p.styles.dim(hint).to_string())?;
     Ok(Outcome::Success)
+}
+
+/// How many of the lesson's practice tasks were passed at least once.
+fn practised(progress: &crate::progress::Progress, lesson: &crate::lesson::Lesson) -> usize {
+    progress.lesson(lesson.number).map_or(0, |p| lesson.tasks.iter().filter(|t| p.practice.contains_key(&t.id)).count())
 }

@@ -59,6 +59,9 @@ pub struct ListEntry {
     pub questions: usize,
     pub completed: bool,
     pub best_quiz: Option<crate::progress::QuizScore>,
+    /// Practice tasks in the lesson (`redis-learn practice N`), and how many were passed.
+    pub tasks: usize,
+    pub tasks_passed: usize,
 }
 
 /// Print any document as one line of JSON.
