@@ -17,8 +17,9 @@ pub use task::{Check, Task, TaskText};
 use crate::i18n::Lang;
 use crate::lesson::Lesson;
 
-/// Commands this prompt does not send: they would hold the connection (or stop the sandbox).
-const NOT_HERE: [&str; 6] = ["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "SHUTDOWN", "SYNC"];
+/// Commands this prompt does not send (lower case): they would hold the connection, or stop the
+/// sandbox under the learner.
+const NOT_HERE: [&str; 7] = ["subscribe", "psubscribe", "ssubscribe", "monitor", "shutdown", "sync", "psync"];
 
 /// Where one task stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,7 +93,7 @@ impl<'a> Session<'a> {
             Err(e) => return Ok(Some(Reply::Refused(format!("(error) {e}")))),
         };
         let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-        if NOT_HERE.contains(&name.as_str()) {
+        if NOT_HERE.contains(&name.to_ascii_lowercase().as_str()) {
             let en =
                 format!("{name} is not available in this prompt (it would hold the connection or stop the server)");
             let zh = format!("此提示符中不能使用 {name}（它会占住连接或停掉服务器）");

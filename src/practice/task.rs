@@ -56,6 +56,9 @@ pub enum Check {
     NoTtl { key: String },
     /// `GET key` is `value`.
     Value { key: String, value: String },
+    /// The string at `key` is JSON, and the value at `pointer` (RFC 6901, e.g. `/symbol`) equals
+    /// `value` (a TOML string, number or boolean).
+    JsonField { key: String, pointer: String, value: serde_json::Value },
     /// `OBJECT ENCODING key` is one of `is` (e.g. `["int"]`, `["listpack", "ziplist"]`).
     Encoding { key: String, is: Vec<String> },
     /// The number of elements (STRLEN, LLEN, SCARD, ZCARD, HLEN or XLEN, by type) is `count`.
@@ -94,6 +97,7 @@ impl Check {
             | Check::TtlBetween { key, .. }
             | Check::NoTtl { key }
             | Check::Value { key, .. }
+            | Check::JsonField { key, .. }
             | Check::Encoding { key, .. }
             | Check::Len { key, .. }
             | Check::HashField { key, .. }
@@ -115,6 +119,9 @@ impl Check {
                 Some("zset_members: members and scores differ in length".into())
             }
             Check::Encoding { is, .. } if is.is_empty() => Some("encoding: `is` is empty".into()),
+            Check::JsonField { pointer, .. } if !pointer.is_empty() && !pointer.starts_with('/') => {
+                Some("json_field: pointer must start with / (e.g. /symbol)".into())
+            }
             _ => None,
         }
     }
@@ -138,6 +145,16 @@ impl Check {
             Check::Value { key: k, value } => {
                 type_of(con, &key(k))? == "string"
                     && redis::cmd("GET").arg(key(k)).query::<Option<String>>(con)?.as_deref() == Some(value)
+            }
+            Check::JsonField { key: k, pointer, value } => {
+                if type_of(con, &key(k))? != "string" {
+                    return Ok(false);
+                }
+                let text: String = redis::cmd("GET").arg(key(k)).query(con)?;
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|doc| doc.pointer(pointer).cloned())
+                    .is_some_and(|found| found == *value || same_number(&found, value))
             }
             Check::Encoding { key: k, is } => match redis::cmd("OBJECT").arg("ENCODING").arg(key(k)).query(con)? {
                 Value::BulkString(b) => is.iter().any(|e| e.as_bytes() == b.as_slice()),
@@ -235,6 +252,11 @@ impl Check {
             }
         })
     }
+}
+
+/// `18` and `18.0` are the same number in JSON.
+fn same_number(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    matches!((a.as_f64(), b.as_f64()), (Some(x), Some(y)) if x == y)
 }
 
 fn exists(con: &mut Connection, key: &str) -> redis::RedisResult<bool> {
