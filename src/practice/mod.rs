@@ -153,7 +153,9 @@ impl<'a> Session<'a> {
     pub fn reset(&mut self) -> redis::RedisResult<Option<usize>> {
         let Some(i) = self.current() else { return Ok(None) };
         let keys = self.task(i).keys.clone();
-        redis::cmd("DEL").arg(&keys).query::<i64>(&mut self.con)?;
+        if !keys.is_empty() {
+            redis::cmd("DEL").arg(&keys).query::<i64>(&mut self.con)?;
+        }
         self.setup(i)?;
         Ok(Some(i))
     }
