@@ -1,8 +1,9 @@
 //! The command line, as clap derive types. Doc comments here are the `--help` text.
 //!
-//! Guidelines: global flags live on [`Cli`] and work before or after the subcommand; every flag that
-//! also has an environment variable names it in `env = ...`; nothing here decides anything — raw
-//! arguments become [`crate::settings::Settings`] in one place.
+//! Guidelines: each subcommand takes only the flags that apply to it (small flag groups, flattened),
+//! after the subcommand; a flag that does not apply is a usage error. Every flag that also has an
+//! environment variable names it in `env = ...`; nothing here decides anything — the flags are
+//! gathered into [`GlobalArgs`] and become [`crate::settings::Settings`] in one place.
 
 use std::path::PathBuf;
 
@@ -15,102 +16,365 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// a measured number, and ends with a short quiz.
 #[derive(Debug, Parser)]
 #[command(name = "redis-learn", version, propagate_version = true)]
+#[command(args_conflicts_with_subcommands = true, subcommand_precedence_over_arg = true)]
 #[command(
-    after_help = "Exit codes: 0 ok · 1 a claim or quiz did not pass · 2 usage or environment error · 130 interrupted"
+    after_help = "Flags go after the subcommand: `redis-learn lesson 2 --quick`; `redis-learn SUBCOMMAND --help` shows the flags it takes.\n\nExample: redis-learn lesson 1 --quick\n\nExit codes: 0 ok · 1 a claim or quiz did not pass · 2 usage or environment error · 130 interrupted"
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
+    /// Without a subcommand: a welcome and the lesson list, which take `list`'s flags.
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub list: ListArgs,
 }
 
-#[derive(Debug, Args)]
+impl Cli {
+    /// The flags this command line gave, in one struct for [`crate::settings::Settings::resolve`];
+    /// what a subcommand does not take keeps its default.
+    pub fn global(&self) -> GlobalArgs {
+        let mut g = GlobalArgs::default();
+        match &self.command {
+            None => self.list.apply(&mut g),
+            Some(command) => command.apply(&mut g),
+        }
+        g
+    }
+}
+
+/// clap's usage line in a "missing argument" error names every argument it saw, values taken from
+/// the environment included (`Usage: redis-learn lesson --redis <URL> <LESSON>` with `REDIS_URL`
+/// set), as if they were needed. Parse the same command line once more without environment
+/// variables and take that error, whose usage line shows only what the learner typed.
+pub fn without_env_in_usage(err: clap::Error) -> clap::Error {
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+    if err.kind() != ErrorKind::MissingRequiredArgument {
+        return err;
+    }
+    fn strip(command: clap::Command) -> clap::Command {
+        command.mut_args(|arg| arg.env(None)).mut_subcommands(strip)
+    }
+    match strip(Cli::command()).try_get_matches_from(std::env::args_os()) {
+        Err(plain) if plain.kind() == ErrorKind::MissingRequiredArgument => plain,
+        _ => err,
+    }
+}
+
+/// Every flag any subcommand takes, resolved into [`crate::settings::Settings`] in one place. Not a
+/// clap type: each subcommand declares only the flags that apply to it (see [`Command`]).
+#[derive(Debug, Clone, Default)]
 pub struct GlobalArgs {
+    pub redis: Option<String>,
+    pub private: bool,
+    pub allow_remote: bool,
+    pub sql_url: Option<String>,
+    pub color: ColorChoice,
+    pub json: bool,
+    pub quick: bool,
+    pub pin: PinChoice,
+    pub no_quiz: bool,
+    pub no_pause: bool,
+    pub lang: Option<LangChoice>,
+    pub state_dir: Option<PathBuf>,
+    pub lessons_dir: Option<PathBuf>,
+    pub trace: TraceChoice,
+    pub keep: Option<u32>,
+}
+
+/// A group of flags that copies itself into [`GlobalArgs`].
+trait Apply {
+    fn apply(&self, g: &mut GlobalArgs);
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Redis")]
+pub struct RedisFlags {
     /// Redis to use, e.g. redis://127.0.0.1:6379 or redis://:PASSWORD@127.0.0.1:6380/0
     /// [default: 127.0.0.1:6379 if it answers, else a private redis-server]
-    #[arg(long, global = true, env = "REDIS_URL", value_name = "URL")]
+    #[arg(long, env = "REDIS_URL", value_name = "URL")]
     pub redis: Option<String>,
 
     /// Always start a private redis-server on a free loopback port (needs redis-server on PATH);
     /// takes precedence over --redis and REDIS_URL
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub private: bool,
 
     /// Allow a Redis that is not on this machine (demos write keys under their own prefix only)
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub allow_remote: bool,
-
-    /// A networked SQL server to compare against as well as SQLite, in lessons that use one
-    /// (e.g. mysql://root@127.0.0.1:3306/test or postgres://postgres@127.0.0.1:5432/test)
-    #[arg(long, global = true, env = "REDIS_LEARN_SQL_URL", value_name = "URL")]
-    pub sql_url: Option<String>,
-
-    /// When to use colors
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    pub color: ColorChoice,
-
-    /// Print one JSON document instead of text (for grading scripts and slides)
-    #[arg(long, global = true)]
-    pub json: bool,
-
-    /// Fewer operations per measurement (still enough samples for p50/p99): for CI and the impatient
-    #[arg(long, global = true)]
-    pub quick: bool,
 
     /// Where measuring threads run: same-cpu pins this process, its threads and any redis-server it
     /// starts to one CPU (Linux), so a round trip costs no cross-CPU wake-up and numbers repeat;
     /// none lets the OS place them
-    #[arg(long, global = true, value_enum, default_value_t = PinChoice::None, env = "REDIS_LEARN_PIN", value_name = "WHERE")]
+    #[arg(long, value_enum, default_value_t = PinChoice::None, env = "REDIS_LEARN_PIN", value_name = "WHERE")]
     pub pin: PinChoice,
+}
 
-    /// Do not end a lesson with its quiz
-    #[arg(long, global = true)]
+impl Apply for RedisFlags {
+    fn apply(&self, g: &mut GlobalArgs) {
+        g.redis.clone_from(&self.redis);
+        g.private = self.private;
+        g.allow_remote = self.allow_remote;
+        g.pin = self.pin;
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Measuring")]
+pub struct MeasureFlags {
+    /// Fewer operations per measurement (still enough samples for p50/p99): for CI and the impatient
+    #[arg(long)]
+    pub quick: bool,
+
+    /// A networked SQL server to compare against as well as SQLite, in lessons that use one
+    /// (e.g. mysql://root@127.0.0.1:3306/test or postgres://postgres@127.0.0.1:5432/test)
+    #[arg(long, env = "REDIS_LEARN_SQL_URL", value_name = "URL")]
+    pub sql_url: Option<String>,
+}
+
+impl Apply for MeasureFlags {
+    fn apply(&self, g: &mut GlobalArgs) {
+        g.quick = self.quick;
+        g.sql_url.clone_from(&self.sql_url);
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Output")]
+pub struct DisplayFlags {
+    /// Print one JSON document instead of text (for grading scripts and slides)
+    #[arg(long)]
+    pub json: bool,
+
+    /// When to use colors
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+impl Apply for DisplayFlags {
+    fn apply(&self, g: &mut GlobalArgs) {
+        g.json = self.json;
+        g.color = self.color;
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Output")]
+pub struct LangFlag {
+    /// Language of lessons and messages [default: from LANG/LC_ALL, else en]
+    #[arg(long, value_parser = LangParser, env = "REDIS_LEARN_LANG", value_name = "LANG")]
+    pub lang: Option<LangChoice>,
+}
+
+impl Apply for LangFlag {
+    fn apply(&self, g: &mut GlobalArgs) {
+        g.lang.clone_from(&self.lang);
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Files")]
+pub struct StateDirFlag {
+    /// Where progress is kept [default: the XDG data dir, e.g. ~/.local/share/redis-learn]
+    #[arg(long, env = "REDIS_LEARN_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Apply for StateDirFlag {
+    fn apply(&self, g: &mut GlobalArgs) {
+        g.state_dir.clone_from(&self.state_dir);
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Files")]
+pub struct LessonsDirFlag {
+    /// Load lesson files from this directory instead of the built-in ones (for lesson authors)
+    #[arg(long, env = "REDIS_LEARN_LESSONS_DIR", value_name = "DIR")]
+    pub lessons_dir: Option<PathBuf>,
+}
+
+impl Apply for LessonsDirFlag {
+    fn apply(&self, g: &mut GlobalArgs) {
+        g.lessons_dir.clone_from(&self.lessons_dir);
+    }
+}
+
+/// The flags of a command that runs lessons (`lesson`, `next`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunFlags {
+    /// Do not end the lesson with its quiz
+    #[arg(long)]
     pub no_quiz: bool,
 
-    /// Language of lessons and messages [default: from LANG/LC_ALL, else en]
-    #[arg(long, global = true, value_parser = parse_lang, env = "REDIS_LEARN_LANG", value_name = "LANG")]
-    pub lang: Option<LangChoice>,
+    /// Do not wait for Enter between demos and before the quiz (there is no pause without a terminal
+    /// or with --json anyway)
+    #[arg(long)]
+    pub no_pause: bool,
 
-    /// Where progress is kept [default: the XDG data dir, e.g. ~/.local/share/redis-learn]
-    #[arg(long, global = true, env = "REDIS_LEARN_STATE_DIR", value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
+    /// How the commands sent are shown: short cuts long keys and values, full prints every
+    /// argument whole (to copy into redis-cli)
+    #[arg(long, value_enum, default_value_t = TraceChoice::Short, value_name = "HOW")]
+    pub trace: TraceChoice,
 
-    /// Load lesson files from this directory instead of the built-in ones (for lesson authors)
-    #[arg(long, global = true, env = "REDIS_LEARN_LESSONS_DIR", value_name = "DIR")]
-    pub lessons_dir: Option<PathBuf>,
+    /// Keep the lesson's keys for MINUTES (with that TTL) instead of removing them, and print the
+    /// redis-cli command that reaches them; needs a server that outlives the run (--redis)
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub keep: Option<u32>,
+
+    #[command(flatten)]
+    pub measure: MeasureFlags,
+    #[command(flatten)]
+    pub redis: RedisFlags,
+    #[command(flatten)]
+    pub display: DisplayFlags,
+    #[command(flatten)]
+    pub lang: LangFlag,
+    #[command(flatten)]
+    pub state_dir: StateDirFlag,
+    #[command(flatten)]
+    pub lessons_dir: LessonsDirFlag,
+}
+
+impl Apply for RunFlags {
+    fn apply(&self, g: &mut GlobalArgs) {
+        g.no_quiz = self.no_quiz;
+        g.no_pause = self.no_pause;
+        g.trace = self.trace;
+        g.keep = self.keep;
+        self.measure.apply(g);
+        self.redis.apply(g);
+        self.display.apply(g);
+        self.lang.apply(g);
+        self.state_dir.apply(g);
+        self.lessons_dir.apply(g);
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the lessons
-    List,
+    #[command(after_help = "Example: redis-learn list --json")]
+    List(ListArgs),
     /// Run a lesson: explanation, live demo against Redis and SQLite, measured claims, quiz
+    #[command(after_help = "Example: redis-learn lesson cache-aside --quick --no-quiz")]
     Lesson(LessonArgs),
     /// Run a lesson's self-check quiz on its own
+    #[command(after_help = "Example: redis-learn quiz 2 --seed 7 --answers b,a,c,d,a,b,c --json")]
     Quiz(QuizArgs),
     /// Practise a lesson hands-on: type Redis commands on a private server, each task checked on its state
     Practice(PracticeArgs),
     /// Show the passage of the study notes a lesson teaches (all of them without a lesson)
+    #[command(after_help = "Example: redis-learn notes 4 --lang zh")]
     Notes(NotesArgs),
     /// Open the first lesson you have not completed yet
-    #[command(alias = "continue")]
-    Next,
+    #[command(alias = "continue", after_help = "Example: redis-learn next --quick")]
+    Next(RunFlags),
     /// Forget progress: one lesson, or everything with --all
+    #[command(after_help = "Example: redis-learn reset 2 --yes")]
     Reset(ResetArgs),
     /// Run lessons' demos back to back and export every measurement (for a class, for slides)
+    #[command(after_help = "Example: redis-learn bench 1 2 --quick --format markdown -o slides.md")]
     Bench(BenchArgs),
     /// Show which Redis and SQLite would be used, and whether a lesson can run
+    #[command(after_help = "Example: redis-learn doctor --redis redis://127.0.0.1:6380")]
     Doctor(DoctorArgs),
     /// Check lesson files (all built-in ones, or those in --lessons-dir) and report every problem
-    Check,
+    #[command(after_help = "Example: redis-learn check --lessons-dir my-lessons/")]
+    Check(CheckArgs),
+    /// Print a shell's completion script for redis-learn
+    #[command(
+        after_help = "Example: redis-learn completions bash > ~/.local/share/bash-completion/completions/redis-learn"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per subcommand into a directory
+    #[command(after_help = "Example: redis-learn man > redis-learn.1 && man ./redis-learn.1")]
+    Man(ManArgs),
+}
+
+impl Command {
+    fn apply(&self, g: &mut GlobalArgs) {
+        match self {
+            Command::List(args) => args.apply(g),
+            Command::Lesson(args) => args.run.apply(g),
+            Command::Next(run) => run.apply(g),
+            Command::Quiz(args) => {
+                args.display.apply(g);
+                args.lang.apply(g);
+                args.state_dir.apply(g);
+                args.lessons_dir.apply(g);
+            }
+            Command::Practice(args) => {
+                args.redis.apply(g);
+                args.display.apply(g);
+                args.lang.apply(g);
+                args.state_dir.apply(g);
+                args.lessons_dir.apply(g);
+            }
+            Command::Notes(args) => {
+                args.display.apply(g);
+                args.lang.apply(g);
+                args.lessons_dir.apply(g);
+            }
+            Command::Reset(args) => {
+                args.lang.apply(g);
+                args.state_dir.apply(g);
+                args.lessons_dir.apply(g);
+            }
+            Command::Bench(args) => {
+                args.measure.apply(g);
+                args.redis.apply(g);
+                args.display.apply(g);
+                args.lang.apply(g);
+                args.state_dir.apply(g);
+                args.lessons_dir.apply(g);
+            }
+            Command::Doctor(args) => {
+                args.redis.apply(g);
+                args.display.apply(g);
+                args.lang.apply(g);
+                args.state_dir.apply(g);
+                args.lessons_dir.apply(g);
+            }
+            Command::Check(args) => {
+                args.display.apply(g);
+                args.lang.apply(g);
+                args.lessons_dir.apply(g);
+            }
+            Command::Completions(_) | Command::Man(_) => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub display: DisplayFlags,
+    #[command(flatten)]
+    pub lang: LangFlag,
+    #[command(flatten)]
+    pub state_dir: StateDirFlag,
+    #[command(flatten)]
+    pub lessons_dir: LessonsDirFlag,
+}
+
+impl Apply for ListArgs {
+    fn apply(&self, g: &mut GlobalArgs) {
+        self.display.apply(g);
+        self.lang.apply(g);
+        self.state_dir.apply(g);
+        self.lessons_dir.apply(g);
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct LessonArgs {
     /// Lesson number or slug, e.g. 2 or cache-aside
     pub lesson: String,
+
+    #[command(flatten)]
+    pub run: RunFlags,
 }
 
 #[derive(Debug, Args)]
@@ -123,9 +387,48 @@ pub struct QuizArgs {
     #[arg(long, value_name = "LETTERS")]
     pub answers: Option<String>,
 
-    /// Seed for shuffling the options (same seed, same order)
+    /// Seed for shuffling the options (same seed, same order); without it, --answers and --print
+    /// use the options in the lesson file's order
     #[arg(long)]
     pub seed: Option<u64>,
+
+    /// Print the questions with lettered options, in the order --answers uses, and exit
+    #[arg(long, conflicts_with = "answers")]
+    pub print: bool,
+
+    #[command(flatten)]
+    pub display: DisplayFlags,
+    #[command(flatten)]
+    pub lang: LangFlag,
+    #[command(flatten)]
+    pub state_dir: StateDirFlag,
+    #[command(flatten)]
+    pub lessons_dir: LessonsDirFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write redis-learn.1 and a page per subcommand (redis-learn-lesson.1, ...) into this directory
+    /// instead of printing the main page
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub display: DisplayFlags,
+    #[command(flatten)]
+    pub lang: LangFlag,
+    #[command(flatten)]
+    pub lessons_dir: LessonsDirFlag,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +444,17 @@ pub struct PracticeArgs {
     /// Print every task's reference commands, in a form --script accepts
     #[arg(long)]
     pub solution: bool,
+
+    #[command(flatten)]
+    pub redis: RedisFlags,
+    #[command(flatten)]
+    pub display: DisplayFlags,
+    #[command(flatten)]
+    pub lang: LangFlag,
+    #[command(flatten)]
+    pub state_dir: StateDirFlag,
+    #[command(flatten)]
+    pub lessons_dir: LessonsDirFlag,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +469,19 @@ pub struct BenchArgs {
     /// Write the export to this file instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub measure: MeasureFlags,
+    #[command(flatten)]
+    pub redis: RedisFlags,
+    #[command(flatten)]
+    pub display: DisplayFlags,
+    #[command(flatten)]
+    pub lang: LangFlag,
+    #[command(flatten)]
+    pub state_dir: StateDirFlag,
+    #[command(flatten)]
+    pub lessons_dir: LessonsDirFlag,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -171,6 +498,13 @@ pub enum ExportFormat {
 pub struct NotesArgs {
     /// Lesson number or slug [default: every passage, in the notes' order]
     pub lesson: Option<String>,
+
+    #[command(flatten)]
+    pub display: DisplayFlags,
+    #[command(flatten)]
+    pub lang: LangFlag,
+    #[command(flatten)]
+    pub lessons_dir: LessonsDirFlag,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +513,17 @@ pub struct DoctorArgs {
     /// directory; only keys under their own `redis-learn:<run>:` prefix)
     #[arg(long)]
     pub clean: bool,
+
+    #[command(flatten)]
+    pub redis: RedisFlags,
+    #[command(flatten)]
+    pub display: DisplayFlags,
+    #[command(flatten)]
+    pub lang: LangFlag,
+    #[command(flatten)]
+    pub state_dir: StateDirFlag,
+    #[command(flatten)]
+    pub lessons_dir: LessonsDirFlag,
 }
 
 #[derive(Debug, Args)]
@@ -194,21 +539,39 @@ pub struct ResetArgs {
     /// Do not ask for confirmation (needed without a terminal)
     #[arg(long, short)]
     pub yes: bool,
+
+    #[command(flatten)]
+    pub lang: LangFlag,
+    #[command(flatten)]
+    pub state_dir: StateDirFlag,
+    #[command(flatten)]
+    pub lessons_dir: LessonsDirFlag,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
+    #[default]
     Auto,
     Always,
     Never,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum PinChoice {
     /// One CPU for this process, its threads and the redis-server it starts
     SameCpu,
     /// Let the operating system place everything
+    #[default]
     None,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum TraceChoice {
+    /// Long arguments shortened, long commands cut after a dozen arguments
+    #[default]
+    Short,
+    /// Every argument whole
+    Full,
 }
 
 /// `--lang`: `en` and `zh` are complete (lessons and the tool's own words); any other code, such as
@@ -216,12 +579,33 @@ pub enum PinChoice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LangChoice(pub String);
 
-fn parse_lang(value: &str) -> Result<LangChoice, String> {
-    let code = value.trim().to_ascii_lowercase().replace('_', "-");
-    if crate::lesson::is_language_code(&code) {
-        Ok(LangChoice(code))
-    } else {
-        Err("a language code such as en, zh, or one your lesson files add (fr, pt-br)".to_string())
+/// Parses `--lang`: any language code; `en` and `zh` are offered in help and completions.
+#[derive(Debug, Clone, Copy)]
+struct LangParser;
+
+impl clap::builder::TypedValueParser for LangParser {
+    type Value = LangChoice;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<LangChoice, clap::Error> {
+        let code = value.to_string_lossy().trim().to_ascii_lowercase().replace('_', "-");
+        if crate::lesson::is_language_code(&code) {
+            return Ok(LangChoice(code));
+        }
+        let name = arg.map_or_else(|| "--lang".to_string(), ToString::to_string);
+        let message = format!(
+            "invalid value '{}' for '{name}': a language code such as en, zh, or one your lesson files add (fr, pt-br)\n",
+            value.to_string_lossy()
+        );
+        Err(clap::Error::raw(clap::error::ErrorKind::ValueValidation, message).with_cmd(cmd))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(["en", "zh"].into_iter().map(clap::builder::PossibleValue::new)))
     }
 }
 
@@ -238,7 +622,29 @@ mod tests {
     #[test]
     fn global_flags_work_after_the_subcommand() {
         let cli = Cli::try_parse_from(["redis-learn", "lesson", "2", "--quick", "--json"]).unwrap();
-        assert!(cli.global.quick && cli.global.json);
+        assert!(cli.global().quick && cli.global().json);
+    }
+
+    #[test]
+    fn a_flag_that_does_not_apply_is_an_error() {
+        for args in [
+            &["redis-learn", "quiz", "1", "--no-quiz"][..],
+            &["redis-learn", "check", "--quick"],
+            &["redis-learn", "list", "--redis", "redis://127.0.0.1:6379"],
+            &["redis-learn", "reset", "1", "--json"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{args:?}: {err}");
+        }
+        let err = Cli::try_parse_from(["redis-learn", "--json", "lesson", "1"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict, "{err}");
+    }
+
+    #[test]
+    fn without_a_subcommand_the_list_flags_apply() {
+        let cli = Cli::try_parse_from(["redis-learn", "--json", "--lang", "zh"]).unwrap();
+        assert!(cli.command.is_none() && cli.global().json);
+        assert_eq!(cli.global().lang, Some(LangChoice("zh".to_string())));
     }
 
     #[test]

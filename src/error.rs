@@ -126,6 +126,11 @@ pub enum UserError {
     #[error("reset needs a confirmation: run it at a terminal, or add --yes")]
     NeedsConfirmation,
 
+    #[error(
+        "--keep needs a Redis that outlives the run, and this one is a private redis-server that stops when the lesson ends: name a server with --redis (e.g. redis://127.0.0.1:6379)"
+    )]
+    KeepNeedsServer,
+
     #[error("bad answers {given:?}: {reason}")]
     BadAnswers { given: String, reason: String },
 
@@ -134,6 +139,11 @@ pub enum UserError {
 
     #[error("interrupted; the demo's keys were cleaned up")]
     Interrupted,
+
+    #[error(
+        "quiz stopped: your {answered} answers so far are kept; `redis-learn quiz {lesson}` continues from question {next}"
+    )]
+    QuizStopped { lesson: u32, answered: usize, next: usize },
 }
 
 impl UserError {
@@ -209,15 +219,20 @@ impl UserError {
                 "测验需要终端或答案：请用 --answers b,a,c,... 传入，或在标准输入中每行一个字母".to_string()
             }
             UserError::NeedsConfirmation => "reset 需要确认：请在终端中运行，或加 --yes".to_string(),
+            UserError::KeepNeedsServer => "--keep 需要一个比本次运行活得更久的 Redis，而这里是课程结束就停止的私有 redis-server：请用 --redis 指定一个服务端（例如 redis://127.0.0.1:6379）".to_string(),
             UserError::BadAnswers { given, reason } => format!("答案 {given:?} 有误：{reason}"),
             UserError::BadLessonFile { path, reason } => format!("课程文件 {path}：{reason}"),
             UserError::Interrupted => "已中断；演示写入的键已清理".to_string(),
+            UserError::QuizStopped { lesson, answered, next } => {
+                format!("测验已停止：已答的 {answered} 题都已保存；`redis-learn quiz {lesson}` 会从第 {next} 题继续")
+            }
         }
     }
 
     pub fn exit_code(&self) -> u8 {
         match self {
             UserError::Interrupted => crate::interrupt::exit_code(),
+            UserError::QuizStopped { .. } => EXIT_INTERRUPTED,
             _ => EXIT_USAGE,
         }
     }

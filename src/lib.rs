@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod interrupt;
 pub mod lesson;
 pub mod measure;
+pub mod pause;
 pub mod practice;
 pub mod progress;
 pub mod quiz;
@@ -54,14 +55,16 @@ impl Outcome {
 
 /// Run one command line.
 pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
-    let mut settings = Settings::resolve(&cli.global);
+    let mut settings = Settings::resolve(&cli.global());
     // Before any thread or child process starts: they inherit the placement.
     settings.placement = measure::Placement::apply(settings.pin_same_cpu);
     let interrupt = Interrupt::new();
     interrupt.install();
     match cli.command {
-        Some(Command::Check) => commands::check::run(&settings, out),
+        Some(Command::Check(_)) => commands::check::run(&settings, out),
         Some(Command::Doctor(args)) => commands::doctor::run(&settings, &args, out),
+        Some(Command::Completions(args)) => commands::shell::completions(args.shell, out),
+        Some(Command::Man(args)) => commands::shell::man(args.dir.as_deref(), out),
         command => {
             let mut catalogue = Catalogue::load(settings.lessons_dir.as_deref())?;
             report_catalogue(&settings, &mut catalogue);
@@ -75,7 +78,7 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
                     }
                     commands::list::run(&settings, &catalogue, out)
                 }
-                Some(Command::List) => commands::list::run(&settings, &catalogue, out),
+                Some(Command::List(_)) => commands::list::run(&settings, &catalogue, out),
                 Some(Command::Lesson(args)) => {
                     commands::lesson::run(&settings, &args.lesson, &catalogue, &interrupt, out)
                 }
@@ -83,9 +86,11 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
                 Some(Command::Practice(args)) => commands::practice::run(&settings, &args, &catalogue, out),
                 Some(Command::Notes(args)) => commands::notes::run(&settings, &args, &catalogue, out),
                 Some(Command::Bench(args)) => commands::bench::run(&settings, &args, &catalogue, &interrupt, out),
-                Some(Command::Next) => commands::next::run(&settings, &catalogue, &interrupt, out),
+                Some(Command::Next(_)) => commands::next::run(&settings, &catalogue, &interrupt, out),
                 Some(Command::Reset(args)) => commands::reset::run(&settings, &args, &catalogue, out),
-                Some(Command::Check | Command::Doctor(_)) => unreachable!("handled above"),
+                Some(Command::Check(_) | Command::Doctor(_) | Command::Completions(_) | Command::Man(_)) => {
+                    unreachable!("handled above")
+                }
             }
         }
     }

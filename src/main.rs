@@ -8,13 +8,14 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
+            let err = redis_learn::cli::without_env_in_usage(err);
             // --help and --version are not errors; clap knows which is which.
             let _ = err.print();
             return ExitCode::from(if err.use_stderr() { error::EXIT_USAGE } else { error::EXIT_OK });
         }
     };
-    let lang = redis_learn::settings::resolve_lang(&cli.global);
-    let json = cli.global.json;
+    let lang = redis_learn::settings::resolve_lang(&cli.global());
+    let json = cli.global().json;
     redis_learn::interrupt::set_exit_hook(exit_now);
     let mut stdout = std::io::stdout().lock();
     let result = redis_learn::run(cli, &mut stdout);

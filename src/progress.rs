@@ -8,8 +8,15 @@
 //!  "lessons": {"2": {"completed": true, "runs": 3, "last_run_unix": 1795651200,
 //!                    "quiz_attempts": 2, "best_quiz": {"score": 5, "total": 6},
 //!                    "headline": [{"id": "...", "text": "...", "measured": "4.2×",
-//!                                  "status": "held", "holds": true}]}}}
+//!                                  "status": "held", "holds": true}],
+//!                    "quiz_partial": {"seed": 7, "answers": [2, 0]},
+//!                    "demo_seconds": {"cache-aside/quick": 3.2}}}}
 //! ```
+//!
+//! A lesson is *done* when its demos ran with every claim holding (`completed`) and its quiz is
+//! passed (`best_quiz` at or above the pass mark). `quiz_partial` keeps the answers of a quiz that
+//! was stopped (Ctrl-C) so that the next `quiz N` continues it; `demo_seconds` is how long each demo
+//! took last time, for the spinner's estimate.
 //!
 //! It is saved after each lesson and each quiz by writing a temp file in the same directory and
 //! renaming it over the old one, so a crash never leaves half a file. A file that does not parse,
@@ -58,6 +65,31 @@ pub struct LessonProgress {
     /// Practice tasks passed (`redis-learn practice N`), by task id: the fewest hints used to pass.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub practice: BTreeMap<String, usize>,
+    /// A quiz stopped before its end: its shuffle and the answers given so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiz_partial: Option<PartialQuiz>,
+    /// Seconds each demo took on its last run, keyed `<demo>/<full|quick>`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub demo_seconds: BTreeMap<String, f64>,
+}
+
+impl LessonProgress {
+    /// The best quiz score reached the pass mark.
+    pub fn quiz_passed(&self) -> bool {
+        self.best_quiz.is_some_and(QuizScore::passes)
+    }
+
+    /// Done: every claim held in a run, and the quiz (if the lesson has one) is passed.
+    pub fn done(&self, has_quiz: bool) -> bool {
+        self.completed && (!has_quiz || self.quiz_passed())
+    }
+}
+
+/// The answers given so far in a quiz that was stopped; `seed` is its shuffle (`None`: file order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialQuiz {
+    pub seed: Option<u64>,
+    pub answers: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +99,11 @@ pub struct QuizScore {
 }
 
 impl QuizScore {
+    /// At or above the pass mark.
+    pub fn passes(self) -> bool {
+        self.score * 100 >= self.total * crate::quiz::PASS_PERCENT
+    }
+
     fn better_than(self, other: QuizScore) -> bool {
         self.score * other.total > other.score * self.total
     }
@@ -142,10 +179,11 @@ impl Progress {
         entry.headline = claims.iter().take(HEADLINE_CLAIMS).cloned().collect();
     }
 
-    /// Record a quiz attempt; returns true if it is the best so far.
+    /// Record a quiz attempt (it ends any stopped one); returns true if it is the best so far.
     pub fn record_quiz(&mut self, number: u32, score: usize, total: usize) -> bool {
         let entry = self.data.lessons.entry(number).or_default();
         entry.quiz_attempts += 1;
+        entry.quiz_partial = None;
         let this = QuizScore { score, total };
         let best = entry.best_quiz.is_none_or(|old| this.better_than(old));
         if best {
@@ -163,6 +201,28 @@ impl Progress {
         for (id, hints) in done {
             let kept = entry.practice.entry(id.clone()).or_insert(*hints);
             *kept = (*kept).min(*hints);
+        }
+    }
+
+    /// Keep the answers of a quiz in progress (saved after each answer, so Ctrl-C loses none).
+    pub fn record_partial_quiz(&mut self, number: u32, partial: PartialQuiz) {
+        self.data.lessons.entry(number).or_default().quiz_partial = Some(partial);
+    }
+
+    /// How long a demo took last time, for the spinner's estimate.
+    pub fn demo_seconds(&self, number: u32, key: &str) -> Option<f64> {
+        self.lesson(number).and_then(|l| l.demo_seconds.get(key)).copied()
+    }
+
+    pub fn record_demo_seconds(&mut self, number: u32, key: String, seconds: f64) {
+        self.data.lessons.entry(number).or_default().demo_seconds.insert(key, seconds);
+    }
+
+    /// Whether there is anything to forget: about one lesson, or about any.
+    pub fn has_progress(&self, lesson: Option<u32>) -> bool {
+        match lesson {
+            Some(n) => self.data.lessons.contains_key(&n),
+            None => !self.data.lessons.is_empty(),
         }
     }
 
@@ -287,6 +347,20 @@ mod tests {
         let p = Progress::load(Some(dir.path()));
         assert!(p.warnings[0].contains("newer redis-learn"), "{}", p.warnings[0]);
         assert!(!dir.path().join(FILE_NAME).exists(), "the newer file must be moved aside, not reused");
+    }
+
+    #[test]
+    fn a_lesson_is_done_only_once_its_quiz_is_passed() {
+        let mut p = Progress::in_memory();
+        p.record_run(1, true, &[]);
+        p.record_partial_quiz(1, PartialQuiz { seed: Some(3), answers: vec![1] });
+        p.record_quiz(1, 4, 7);
+        let lesson = p.lesson(1).unwrap();
+        assert!(lesson.completed && !lesson.quiz_passed() && !lesson.done(true));
+        assert!(lesson.done(false), "a lesson without a quiz is done when its claims held");
+        assert_eq!(lesson.quiz_partial, None, "a finished quiz ends the stopped one");
+        p.record_quiz(1, 6, 7);
+        assert!(p.lesson(1).unwrap().done(true));
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct Settings {
     pub lesson_lang: Option<String>,
     /// Both stdin and stdout are terminals: prompts and progress bars are allowed.
     pub interactive: bool,
+    /// Wait for Enter between demos and before the quiz: at a terminal, without --json or --no-pause.
+    pub pause: bool,
     pub redis: RedisChoice,
     pub allow_remote: bool,
     pub lessons_dir: Option<PathBuf>,
@@ -73,6 +75,10 @@ pub struct Settings {
     pub fake_clock: bool,
     /// Where this run measures: set once by [`crate::run`] when it applies `pin_same_cpu`.
     pub placement: crate::measure::Placement,
+    /// How much of each command the "commands sent" lines show (`--trace`).
+    pub trace: crate::server::TraceDetail,
+    /// `--keep MINUTES`: leave the lesson's keys with this TTL instead of removing them.
+    pub keep: Option<std::time::Duration>,
 }
 
 impl Settings {
@@ -100,6 +106,7 @@ impl Settings {
             lang,
             lesson_lang: args.lang.as_ref().map(|l| l.0.clone()).filter(|code| Lang::from_code(code).is_none()),
             interactive,
+            pause: interactive && !args.json && !args.no_pause,
             redis,
             allow_remote: args.allow_remote,
             lessons_dir: args.lessons_dir.clone(),
@@ -111,7 +118,29 @@ impl Settings {
             placement: crate::measure::Placement::None {
                 cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             },
+            trace: match args.trace {
+                crate::cli::TraceChoice::Short => crate::server::TraceDetail::Short,
+                crate::cli::TraceChoice::Full => crate::server::TraceDetail::Full,
+            },
+            keep: args.keep.map(|minutes| std::time::Duration::from_secs(u64::from(minutes) * 60)),
         }
+    }
+}
+
+impl Settings {
+    /// The flags a hint must repeat for the command it suggests to read the same lessons:
+    /// ` --lessons-dir DIR` and, for a third language, ` --lang CODE` (empty for the built-in lessons).
+    pub fn repeat_flags(&self) -> String {
+        let mut flags = String::new();
+        if let Some(dir) = &self.lessons_dir {
+            let dir = dir.display().to_string();
+            let quoted = if dir.contains([' ', '\'', '"']) { format!("'{}'", dir.replace('\'', "'\\''")) } else { dir };
+            flags.push_str(&format!(" --lessons-dir {quoted}"));
+        }
+        if let Some(code) = &self.lesson_lang {
+            flags.push_str(&format!(" --lang {code}"));
+        }
+        flags
     }
 }
 

@@ -61,6 +61,8 @@ fn a_broken_file_is_left_out_with_one_warning_and_check_shows_where() {
     let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("warning")).collect();
     assert_eq!(warnings.len(), 1, "{}", out.stderr);
     assert!(!out.stdout.contains("cache-aside"), "{}", out.stdout);
+    // Its hint names the flag that reads the same lessons again.
+    out.stdout_contains(&format!("redis-learn lesson 1 --lessons-dir {dir_arg}"));
 
     // `check` is strict: the parser's report with its line number and caret, exit 1.
     let out = Test::new().args(["check", "--lessons-dir", &dir_arg]).run().code(1);

@@ -187,6 +187,194 @@ fn bad_input_gets_one_clear_line_and_exit_2() {
     Test::new().args(["lessen", "1"]).run().code(2).stderr_contains("'lesson'").no_panic();
 }
 
+/// (subcommand, flags its help shows, flags it must not show)
+const HELP_FLAGS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "list",
+        &["--json", "--color", "--lang", "--state-dir", "--lessons-dir"],
+        &["--redis", "--quick", "--no-quiz", "--pin"],
+    ),
+    (
+        "lesson",
+        &[
+            "--redis",
+            "--private",
+            "--allow-remote",
+            "--pin",
+            "--quick",
+            "--sql-url",
+            "--no-quiz",
+            "--json",
+            "--state-dir",
+        ],
+        &["--answers", "--seed", "--clean", "--format"],
+    ),
+    ("next", &["--redis", "--quick", "--no-quiz"], &["--answers", "--clean"]),
+    (
+        "quiz",
+        &["--answers", "--seed", "--json", "--lang", "--state-dir"],
+        &["--redis", "--private", "--quick", "--no-quiz", "--pin"],
+    ),
+    ("notes", &["--json", "--lang", "--lessons-dir"], &["--redis", "--quick", "--state-dir", "--no-quiz"]),
+    ("reset", &["--all", "--yes", "--lang", "--state-dir"], &["--redis", "--quick", "--json", "--no-quiz"]),
+    ("bench", &["--format", "--output", "--redis", "--quick", "--sql-url", "--json"], &["--no-quiz", "--answers"]),
+    (
+        "doctor",
+        &["--clean", "--redis", "--private", "--pin", "--json"],
+        &["--quick", "--no-quiz", "--answers", "--sql-url"],
+    ),
+    ("check", &["--lessons-dir", "--lang"], &["--quick", "--redis", "--no-quiz", "--state-dir"]),
+];
+
+#[test]
+fn each_subcommand_help_shows_only_its_flags_and_one_example() {
+    for (command, shown, hidden) in HELP_FLAGS {
+        let out = Test::new().args([command, "--help"]).run().success();
+        for flag in *shown {
+            let listed = out.stdout.lines().any(|l| l.trim_start().split([' ', ',']).any(|word| word == *flag));
+            assert!(listed, "`{command} --help` does not list {flag}:\n{}", out.stdout);
+        }
+        for flag in *hidden {
+            assert!(!out.stdout.contains(flag), "`{command} --help` shows {flag}:\n{}", out.stdout);
+        }
+        out.stdout_contains(&format!("Example: redis-learn {command}"));
+    }
+}
+
+#[test]
+fn a_flag_that_does_not_apply_is_refused_with_exit_2() {
+    for args in [
+        &["quiz", "1", "--no-quiz"][..],
+        &["check", "--quick"],
+        &["list", "--redis", "redis://127.0.0.1:6379"],
+        &["reset", "1", "--yes", "--json"],
+        &["doctor", "--quick"],
+    ] {
+        let flag = args.iter().find(|a| a.starts_with("--") && **a != "--yes").unwrap();
+        Test::new().args(args).run().code(2).stderr_contains(&format!("unexpected argument '{flag}'")).no_panic();
+    }
+    // Flags go after the subcommand; `redis-learn` alone takes list's flags.
+    Test::new().args(["--json", "lesson", "1"]).run().code(2).stderr_contains("cannot be used with '--json'");
+    assert!(Test::new().args(["--json"]).run().success().json().is_array());
+}
+
+#[test]
+fn an_argument_from_the_environment_is_not_shown_as_required_in_usage() {
+    let out = Test::new().args(["lesson"]).env("REDIS_URL", "redis://127.0.0.1:1").env("REDIS_LEARN_PIN", "none").run();
+    out.code(2).stderr_contains("Usage: redis-learn lesson <LESSON>").stderr_lacks("--redis").stderr_lacks("--pin");
+}
+
+#[test]
+fn completions_are_printed_for_bash_zsh_and_fish_and_bash_parses_and_completes_them() {
+    for (shell, marker) in
+        [("bash", "complete -F _redis__learn"), ("zsh", "#compdef redis-learn"), ("fish", "complete -c redis-learn")]
+    {
+        let out = Test::new().args(["completions", shell]).run().success();
+        out.stdout_contains(marker).stdout_contains("lesson").stdout_contains("no-quiz");
+    }
+    let script = Test::new().args(["completions", "bash"]).run().success().stdout.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("redis-learn.bash");
+    std::fs::write(&path, &script).unwrap();
+    let parsed = std::process::Command::new("bash").arg("-n").arg(&path).output().unwrap();
+    assert!(parsed.status.success(), "bash -n: {}", String::from_utf8_lossy(&parsed.stderr));
+    // What a TAB offers: subcommands, then a subcommand's own flags, then a flag's values.
+    let complete = |words: &[&str]| -> String {
+        let cur = words.last().unwrap();
+        let prev = words[words.len() - 2];
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        let program = format!(
+            "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _redis__learn redis-learn '{cur}' '{prev}'; echo \"${{COMPREPLY[*]}}\"",
+            path.display(),
+            quoted.join(" "),
+            words.len() - 1
+        );
+        let out = std::process::Command::new("bash").arg("-c").arg(program).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(complete(&["redis-learn", "les"]), "lesson");
+    assert_eq!(complete(&["redis-learn", "quiz", "1", "--s"]), "--seed --state-dir");
+    assert_eq!(complete(&["redis-learn", "lesson", "1", "--lang", ""]), "en zh");
+    Test::new().args(["completions", "tcsh"]).run().code(2).stderr_contains("possible values");
+}
+
+#[test]
+fn the_man_page_is_printed_or_written_one_page_per_subcommand() {
+    let out = Test::new().args(["man"]).run().success();
+    out.stdout_contains(".TH redis-learn 1").stdout_contains("lesson");
+    let dir = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().join("man1").display().to_string();
+    Test::new().args(["man", "--dir", &dir_arg]).run().success().stdout_contains("redis-learn-lesson.1");
+    let lesson = std::fs::read_to_string(dir.path().join("man1/redis-learn-lesson.1")).unwrap();
+    assert!(lesson.contains("no\\-quiz") && lesson.contains("REDIS_URL"), "{lesson}");
+}
+
+/// The "Commands sent" lines of a lesson's text output.
+fn trace_lines(stdout: &str) -> Vec<&str> {
+    stdout.lines().filter(|l| l.starts_with("  ") && !l.starts_with("   ")).collect()
+}
+
+#[test]
+fn the_command_trace_can_be_replayed_scripts_as_eval_and_full_arguments_with_trace_full() {
+    let run = |extra: &[&str]| {
+        let out = Test::new()
+            .args(["lesson", "2", "--quick", "--no-quiz", "--private"])
+            .args(extra)
+            .env("REDIS_LEARN_TEST_FAKE_CLOCK", "1")
+            .run();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", out.stderr);
+        out
+    };
+    let short = run(&[]);
+    let lines = trace_lines(&short.stdout);
+    // The stampede's lock release is a script: shown with its body, so any server can run it.
+    assert!(lines.iter().any(|l| l.starts_with("  EVAL \"if redis.call('GET', KEYS[1])")), "{}", short.stdout);
+    assert!(!lines.iter().any(|l| l.starts_with("  EVALSHA ")), "{}", short.stdout);
+    assert!(short.stdout.contains(" bytes)"), "long values are shortened by default");
+    let full = run(&["--trace", "full"]);
+    assert!(!full.stdout.contains(" bytes)") && !full.stdout.contains("more arguments)"), "{}", full.stdout);
+    assert!(trace_lines(&full.stdout).iter().any(|l| l.starts_with("  EVAL \"")));
+}
+
+#[test]
+fn keep_leaves_the_keys_with_a_ttl_prints_redis_cli_and_the_journal_sweeps_them_only_after() {
+    let server = Server::start(&[]);
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().display().to_string();
+    let _serial = support::heavy();
+    let out = Test::new()
+        .args(["lesson", "1", "--quick", "--no-quiz", "--keep", "3", "--state-dir", &state_dir])
+        .redis(&server)
+        .run()
+        .success();
+    out.stdout_contains(&format!("redis-cli -h 127.0.0.1 -p {} --scan --pattern 'redis-learn:", server.port()));
+    out.stdout_contains("for 3 minutes");
+    let kept = server.our_keys();
+    assert!(kept > 0, "no key was kept");
+    let mut con = server.client();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("redis-learn:*").query(&mut con).unwrap();
+    for key in keys.iter().take(20) {
+        let ttl: i64 = redis::cmd("TTL").arg(key).query(&mut con).unwrap();
+        assert!((1..=180).contains(&ttl), "{key}: TTL {ttl}");
+    }
+    let journal: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.path().join("runs.json")).unwrap()).unwrap();
+    assert!(journal["runs"][0]["keep_until_unix"].as_u64().is_some(), "{journal}");
+    // The next run sweeps what earlier runs left, but not keys kept on purpose, before their time.
+    let next = Test::new()
+        .args(["lesson", "1", "--quick", "--no-quiz", "--json", "--state-dir", &state_dir])
+        .redis(&server)
+        .run()
+        .success()
+        .json();
+    assert_eq!(next["swept"]["keys"], 0, "{next}");
+    assert!(next.get("keys_kept").is_none(), "{next}");
+    assert_eq!(server.our_keys(), kept);
+    // A private server stops with the run: refused in one line, before anything runs.
+    let refused = Test::new().args(["lesson", "1", "--keep", "3", "--private"]).run().code(2);
+    refused.stderr_contains("--keep needs a Redis that outlives the run").stdout_lacks("Lesson 1");
+}
+
 #[test]
 fn password_protected_servers_get_a_clear_message() {
     let server = Server::start(&["--requirepass", "s3cret"]);
@@ -223,6 +411,73 @@ fn scripted_quiz_passes_and_fails_with_exit_codes() {
     out.stdout_contains("To review");
     // One answer a line on stdin works too.
     Test::new().args(["quiz", "1", "--seed", "7"]).stdin(&right.join("\n")).run().success();
+}
+
+#[test]
+fn answers_without_a_seed_get_the_same_score_every_run_and_print_shows_their_order() {
+    let catalogue = Catalogue::embedded().unwrap();
+    let lesson = catalogue.find("1").unwrap();
+    let total = lesson.quiz.len();
+    // The same letters, three runs: the same score (they are graded in the lesson file's order).
+    let letters = ["a", "b", "c", "d"].iter().cycle().take(total).copied().collect::<Vec<_>>().join(",");
+    let scores: Vec<Value> = (0..3)
+        .map(|_| Test::new().args(["quiz", "1", "--json", "--answers", &letters]).run().json()["score"].clone())
+        .collect();
+    assert!(scores.iter().all(|s| *s == scores[0]), "{scores:?}");
+
+    // --print shows the order --answers grades: picking the right text from it scores full marks.
+    let sheet = Test::new().args(["quiz", "1", "--print", "--json"]).run().success().json();
+    assert_eq!(sheet["seed"], Value::Null);
+    let right: Vec<String> = sheet["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&lesson.quiz)
+        .map(|(q, item)| {
+            let text = &item.text(Lang::En).options[item.answer];
+            let option = q["options"].as_array().unwrap().iter().find(|o| o["text"] == text.as_str()).unwrap();
+            option["letter"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for _ in 0..2 {
+        let doc = Test::new().args(["quiz", "1", "--json", "--answers", &right.join(",")]).run().success().json();
+        assert_eq!(doc["score"], total);
+    }
+    // With --seed, --print shows that shuffle, and --answers with the same seed grades it.
+    let sheet = Test::new().args(["quiz", "1", "--print", "--json", "--seed", "9"]).run().success().json();
+    let attempt = Attempt::new(lesson, Lang::En, 9);
+    for (q, shown) in attempt.questions.iter().zip(sheet["questions"].as_array().unwrap()) {
+        let texts: Vec<&str> =
+            shown["options"].as_array().unwrap().iter().map(|o| o["text"].as_str().unwrap()).collect();
+        assert_eq!(texts, q.options);
+    }
+    // The text form: numbered questions, lettered options, and how to answer.
+    let out = Test::new().args(["quiz", "1", "--print"]).run().success();
+    out.stdout_contains("1. ")
+        .stdout_contains(&format!("{total}. "))
+        .stdout_contains("   a) ")
+        .stdout_contains("--answers");
+}
+
+#[test]
+fn a_failed_quiz_is_not_done_in_list() {
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().display().to_string();
+    let lesson = Catalogue::embedded().unwrap().find("1").unwrap().clone();
+    let attempt = Attempt::in_file_order(&lesson, Lang::En);
+    let wrong: Vec<String> = attempt
+        .questions
+        .iter()
+        .map(|q| ((b'a' + ((q.correct + 1) % q.options.len()) as u8) as char).to_string())
+        .collect();
+    Test::new().args(["quiz", "1", "--answers", &wrong.join(","), "--state-dir", &state_dir]).run().code(1);
+    let out = Test::new().args(["list", "--state-dir", &state_dir]).run().success();
+    out.stdout_contains(&format!("quiz 0/{}, not yet passed", lesson.quiz.len()));
+    assert!(!out.stdout.contains("✔ done"), "{}", out.stdout);
+    let out = Test::new().args(["list", "--lang", "zh", "--state-dir", &state_dir]).run().success();
+    out.stdout_contains(&format!("测验 0/{}，尚未通过", lesson.quiz.len()));
+    let doc = Test::new().args(["list", "--json", "--state-dir", &state_dir]).run().success().json();
+    assert_eq!((doc[0]["completed"].clone(), doc[0]["quiz_passed"].clone()), (Value::Bool(false), Value::Bool(false)));
 }
 
 #[test]
@@ -289,13 +544,52 @@ fn progress_is_saved_after_lessons_and_quizzes_and_shown_by_list() {
         .run()
         .success()
         .stdout_contains("✔ done")
-        .stdout_contains("not started");
+        .stdout_contains("not started")
+        // The real next lesson, not lesson 1 again.
+        .stdout_contains("Next: `redis-learn lesson 2`")
+        .stdout_lacks("Start with");
 
     // reset needs a confirmation without a terminal, then forgets.
     Test::new().args(["reset", "1", "--state-dir", &state_dir]).run().code(2).stderr_contains("--yes");
-    Test::new().args(["reset", "1", "--yes", "--state-dir", &state_dir]).run().success();
+    Test::new().args(["reset", "1", "--yes", "--state-dir", &state_dir]).run().success().stdout_contains("Forgot");
     let list = Test::new().args(["list", "--json", "--state-dir", &state_dir]).run().success().json();
     assert_eq!(list[0]["completed"], false);
+    // Nothing left to forget: said so, nothing asked.
+    Test::new()
+        .args(["reset", "1", "--yes", "--state-dir", &state_dir])
+        .run()
+        .success()
+        .stdout_contains("Lesson 1 has no progress to forget")
+        .stdout_lacks("Forgot");
+    Test::new().args(["reset", "--all", "--state-dir", &state_dir]).run().success().stdout_contains("no progress");
+}
+
+#[test]
+fn a_fresh_list_starts_with_the_first_lesson_and_doctor_speaks_chinese() {
+    Test::new().args(["list"]).run().success().stdout_contains("Start with `redis-learn lesson 1`");
+    Test::new()
+        .args(["reset", "2", "--yes"])
+        .run()
+        .success()
+        .stdout_lacks("Forgot")
+        .stdout_contains("nothing was changed");
+    let zh = Test::new().args(["doctor", "--lang", "zh"]).run();
+    zh.stdout_contains("课程： 内置").stdout_lacks("built in");
+}
+
+#[test]
+fn the_default_server_is_said_to_be_shared_once_and_a_named_one_is_not() {
+    let server = Server::start(&[]);
+    let _serial = support::heavy();
+    let note = "other clients that use it share its CPU";
+    let out = Test::new()
+        .args(["lesson", "1", "--quick", "--no-quiz"])
+        .env("REDIS_LEARN_DEFAULT_URL", &server.url())
+        .run()
+        .success();
+    assert_eq!(out.stdout.matches(note).count(), 1, "{}", out.stdout);
+    out.stdout_contains("--private");
+    Test::new().args(["lesson", "1", "--quick", "--no-quiz"]).redis(&server).run().success().stdout_lacks(note);
 }
 
 #[test]
@@ -311,6 +605,17 @@ fn next_opens_the_first_lesson_not_completed() {
         .success()
         .json();
     assert_eq!(doc["lesson"]["number"], 1);
+    // Lesson 1 is done only once its quiz is passed too.
+    let doc = Test::new()
+        .args(["continue", "--quick", "--json", "--state-dir", &state_dir])
+        .redis(&server)
+        .run()
+        .success()
+        .json();
+    assert_eq!(doc["lesson"]["number"], 1);
+    let attempt = Attempt::in_file_order(Catalogue::embedded().unwrap().find("1").unwrap(), Lang::En);
+    let right: Vec<String> = attempt.questions.iter().map(|q| ((b'a' + q.correct as u8) as char).to_string()).collect();
+    Test::new().args(["quiz", "1", "--answers", &right.join(","), "--state-dir", &state_dir]).run().success();
     let doc = Test::new()
         .args(["continue", "--quick", "--json", "--state-dir", &state_dir])
         .redis(&server)

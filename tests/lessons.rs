@@ -53,3 +53,32 @@ fn chinese_text_is_chinese() {
         }
     }
 }
+
+#[test]
+fn quizzes_cite_demos_by_their_titles_not_their_internal_names() {
+    let catalogue = Catalogue::embedded().unwrap();
+    for lesson in catalogue.lessons() {
+        for lang in Lang::ALL {
+            for item in &lesson.quiz {
+                let q = item.text(lang);
+                for field in [&q.question, &q.explanation].into_iter().chain(&q.options) {
+                    assert!(!field.contains("{demo:"), "lesson {}: unresolved {field}", lesson.number);
+                    for demo in &lesson.demos {
+                        for internal in [format!("{demo} demo"), format!("{demo} 演示"), format!("{demo}演示")] {
+                            assert!(!field.contains(&internal), "lesson {}: {internal:?} in {field}", lesson.number);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_demo_reference_to_no_demo_is_a_problem() {
+    let (_, text) = EMBEDDED[0];
+    let broken = text.replacen("{demo:core-types}", "{demo:no-such-demo}", 1);
+    assert_ne!(broken, text, "lesson 1 cites a demo with {{demo:core-types}}");
+    let err = Catalogue::from_files(vec![("01.toml".into(), broken)]).unwrap_err();
+    assert!(format!("{err:#}").contains("{demo:no-such-demo}"), "{err:#}");
+}

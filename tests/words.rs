@@ -51,15 +51,22 @@ fn words(doc: &Value) -> String {
     figures_out(&out)
 }
 
-/// Every figure becomes `#` and every time unit `<t>` (a delay may be µs in one run and ms in the
-/// next); random ids (hex with a digit: run prefixes, node ids) become `#`; temp dir names go.
+/// Every figure becomes `#`, every time unit `<t>` (a delay may be µs in one run and ms in the
+/// next) and every size unit `<bytes>`; random ids (hex with a digit: run prefixes, node ids) become
+/// `#`; temp dir names go.
 fn figures_out(text: &str) -> String {
     let text = hex_ids_out(&scratch_dirs_out(text));
     let text = numbers_out(&text);
     let mut out = text;
     for unit in [" µs", " ms", " s"] {
-        for end in [" ", ")", ",", ".", ";", ":", "）", "，", "。", "；", "：", "\n"] {
+        for end in [" ", ")", ",", ".", ";", ":", "（", "）", "，", "。", "；", "：", "\n"] {
             out = out.replace(&format!("#{unit}{end}"), &format!("# <t>{end}"));
+        }
+    }
+    // Sizes likewise: 660 KiB in one run may be 1.02 MiB in the next.
+    for unit in [" B", " KiB", " MiB", " GiB"] {
+        for end in [" ", ")", ",", ".", ";", ":", "（", "）", "，", "。", "；", "\n"] {
+            out = out.replace(&format!("#{unit}{end}"), &format!("# <bytes>{end}"));
         }
     }
     out

@@ -35,7 +35,7 @@ pub fn run(
     for lesson in &lessons {
         progress.lesson(lesson, settings);
         let namespace = Namespace::new_run();
-        let run = demo::run_demos(settings, lesson, &redis, &namespace, interrupt, |_| Ok(()))?;
+        let run = demo::run_demos(settings, lesson, &redis, &namespace, interrupt, |_| Ok(demo::Flow::Go))?;
         progress.done();
         let noisy = run.noisy();
         results.push(BenchLesson {

@@ -174,7 +174,11 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
                 )?,
             }
         }
-        writeln!(out, "  {} {}", t("lessons:", "课程："), doc.lessons)?;
+        let lessons = match &settings.lessons_dir {
+            Some(_) => doc.lessons.as_str(),
+            None => t("built in", "内置"),
+        };
+        writeln!(out, "  {} {}", t("lessons:", "课程："), lessons)?;
         if let Some(dir) = &settings.state_dir {
             writeln!(out, "  {} {}", t("progress:", "进度文件："), dir.join(crate::progress::FILE_NAME).display())?;
         }

@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::Outcome;
+use crate::i18n::Lang;
 use crate::lesson::Catalogue;
 use crate::render::json::{self, ListEntry};
 use crate::render::{Styles, text::Printer};
@@ -26,7 +27,9 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
                     source: l.source.clone(),
                     demos: l.demos.clone(),
                     questions: l.quiz.len(),
-                    completed: progress.lesson(l.number).is_some_and(|p| p.completed),
+                    completed: progress.lesson(l.number).is_some_and(|p| p.done(!l.quiz.is_empty())),
+                    claims_held: progress.lesson(l.number).is_some_and(|p| p.completed),
+                    quiz_passed: progress.lesson(l.number).is_some_and(|p| p.quiz_passed()),
                     best_quiz: progress.lesson(l.number).and_then(|p| p.best_quiz),
                     tasks: l.tasks.len(),
                     tasks_passed: practised(&progress, l),
@@ -39,7 +42,11 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
     let mut p = Printer::new(out, Styles::new(settings.color), settings.lang, settings.width);
     let lang = settings.lang;
     p.rule(lang.tr("redis-learn · lessons", "redis-learn · 课程列表"))?;
-    let done = catalogue.lessons().iter().filter(|l| progress.lesson(l.number).is_some_and(|p| p.completed)).count();
+    let done = catalogue
+        .lessons()
+        .iter()
+        .filter(|l| progress.lesson(l.number).is_some_and(|p| p.done(!l.quiz.is_empty())))
+        .count();
     p.line(&format!(
         "{} {}",
         lang.tr("Progress:", "进度："),
@@ -52,13 +59,23 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
         let status = match progress.lesson(lesson.number) {
             None => p.styles.dim(lang.tr("not started", "未开始")).to_string(),
             Some(state) => {
-                let mut parts = vec![if state.completed {
+                let mut parts = vec![if state.done(!lesson.quiz.is_empty()) {
                     p.styles.pass(lang.tr("✔ done", "✔ 已完成")).to_string()
                 } else {
                     lang.tr("started", "已开始").to_string()
                 }];
-                if let Some(best) = state.best_quiz {
-                    parts.push(format!("{} {}/{}", lang.tr("quiz", "测验"), best.score, best.total));
+                match state.best_quiz {
+                    Some(best) if best.passes() => {
+                        parts.push(format!("{} {}/{}", lang.tr("quiz", "测验"), best.score, best.total));
+                    }
+                    Some(best) => parts.push(match lang {
+                        crate::i18n::Lang::En => format!("quiz {}/{}, not yet passed", best.score, best.total),
+                        crate::i18n::Lang::Zh => format!("测验 {}/{}，尚未通过", best.score, best.total),
+                    }),
+                    None if state.completed && !lesson.quiz.is_empty() => {
+                        parts.push(lang.tr("quiz not taken yet", "还没做测验").to_string());
+                    }
+                    None => {}
                 }
                 let passed = practised(&progress, lesson);
                 if passed > 0 {
@@ -73,20 +90,45 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
                 parts.join(" · ")
             }
         };
-        p.line(&format!(
+        let line = format!(
             "{}  {}  {}  {status}",
             p.styles.heading(&number),
             p.styles.heading(&text.title),
             p.styles.dim(&format!("({})", lesson.slug))
-        ))?;
-        p.line(&format!("    {}", text.summary))?;
+        );
+        p.wrapped(&line, "", "      ")?;
+        p.wrapped(&text.summary, "    ", "    ")?;
     }
     p.blank()?;
-    let hint = lang.tr(
-        "Start with `redis-learn lesson 1` (or `redis-learn next`). Add --quick for a shorter run, --no-quiz to skip the quiz.",
-        "从 `redis-learn lesson 1`（或 `redis-learn next`）开始。加 --quick 跑得更快，加 --no-quiz 跳过测验。",
-    );
-    p.line(&p.styles.dim(hint).to_string())?;
+    // The lesson `redis-learn next` would open: the first one not completed.
+    let next =
+        catalogue.lessons().iter().find(|l| !progress.lesson(l.number).is_some_and(|p| p.done(!l.quiz.is_empty())));
+    let started = catalogue.lessons().iter().any(|l| progress.lesson(l.number).is_some());
+    let flags = settings.repeat_flags();
+    let hint = match (next, started, lang) {
+        (Some(l), false, Lang::En) => format!(
+            "Start with `redis-learn lesson {}{flags}` (or `redis-learn next{flags}`). Add --quick for a shorter run, --no-quiz to skip the quiz.",
+            l.number
+        ),
+        (Some(l), false, Lang::Zh) => {
+            format!("从 `redis-learn lesson {}{flags}`（或 `redis-learn next{flags}`）开始。加 --quick 跑得更快，加 --no-quiz 跳过测验。", l.number)
+        }
+        (Some(l), true, Lang::En) => format!(
+            "Next: `redis-learn lesson {}{flags}` ({}), or `redis-learn next{flags}`. Add --quick for a shorter run.",
+            l.number,
+            l.text(lang).title
+        ),
+        (Some(l), true, Lang::Zh) => {
+            format!("下一课：`redis-learn lesson {}{flags}`（{}），或 `redis-learn next{flags}`。加 --quick 跑得更快。", l.number, l.text(lang).title)
+        }
+        (None, _, _) => lang
+            .tr(
+                "Every lesson is completed. Revisit one with `redis-learn lesson N`, or start over with `redis-learn reset --all`.",
+                "所有课程都已完成。用 `redis-learn lesson N` 复习某一课，或用 `redis-learn reset --all` 从头开始。",
+            )
+            .to_string(),
+    };
+    p.wrapped_dim(&hint, "", "  ")?;
     Ok(Outcome::Success)
 }
 

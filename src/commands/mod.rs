@@ -11,6 +11,7 @@ pub mod notes;
 pub mod practice;
 pub mod quiz;
 pub mod reset;
+pub mod shell;
 
 use crate::progress::Progress;
 

@@ -1,4 +1,5 @@
-//! `redis-learn next` (or `continue`): open the first lesson not completed yet.
+//! `redis-learn next` (or `continue`): open the first lesson not done yet (its claims held and its
+//! quiz passed).
 
 use std::io::Write;
 
@@ -11,7 +12,8 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings, catalogue: &Catalogue, interrupt: &Interrupt, out: &mut impl Write) -> Result<Outcome> {
     let progress = super::load_progress(settings);
-    let next = catalogue.lessons().iter().find(|l| !progress.lesson(l.number).is_some_and(|p| p.completed));
+    let next =
+        catalogue.lessons().iter().find(|l| !progress.lesson(l.number).is_some_and(|p| p.done(!l.quiz.is_empty())));
     match next {
         Some(lesson) => super::lesson::run(settings, &lesson.number.to_string(), catalogue, interrupt, out),
         None => {

@@ -8,6 +8,7 @@ use anyhow::Result;
 use crate::Outcome;
 use crate::cli::ResetArgs;
 use crate::error::UserError;
+use crate::i18n::Lang;
 use crate::lesson::Catalogue;
 use crate::settings::Settings;
 
@@ -17,19 +18,30 @@ pub fn run(settings: &Settings, args: &ResetArgs, catalogue: &Catalogue, out: &m
         None => None,
     };
     let lang = settings.lang;
+    let mut progress = super::load_progress(settings);
+    // Nothing to forget: say so, and ask nothing.
+    if !progress.has_progress(lesson) {
+        match (lesson, lang) {
+            (Some(n), Lang::En) => writeln!(out, "Lesson {n} has no progress to forget; nothing was changed.")?,
+            (Some(n), Lang::Zh) => writeln!(out, "第 {n} 课还没有进度，无需清除；没有做任何更改。")?,
+            (None, Lang::En) => writeln!(out, "There is no progress to forget; nothing was changed.")?,
+            (None, Lang::Zh) => writeln!(out, "还没有任何进度，无需清除；没有做任何更改。")?,
+        }
+        return Ok(Outcome::Success);
+    }
     let what = match (lesson, lang) {
-        (Some(n), crate::i18n::Lang::En) => format!("progress of lesson {n}"),
-        (Some(n), crate::i18n::Lang::Zh) => format!("第 {n} 课的进度"),
-        (None, crate::i18n::Lang::En) => "all progress".to_string(),
-        (None, crate::i18n::Lang::Zh) => "全部进度".to_string(),
+        (Some(n), Lang::En) => format!("progress of lesson {n}"),
+        (Some(n), Lang::Zh) => format!("第 {n} 课的进度"),
+        (None, Lang::En) => "all progress".to_string(),
+        (None, Lang::Zh) => "全部进度".to_string(),
     };
     if !args.yes {
         if !settings.interactive {
             return Err(UserError::NeedsConfirmation.into());
         }
         let prompt = match lang {
-            crate::i18n::Lang::En => format!("Forget {what}?"),
-            crate::i18n::Lang::Zh => format!("确定清除{what}？"),
+            Lang::En => format!("Forget {what}?"),
+            Lang::Zh => format!("确定清除{what}？"),
         };
         let confirmed = dialoguer::Confirm::new()
             .with_prompt(prompt)
@@ -41,12 +53,11 @@ pub fn run(settings: &Settings, args: &ResetArgs, catalogue: &Catalogue, out: &m
             return Ok(Outcome::Success);
         }
     }
-    let mut progress = super::load_progress(settings);
     progress.reset(lesson);
     super::save_progress(&mut progress);
     match lang {
-        crate::i18n::Lang::En => writeln!(out, "Forgot {what}.")?,
-        crate::i18n::Lang::Zh => writeln!(out, "已清除{what}。")?,
+        Lang::En => writeln!(out, "Forgot {what}.")?,
+        Lang::Zh => writeln!(out, "已清除{what}。")?,
     }
     Ok(Outcome::Success)
 }

@@ -6,12 +6,14 @@
 
 mod cache;
 mod invalidation;
+mod near_cache;
 mod negative_caching;
 mod skewed_reads;
 mod stampede;
 mod token_cache;
 
 pub use invalidation::invalidation;
+pub use near_cache::near_cache;
 pub use negative_caching::negative_caching;
 pub use skewed_reads::skewed_reads;
 pub use stampede::stampede;

@@ -9,16 +9,20 @@
 //! [`limiter_race`] (which runs the rate limiter's limiters under concurrency). This file holds the
 //! lesson's shared constant, its fake-hash mixer, and the choice of "who was faster" message.
 
+mod big_keys;
 mod counters;
 mod job_queue;
 mod leaderboard;
 mod limiter_race;
+mod metrics;
 mod rate_limiter;
 
+pub use big_keys::big_keys;
 pub use counters::counters;
 pub use job_queue::job_queue;
 pub use leaderboard::leaderboard;
 pub use limiter_race::limiter_race;
+pub use metrics::metrics;
 pub use rate_limiter::rate_limiter;
 
 use std::time::Duration;

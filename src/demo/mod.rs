@@ -6,7 +6,6 @@
 mod cache_aside;
 mod context;
 mod data_structures;
-mod discovery;
 mod http_cache;
 pub mod klines;
 mod locks;
@@ -14,6 +13,7 @@ mod pubsub;
 mod redis_vs_sql;
 mod report;
 mod runner;
+mod service_discovery;
 mod sessions;
 pub mod support;
 mod together;
@@ -21,7 +21,7 @@ mod what_is_redis;
 
 pub use context::Ctx;
 pub use report::{DemoReport, Finding, Note, NoteKind};
-pub use runner::{ClaimTotals, DemoRun, RunEvent, run_demos};
+pub use runner::{ClaimTotals, DemoRun, Flow, RunEvent, run_demos};
 pub use together::run_together;
 
 use anyhow::Result;
@@ -42,6 +42,7 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "stampede", run: cache_aside::stampede },
     Demo { name: "negative-caching", run: cache_aside::negative_caching },
     Demo { name: "invalidation", run: cache_aside::invalidation },
+    Demo { name: "near-cache", run: cache_aside::near_cache },
     Demo { name: "kline-ranges", run: klines::kline_ranges },
     Demo { name: "kline-memory", run: klines::kline_memory },
     Demo { name: "kline-updates", run: klines::kline_updates },
@@ -56,10 +57,11 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "offline-node", run: pubsub::offline_node },
     Demo { name: "polling", run: pubsub::polling },
     Demo { name: "expiry-events", run: pubsub::expiry_events },
-    Demo { name: "node-heartbeats", run: discovery::node_heartbeats },
-    Demo { name: "heartbeat-table", run: discovery::heartbeat_table },
-    Demo { name: "node-filter", run: discovery::node_filter },
-    Demo { name: "scan-not-keys", run: discovery::scan_not_keys },
+    Demo { name: "node-heartbeats", run: service_discovery::node_heartbeats },
+    Demo { name: "heartbeat-table", run: service_discovery::heartbeat_table },
+    Demo { name: "node-filter", run: service_discovery::node_filter },
+    Demo { name: "scan-not-keys", run: service_discovery::scan_not_keys },
+    Demo { name: "scan-duplicates", run: service_discovery::scan_duplicates },
     Demo { name: "session-expiry", run: sessions::session_expiry },
     Demo { name: "ws-subscriptions", run: sessions::ws_subscriptions },
     Demo { name: "ws-clients", run: sessions::ws_clients },
@@ -68,6 +70,8 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "leaderboard", run: data_structures::leaderboard },
     Demo { name: "rate-limiter", run: data_structures::rate_limiter },
     Demo { name: "limiter-race", run: data_structures::limiter_race },
+    Demo { name: "big-keys", run: data_structures::big_keys },
+    Demo { name: "metrics", run: data_structures::metrics },
     Demo { name: "http-upstream-calls", run: http_cache::upstream_calls },
     Demo { name: "http-cache-keys", run: http_cache::request_keys },
     Demo { name: "http-freshness", run: http_cache::freshness },
@@ -77,6 +81,7 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "workload-table", run: redis_vs_sql::workload_table },
     Demo { name: "join-in-app", run: redis_vs_sql::join_in_app },
     Demo { name: "crash-durability", run: redis_vs_sql::crash_durability },
+    Demo { name: "fork-cow", run: redis_vs_sql::fork_cow },
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -27,6 +27,8 @@ pub struct DemoRun {
     pub warnings: Vec<Warning>,
     /// What earlier runs had left on this server, removed before this one started.
     pub swept: Swept,
+    /// The learner stopped the lesson (at a pause) after this many demos.
+    pub stopped_after: Option<usize>,
 }
 
 /// How a run's claims came out.
@@ -57,7 +59,7 @@ impl DemoRun {
     /// Every demo ran, no claim failed (inconclusive ones do not fail a run), nothing was left
     /// behind.
     pub fn passed(&self) -> bool {
-        self.reports.iter().all(DemoReport::passed) && self.cleanup.left == 0
+        self.stopped_after.is_none() && self.reports.iter().all(DemoReport::passed) && self.cleanup.left == 0
     }
 
     pub fn claim_totals(&self) -> ClaimTotals {
@@ -74,14 +76,24 @@ impl DemoRun {
 pub enum RunEvent<'r> {
     /// The round-trip floor measured before the first demo.
     Floor(Duration),
+    /// A demo is about to start (its index, its name): the caller may pause here, or stop the run
+    /// (the demos left are not run; the keys are cleaned up as usual).
+    Starting(usize, &'r str),
     /// A demo finished (its index, its name, its report).
     Report(usize, &'r str, &'r DemoReport),
     /// The run turned noisy: said once, the first time it is seen.
     Noisy(&'r Warning),
 }
 
-/// Run `lesson`'s demos in order under `namespace`; `on_event` sees the floor, each report as soon
-/// as it is ready, and the first noise warning. A failing demo becomes a report with an error;
+/// What the caller wants after an event: go on, or stop before the next demo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Go,
+    Stop,
+}
+
+/// Run `lesson`'s demos in order under `namespace`; `on_event` sees the floor, each demo's start,
+/// each report as soon as it is ready, and the first noise warning. A failing demo becomes a report with an error;
 /// Ctrl-C stops the run after cleaning up.
 pub fn run_demos(
     settings: &Settings,
@@ -89,7 +101,7 @@ pub fn run_demos(
     redis: &RedisHandle,
     namespace: &Namespace,
     interrupt: &Interrupt,
-    mut on_event: impl FnMut(RunEvent) -> Result<()>,
+    mut on_event: impl FnMut(RunEvent) -> Result<Flow>,
 ) -> Result<DemoRun> {
     // A server we did not start: first remove what earlier runs left (the journal knows), then note
     // this run's namespace before anything is written under it.
@@ -123,9 +135,14 @@ pub fn run_demos(
     let mut warnings: Vec<Warning> = Vec::new();
     let mut round_trips: Vec<(String, Duration)> = Vec::new();
     let mut reports = Vec::new();
+    let mut stopped_after = None;
     for (i, name) in lesson.demos.iter().enumerate() {
+        if on_event(RunEvent::Starting(i, name))? == Flow::Stop {
+            stopped_after = Some(i);
+            break;
+        }
         let demo = super::find(name).with_context(|| format!("demo {name} is not registered"))?;
-        let trace = Trace::new();
+        let trace = Trace::with_detail(settings.trace);
         let ctx = Ctx {
             redis,
             namespace,
@@ -227,8 +244,11 @@ pub fn run_demos(
         warnings = now;
         reports.push(report);
     }
-    let cleanup = keys.clean().context("cleaning up the demo's keys")?;
-    Ok(DemoRun { reports, cleanup, floor, warnings, swept })
+    let cleanup = match settings.keep {
+        Some(ttl) => keys.keep(ttl).context("keeping the demo's keys")?,
+        None => keys.clean().context("cleaning up the demo's keys")?,
+    };
+    Ok(DemoRun { reports, cleanup, floor, warnings, swept, stopped_after })
 }
 
 /// The run's keys: the guard that removes them, and the journal entry that outlives a crash.
@@ -245,6 +265,17 @@ impl Keys {
         }
         let dir = settings.state_dir.as_deref()?;
         Some((Journal::new(Some(dir)), redis.info().url.clone()))
+    }
+
+    /// `--keep`: give every key the keep TTL, and tell the journal not to sweep them before it ends
+    /// (after that, a sweep removes whatever is still there).
+    fn keep(&mut self, ttl: Duration) -> Result<Cleanup> {
+        let cleanup = self.guard.keep(ttl)?;
+        if let Some((journal, _)) = &self.journal {
+            let until = crate::server::journal::now_unix() + ttl.as_secs();
+            journal.keep_run(self.guard.namespace(), until).context("updating the run journal")?;
+        }
+        Ok(cleanup)
     }
 
     /// Remove every key; once none is left, forget the run in the journal.

@@ -73,11 +73,45 @@ pub struct QuestionText {
     pub explanation: String,
 }
 
+/// In quiz text, `{demo:NAME}` stands for the title of the lesson's demo NAME, quoted, in the
+/// question's language: a learner knows demos by the titles they saw, not by their internal names.
+pub const DEMO_REF: &str = "{demo:";
+
 impl Lesson {
     /// Parse a lesson file. The error is the TOML parser's own report: several lines, with the line
     /// and column and a caret under the problem.
     pub fn parse(source: &str) -> Result<Lesson, String> {
-        toml::from_str(source).map_err(|e| e.to_string().trim_end().to_string())
+        let lesson: Lesson = toml::from_str(source).map_err(|e| e.to_string().trim_end().to_string())?;
+        Ok(lesson.with_demo_titles())
+    }
+
+    /// Replace every `{demo:NAME}` in the quiz with that demo's title (see [`DEMO_REF`]), in the
+    /// question's language, else in English; a name with no title is left as written, for
+    /// validation to report.
+    fn with_demo_titles(mut self) -> Lesson {
+        let mut titles = BTreeMap::new();
+        for code in self.text.keys() {
+            for demo in &self.demos {
+                let key = format!("{demo}.title");
+                let title = self.text.get(code).and_then(|t| t.messages.get(&key));
+                if let Some(title) = title.or_else(|| self.text.get(EN).and_then(|t| t.messages.get(&key))) {
+                    titles.insert((code.clone(), format!("{DEMO_REF}{demo}}}")), format!("“{title}”"));
+                }
+            }
+        }
+        for item in &mut self.quiz {
+            for (code, text) in &mut item.text {
+                let fields = [&mut text.question, &mut text.explanation].into_iter().chain(text.options.iter_mut());
+                for field in fields {
+                    if field.contains(DEMO_REF) {
+                        for ((_, reference), title) in titles.iter().filter(|((c, _), _)| c == code) {
+                            *field = field.replace(reference.as_str(), title);
+                        }
+                    }
+                }
+            }
+        }
+        self
     }
 
     /// The text in `lang`, or English if this lesson has no such translation.

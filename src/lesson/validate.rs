@@ -239,6 +239,14 @@ fn check_lesson(lesson: &Lesson, demo_names: &[&str]) -> Vec<String> {
             problems.push(format!("quiz question {q} has a different number of options per language"));
         }
         for (code, text) in &item.text {
+            let fields = [&text.question, &text.explanation].into_iter().chain(&text.options);
+            for field in fields.filter(|f| f.contains(super::model::DEMO_REF)) {
+                let start = field.find(super::model::DEMO_REF).unwrap_or_default();
+                let reference: String = field[start..].chars().take_while(|&c| c != '}').chain(['}']).collect();
+                problems.push(format!(
+                    "quiz question {q} ({code}): {reference} is not a demo of this lesson with a title ({{demo:NAME}} takes a name from `demos`)"
+                ));
+            }
             if text.options.len() < 2 || text.options.len() > 6 {
                 problems.push(format!("quiz question {q} ({code}) needs 2 to 6 options"));
             }

@@ -22,24 +22,38 @@ pub struct ShuffledQuestion {
     pub explanation: String,
 }
 
-/// An attempt at a lesson's quiz: the questions with their options shuffled by `seed`.
+/// An attempt at a lesson's quiz: the questions with their options shuffled by `seed`, or in the
+/// lesson file's order without one (what `quiz N --answers` grades and `quiz N --print` shows).
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
     pub lesson: u32,
-    pub seed: u64,
+    pub seed: Option<u64>,
     pub questions: Vec<ShuffledQuestion>,
 }
 
 impl Attempt {
+    /// Options shuffled by `seed` (same seed, same order).
     pub fn new(lesson: &Lesson, lang: Lang, seed: u64) -> Attempt {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        Attempt::ordered(lesson, lang, Some(seed))
+    }
+
+    /// Options in the lesson file's order: the same letters always get the same score.
+    pub fn in_file_order(lesson: &Lesson, lang: Lang) -> Attempt {
+        Attempt::ordered(lesson, lang, None)
+    }
+
+    /// Shuffled by `seed` when there is one, else in file order.
+    pub fn ordered(lesson: &Lesson, lang: Lang, seed: Option<u64>) -> Attempt {
+        let mut rng = seed.map(Xoshiro256PlusPlus::seed_from_u64);
         let questions = lesson
             .quiz
             .iter()
             .map(|item| {
                 let text = item.text(lang);
                 let mut order: Vec<usize> = (0..text.options.len()).collect();
-                order.shuffle(&mut rng);
+                if let Some(rng) = rng.as_mut() {
+                    order.shuffle(rng);
+                }
                 ShuffledQuestion {
                     question: text.question.clone(),
                     options: order.iter().map(|&i| text.options[i].clone()).collect(),
@@ -97,7 +111,8 @@ pub struct QuestionResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct QuizResult {
     pub lesson: u32,
-    pub seed: u64,
+    /// `None`: the options were in the lesson file's order.
+    pub seed: Option<u64>,
     pub score: usize,
     pub total: usize,
     pub passed: bool,
@@ -180,6 +195,17 @@ mod tests {
         let result = attempt.grade(&all_wrong);
         assert_eq!((result.score, result.passed), (0, false));
         assert_eq!(result.missed().count(), attempt.questions.len());
+    }
+
+    #[test]
+    fn without_a_seed_the_options_keep_the_file_order() {
+        let l = lesson();
+        let attempt = Attempt::in_file_order(&l, Lang::En);
+        for (q, item) in attempt.questions.iter().zip(&l.quiz) {
+            assert_eq!(q.options, item.text(Lang::En).options);
+            assert_eq!(q.correct, item.answer);
+        }
+        assert_eq!(attempt.seed, None);
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct LessonRun {
     pub swept: crate::server::Swept,
     /// Keys left under the run's namespace after cleanup: always 0 unless something went wrong.
     pub keys_left: usize,
+    /// `--keep`: keys left on purpose, each with the keep TTL (absent without `--keep`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_kept: Option<usize>,
     pub passed: bool,
 }
 
@@ -57,11 +60,39 @@ pub struct ListEntry {
     pub source: String,
     pub demos: Vec<String>,
     pub questions: usize,
+    /// Done: a run's claims all held and the quiz is passed.
     pub completed: bool,
+    /// A run's claims all held (the demos' half of `completed`).
+    pub claims_held: bool,
+    /// The best quiz score reached the pass mark (the quiz's half of `completed`).
+    pub quiz_passed: bool,
     pub best_quiz: Option<crate::progress::QuizScore>,
     /// Practice tasks in the lesson (`redis-learn practice N`), and how many were passed.
     pub tasks: usize,
     pub tasks_passed: usize,
+}
+
+/// `redis-learn quiz N --print --json`: the questions with lettered options, in the order
+/// `--answers` grades (the lesson file's order, or the `--seed` shuffle); no answers.
+#[derive(Debug, Serialize)]
+pub struct QuizSheet {
+    pub lesson: LessonRef,
+    /// `null`: the options are in the lesson file's order.
+    pub seed: Option<u64>,
+    pub questions: Vec<SheetQuestion>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SheetQuestion {
+    pub number: usize,
+    pub question: String,
+    pub options: Vec<SheetOption>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SheetOption {
+    pub letter: char,
+    pub text: String,
 }
 
 /// Print any document as one line of JSON.

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets};
+use comfy_table::{Cell, CellAlignment, Color, ColumnConstraint, ContentArrangement, Table, Width, presets};
 
 use super::Styles;
 use crate::demo::{DemoReport, NoteKind};
@@ -31,6 +31,12 @@ impl<W: Write> Printer<W> {
     /// `━━ Lesson 2 · Cache-aside ━━━━`
     pub fn rule(&mut self, title: &str) -> Result<()> {
         let used = console::measure_text_width(title) + 4;
+        if used + 2 > self.width {
+            for line in wrap(title, self.width, "━━ ", "   ") {
+                writeln!(self.out, "{}", self.styles.heading(&line))?;
+            }
+            return Ok(());
+        }
         let fill = "━".repeat(self.width.saturating_sub(used).max(2));
         writeln!(
             self.out,
@@ -45,6 +51,15 @@ impl<W: Write> Printer<W> {
     /// `── Demo 1/5 · title ──`
     pub fn subrule(&mut self, title: &str) -> Result<()> {
         let used = console::measure_text_width(title) + 4;
+        if used + 2 > self.width {
+            writeln!(self.out)?;
+            for (i, line) in wrap(title, self.width, "── ", "   ").into_iter().enumerate() {
+                let line = if i == 0 { line.replacen("── ", "", 1) } else { line };
+                let lead = if i == 0 { format!("{} ", self.styles.dim("──")) } else { String::new() };
+                writeln!(self.out, "{lead}{}", self.styles.heading(&line))?;
+            }
+            return Ok(());
+        }
         let fill = "─".repeat(self.width.saturating_sub(used).max(2));
         writeln!(self.out, "\n{} {} {}", self.styles.dim("──"), self.styles.heading(title), self.styles.dim(&fill))?;
         Ok(())
@@ -55,10 +70,27 @@ impl<W: Write> Printer<W> {
         Ok(())
     }
 
+    /// `text` wrapped at the width, `first` before its first line and `rest` (a hanging indent)
+    /// before the others; never mid-word. Styles inside `text` are kept.
+    pub fn wrapped(&mut self, text: &str, first: &str, rest: &str) -> Result<()> {
+        for line in wrap(text, self.width, first, rest) {
+            writeln!(self.out, "{line}")?;
+        }
+        Ok(())
+    }
+
+    /// [`Printer::wrapped`], every line dimmed.
+    pub fn wrapped_dim(&mut self, text: &str, first: &str, rest: &str) -> Result<()> {
+        for line in wrap(text, self.width, first, rest) {
+            writeln!(self.out, "{}", self.styles.dim(&line))?;
+        }
+        Ok(())
+    }
+
     /// `⚠ caveat: …`, wrapped with a hanging indent: said once when a run turns noisy.
     pub fn caveat(&mut self, text: &str) -> Result<()> {
         let tag = self.styles.uncertain(self.tr("⚠ caveat:", "⚠ 注意："));
-        let options = textwrap::Options::new(self.width).initial_indent("").subsequent_indent("    ");
+        let options = options(self.width, "", "    ");
         for line in textwrap::wrap(&format!("{tag} {text}"), options) {
             writeln!(self.out, "{line}")?;
         }
@@ -80,7 +112,7 @@ impl<W: Write> Printer<W> {
             for block in bullets(paragraph) {
                 let (first, rest) = if block.starts_with("- ") { ("  • ", "    ") } else { ("", "") };
                 let body = block.strip_prefix("- ").unwrap_or(&block);
-                let options = textwrap::Options::new(self.width).initial_indent(first).subsequent_indent(rest);
+                let options = options(self.width, first, rest);
                 // A `code span` may be wrapped across lines: carry whether we are inside one.
                 let mut in_code = false;
                 for line in textwrap::wrap(body, options) {
@@ -113,20 +145,28 @@ impl<W: Write> Printer<W> {
     pub fn demo(&mut self, report: &DemoReport) -> Result<()> {
         for finding in &report.findings {
             writeln!(self.out, "\n{}", self.styles.heading(finding.title.as_str()))?;
-            let mut table = self.table();
-            table.set_header(finding.headers.iter().map(Cell::new));
-            for row in &finding.rows {
-                table.add_row(row.iter().map(Cell::new));
+            let headers: Vec<String> = finding.headers.iter().map(|h| h.as_str().to_string()).collect();
+            let rows: Vec<Vec<String>> =
+                finding.rows.iter().map(|row| row.iter().map(|c| c.as_str().to_string()).collect()).collect();
+            let mins = min_widths(&headers, &rows);
+            if fits(&mins, self.width) {
+                let mut table = self.table();
+                table.set_header(headers.iter().map(Cell::new));
+                for row in &rows {
+                    table.add_row(row.iter().map(Cell::new));
+                }
+                constrain(&mut table, &mins);
+                writeln!(self.out, "{table}")?;
+            } else {
+                self.stacked(&headers, &rows)?;
             }
-            writeln!(self.out, "{table}")?;
         }
         if !report.measurements.is_empty() {
             writeln!(self.out, "\n{}", self.styles.heading(self.tr("Timings (this run)", "耗时（本次运行实测）")))?;
-            let table = self.timing_table(&report.measurements);
-            writeln!(self.out, "{table}")?;
+            self.timings(&report.measurements)?;
         }
         for comparison in &report.comparisons {
-            let options = textwrap::Options::new(self.width).initial_indent("  → ").subsequent_indent("    ");
+            let options = options(self.width, "  → ", "    ");
             for line in textwrap::wrap(&self.comparison_text(comparison), options) {
                 writeln!(self.out, "{line}")?;
             }
@@ -137,17 +177,18 @@ impl<W: Write> Printer<W> {
                 NoteKind::Simulated => self.styles.simulated(self.tr("SIMULATED:", "模拟：")),
                 NoteKind::Caveat => self.styles.simulated(self.tr("caveat:", "注意：")),
             };
-            let options = textwrap::Options::new(self.width).initial_indent("  ").subsequent_indent("    ");
+            let options = options(self.width, "  ", "    ");
             let text = format!("{tag} {}", note.text);
             for line in textwrap::wrap(&text, options) {
                 writeln!(self.out, "{line}")?;
             }
         }
         if let Some(error) = &report.error {
-            writeln!(self.out, "  {} {error}", self.styles.fail(self.tr("demo failed:", "演示失败：")))?;
+            let text = format!("{} {error}", self.styles.fail(self.tr("demo failed:", "演示失败：")));
+            self.wrapped(&text, "  ", "    ")?;
         }
         if let Some(why) = &report.skipped {
-            let options = textwrap::Options::new(self.width).initial_indent("  ").subsequent_indent("    ");
+            let options = options(self.width, "  ", "    ");
             let text = format!("{} {why}", self.styles.uncertain(self.tr("skipped:", "已跳过：")));
             for line in textwrap::wrap(&text, options) {
                 writeln!(self.out, "{line}")?;
@@ -172,14 +213,13 @@ impl<W: Write> Printer<W> {
                         .to_string(),
                     ),
                 };
-                let options = textwrap::Options::new(self.width).initial_indent("").subsequent_indent("    ");
+                let options = options(self.width, "  ", "      ");
                 let text = match self.lang {
                     Lang::En => format!("{mark}  {} (measured: {}){suffix}", claim.text, claim.measured),
                     Lang::Zh => format!("{mark}  {}（实测：{}）{suffix}", claim.text, claim.measured),
                 };
-                let wrapped = textwrap::wrap(&text, options);
-                for line in wrapped {
-                    writeln!(self.out, "  {line}")?;
+                for line in textwrap::wrap(&text, options) {
+                    writeln!(self.out, "{line}")?;
                 }
             }
         }
@@ -213,7 +253,7 @@ impl<W: Write> Printer<W> {
             Lang::En => format!("{total} commands in all: {}", counts.join(" · ")),
             Lang::Zh => format!("共 {total} 条命令：{}", counts.join(" · ")),
         };
-        let options = textwrap::Options::new(self.width).initial_indent("  ").subsequent_indent("    ");
+        let options = options(self.width, "  ", "    ");
         for line in textwrap::wrap(&summary, options) {
             writeln!(self.out, "{}", self.styles.dim(&line))?;
         }
@@ -233,10 +273,10 @@ impl<W: Write> Printer<W> {
     }
 
     /// Side by side: what, where, p50 (median of the round medians), p99, mean, throughput (— for
-    /// one-way latencies), samples.
-    pub fn timing_table(&self, measurements: &[Measurement]) -> Table {
-        let mut table = self.table();
-        table.set_header(vec![
+    /// one-way latencies), samples. On a narrow screen the least important columns go first
+    /// (samples, mean, ops/s, p99; a line says which); narrower still, each row is stacked.
+    pub fn timings(&mut self, measurements: &[Measurement]) -> Result<()> {
+        let headers: Vec<String> = [
             self.tr("operation", "操作"),
             self.tr("backend", "后端"),
             "p50",
@@ -244,26 +284,182 @@ impl<W: Write> Printer<W> {
             self.tr("mean", "均值"),
             self.tr("ops/s", "次/秒"),
             self.tr("samples", "样本数"),
-        ]);
-        for m in measurements {
-            let backend = Cell::new(m.backend.name());
-            let backend = match (self.styles.color, m.backend) {
-                (true, Backend::Redis) => backend.fg(Color::Red),
-                (true, Backend::Sqlite) => backend.fg(Color::Blue),
-                _ => backend,
-            };
-            table.add_row(vec![
-                Cell::new(&m.label),
-                backend,
-                Cell::new(format_duration(m.p50())).set_alignment(CellAlignment::Right),
-                Cell::new(format_duration(m.stats.p99)).set_alignment(CellAlignment::Right),
-                Cell::new(format_duration(m.stats.mean)).set_alignment(CellAlignment::Right),
-                Cell::new(m.ops_per_sec().map_or_else(|| "—".to_string(), |v| format_count(v.round() as u64)))
-                    .set_alignment(CellAlignment::Right),
-                Cell::new(format_count(m.stats.samples as u64)).set_alignment(CellAlignment::Right),
-            ]);
+        ]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+        let rows: Vec<Vec<String>> = measurements
+            .iter()
+            .map(|m| {
+                vec![
+                    m.label.clone(),
+                    m.backend.name().to_string(),
+                    format_duration(m.p50()),
+                    format_duration(m.stats.p99),
+                    format_duration(m.stats.mean),
+                    m.ops_per_sec().map_or_else(|| "—".to_string(), |v| format_count(v.round() as u64)),
+                    format_count(m.stats.samples as u64),
+                ]
+            })
+            .collect();
+        let mins = min_widths(&headers, &rows);
+        let mut keep = vec![true; headers.len()];
+        for least_important in [6, 4, 5, 3] {
+            let kept: Vec<usize> = mins.iter().zip(&keep).filter(|(_, k)| **k).map(|(m, _)| *m).collect();
+            if fits(&kept, self.width) {
+                break;
+            }
+            keep[least_important] = false;
         }
-        table
+        let kept_mins: Vec<usize> = mins.iter().zip(&keep).filter(|(_, k)| **k).map(|(m, _)| *m).collect();
+        if !fits(&kept_mins, self.width) {
+            return self.stacked(&headers, &rows);
+        }
+        let mut table = self.table();
+        table.set_header(headers.iter().zip(&keep).filter(|(_, k)| **k).map(|(h, _)| Cell::new(h)));
+        for (m, row) in measurements.iter().zip(&rows) {
+            let cells = row.iter().enumerate().filter(|(c, _)| keep[*c]).map(|(c, text)| {
+                let cell = Cell::new(text);
+                match c {
+                    0 => cell,
+                    1 => match (self.styles.color, m.backend) {
+                        (true, Backend::Redis) => cell.fg(Color::Red),
+                        (true, Backend::Sqlite) => cell.fg(Color::Blue),
+                        _ => cell,
+                    },
+                    _ => cell.set_alignment(CellAlignment::Right),
+                }
+            });
+            table.add_row(cells.collect::<Vec<_>>());
+        }
+        constrain(&mut table, &kept_mins);
+        writeln!(self.out, "{table}")?;
+        let hidden: Vec<&str> = headers.iter().zip(&keep).filter(|(_, k)| !**k).map(|(h, _)| h.as_str()).collect();
+        if !hidden.is_empty() {
+            let line = match self.lang {
+                Lang::En => format!("(too narrow for {}: a wider terminal or --json shows them)", hidden.join(", ")),
+                Lang::Zh => format!("（终端太窄，未显示 {}：加宽终端或用 --json 可以看到）", hidden.join("、")),
+            };
+            self.wrapped_dim(&line, "  ", "   ")?;
+        }
+        Ok(())
+    }
+
+    /// A table too wide for the screen, one row at a time: the first cell, then `header: value`
+    /// pairs, wrapped with a hanging indent.
+    fn stacked(&mut self, headers: &[String], rows: &[Vec<String>]) -> Result<()> {
+        for row in rows {
+            let Some((first, rest)) = row.split_first() else { continue };
+            self.wrapped(&self.styles.heading(first).to_string(), "  • ", "    ")?;
+            let pairs: Vec<String> = headers
+                .iter()
+                .skip(1)
+                .zip(rest)
+                .map(|(h, v)| {
+                    if looks_numeric(v) {
+                        // Kept on one line: the header's last word, the colon and the number.
+                        format!("{h}:\u{a0}{}", v.replace(' ', "\u{a0}"))
+                    } else {
+                        format!("{h}: {v}")
+                    }
+                })
+                .collect();
+            // `·` stays at the end of the pair before it, never at the start of a line.
+            for line in wrap(&pairs.join("\u{a0}· "), self.width, "    ", "    ") {
+                writeln!(self.out, "{}", line.replace('\u{a0}', " "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Wrap at `width` with a first-line and a hanging indent, never splitting a word or a number (a
+/// word longer than the line stays whole): what every line we print goes through.
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
+    textwrap::wrap(text, options(width, first, rest)).into_iter().map(|l| l.into_owned()).collect()
+}
+
+/// The wrapping options behind [`wrap`]: Unicode line breaking (so Chinese wraps between
+/// characters), no hyphenation, no broken words, and numbers kept whole (see `words`).
+pub fn options<'a>(width: usize, first: &'a str, rest: &'a str) -> textwrap::Options<'a> {
+    textwrap::Options::new(width)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .word_separator(textwrap::WordSeparator::Custom(words))
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .break_words(false)
+}
+
+/// Units that stay on the line of the number before them.
+const UNITS: &[&str] = &["ns", "µs", "ms", "s", "min", "h", "d", "B", "KB", "MB", "GB", "KiB", "MiB", "GiB", "%", "×"];
+
+/// Words as Unicode line breaking finds them, joined again where a break would split a number
+/// (`1.01×–1.02×`, `[95%:` + `1.01×`) or part a number from its unit (`41.0 µs`).
+fn words(line: &str) -> Box<dyn Iterator<Item = textwrap::core::Word<'_>> + '_> {
+    let found: Vec<textwrap::core::Word<'_>> =
+        textwrap::WordSeparator::UnicodeBreakProperties.find_words(line).collect();
+    let offset = |w: &textwrap::core::Word<'_>| w.word.as_ptr() as usize - line.as_ptr() as usize;
+    let mut merged: Vec<(usize, usize)> = Vec::new(); // (start, end) of word + its whitespace
+    for w in &found {
+        let start = offset(w);
+        let end = start + w.word.len() + w.whitespace.len();
+        if let Some(last) = merged.last_mut() {
+            let before = &line[last.0..last.1];
+            let glued = !before.ends_with(' ');
+            let ends_numeric =
+                before.trim_end().chars().last().is_some_and(|c| c.is_ascii_digit() || "×%–-.,:".contains(c))
+                    && before.chars().any(|c| c.is_ascii_digit());
+            let starts_numeric = w.word.chars().next().is_some_and(|c| c.is_ascii_digit());
+            let unit_after_number = before.ends_with(' ')
+                && before.trim_end().chars().last().is_some_and(|c| c.is_ascii_digit())
+                && UNITS.iter().any(|u| w.word.trim_end_matches([',', ';', ')', '.', ':']) == *u);
+            if (glued && (ends_numeric || starts_numeric)) || unit_after_number {
+                last.1 = end;
+                continue;
+            }
+        }
+        merged.push((start, end));
+    }
+    Box::new(merged.into_iter().map(move |(start, end)| textwrap::core::Word::from(&line[start..end])))
+}
+
+/// The narrowest each column can be without splitting a word, or any part of a number.
+fn min_widths(headers: &[String], rows: &[Vec<String>]) -> Vec<usize> {
+    let cell = |text: &str| -> usize {
+        if looks_numeric(text) {
+            console::measure_text_width(text)
+        } else {
+            words(text).map(|w| console::measure_text_width(w.word)).max().unwrap_or(0)
+        }
+    };
+    (0..headers.len())
+        .map(|c| {
+            std::iter::once(cell(&headers[c]))
+                .chain(rows.iter().filter_map(|r| r.get(c)).map(|t| cell(t)))
+                .max()
+                .unwrap_or(1)
+                .max(1)
+        })
+        .collect()
+}
+
+/// `120`, `32.97 d`, `3.3%`, `~2 ms`: kept whole in a table cell.
+fn looks_numeric(text: &str) -> bool {
+    let t = text.trim().trim_start_matches(['~', '≈', '<', '>', '+', '-', '±']);
+    t.chars().next().is_some_and(|c| c.is_ascii_digit()) && console::measure_text_width(t) <= 16
+}
+
+/// A table with these columns fits in `width` (borders and padding: 3 a column, plus 1).
+fn fits(mins: &[usize], width: usize) -> bool {
+    let borders = 3 * mins.len() + 1;
+    mins.iter().sum::<usize>() + borders <= width
+}
+
+/// No column narrower than its longest word.
+fn constrain(table: &mut Table, mins: &[usize]) {
+    for (column, &min) in table.column_iter_mut().zip(mins) {
+        // The boundary counts the padding (one space each side).
+        column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(min as u16 + 2)));
     }
 }
 
@@ -339,5 +535,59 @@ mod tests {
         let mut p = printer();
         p.demo(&report).unwrap();
         insta::assert_snapshot!(output(p));
+    }
+
+    #[test]
+    fn wrapping_never_splits_a_number_or_parts_it_from_its_unit() {
+        let text = "PING is 1.02× faster than GET at p50 [95%: 1.01×–1.02×]; 336,041 keys, 41.0 µs each, 3.3% of them";
+        for width in 12..70 {
+            let lines = wrap(text, width, "  → ", "    ");
+            for whole in ["1.01×–1.02×", "336,041", "41.0 µs", "3.3%", "1.02×"] {
+                assert!(lines.iter().any(|l| l.contains(whole)), "{whole:?} split at {width}: {lines:#?}");
+            }
+        }
+    }
+
+    #[test]
+    fn chinese_wraps_between_characters() {
+        let lines =
+            wrap("缓存命中比它替代的源查询快得多，但不比进程内按键读取一行更快：缓存昂贵或远程的东西。", 30, "", "  ");
+        assert!(lines.len() > 1 && lines.iter().all(|l| console::measure_text_width(l) <= 30), "{lines:#?}");
+    }
+
+    #[test]
+    fn narrow_screens_keep_table_words_and_numbers_whole() {
+        let us = Duration::from_micros;
+        let rounds: Vec<Vec<Duration>> = (0..10).map(|i| vec![us(900 + i), us(1_000), us(11_000)]).collect();
+        let mut report = DemoReport::new("demo", "A demo");
+        for label in ["SQL source query (join + aggregates)", "SQLite unique-key row read (no aggregates)"] {
+            report.measured(
+                Measurement::from_rounds(label, label, Backend::Sqlite, Kind::Throughput, 1, 1, &rounds).unwrap(),
+            );
+        }
+        report.finding(
+            "Reads",
+            &["strategy", "reads", "hits", "misses", "SQL queries", "hit ratio", "slowest reader"],
+            vec![vec![
+                "single-flight (SET NX PX lock)".to_string(),
+                "336,041".to_string(),
+                "322,880".to_string(),
+                "13,161".to_string(),
+                "13,161".to_string(),
+                "96.08%".to_string(),
+                "87.61 ms".to_string(),
+            ]],
+        );
+        for width in [40, 60, 80, 110] {
+            let mut p = Printer::new(Vec::new(), Styles { color: false }, Lang::En, width);
+            p.demo(&report).unwrap();
+            let text = output(p);
+            for line in text.lines() {
+                assert!(console::measure_text_width(line) <= width, "wider than {width}: {line:?}\n{text}");
+            }
+            for whole in ["aggregates)", "unique-key", "single-flight", "336,041", "96.08%", "87.61 ms", "1.00 ms"] {
+                assert!(text.contains(whole), "{whole:?} split at {width} columns:\n{text}");
+            }
+        }
     }
 }

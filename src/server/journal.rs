@@ -5,7 +5,10 @@
 //! Keys carry no backstop TTL: several demos need keys without one (that is what they teach).
 //!
 //! File: `runs.json` in the state directory, `{"version": 1, "runs": [{"run_id", "server",
-//! "pid", "started_unix"}]}`, where `server` is the URL with any password replaced by `***`.
+//! "pid", "started_unix", "keep_until_unix"?}]}`, where `server` is the URL with any password
+//! replaced by `***`. A run with `--keep` leaves its keys with a TTL and its entry with
+//! `keep_until_unix`: no sweep touches them before then, and the first sweep after removes any
+//! that are still there (none, unless someone took the TTL off).
 //! Replaced atomically (temp file + rename) on every change.
 
 use std::path::{Path, PathBuf};
@@ -28,6 +31,9 @@ pub struct Entry {
     pub server: String,
     pub pid: u32,
     pub started_unix: u64,
+    /// `--keep`: the keys were left on purpose until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_until_unix: Option<u64>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -63,6 +69,7 @@ impl Journal {
             server: server.to_string(),
             pid: std::process::id(),
             started_unix: now_unix(),
+            keep_until_unix: None,
         };
         self.update(|runs| runs.push(entry))
     }
@@ -73,9 +80,24 @@ impl Journal {
         self.update(|runs| runs.retain(|e| e.run_id != id))
     }
 
-    /// Runs on `server` whose process is gone.
+    /// Runs on `server` whose process is gone (and whose keep time, if any, is over).
     pub fn left_on(&self, server: &str) -> Vec<Entry> {
-        self.read().runs.into_iter().filter(|e| e.server == server && !alive(e)).collect()
+        let now = now_unix();
+        self.read()
+            .runs
+            .into_iter()
+            .filter(|e| e.server == server && !alive(e) && e.keep_until_unix.is_none_or(|until| now >= until))
+            .collect()
+    }
+
+    /// The run keeps its keys (`--keep`) until `until_unix`: sweeps leave them alone until then.
+    pub fn keep_run(&self, namespace: &Namespace, until_unix: u64) -> Result<()> {
+        let run_id = namespace.run_id().to_string();
+        self.update(|runs| {
+            for entry in runs.iter_mut().filter(|e| e.run_id == run_id) {
+                entry.keep_until_unix = Some(until_unix);
+            }
+        })
     }
 
     /// Remove what earlier runs left on `server` and forget the runs that are clean now.
@@ -112,7 +134,7 @@ impl Journal {
     }
 }
 
-fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
@@ -157,10 +179,31 @@ mod tests {
             server: "redis://127.0.0.1:7000".into(),
             pid: 999_999_999,
             started_unix: 0,
+            keep_until_unix: None,
         };
         journal.update(|runs| runs.push(dead.clone())).unwrap();
         assert_eq!(journal.left_on("redis://127.0.0.1:7000"), vec![dead]);
         assert!(journal.left_on("redis://127.0.0.1:7001").is_empty());
+    }
+
+    #[test]
+    fn kept_keys_are_swept_only_after_their_keep_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(Some(dir.path()));
+        let server = "redis://127.0.0.1:7000";
+        let kept = Entry {
+            run_id: "kept01".into(),
+            server: server.into(),
+            pid: 999_999_999,
+            started_unix: 0,
+            keep_until_unix: None,
+        };
+        journal.update(|runs| runs.push(kept)).unwrap();
+        let namespace = Namespace::with_run_id("kept01");
+        journal.keep_run(&namespace, now_unix() + 600).unwrap();
+        assert!(journal.left_on(server).is_empty(), "swept while kept");
+        journal.keep_run(&namespace, now_unix().saturating_sub(1)).unwrap();
+        assert_eq!(journal.left_on(server).len(), 1, "not swept after the keep time");
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub struct Cleanup {
     pub removed: usize,
     /// Keys still under the prefix afterwards: must be 0.
     pub left: usize,
+    /// Keys left on purpose (`--keep`), each with the keep TTL; not counted in `left`.
+    pub kept: usize,
 }
 
 /// Removes the namespace's keys when asked, and again on drop if it was not asked.
@@ -93,7 +95,7 @@ impl NamespaceGuard {
                     super::target::open_with_limits(&self.client).context("connecting to Redis to clean up")?;
                 removed += remove_all(&mut con, &self.namespace)?;
                 let left = count_keys(&mut con, &self.namespace)?;
-                Ok(Cleanup { removed, left })
+                Ok(Cleanup { removed, left, kept: 0 })
             })();
             match attempt {
                 Ok(cleanup) => {
@@ -106,6 +108,26 @@ impl NamespaceGuard {
                 Err(err) => return Err(err),
             }
         }
+    }
+}
+
+impl NamespaceGuard {
+    /// `--keep`: instead of removing the keys, give every one of them this TTL (a key that had a
+    /// shorter or no TTL gets this one), so they stay to be looked at and then expire by themselves.
+    pub fn keep(&mut self, ttl: std::time::Duration) -> Result<Cleanup> {
+        let mut con = super::target::open_with_limits(&self.client).context("connecting to Redis to keep the keys")?;
+        let keys = keys_under(&mut con, &self.namespace)?;
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        for chunk in keys.chunks(500) {
+            let mut pipe = redis::pipe();
+            for key in chunk {
+                pipe.cmd("PEXPIRE").arg(key).arg(millis).ignore();
+            }
+            pipe.exec(&mut con).context("setting the kept keys' TTL")?;
+            crate::interrupt::heartbeat();
+        }
+        self.cleaned = true;
+        Ok(Cleanup { removed: 0, left: 0, kept: keys.len() })
     }
 }
 

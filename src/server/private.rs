@@ -112,6 +112,29 @@ impl PrivateServer {
         cmd.query(&mut con)
     }
 
+    /// A connection to this server whose commands are recorded in `trace`, with `timeout` for
+    /// connecting, reading and writing.
+    pub fn traced_connection(
+        &self,
+        trace: &super::Trace,
+        timeout: Duration,
+    ) -> redis::RedisResult<super::TracedConnection> {
+        let client = Client::open(self.url())?;
+        let con = client.get_connection_with_timeout(timeout)?;
+        con.set_read_timeout(Some(timeout))?;
+        con.set_write_timeout(Some(timeout))?;
+        Ok(super::TracedConnection::new(con, trace))
+    }
+
+    /// A connection of its own to this server, with these time limits: the only way to send KEYS.
+    pub fn private_connection(&self, timeout: Duration) -> redis::RedisResult<PrivateConnection> {
+        let client = Client::open(self.url())?;
+        let con = client.get_connection_with_timeout(timeout)?;
+        con.set_read_timeout(Some(timeout))?;
+        con.set_write_timeout(Some(timeout))?;
+        Ok(PrivateConnection(con))
+    }
+
     /// `kill -9` it: SIGKILL, no chance to save anything (a crash demo). The directory stays.
     pub fn kill9(&mut self) -> std::io::Result<()> {
         self.child.kill()
@@ -202,6 +225,20 @@ impl PrivateServer {
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// A connection to a [`PrivateServer`], which only the server hands out. KEYS walks every key in
+/// one command and every other client waits meanwhile, so it is sent on no server but one of ours,
+/// where a demo times it side by side with SCAN.
+pub struct PrivateConnection(redis::Connection);
+
+impl PrivateConnection {
+    /// `KEYS pattern`: every matching key, in one command (recorded in `trace`, like every command
+    /// a demo sends).
+    pub fn keys(&mut self, pattern: &str, trace: &super::Trace) -> redis::RedisResult<Vec<String>> {
+        trace.record(&["KEYS", pattern]);
+        redis::cmd("KEYS").arg(pattern).query(&mut self.0)
     }
 }
 

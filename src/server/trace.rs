@@ -3,7 +3,14 @@
 //!
 //! Recording is cheap enough for timed loops: a count per command name, and the first few examples
 //! of each kept locally per connection and merged into the shared trace when the connection drops.
+//!
+//! Replayable on any server: a script sent as `EVALSHA <sha>` is shown as `EVAL "<body>"`, since
+//! the learner's redis-cli may talk to a server that never loaded it (NOSCRIPT). The bodies come
+//! from the `SCRIPT LOAD`s and `EVAL`s this process sent; an `EVALSHA` of a script this process has
+//! not loaded yet is answered NOSCRIPT without being sent (the same answer a fresh server gives),
+//! so redis-rs's `Script` loads it — where the trace learns the body — and sends it again.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,10 +26,21 @@ const MAX_ARG_CHARS: usize = 96;
 /// Example lines show at most this many arguments (a 500-id XACK stays one readable line).
 const MAX_ARGS: usize = 12;
 
+/// How much of each command the example lines show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TraceDetail {
+    /// Long arguments shortened, long commands cut after a dozen arguments.
+    #[default]
+    Short,
+    /// Every argument in full (`--trace full`): long keys and values can be copied as they are.
+    Full,
+}
+
 /// The shared trace of one demo.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
     log: Arc<Mutex<TraceLog>>,
+    detail: TraceDetail,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -30,6 +48,22 @@ struct TraceLog {
     examples: Vec<String>,
     /// (command name, count), in order of first use.
     counts: Vec<(String, u64)>,
+    detail: TraceDetail,
+}
+
+/// Script bodies this process sent (`SCRIPT LOAD`, `EVAL`), by SHA1: shared by every trace, since
+/// a script loaded by one demo is run by EVALSHA in another.
+static SCRIPTS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+fn remember_script(body: &[u8]) {
+    let body = String::from_utf8_lossy(body).into_owned();
+    let sha = redis::Script::new(&body).get_hash().to_string();
+    SCRIPTS.lock().unwrap_or_else(|p| p.into_inner()).insert(sha, body);
+}
+
+fn script_body(sha: &[u8]) -> Option<String> {
+    let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
+    SCRIPTS.lock().unwrap_or_else(|p| p.into_inner()).get(&sha).cloned()
 }
 
 /// What a demo sent: example lines to replay, and totals per command.
@@ -50,9 +84,18 @@ impl Trace {
         Trace::default()
     }
 
+    /// A trace whose example lines show this much of each command.
+    pub fn with_detail(detail: TraceDetail) -> Trace {
+        Trace { detail, ..Trace::default() }
+    }
+
+    fn local(&self) -> TraceLog {
+        TraceLog { detail: self.detail, ..TraceLog::default() }
+    }
+
     /// Record a command sent outside a traced connection (e.g. by a Pub/Sub subscriber).
     pub fn record(&self, args: &[&str]) {
-        let mut local = TraceLog::default();
+        let mut local = self.local();
         let borrowed: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         local.record(&borrowed);
         self.merge(local);
@@ -85,6 +128,12 @@ impl TraceLog {
     /// Count one command and keep it as an example while few of its kind are kept.
     fn record(&mut self, args: &[&[u8]]) {
         let Some(name) = args.first() else { return };
+        if name.eq_ignore_ascii_case(b"EVAL") && args.len() > 1 {
+            remember_script(args[1]);
+        }
+        if name.eq_ignore_ascii_case(b"SCRIPT") && args.len() > 2 && args[1].eq_ignore_ascii_case(b"LOAD") {
+            remember_script(args[2]);
+        }
         let seen = match self.counts.iter_mut().find(|(have, _)| have.as_bytes().eq_ignore_ascii_case(name)) {
             Some((_, count)) => {
                 *count += 1;
@@ -96,7 +145,7 @@ impl TraceLog {
             }
         };
         if seen as usize <= EXAMPLES_PER_COMMAND && self.examples.len() < MAX_EXAMPLES {
-            self.examples.push(cli_line(args));
+            self.examples.push(replayable_line(args, self.detail));
         }
     }
 
@@ -125,13 +174,7 @@ const IDLE_BEFORE_RECONNECT: Duration = Duration::from_millis(900);
 
 impl TracedConnection {
     pub fn new(inner: redis::Connection, trace: &Trace) -> TracedConnection {
-        TracedConnection {
-            inner,
-            local: TraceLog::default(),
-            sink: trace.clone(),
-            reopen: None,
-            last_used: Instant::now(),
-        }
+        TracedConnection { inner, local: trace.local(), sink: trace.clone(), reopen: None, last_used: Instant::now() }
     }
 
     /// Reconnect with `reopen` when the server closed the connection after it sat idle.
@@ -165,12 +208,28 @@ impl TracedConnection {
 
 impl Drop for TracedConnection {
     fn drop(&mut self) {
-        self.sink.merge(std::mem::take(&mut self.local));
+        let fresh = self.sink.local();
+        self.sink.merge(std::mem::replace(&mut self.local, fresh));
     }
 }
 
 impl ConnectionLike for TracedConnection {
     fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
+        // Cheap test first (this runs in timed loops): the name is within the first bytes.
+        let head = &cmd[..cmd.len().min(24)];
+        if head.windows(7).any(|w| w.eq_ignore_ascii_case(b"EVALSHA"))
+            && let Some((args, _)) = decode_one(cmd)
+            && args.len() > 1
+            && args[0].eq_ignore_ascii_case(b"EVALSHA")
+            && script_body(args[1]).is_none()
+        {
+            // See the module's header: let the caller load it, so the trace can show its body.
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::Server(redis::ServerErrorKind::NoScript),
+                "NOSCRIPT",
+                "No matching script (redis-learn: not loaded by this run yet)".to_string(),
+            )));
+        }
         self.local.record_packed(cmd);
         self.send(|con| con.req_packed_command(cmd))
     }
@@ -229,20 +288,37 @@ fn decode_commands(mut buf: &[u8]) -> Vec<Vec<&[u8]>> {
     commands
 }
 
+/// [`cli_line`], with an `EVALSHA` of a known script written as `EVAL "<body>"` (the body in full).
+fn replayable_line(args: &[&[u8]], detail: TraceDetail) -> String {
+    if args.len() > 1
+        && args[0].eq_ignore_ascii_case(b"EVALSHA")
+        && let Some(body) = script_body(args[1])
+    {
+        let first = cli_line(&[b"EVAL", body.as_bytes()], TraceDetail::Full);
+        let rest = cli_line(&args[2..], detail);
+        return if rest.is_empty() { first } else { format!("{first} {}", rest.trim_start()) };
+    }
+    cli_line(args, detail)
+}
+
 /// One command as you would type it into redis-cli: plain words bare, anything else double-quoted
-/// with escapes, over-long arguments shortened (and marked).
-fn cli_line(args: &[&[u8]]) -> String {
+/// with escapes; with [`TraceDetail::Short`], over-long arguments shortened (and marked).
+fn cli_line(args: &[&[u8]], detail: TraceDetail) -> String {
+    let (max_args, max_chars) = match detail {
+        TraceDetail::Short => (MAX_ARGS, MAX_ARG_CHARS),
+        TraceDetail::Full => (usize::MAX, usize::MAX),
+    };
     let mut out = String::new();
     for (i, arg) in args.iter().enumerate() {
-        if i == MAX_ARGS {
-            out.push_str(&format!(" …(+{} more arguments)", args.len() - MAX_ARGS));
+        if i == max_args {
+            out.push_str(&format!(" …(+{} more arguments)", args.len() - max_args));
             break;
         }
         if i > 0 {
             out.push(' ');
         }
         let text = String::from_utf8_lossy(arg);
-        let shown: String = text.chars().take(MAX_ARG_CHARS).collect();
+        let shown: String = text.chars().take(max_chars).collect();
         let plain = !shown.is_empty()
             && shown.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '\\' | '{' | '}'));
         if plain && i == 0 {
@@ -263,7 +339,7 @@ fn cli_line(args: &[&[u8]]) -> String {
             }
             out.push('"');
         }
-        if text.chars().count() > MAX_ARG_CHARS {
+        if text.chars().count() > max_chars {
             out.push_str(&format!("…({} bytes)", arg.len()));
         }
     }
@@ -288,22 +364,22 @@ mod tests {
         buf.extend(packed(&["GET", "k"]));
         let cmds = decode_commands(&buf);
         assert_eq!(cmds.len(), 2);
-        assert_eq!(cli_line(&cmds[0]), "SET k \"hello world\"");
-        assert_eq!(cli_line(&cmds[1]), "GET k");
+        assert_eq!(cli_line(&cmds[0], TraceDetail::Short), "SET k \"hello world\"");
+        assert_eq!(cli_line(&cmds[1], TraceDetail::Short), "GET k");
     }
 
     #[test]
     fn json_values_are_quoted_for_redis_cli() {
         let buf = packed(&["set", "t", r#"{"a":"b"}"#, "EX", "60"]);
         let cmds = decode_commands(&buf);
-        assert_eq!(cli_line(&cmds[0]), r#"SET t "{\"a\":\"b\"}" EX 60"#);
+        assert_eq!(cli_line(&cmds[0], TraceDetail::Short), r#"SET t "{\"a\":\"b\"}" EX 60"#);
     }
 
     #[test]
     fn long_arguments_are_shortened_and_marked() {
         let long = "x".repeat(500);
         let buf = packed(&["SET", "k", &long]);
-        let line = cli_line(&decode_commands(&buf)[0]);
+        let line = cli_line(&decode_commands(&buf)[0], TraceDetail::Short);
         assert!(line.ends_with("…(500 bytes)"), "{line}");
         assert!(line.len() < 200);
     }
@@ -314,7 +390,7 @@ mod tests {
         let mut args = vec!["XACK", "stream", "group"];
         args.extend(ids.iter().map(String::as_str));
         let buf = packed(&args);
-        let line = cli_line(&decode_commands(&buf)[0]);
+        let line = cli_line(&decode_commands(&buf)[0], TraceDetail::Short);
         assert!(line.ends_with("…(+491 more arguments)"), "{line}");
     }
 
@@ -331,6 +407,25 @@ mod tests {
         assert_eq!(report.counts, vec![("GET".to_string(), 1000), ("PING".to_string(), 1)]);
         assert_eq!(report.examples, vec!["GET k0", "GET k1", "PING"]);
         assert_eq!(report.total(), 1001);
+    }
+
+    #[test]
+    fn full_detail_keeps_every_argument_whole() {
+        let long = "x".repeat(500);
+        let buf = packed(&["SET", &long, "v"]);
+        let line = cli_line(&decode_commands(&buf)[0], TraceDetail::Full);
+        assert_eq!(line, format!("SET {long} v"));
+    }
+
+    #[test]
+    fn evalsha_of_a_loaded_script_is_shown_as_eval_with_its_body() {
+        let body = "return redis.call('GET', KEYS[1]) -- trace test";
+        let sha = redis::Script::new(body).get_hash().to_string();
+        let mut log = TraceLog::default();
+        log.record_packed(&packed(&["SCRIPT", "LOAD", body]));
+        log.record_packed(&packed(&["EVALSHA", &sha, "1", "redis-learn:x:k"]));
+        assert_eq!(log.examples[1], format!("EVAL \"{body}\" 1 redis-learn:x:k"));
+        assert_eq!(log.counts[1], ("EVALSHA".to_string(), 1));
     }
 
     #[test]

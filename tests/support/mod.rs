@@ -242,6 +242,11 @@ impl Output {
         self
     }
 
+    pub fn stdout_lacks(&self, needle: &str) -> &Output {
+        assert!(!self.stdout.contains(needle), "stdout has {needle:?}:\n{}", self.stdout);
+        self
+    }
+
     pub fn stderr_lacks(&self, needle: &str) -> &Output {
         assert!(!self.stderr.contains(needle), "stderr has {needle:?}:\n{}", self.stderr);
         self

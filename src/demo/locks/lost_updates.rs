@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::LONG_TTL;
-use super::race::{Guard, balance_key, pause_note, race_headers, race_row, redis_race};
+use super::race::{Guard, race_each};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::Claim;
 use crate::text::Text;
@@ -14,22 +14,8 @@ use crate::text::Text;
 pub fn lost_updates(ctx: &Ctx) -> Result<DemoReport> {
     let mut report = DemoReport::new("lost-updates", Text::msg("title"));
     let (workers, steps) = (ctx.n(8, 4), ctx.n(250, 40));
-    report.note(NoteKind::Simulated, pause_note());
-    let guards = [Guard::RedisNone, Guard::RedisLock, Guard::RedisIncrby];
-    let mut results = Vec::new();
-    for guard in guards {
-        results.push(redis_race(ctx, guard, workers, steps)?);
-    }
-    let [none, locked, incrby] = [results[0], results[1], results[2]];
-    report.table(
-        Text::msg("race")
-            .fact("workers", workers)
-            .fact("steps", steps)
-            .fact("total", none.expected)
-            .fact("key", balance_key()),
-        race_headers(),
-        guards.iter().zip(&results).map(|(g, r)| race_row(*g, r)).collect(),
-    );
+    let [none, locked, incrby] =
+        race_each(ctx, &mut report, [Guard::RedisNone, Guard::RedisLock, Guard::RedisIncrby], workers, steps)?;
     if locked.expired > 0 {
         report.note(
             NoteKind::Caveat,

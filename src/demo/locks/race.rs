@@ -11,7 +11,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::lock::RedisLock;
 use super::{LONG_TTL, USER_ID, WAIT_LIMIT, WATCH_RETRY_LIMIT, WORK_PAUSE};
-use crate::demo::{Ctx, run_together};
+use crate::demo::{Ctx, DemoReport, NoteKind, run_together};
 use crate::measure::{format_count, format_duration};
 use crate::sql;
 use crate::text::Text;
@@ -92,6 +92,32 @@ pub(super) fn race_row(guard: Guard, r: &RaceResult) -> Vec<Text> {
 }
 
 /// The race tables' headers: the messages `<demo>.race.header-*`.
+/// The race run once per guard (K workers, M steps each, a fresh balance each time), after the
+/// note that the pause is simulated; the outcomes go into the demo's `race` table.
+pub(super) fn race_each<const N: usize>(
+    ctx: &Ctx,
+    report: &mut DemoReport,
+    guards: [Guard; N],
+    workers: usize,
+    steps: usize,
+) -> Result<[RaceResult; N]> {
+    report.note(NoteKind::Simulated, pause_note());
+    let mut results = Vec::new();
+    for guard in guards {
+        results.push(redis_race(ctx, guard, workers, steps)?);
+    }
+    report.table(
+        Text::msg("race")
+            .fact("workers", workers)
+            .fact("steps", steps)
+            .fact("total", (workers * steps) as u64)
+            .fact("key", balance_key()),
+        race_headers(),
+        guards.iter().zip(&results).map(|(g, r)| race_row(*g, r)).collect(),
+    );
+    Ok(results.try_into().unwrap_or_else(|_| unreachable!("one result per guard")))
+}
+
 pub(super) fn race_headers() -> Vec<Text> {
     ["strategy", "final-balance", "lost", "wall-time", "per-sec", "failed-tries"]
         .iter()

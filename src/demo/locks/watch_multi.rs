@@ -5,7 +5,7 @@
 
 use anyhow::Result;
 
-use super::race::{Guard, RaceResult, balance_key, pause_note, race_headers, race_row, redis_race};
+use super::race::{Guard, RaceResult, race_each, redis_race};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::Claim;
 use crate::text::{Fact, Text};
@@ -23,22 +23,8 @@ fn per_update(r: &RaceResult) -> f64 {
 pub fn watch_multi(ctx: &Ctx) -> Result<DemoReport> {
     let mut report = DemoReport::new("watch-multi", Text::msg("title"));
     let (workers, steps) = (ctx.n(8, 4), ctx.n(250, 40));
-    report.note(NoteKind::Simulated, pause_note());
-    let guards = [Guard::RedisNone, Guard::RedisWatch, Guard::RedisLock];
-    let mut results = Vec::new();
-    for guard in guards {
-        results.push(redis_race(ctx, guard, workers, steps)?);
-    }
-    let [none, watched, locked] = [results[0], results[1], results[2]];
-    report.table(
-        Text::msg("race")
-            .fact("workers", workers)
-            .fact("steps", steps)
-            .fact("total", none.expected)
-            .fact("key", balance_key()),
-        race_headers(),
-        guards.iter().zip(&results).map(|(g, r)| race_row(*g, r)).collect(),
-    );
+    let [none, watched, locked] =
+        race_each(ctx, &mut report, [Guard::RedisNone, Guard::RedisWatch, Guard::RedisLock], workers, steps)?;
     // The same loop with little contention: fewer conflicts, fewer retries.
     let few_steps = workers * steps / FEW_WORKERS;
     let few = redis_race(ctx, Guard::RedisWatch, FEW_WORKERS, few_steps)?;

@@ -47,11 +47,7 @@ fn start(args: &[&str]) -> Result<PrivateServer> {
 }
 
 fn connect(ctx: &Ctx, server: &PrivateServer) -> Result<TracedConnection> {
-    let client = redis::Client::open(server.url())?;
-    let con = client.get_connection_with_timeout(IO_TIMEOUT)?;
-    con.set_read_timeout(Some(IO_TIMEOUT))?;
-    con.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(TracedConnection::new(con, &ctx.trace))
+    Ok(server.traced_connection(&ctx.trace, IO_TIMEOUT)?)
 }
 
 /// `kill -9 <pid>` (SIGKILL): no chance to save anything. Then wait until the process is gone.

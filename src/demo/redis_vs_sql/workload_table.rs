@@ -17,7 +17,9 @@ use crate::demo::klines::codec::{self, Candle};
 use crate::demo::klines::series::{self, MINUTE_MS, markets};
 use crate::demo::support::now_ms;
 use crate::demo::{Ctx, DemoReport, NoteKind};
+use crate::error::UserError;
 use crate::measure::{Backend, Claim, Comparison, Measurement, Verdict, format_ratio_interval};
+use crate::server::PrivateServer;
 use crate::sql::remote::{Param, Prepared, SqlServer};
 use crate::sql::{self, Durability};
 use crate::text::{Fact, Text};
@@ -37,8 +39,11 @@ const SESSIONS: usize = 200;
 const SESSION_TTL_MS: u64 = 100;
 const SESSION_WAIT_MS: u64 = 150;
 /// Below this ratio of a synced commit to an unsynced one, the disk acknowledges fsync from a
-/// cache (or RAM), and the counter claim only reports the measured winner.
+/// cache (or RAM), and the counter rows only report what was measured. The same ratio is what
+/// `appendfsync always` must cost INCR, where the disk does sync.
 const MIN_SYNC_COST: f64 = 3.0;
+/// Connect and command limits on the private `appendfsync always` server.
+const PRIVATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The sorted set's rank must beat `COUNT(*)` of the higher volumes by at least this much: O(log N)
 /// against a walk over half the board, a gap far wider than this.
@@ -618,7 +623,10 @@ fn leaderboard(s: &mut Sides) -> Result<Vec<ScoreRow>> {
     Ok(vec![top_row, rank_row])
 }
 
-/// Counter: a hot counter incremented over and over. `INCR` against a durable `UPDATE` commit.
+/// Counter: one counter incremented over and over by one client, compared like for like. INCR
+/// against an UPDATE whose commit does not wait for the disk (SQLite `synchronous=OFF`), and INCR on
+/// a private server with `appendfsync always` against commits that do (SQLite `synchronous=FULL` in
+/// WAL mode, and a SQL server's UPDATE, which commits durably by default).
 fn counter(s: &mut Sides) -> Result<Vec<ScoreRow>> {
     let ctx = s.ctx;
     let key = ctx.key("stats:trades:count");
@@ -635,8 +643,26 @@ fn counter(s: &mut Sides) -> Result<Vec<ScoreRow>> {
     let memory_db = open(sql::open_memory()?)?;
     let (mut durable_inc, mut no_sync_inc, mut memory_inc) =
         (durable_db.prepare(&increment_sql)?, no_sync_db.prepare(&increment_sql)?, memory_db.prepare(&increment_sql)?);
+    // The learner's Redis as it is configured: is its AOF on? (INFO, read only.)
+    let persistence: redis::InfoDict = redis::cmd("INFO").arg("persistence").query(s.con)?;
+    let aof_on = persistence.get::<u64>("aof_enabled").unwrap_or(0);
+    // INCR that waits for the disk: a private server of our own with `appendfsync always`.
+    let always = match PrivateServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]) {
+        Ok(server) => Some(server),
+        Err(UserError::NoRedisAvailable) => None,
+        Err(e) => return Err(anyhow::Error::new(e).context("the durable counter row starts a redis-server of its own")),
+    };
+    let mut always_con = match &always {
+        Some(server) => Some(
+            server
+                .traced_connection(&ctx.trace, PRIVATE_TIMEOUT)
+                .context("connecting to the demo's own redis-server")?,
+        ),
+        None => None,
+    };
     // Increments sent, per store (warm-up included): each counter must end exactly there.
-    let (mut redis_n, mut durable_n, mut no_sync_n, mut memory_n, mut net_n) = (0_i64, 0_i64, 0_i64, 0_i64, 0_i64);
+    let (mut redis_n, mut always_n, mut durable_n, mut no_sync_n, mut memory_n, mut net_n) =
+        (0_i64, 0_i64, 0_i64, 0_i64, 0_i64, 0_i64);
     let mut remote = None;
     if let Some(net) = s.net.as_deref_mut() {
         let rows = vec![vec![Lit::S(name.into()), Lit::I(0)]];
@@ -666,6 +692,14 @@ fn counter(s: &mut Sides) -> Result<Vec<ScoreRow>> {
             bump(&mut no_sync_inc, name, &mut no_sync_n)
         })
         .op("sqlite-memory-update", "SQLite :memory:", Backend::Sqlite, || bump(&mut memory_inc, name, &mut memory_n));
+    if let Some(always_con) = always_con.as_mut() {
+        let (key, always_n) = (&key, &mut always_n);
+        group = group.op("redis-incr-always", "INCR, appendfsync always", Backend::Redis, move || {
+            redis::cmd("INCR").arg(key).exec(always_con)?;
+            *always_n += 1;
+            Ok(())
+        });
+    }
     if let Some((_, server, inc, _, label)) = remote.as_mut() {
         let (server, inc) = (&mut **server, &*inc);
         let net_n = &mut net_n;
@@ -678,28 +712,91 @@ fn counter(s: &mut Sides) -> Result<Vec<ScoreRow>> {
     let group = s.report.measured_group(group.run()?);
     drop((durable_inc, no_sync_inc, memory_inc));
     let redis_value: i64 = redis::cmd("GET").arg(&key).query(s.con)?;
+    let always_value: Option<i64> = match always_con.as_mut() {
+        Some(con) => Some(redis::cmd("GET").arg(&key).query(con)?),
+        None => None,
+    };
     let value =
         |db: &Connection| -> Result<Option<i64>> { Ok(db.query_row(&read_sql, [name], |r| r.get(0)).optional()?) };
-    let exact = redis_value == redis_n
-        && value(&durable_db)? == Some(durable_n)
-        && value(&no_sync_db)? == Some(no_sync_n)
-        && value(&memory_db)? == Some(memory_n);
+    let exact_no_sync = redis_value == redis_n && value(&no_sync_db)? == Some(no_sync_n);
+    let exact_durable = always_value.is_none_or(|v| v == always_n) && value(&durable_db)? == Some(durable_n);
+    let exact = exact_no_sync && exact_durable && value(&memory_db)? == Some(memory_n);
     let (redis, durable, no_sync, memory) = (
         group.get("redis-incr"),
         group.get("sqlite-durable-update"),
         group.get("sqlite-no-sync-update"),
         group.get("sqlite-memory-update"),
     );
-    let vs_durable = s.report.compare("redis-vs-sqlite-durable-counter", redis, durable)?;
+    let fs_type = sql::filesystem_type(ctx.scratch).unwrap_or_else(|| "unknown".to_string());
+
+    // Row 1: nobody waits for the disk.
+    let vs_no_sync = s.report.compare("redis-vs-sqlite-no-sync-counter", redis, no_sync)?;
+    let mut no_sync_row = ScoreRow::new(
+        Text::msg("workload.counter-no-sync"),
+        redis,
+        no_sync,
+        versus("Redis", "SQLite", &vs_no_sync),
+        exact_no_sync,
+    );
+    no_sync_row.sqlite = Text::msg("no-sync-p50").fact("p50", no_sync.p50());
+    s.report.note(NoteKind::Info, Text::msg("counter-rows").fact("aof", aof_on));
+    s.report.note(NoteKind::Info, measured_note("counter-no-sync", ("Redis", redis), ("SQLite", no_sync), &vs_no_sync));
+
+    // Row 2: both wait for the disk on every increment.
+    let mut durable_row = ScoreRow::new(
+        Text::msg("workload.counter-durable"),
+        redis,
+        durable,
+        Text::Plain("—".to_string()),
+        exact_durable,
+    );
+    durable_row.sqlite = Text::msg("durable-p50").fact("p50", durable.p50());
     // What the disk sync costs here: some disks (and virtual disks) acknowledge a sync from a cache.
     let sync_cost = s.report.compare("no-sync-vs-durable-counter", no_sync, durable)?;
-    let fs_type = sql::filesystem_type(ctx.scratch).unwrap_or_else(|| "unknown".to_string());
-    let mut row =
-        ScoreRow::new(Text::msg("workload.counter"), redis, durable, versus("Redis", "SQLite", &vs_durable), exact);
-    row.sqlite = Text::msg("durable-p50").fact("p50", durable.p50());
+    let always_m = always.as_ref().map(|_| group.get("redis-incr-always"));
+    match always_m {
+        Some(always_m) => {
+            let vs_durable = s.report.compare("redis-always-vs-sqlite-durable-counter", always_m, durable)?;
+            durable_row.redis = Text::msg("always-p50").fact("p50", always_m.p50());
+            durable_row.vs_sqlite = versus("Redis", "SQLite", &vs_durable);
+            s.report.note(
+                NoteKind::Info,
+                measured_note("counter-durable", ("Redis", always_m), ("SQLite", durable), &vs_durable),
+            );
+            let fsync_cost = s.report.compare("incr-vs-incr-always", redis, always_m)?;
+            let aof_fs = always
+                .as_ref()
+                .and_then(|server| sql::filesystem_type(server.dir()))
+                .unwrap_or_else(|| "unknown".to_string());
+            let real_disk = !sql::is_memory_filesystem(&fs_type)
+                && !sql::is_memory_filesystem(&aof_fs)
+                && sync_cost.above(MIN_SYNC_COST) == Some(true);
+            if real_disk {
+                s.report.claim(
+                    Claim::ratio_above("always-pays-a-sync", "", &fsync_cost, MIN_SYNC_COST)
+                        .fact("always", always_m.p50())
+                        .fact("plain", redis.p50())
+                        .fact("ratio", Fact::Ratio(fsync_cost.ratio))
+                        .fact("fs", aof_fs.as_str()),
+                );
+            } else {
+                s.report.note(
+                    NoteKind::Info,
+                    Text::msg("always-sync-cost")
+                        .fact("always", always_m.p50())
+                        .fact("plain", redis.p50())
+                        .fact("measured", fsync_cost.measured())
+                        .fact("fs", aof_fs.as_str()),
+                );
+            }
+        }
+        None => {
+            durable_row.redis = Text::msg("no-private-server");
+            s.report.note(NoteKind::Caveat, Text::msg("counter-no-private-server"));
+        }
+    }
     if sql::is_memory_filesystem(&fs_type) {
         s.report.note(NoteKind::Caveat, Text::msg("counter-tmpfs").fact("fs", fs_type.as_str()));
-        s.report.note(NoteKind::Info, measured_note("counter", ("Redis", redis), ("SQLite", durable), &vs_durable));
     } else if sync_cost.above(MIN_SYNC_COST) != Some(true) {
         s.report.note(
             NoteKind::Caveat,
@@ -708,9 +805,6 @@ fn counter(s: &mut Sides) -> Result<Vec<ScoreRow>> {
                 .fact("durable", durable.p50())
                 .fact("no_sync", no_sync.p50()),
         );
-        s.report.note(NoteKind::Info, measured_note("counter", ("Redis", redis), ("SQLite", durable), &vs_durable));
-    } else {
-        s.report.claim(expected_winner("incr-beats-durable-commit", redis, durable, &vs_durable, 1.0));
     }
     s.report.note(
         NoteKind::Info,
@@ -721,12 +815,20 @@ fn counter(s: &mut Sides) -> Result<Vec<ScoreRow>> {
     if let Some((product, server, _, read, _)) = remote {
         let value = server.query(&read, &[Param::Text(name)])?.first().context("no counter row")?[0].int()?;
         let net_m = group.get("sql-server-update");
-        let vs_net = s.report.compare("redis-vs-sql-server-counter", redis, net_m)?;
-        row.networked(net_m, versus("Redis", &product, &vs_net), exact, value == net_n);
-        exact_net = Some(value == net_n);
-        s.report.claim(
-            expected_winner("incr-beats-sql-server-update", redis, net_m, &vs_net, 1.0).fact("name", product.as_str()),
-        );
+        let same_net = value == net_n;
+        exact_net = Some(same_net);
+        match always_m {
+            Some(always_m) => {
+                let vs_net = s.report.compare("redis-always-vs-sql-server-counter", always_m, net_m)?;
+                durable_row.networked(net_m, versus("Redis", &product, &vs_net), exact_durable, same_net);
+                s.report.note(
+                    NoteKind::Info,
+                    measured_note("counter-net", ("Redis", always_m), (&product, net_m), &vs_net),
+                );
+            }
+            None => durable_row.networked(net_m, "—".into(), exact_durable, same_net),
+        }
+        no_sync_row.net = "—".into();
     }
     let all_exact = exact && exact_net.unwrap_or(true);
     s.all_same &= all_exact;
@@ -735,7 +837,9 @@ fn counter(s: &mut Sides) -> Result<Vec<ScoreRow>> {
             .fact("value", redis_value)
             .fact("sent", redis_n),
     );
-    Ok(vec![row])
+    drop(always_con);
+    drop(always);
+    Ok(vec![no_sync_row, durable_row])
 }
 
 /// One autocommitted `UPDATE … n = n + 1` (one transaction per increment), counted.

@@ -7,22 +7,18 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::cluster::{ClusterRun, Plan, run_cluster};
-use super::{HEARTBEAT_EVERY, KeyNames, POLL_EVERY, RedisRegistry, SLACK, TTL, cluster_nodes, within_ttl};
+use super::cluster::{Plan, maybe, node_table, run_cluster, view_table, within_ttl};
+use super::registry::{KeyNames, RedisRegistry, cluster_nodes};
+use super::{HEARTBEAT_EVERY, POLL_EVERY, SLACK, TTL};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Claim, format_count, format_duration};
-use crate::text::{Fact, Text};
+use crate::text::Text;
 
 /// Polls needed before "no healthy node ever went missing" means something.
 const MIN_POLLS: u64 = 20;
 
 fn ms(n: usize) -> Duration {
     Duration::from_millis(n as u64)
-}
-
-/// A duration that may be missing, as a fact: `—` when it is.
-pub(super) fn maybe(d: Option<Duration>) -> Fact {
-    d.map_or_else(|| Fact::Text("—".to_string()), Fact::Duration)
 }
 
 pub fn node_heartbeats(ctx: &Ctx) -> Result<DemoReport> {
@@ -144,78 +140,4 @@ pub fn node_heartbeats(ctx: &Ctx) -> Result<DemoReport> {
         .fact("swept", swept),
     );
     Ok(report)
-}
-
-/// One row per node: its role, how often it beat, its longest gap, how often it went missing.
-/// The words are the demo's messages `nodes…` and `role.…`.
-pub(super) fn node_table(report: &mut DemoReport, nodes: &[super::Node], plan: Plan, run: &ClusterRun) {
-    let rows = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, node)| {
-            let role = if i == plan.crash {
-                "role.crashes"
-            } else if i == plan.leave {
-                "role.leaves"
-            } else {
-                "role.healthy"
-            };
-            let missing: u64 = run.views.iter().map(|v| v.flaps_by_node.get(i).copied().unwrap_or(0)).sum();
-            let beat = run.nodes.get(i).copied().unwrap_or_default();
-            vec![
-                Text::Plain(node.name.clone()),
-                node.region.into(),
-                Text::msg(role),
-                Text::Plain(format_count(beat.heartbeats)),
-                Text::Plain(format_duration(beat.longest_gap)),
-                Text::Plain(missing.to_string()),
-            ]
-        })
-        .collect();
-    report.table(
-        Text::msg("nodes")
-            .fact("nodes", nodes.len())
-            .fact("every", HEARTBEAT_EVERY)
-            .fact("ttl", TTL)
-            .fact("poll", POLL_EVERY)
-            .fact("elapsed", run.elapsed),
-        vec![
-            Text::msg("nodes.header-node"),
-            Text::msg("nodes.header-region"),
-            Text::msg("nodes.header-role"),
-            Text::msg("nodes.header-heartbeats"),
-            Text::msg("nodes.header-longest-gap"),
-            Text::msg("nodes.header-missing"),
-        ],
-        rows,
-    );
-}
-
-/// One row per view (named by the messages `views`): how fast the crashed and the departed node
-/// vanished.
-pub(super) fn view_table(report: &mut DemoReport, run: &ClusterRun, views: &[&str]) {
-    let rows = views
-        .iter()
-        .zip(&run.views)
-        .map(|(view, v)| {
-            vec![
-                Text::msg(view),
-                Text::Plain(format_duration(v.crash_gone_after_crash)),
-                Text::Plain(format_duration(v.crash_gone)),
-                Text::Plain(format_duration(v.leave_gone)),
-                Text::Plain(v.flaps.to_string()),
-            ]
-        })
-        .collect();
-    report.table(
-        Text::msg("views").fact("remaining", maybe(run.remaining_at_crash)),
-        vec![
-            Text::msg("views.header-view"),
-            Text::msg("views.header-crash"),
-            Text::msg("views.header-last-beat"),
-            Text::msg("views.header-leave"),
-            Text::msg("views.header-false-removals"),
-        ],
-        rows,
-    );
 }

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use rusqlite::{Connection, params, params_from_iter};
 
-use super::table::NOW_MS;
-use super::{Node, REGIONS, RedisRegistry, TTL, nonce};
+use super::heartbeat_table::NOW_MS;
+use super::registry::{Node, RedisRegistry, nonce};
+use super::{REGIONS, TTL};
 use crate::demo::support::millis;
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, Verdict, format_count, format_duration};

@@ -11,10 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use super::{HEARTBEAT_EVERY, Node, POLL_EVERY, TTL};
+use super::registry::Node;
+use super::{HEARTBEAT_EVERY, POLL_EVERY, ROUNDING, SLACK, TTL};
+use crate::demo::DemoReport;
 use crate::demo::run_together;
 use crate::interrupt::Interrupt;
-use crate::measure::format_duration;
+use crate::measure::{format_count, format_duration};
+use crate::text::{Fact, Text};
 
 /// The longest wait for every node to show up in every view at the start.
 const UP_WAIT: Duration = Duration::from_secs(5);
@@ -400,6 +403,91 @@ fn observe<R: Registry>(
     Ok(t.o)
 }
 
+/// Did a crashed node drop out no earlier than the TTL and no later than TTL + ε after its last
+/// heartbeat?
+pub(super) fn within_ttl(gone_after: Duration, ttl: Duration) -> bool {
+    gone_after + ROUNDING >= ttl && gone_after <= ttl + SLACK
+}
+
+/// A duration that may be missing, as a fact: `—` when it is.
+pub(super) fn maybe(d: Option<Duration>) -> Fact {
+    d.map_or_else(|| Fact::Text("—".to_string()), Fact::Duration)
+}
+
+/// One row per node: its role, how often it beat, its longest gap, how often it went missing.
+/// The words are the demo's messages `nodes…` and `role.…`.
+pub(super) fn node_table(report: &mut DemoReport, nodes: &[Node], plan: Plan, run: &ClusterRun) {
+    let rows = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let role = if i == plan.crash {
+                "role.crashes"
+            } else if i == plan.leave {
+                "role.leaves"
+            } else {
+                "role.healthy"
+            };
+            let missing: u64 = run.views.iter().map(|v| v.flaps_by_node.get(i).copied().unwrap_or(0)).sum();
+            let beat = run.nodes.get(i).copied().unwrap_or_default();
+            vec![
+                Text::Plain(node.name.clone()),
+                node.region.into(),
+                Text::msg(role),
+                Text::Plain(format_count(beat.heartbeats)),
+                Text::Plain(format_duration(beat.longest_gap)),
+                Text::Plain(missing.to_string()),
+            ]
+        })
+        .collect();
+    report.table(
+        Text::msg("nodes")
+            .fact("nodes", nodes.len())
+            .fact("every", HEARTBEAT_EVERY)
+            .fact("ttl", TTL)
+            .fact("poll", POLL_EVERY)
+            .fact("elapsed", run.elapsed),
+        vec![
+            Text::msg("nodes.header-node"),
+            Text::msg("nodes.header-region"),
+            Text::msg("nodes.header-role"),
+            Text::msg("nodes.header-heartbeats"),
+            Text::msg("nodes.header-longest-gap"),
+            Text::msg("nodes.header-missing"),
+        ],
+        rows,
+    );
+}
+
+/// One row per view (named by the messages `views`): how fast the crashed and the departed node
+/// vanished.
+pub(super) fn view_table(report: &mut DemoReport, run: &ClusterRun, views: &[&str]) {
+    let rows = views
+        .iter()
+        .zip(&run.views)
+        .map(|(view, v)| {
+            vec![
+                Text::msg(view),
+                Text::Plain(format_duration(v.crash_gone_after_crash)),
+                Text::Plain(format_duration(v.crash_gone)),
+                Text::Plain(format_duration(v.leave_gone)),
+                Text::Plain(v.flaps.to_string()),
+            ]
+        })
+        .collect();
+    report.table(
+        Text::msg("views").fact("remaining", maybe(run.remaining_at_crash)),
+        vec![
+            Text::msg("views.header-view"),
+            Text::msg("views.header-crash"),
+            Text::msg("views.header-last-beat"),
+            Text::msg("views.header-leave"),
+            Text::msg("views.header-false-removals"),
+        ],
+        rows,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,18 +521,28 @@ mod tests {
     #[test]
     fn a_crashed_node_vanishes_after_the_ttl_and_a_departed_one_at_once() {
         let interrupt = Interrupt::new();
-        let nodes = super::super::cluster_nodes(3);
+        let nodes = super::super::registry::cluster_nodes(3);
         let fake = Fake(Default::default());
         let plan =
             Plan { views: 1, warm: Duration::from_millis(150), crash: 1, leave: 2, tail: Duration::from_millis(150) };
         let run = run_cluster(&interrupt, &nodes, plan, || Ok(fake.clone())).unwrap();
         let view = &run.views[0];
         // The logic, not the machine's speed: never before the TTL, and not absurdly late.
-        assert!(view.crash_gone + super::super::ROUNDING >= TTL, "{:?}", view.crash_gone);
+        assert!(view.crash_gone + ROUNDING >= TTL, "{:?}", view.crash_gone);
         assert!(view.crash_gone < TTL * 3, "{:?}", view.crash_gone);
         assert!(view.leave_gone < TTL, "{:?}", view.leave_gone);
         assert_eq!(view.flaps, 0);
         assert!(run.polls > 10);
         assert!(run.nodes.iter().all(|n| n.heartbeats >= 2));
+    }
+
+    #[test]
+    fn detection_window_is_ttl_to_ttl_plus_slack() {
+        let ms = Duration::from_millis;
+        assert!(within_ttl(ms(300), TTL));
+        assert!(within_ttl(ms(298), TTL));
+        assert!(within_ttl(ms(400), TTL));
+        assert!(!within_ttl(ms(250), TTL));
+        assert!(!within_ttl(ms(401), TTL));
     }
 }

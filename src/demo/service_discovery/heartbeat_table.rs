@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::cluster::{Plan, Registry, run_cluster};
-use super::heartbeat::{node_table, view_table};
-use super::{Node, RedisRegistry, SLACK, TTL, cluster_nodes, nonce, within_ttl};
+use super::cluster::{Plan, Registry, node_table, run_cluster, view_table, within_ttl};
+use super::registry::{Node, RedisRegistry, cluster_nodes, nonce};
+use super::{SLACK, TTL};
 use crate::demo::support::millis;
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, Comparison, Measurement, format_duration, format_ratio_interval};

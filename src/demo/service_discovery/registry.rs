@@ -1,29 +1,9 @@
-//! Lesson 8 (notes: `pkg/discovery/discovery.go`): service discovery for the WebSocket cluster —
-//! node registration, heartbeats with a TTL so that a crashed node drops out by itself, the active
-//! node list, and filtering by region and tag.
+//! The notes' registry, our version: a node's description, the key shapes, and the Redis side.
 //!
 //! A node's registration is a key `svc:ws:node:{id}` holding its JSON, set with `PX ttl` and renewed
 //! by every heartbeat; the index `svc:ws:nodes` is a sorted set scored by each node's expiry time
 //! (from the server's clock), which lists the nodes without SCAN — but its members never expire, so
 //! it needs a sweeper, as the SQL heartbeat table does.
-//!
-//! One demo per file: [`heartbeat`] (nodes heartbeat, one crashes, one leaves), [`table`] (the same
-//! with a SQLite heartbeat table, and the timings side by side), [`filter`] (region and tag sets),
-//! [`keyspace`] (finding the nodes with SCAN against the index, and why one command over the whole
-//! keyspace — what KEYS does — stalls every client). This file holds what they share: the node
-//! description, the key shapes and the Redis side of the registry; [`cluster`] is the simulation the
-//! two heartbeat demos run.
-
-mod cluster;
-mod filter;
-mod heartbeat;
-mod keyspace;
-mod table;
-
-pub use filter::node_filter;
-pub use heartbeat::node_heartbeats;
-pub use keyspace::scan_not_keys;
-pub use table::heartbeat_table;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -31,26 +11,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, ensure};
 use redis::Script;
 
-use self::cluster::Registry;
-use super::Ctx;
-use super::support::millis;
+use super::REGIONS;
+use super::cluster::Registry;
+use crate::demo::Ctx;
+use crate::demo::support::millis;
 use crate::server::{TracedConnection, Version};
-
-/// A node's registration lives this long unless a heartbeat renews it.
-const TTL: Duration = Duration::from_millis(300);
-/// How often a healthy node renews it: a third of the TTL, so two heartbeats in a row may be late
-/// before the node drops out.
-const HEARTBEAT_EVERY: Duration = Duration::from_millis(100);
-/// How often the observer looks at the registry.
-const POLL_EVERY: Duration = Duration::from_millis(10);
-/// ε: how long past the TTL a crashed node may still be listed (one poll, a round trip and the
-/// scheduler's noise fit in it many times over).
-const SLACK: Duration = Duration::from_millis(100);
-/// Expiry is kept in whole milliseconds: "not before the TTL" allows this much rounding.
-const ROUNDING: Duration = Duration::from_millis(3);
-
-/// The regions and tags the nodes of the notes' WebSocket cluster carry.
-const REGIONS: [&str; 4] = ["ap-east", "ap-south", "eu-west", "us-east"];
 
 /// Register or renew: the node's key with a TTL, and its index entry scored by its expiry time,
 /// both from the server's clock (TIME), so that skew between the nodes' clocks cannot shift scores.
@@ -77,20 +42,20 @@ return redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)";
 
 /// One WebSocket node of the notes' cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Node {
+pub(super) struct Node {
     /// Unique per process start (name + a nonce), so a restarted node is never taken for its
     /// previous life.
-    id: String,
+    pub(super) id: String,
     /// `ws-3`: what the tables show.
-    name: String,
-    addr: String,
-    region: &'static str,
-    tags: Vec<&'static str>,
-    started_at_ms: u64,
+    pub(super) name: String,
+    pub(super) addr: String,
+    pub(super) region: &'static str,
+    pub(super) tags: Vec<&'static str>,
+    pub(super) started_at_ms: u64,
 }
 
 impl Node {
-    fn new(index: usize, nonce: u16, region: &'static str, tags: Vec<&'static str>) -> Node {
+    pub(super) fn new(index: usize, nonce: u16, region: &'static str, tags: Vec<&'static str>) -> Node {
         let name = format!("ws-{}", index + 1);
         let subnet = REGIONS.iter().position(|r| *r == region).unwrap_or(0) + 1;
         let started_at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
@@ -105,7 +70,7 @@ impl Node {
     }
 
     /// What the node publishes about itself: enough for a client to pick it and connect.
-    fn json(&self) -> String {
+    pub(super) fn json(&self) -> String {
         serde_json::json!({
             "id": self.id,
             "addr": self.addr,
@@ -116,33 +81,33 @@ impl Node {
         .to_string()
     }
 
-    fn has_tags(&self, tags: &[&str]) -> bool {
+    pub(super) fn has_tags(&self, tags: &[&str]) -> bool {
         tags.iter().all(|t| self.tags.contains(t))
     }
 }
 
 /// A fresh nonce for this run's node ids.
-fn nonce() -> u16 {
+pub(super) fn nonce() -> u16 {
     rand::random()
 }
 
 /// `n` nodes spread over the regions, for the heartbeat demos.
-fn cluster_nodes(n: usize) -> Vec<Node> {
+pub(super) fn cluster_nodes(n: usize) -> Vec<Node> {
     let nonce = nonce();
     (0..n).map(|i| Node::new(i, nonce, REGIONS[i % REGIONS.len()], vec!["kline", "ticker"])).collect()
 }
 
 /// The key shapes, inside the run's namespace.
 #[derive(Debug, Clone)]
-struct KeyNames {
-    node_prefix: String,
-    index: String,
-    region_prefix: String,
-    tag_prefix: String,
+pub(super) struct KeyNames {
+    pub(super) node_prefix: String,
+    pub(super) index: String,
+    pub(super) region_prefix: String,
+    pub(super) tag_prefix: String,
 }
 
 impl KeyNames {
-    fn new(ctx: &Ctx) -> KeyNames {
+    pub(super) fn new(ctx: &Ctx) -> KeyNames {
         KeyNames {
             node_prefix: ctx.key("svc:ws:node:"),
             index: ctx.key("svc:ws:nodes"),
@@ -152,25 +117,25 @@ impl KeyNames {
     }
 
     /// `svc:ws:node:{id}`: the node's JSON, with a TTL.
-    fn node(&self, id: &str) -> String {
+    pub(super) fn node(&self, id: &str) -> String {
         format!("{}{id}", self.node_prefix)
     }
 
     /// `svc:ws:region:{region}`: a set of node ids.
-    fn region(&self, region: &str) -> String {
+    pub(super) fn region(&self, region: &str) -> String {
         format!("{}{region}", self.region_prefix)
     }
 
     /// `svc:ws:tag:{tag}`: a set of node ids.
-    fn tag(&self, tag: &str) -> String {
+    pub(super) fn tag(&self, tag: &str) -> String {
         format!("{}{tag}", self.tag_prefix)
     }
 }
 
 /// The Redis side of the registry: per-node keys with a TTL plus the sorted-set index.
-struct RedisRegistry {
-    con: TracedConnection,
-    keys: KeyNames,
+pub(super) struct RedisRegistry {
+    pub(super) con: TracedConnection,
+    pub(super) keys: KeyNames,
     heartbeat: Script,
     active: Script,
     sweep: Script,
@@ -179,7 +144,7 @@ struct RedisRegistry {
 
 impl RedisRegistry {
     /// A registry on `con`, a server of `version`.
-    fn new(con: TracedConnection, keys: KeyNames, ttl: Duration, version: Version) -> RedisRegistry {
+    pub(super) fn new(con: TracedConnection, keys: KeyNames, ttl: Duration, version: Version) -> RedisRegistry {
         RedisRegistry {
             con,
             keys,
@@ -190,16 +155,16 @@ impl RedisRegistry {
         }
     }
 
-    fn open(ctx: &Ctx, ttl: Duration) -> Result<RedisRegistry> {
+    pub(super) fn open(ctx: &Ctx, ttl: Duration) -> Result<RedisRegistry> {
         Ok(RedisRegistry::new(ctx.connect()?, KeyNames::new(ctx), ttl, ctx.version()))
     }
 
     /// One heartbeat with this registry's TTL; returns the server's time in ms.
-    fn beat_node(&mut self, node: &Node) -> Result<i64> {
+    pub(super) fn beat_node(&mut self, node: &Node) -> Result<i64> {
         self.beat_with(node, self.ttl)
     }
 
-    fn beat_with(&mut self, node: &Node, ttl: Duration) -> Result<i64> {
+    pub(super) fn beat_with(&mut self, node: &Node, ttl: Duration) -> Result<i64> {
         let now: i64 = self
             .heartbeat
             .key(self.keys.node(&node.id))
@@ -213,7 +178,7 @@ impl RedisRegistry {
     }
 
     /// Region and tag sets: written once at registration (they do not expire).
-    fn index_labels(&mut self, nodes: &[Node]) -> Result<()> {
+    pub(super) fn index_labels(&mut self, nodes: &[Node]) -> Result<()> {
         let mut pipe = redis::pipe();
         for node in nodes {
             pipe.cmd("SADD").arg(self.keys.region(node.region)).arg(&node.id).ignore();
@@ -226,7 +191,7 @@ impl RedisRegistry {
     }
 
     /// A graceful shutdown: remove everything at once, in one transaction.
-    fn leave_node(&mut self, node: &Node) -> Result<()> {
+    pub(super) fn leave_node(&mut self, node: &Node) -> Result<()> {
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("ZREM")
@@ -248,17 +213,17 @@ impl RedisRegistry {
     }
 
     /// The index's live members: `ZRANGE svc:ws:nodes <now> +inf BYSCORE`, `now` from TIME.
-    fn active_ids(&mut self) -> Result<Vec<String>> {
+    pub(super) fn active_ids(&mut self) -> Result<Vec<String>> {
         self.active.key(&self.keys.index).invoke(&mut self.con).context("the active node list")
     }
 
     /// The sweeper: `ZREMRANGEBYSCORE svc:ws:nodes -inf (<now>`; how many it removed.
-    fn sweep_index(&mut self) -> Result<i64> {
+    pub(super) fn sweep_index(&mut self) -> Result<i64> {
         self.sweep.key(&self.keys.index).invoke(&mut self.con).context("sweeping the index")
     }
 
     /// PTTL of each node's key, in the order given (-2: gone).
-    fn pttls(&mut self, nodes: &[Node]) -> Result<Vec<i64>> {
+    pub(super) fn pttls(&mut self, nodes: &[Node]) -> Result<Vec<i64>> {
         let mut pipe = redis::pipe();
         for node in nodes {
             pipe.cmd("PTTL").arg(self.keys.node(&node.id));
@@ -291,12 +256,6 @@ impl Registry for RedisRegistry {
     }
 }
 
-/// Did a crashed node drop out no earlier than the TTL and no later than TTL + ε after its last
-/// heartbeat?
-fn within_ttl(gone_after: Duration, ttl: Duration) -> bool {
-    gone_after + ROUNDING >= ttl && gone_after <= ttl + SLACK
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,16 +285,6 @@ mod tests {
         assert_eq!(k.node("ws-1-00ff"), "ns:svc:ws:node:ws-1-00ff");
         assert_eq!(k.region("eu-west"), "ns:svc:ws:region:eu-west");
         assert_eq!(k.tag("kline"), "ns:svc:ws:tag:kline");
-    }
-
-    #[test]
-    fn detection_window_is_ttl_to_ttl_plus_slack() {
-        let ms = Duration::from_millis;
-        assert!(within_ttl(ms(300), TTL));
-        assert!(within_ttl(ms(298), TTL));
-        assert!(within_ttl(ms(400), TTL));
-        assert!(!within_ttl(ms(250), TTL));
-        assert!(!within_ttl(ms(401), TTL));
     }
 
     #[test]
