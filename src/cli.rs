@@ -263,6 +263,8 @@ pub enum Command {
     /// Run a lesson's self-check quiz on its own
     #[command(after_help = "Example: redis-learn quiz 2 --seed 7 --answers b,a,c,d,a,b,c --json")]
     Quiz(QuizArgs),
+    /// Practise a lesson hands-on: type Redis commands on a private server, each task checked on its state
+    Practice(PracticeArgs),
     /// Show the passage of the study notes a lesson teaches (all of them without a lesson)
     #[command(after_help = "Example: redis-learn notes 4 --lang zh")]
     Notes(NotesArgs),
@@ -298,6 +300,13 @@ impl Command {
             Command::Lesson(args) => args.run.apply(g),
             Command::Next(run) => run.apply(g),
             Command::Quiz(args) => {
+                args.display.apply(g);
+                args.lang.apply(g);
+                args.state_dir.apply(g);
+                args.lessons_dir.apply(g);
+            }
+            Command::Practice(args) => {
+                args.redis.apply(g);
                 args.display.apply(g);
                 args.lang.apply(g);
                 args.state_dir.apply(g);
@@ -418,6 +427,32 @@ pub struct CheckArgs {
     pub display: DisplayFlags,
     #[command(flatten)]
     pub lang: LangFlag,
+    #[command(flatten)]
+    pub lessons_dir: LessonsDirFlag,
+}
+
+#[derive(Debug, Args)]
+pub struct PracticeArgs {
+    /// Lesson number or slug
+    pub lesson: String,
+
+    /// Run commands from FILE (- for stdin), one a line (`#` comments, `hint` and `skip` allowed),
+    /// checking every task after each; exit 0 when all passed, 1 when not
+    #[arg(long, value_name = "FILE", conflicts_with = "solution")]
+    pub script: Option<PathBuf>,
+
+    /// Print every task's reference commands, in a form --script accepts
+    #[arg(long)]
+    pub solution: bool,
+
+    #[command(flatten)]
+    pub redis: RedisFlags,
+    #[command(flatten)]
+    pub display: DisplayFlags,
+    #[command(flatten)]
+    pub lang: LangFlag,
+    #[command(flatten)]
+    pub state_dir: StateDirFlag,
     #[command(flatten)]
     pub lessons_dir: LessonsDirFlag,
 }

@@ -14,6 +14,7 @@ pub mod interrupt;
 pub mod lesson;
 pub mod measure;
 pub mod pause;
+pub mod practice;
 pub mod progress;
 pub mod quiz;
 pub mod render;
@@ -82,6 +83,7 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
                     commands::lesson::run(&settings, &args.lesson, &catalogue, &interrupt, out)
                 }
                 Some(Command::Quiz(args)) => commands::quiz::run(&settings, &args, &catalogue, out),
+                Some(Command::Practice(args)) => commands::practice::run(&settings, &args, &catalogue, out),
                 Some(Command::Notes(args)) => commands::notes::run(&settings, &args, &catalogue, out),
                 Some(Command::Bench(args)) => commands::bench::run(&settings, &args, &catalogue, &interrupt, out),
                 Some(Command::Next(_)) => commands::next::run(&settings, &catalogue, &interrupt, out),

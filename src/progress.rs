@@ -62,6 +62,9 @@ pub struct LessonProgress {
     /// The claims of the last run, with their measured figures.
     #[serde(default)]
     pub headline: Vec<Claim>,
+    /// Practice tasks passed (`redis-learn practice N`), by task id: the fewest hints used to pass.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub practice: BTreeMap<String, usize>,
     /// A quiz stopped before its end: its shuffle and the answers given so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiz_partial: Option<PartialQuiz>,
@@ -187,6 +190,18 @@ impl Progress {
             entry.best_quiz = Some(this);
         }
         best
+    }
+
+    /// Record the practice tasks passed in one run, with the hints each used (the fewest is kept).
+    pub fn record_practice(&mut self, number: u32, done: &[(String, usize)]) {
+        if done.is_empty() {
+            return;
+        }
+        let entry = self.data.lessons.entry(number).or_default();
+        for (id, hints) in done {
+            let kept = entry.practice.entry(id.clone()).or_insert(*hints);
+            *kept = (*kept).min(*hints);
+        }
     }
 
     /// Keep the answers of a quiz in progress (saved after each answer, so Ctrl-C loses none).

@@ -31,6 +31,8 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
                     claims_held: progress.lesson(l.number).is_some_and(|p| p.completed),
                     quiz_passed: progress.lesson(l.number).is_some_and(|p| p.quiz_passed()),
                     best_quiz: progress.lesson(l.number).and_then(|p| p.best_quiz),
+                    tasks: l.tasks.len(),
+                    tasks_passed: practised(&progress, l),
                 }
             })
             .collect();
@@ -75,6 +77,16 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
                     }
                     None => {}
                 }
+                let passed = practised(&progress, lesson);
+                if passed > 0 {
+                    let hints: usize = state.practice.values().sum();
+                    parts.push(format!(
+                        "{} {passed}/{} ({hints} {})",
+                        lang.tr("practice", "练习"),
+                        lesson.tasks.len(),
+                        lang.tr("hints", "条提示")
+                    ));
+                }
                 parts.join(" · ")
             }
         };
@@ -118,4 +130,9 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
     };
     p.wrapped_dim(&hint, "", "  ")?;
     Ok(Outcome::Success)
+}
+
+/// How many of the lesson's practice tasks were passed at least once.
+fn practised(progress: &crate::progress::Progress, lesson: &crate::lesson::Lesson) -> usize {
+    progress.lesson(lesson.number).map_or(0, |p| lesson.tasks.iter().filter(|t| p.practice.contains_key(&t.id)).count())
 }

@@ -8,6 +8,7 @@ pub mod lesson;
 pub mod list;
 pub mod next;
 pub mod notes;
+pub mod practice;
 pub mod quiz;
 pub mod reset;
 pub mod shell;

@@ -29,6 +29,9 @@ pub struct Lesson {
     pub text: BTreeMap<String, LessonText>,
     #[serde(default)]
     pub quiz: Vec<QuizItem>,
+    /// Hands-on practice tasks (`[[task]]`), checked on the server's state: `redis-learn practice N`.
+    #[serde(default, rename = "task")]
+    pub tasks: Vec<crate::practice::Task>,
 }
 
 /// A lesson's words in one language. Every field may be left out of a translation (`check` warns);

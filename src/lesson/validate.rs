@@ -219,6 +219,10 @@ fn check_lesson(lesson: &Lesson, demo_names: &[&str]) -> Vec<String> {
         }
     }
     problems.extend(check_messages(lesson, &demos));
+    // Tasks need English and, when the lesson has it, Chinese (the two complete languages); a third
+    // language may leave tasks out, and English is shown there.
+    let languages: Vec<&str> = ["en", "zh"].into_iter().filter(|c| *c == EN || lesson.text.contains_key(*c)).collect();
+    problems.extend(crate::practice::task::problems(&lesson.tasks, &languages));
     if lesson.quiz.len() < MIN_QUESTIONS {
         problems.push(format!("the quiz has {} questions; at least {MIN_QUESTIONS} are needed", lesson.quiz.len()));
     }

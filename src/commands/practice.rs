@@ -1,0 +1,440 @@
+//! `redis-learn practice N`: type Redis commands on a private server; each task of the lesson is
+//! checked on the server's state after every command. At a terminal, a prompt with history and
+//! completion; without one, `--script FILE|-`; `--solution` prints the reference commands.
+
+use std::io::{Read, Write};
+
+use anyhow::{Context, Result, bail};
+
+use crate::Outcome;
+use crate::lesson::Catalogue;
+use crate::practice::{Reply, Session};
+use crate::render::Styles;
+use crate::server::PrivateServer;
+use crate::settings::{RedisChoice, Settings};
+
+pub fn run(
+    settings: &Settings,
+    args: &crate::cli::PracticeArgs,
+    catalogue: &Catalogue,
+    out: &mut impl Write,
+) -> Result<Outcome> {
+    let lesson = catalogue.find(&args.lesson)?;
+    if lesson.tasks.is_empty() {
+        bail!(
+            "{}",
+            settings.lang.tr(
+                &format!("lesson {} has no practice tasks yet", lesson.number),
+                &format!("第 {} 课还没有练习题", lesson.number),
+            )
+        );
+    }
+    if args.solution {
+        for task in &lesson.tasks {
+            writeln!(out, "# {}: {}", task.id, task.text(settings.lang).title)?;
+            for line in &task.solution {
+                writeln!(out, "{line}")?;
+            }
+        }
+        return Ok(Outcome::Success);
+    }
+    if let RedisChoice::Explicit(url) = &settings.redis {
+        bail!(
+            "{}",
+            settings.lang.tr(
+                &format!("practice runs on a private redis-server only (for now); leave out --redis/REDIS_URL ({url})"),
+                &format!("练习目前只在私有 redis-server 上运行；请去掉 --redis/REDIS_URL（{url}）"),
+            )
+        );
+    }
+    let server = PrivateServer::start()?;
+    let mut session = Session::start(lesson, settings.lang, &server.url()).context("practice setup")?;
+    let outcome = match &args.script {
+        Some(path) => {
+            let text = if path.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text)?;
+                text
+            } else {
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+            };
+            script(settings, &mut session, &text, out)?
+        }
+        None if settings.interactive && !settings.json => interactive(settings, &mut session, out)?,
+        None => bail!(
+            "{}",
+            settings.lang.tr(
+                "practice needs a terminal, or a script: pass --script FILE (or - for stdin)",
+                "练习需要终端，或者脚本：传 --script FILE（或 - 表示标准输入）",
+            )
+        ),
+    };
+    record(settings, &session);
+    drop(server);
+    Ok(outcome)
+}
+
+/// Save tasks done and hints used.
+fn record(settings: &Settings, session: &Session) {
+    let mut progress = super::load_progress(settings);
+    let done: Vec<(String, usize)> = session
+        .lesson
+        .tasks
+        .iter()
+        .zip(&session.states)
+        .filter(|(_, s)| s.passed)
+        .map(|(t, s)| (t.id.clone(), s.hints_used))
+        .collect();
+    progress.record_practice(session.lesson.number, &done);
+    super::save_progress(&mut progress);
+}
+
+/// Run a script: one command a line, `#` comments, `hint` and `skip` allowed.
+fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl Write) -> Result<Outcome> {
+    let lang = settings.lang;
+    let styles = Styles::new(settings.color);
+    let text_mode = !settings.json;
+    for raw in text.lines() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.to_ascii_lowercase().as_str() {
+            "hint" => {
+                if let Some((_, hint)) = session.hint()
+                    && text_mode
+                {
+                    writeln!(out, "{} {hint}", lang.tr("hint:", "提示："))?;
+                }
+                continue;
+            }
+            "skip" => {
+                session.skip();
+                continue;
+            }
+            _ => {}
+        }
+        let reply = session.execute(line).context("practice")?;
+        if text_mode {
+            writeln!(out, "> {line}")?;
+            match reply {
+                Some(Reply::Server(r)) | Some(Reply::Refused(r)) => writeln!(out, "{r}")?,
+                None => {}
+            }
+        }
+        for i in session.check().context("practice check")? {
+            if text_mode {
+                let title = &session.task(i).text(lang).title;
+                writeln!(out, "{} {title}", styles.pass(lang.tr("✓ task passed:", "✓ 任务通过：")))?;
+            }
+        }
+    }
+    summary(settings, session, out)
+}
+
+fn summary(settings: &Settings, session: &Session, out: &mut impl Write) -> Result<Outcome> {
+    let lang = settings.lang;
+    let passed = session.all_passed();
+    if settings.json {
+        let tasks: Vec<_> = session
+            .lesson
+            .tasks
+            .iter()
+            .zip(&session.states)
+            .map(|(t, s)| {
+                serde_json::json!({
+                    "id": t.id, "title": t.text(lang).title, "passed": s.passed, "hints_used": s.hints_used,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({ "lesson": session.lesson.number, "tasks": tasks, "passed": passed });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        let styles = Styles::new(settings.color);
+        writeln!(out)?;
+        for (t, s) in session.lesson.tasks.iter().zip(&session.states) {
+            let mark = if s.passed { styles.pass("✓") } else { styles.fail("✗") };
+            writeln!(out, "{mark} {} — {}", t.id, t.text(lang).title)?;
+        }
+        let n = session.states.iter().filter(|s| s.passed).count();
+        let total = session.states.len();
+        writeln!(out, "{}", lang.tr(&format!("{n}/{total} tasks passed"), &format!("通过 {n}/{total} 个任务")))?;
+    }
+    Ok(if passed { Outcome::Success } else { Outcome::Failed })
+}
+
+fn show_task(session: &Session, settings: &Settings, styles: &Styles, out: &mut impl Write) -> Result<()> {
+    let lang = settings.lang;
+    match session.current() {
+        Some(i) => {
+            let text = session.task(i).text(lang);
+            let total = session.states.len();
+            writeln!(out, "\n{} {}", styles.heading(&format!("[{}/{total}]", i + 1)), styles.heading(&text.title))?;
+            let mut printer =
+                crate::render::text::Printer::new(&mut *out, Styles::new(settings.color), lang, settings.width);
+            printer.prose(&text.goal)?;
+        }
+        None if session.all_passed() => writeln!(
+            out,
+            "\n{}",
+            lang.tr("Every task passed. `quit` to leave.", "所有任务都通过了。输入 `quit` 退出。")
+        )?,
+        None => writeln!(
+            out,
+            "\n{}",
+            lang.tr(
+                "No task left (some were skipped). `quit` to leave.",
+                "没有剩下的任务（有跳过的）。输入 `quit` 退出。"
+            )
+        )?,
+    }
+    Ok(())
+}
+
+const HELP_EN: &str = "Type Redis commands; each task is checked on the server after every command.
+  hint      the next hint for this task        solution  the reference commands (asks first)
+  skip      leave this task for later          reset     delete this task's keys and set it up again
+  tasks     every task and where it stands      help      this text
+  quit      leave (progress is saved)";
+const HELP_ZH: &str = "输入 Redis 命令；每条命令之后都会在服务器上检查任务。
+  hint      本任务的下一条提示                  solution  参考命令（先确认）
+  skip      先跳过这个任务                      reset     删除本任务的键并重新准备
+  tasks     所有任务及其状态                    help      本说明
+  quit      退出（进度会保存）";
+
+fn interactive(settings: &Settings, session: &mut Session, out: &mut impl Write) -> Result<Outcome> {
+    use rustyline::error::ReadlineError;
+    let lang = settings.lang;
+    let styles = Styles::new(settings.color);
+    let mut editor: rustyline::Editor<completion::Names, rustyline::history::DefaultHistory> =
+        rustyline::Editor::new().context("line editor")?;
+    editor.set_helper(Some(completion::Names));
+    writeln!(
+        out,
+        "{}",
+        lang.tr(
+            &format!(
+                "Practice, lesson {}: a private redis-server just for you (type anything, FLUSHALL included). `help` lists the commands.",
+                session.lesson.number
+            ),
+            &format!("第 {} 课练习：一个只属于你的私有 redis-server（随便输入，FLUSHALL 也行）。输入 `help` 查看命令。", session.lesson.number),
+        )
+    )?;
+    show_task(session, settings, &styles, out)?;
+    loop {
+        out.flush()?;
+        let line = match editor.readline("redis> ") {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let _ = editor.add_history_entry(trimmed);
+        match trimmed.to_ascii_lowercase().as_str() {
+            "quit" | "exit" => break,
+            "help" => writeln!(out, "{}", lang.tr(HELP_EN, HELP_ZH))?,
+            "hint" => match session.hint() {
+                Some((i, hint)) => {
+                    let n = session.states[i].hints_used;
+                    let total = session.task(i).text(lang).hints.len();
+                    writeln!(out, "{} {hint}", styles.heading(&format!("{} {n}/{total}:", lang.tr("hint", "提示"))))?
+                }
+                None => writeln!(out, "{}", lang.tr("No more hints for this task.", "这个任务没有更多提示了。"))?,
+            },
+            "solution" => {
+                if let Some(i) = session.current() {
+                    let answer = editor
+                        .readline(lang.tr("Show the reference commands? [y/N] ", "显示参考命令？[y/N] "))
+                        .unwrap_or_default();
+                    if answer.trim().eq_ignore_ascii_case("y") {
+                        for cmd in &session.task(i).solution {
+                            writeln!(out, "  {cmd}")?;
+                        }
+                    }
+                }
+            }
+            "skip" => {
+                session.skip();
+                show_task(session, settings, &styles, out)?;
+            }
+            "reset" => {
+                session.reset().context("practice reset")?;
+                writeln!(out, "{}", lang.tr("This task's keys were reset.", "本任务的键已重置。"))?;
+            }
+            "tasks" => {
+                for (i, (t, s)) in session.lesson.tasks.iter().zip(&session.states).enumerate() {
+                    let mark = if s.passed {
+                        styles.pass("✓").to_string()
+                    } else if s.skipped {
+                        "-".to_string()
+                    } else {
+                        " ".to_string()
+                    };
+                    writeln!(
+                        out,
+                        "{mark} {}. {} ({} {})",
+                        i + 1,
+                        t.text(lang).title,
+                        s.hints_used,
+                        lang.tr("hints", "条提示")
+                    )?;
+                }
+            }
+            _ => {
+                if let Some(Reply::Server(r) | Reply::Refused(r)) = session.execute(trimmed).context("practice")? {
+                    writeln!(out, "{r}")?;
+                }
+                let newly = session.check().context("practice check")?;
+                for &i in &newly {
+                    writeln!(
+                        out,
+                        "{} {}",
+                        styles.pass(lang.tr("✓ task passed:", "✓ 任务通过：")),
+                        session.task(i).text(lang).title
+                    )?;
+                }
+                if !newly.is_empty() {
+                    show_task(session, settings, &styles, out)?;
+                }
+            }
+        }
+    }
+    summary(settings, session, out)
+}
+
+mod completion {
+    //! Tab completes command names (Redis's and the prompt's own words).
+    use rustyline::completion::{Completer, Pair};
+    use rustyline::highlight::Highlighter;
+    use rustyline::hint::Hinter;
+    use rustyline::validate::Validator;
+    use rustyline::{Context, Helper};
+
+    const WORDS: &[&str] = &[
+        "APPEND",
+        "DECR",
+        "DECRBY",
+        "DEL",
+        "EVAL",
+        "EVALSHA",
+        "EXISTS",
+        "EXPIRE",
+        "EXPIREAT",
+        "GET",
+        "GETDEL",
+        "GETEX",
+        "GETSET",
+        "HDEL",
+        "HEXISTS",
+        "HGET",
+        "HGETALL",
+        "HINCRBY",
+        "HKEYS",
+        "HLEN",
+        "HMGET",
+        "HSET",
+        "HSETNX",
+        "HVALS",
+        "INCR",
+        "INCRBY",
+        "INFO",
+        "LLEN",
+        "LPOP",
+        "LPUSH",
+        "LRANGE",
+        "LTRIM",
+        "MGET",
+        "MSET",
+        "MULTI",
+        "EXEC",
+        "DISCARD",
+        "WATCH",
+        "UNWATCH",
+        "OBJECT",
+        "PERSIST",
+        "PEXPIRE",
+        "PING",
+        "PTTL",
+        "PUBLISH",
+        "RPOP",
+        "RPUSH",
+        "SADD",
+        "SCAN",
+        "SCARD",
+        "SET",
+        "SETNX",
+        "SISMEMBER",
+        "SMEMBERS",
+        "SREM",
+        "STRLEN",
+        "TTL",
+        "TYPE",
+        "XADD",
+        "XGROUP",
+        "XINFO",
+        "XLEN",
+        "XRANGE",
+        "XREAD",
+        "XREADGROUP",
+        "XTRIM",
+        "ZADD",
+        "ZCARD",
+        "ZCOUNT",
+        "ZINCRBY",
+        "ZRANGE",
+        "ZRANGEBYSCORE",
+        "ZREM",
+        "ZREMRANGEBYSCORE",
+        "ZREVRANGE",
+        "ZSCORE",
+        "CONFIG",
+        "DBSIZE",
+        "hint",
+        "solution",
+        "skip",
+        "reset",
+        "tasks",
+        "help",
+        "quit",
+    ];
+
+    pub struct Names;
+
+    impl Helper for Names {}
+    impl Highlighter for Names {}
+    impl Validator for Names {}
+    impl Hinter for Names {
+        type Hint = String;
+    }
+
+    impl Completer for Names {
+        type Candidate = Pair;
+        fn complete(&self, line: &str, pos: usize, _: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+            let before = &line[..pos];
+            if before.contains(' ') {
+                return Ok((pos, Vec::new()));
+            }
+            let upper = before.to_ascii_uppercase();
+            let lower = before.to_ascii_lowercase();
+            let pairs = WORDS
+                .iter()
+                .filter(|w| w.starts_with(&upper) || w.starts_with(&lower))
+                .map(|w| {
+                    let word = if before.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && w.chars().all(|c| !c.is_ascii_lowercase())
+                    {
+                        w.to_ascii_lowercase()
+                    } else {
+                        w.to_string()
+                    };
+                    Pair { display: word.clone(), replacement: format!("{word} ") }
+                })
+                .collect();
+            Ok((0, pairs))
+        }
+    }
+}

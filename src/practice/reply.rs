@@ -1,0 +1,194 @@
+//! Reading a typed command line and printing a reply the way `redis-cli` does.
+
+use redis::Value;
+
+/// Split a line into arguments like `redis-cli`: spaces separate, `"…"` may hold spaces and the
+/// escapes `\" \\ \n \r \t \xHH`, `'…'` holds text as typed (`\'` is a quote). `Err` for an
+/// unbalanced quote.
+pub fn split(line: &str) -> Result<Vec<Vec<u8>>, String> {
+    let mut args = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else { return Ok(args) };
+        let mut arg = Vec::new();
+        if first == '"' || first == '\'' {
+            chars.next();
+            let mut closed = false;
+            while let Some(c) = chars.next() {
+                if c == first {
+                    closed = true;
+                    break;
+                }
+                if c == '\\' {
+                    let Some(e) = chars.next() else { break };
+                    if first == '\'' {
+                        if e != '\'' {
+                            arg.push(b'\\');
+                        }
+                        push_char(&mut arg, e);
+                        continue;
+                    }
+                    match e {
+                        'n' => arg.push(b'\n'),
+                        'r' => arg.push(b'\r'),
+                        't' => arg.push(b'\t'),
+                        'x' => {
+                            let hex: String = chars.by_ref().take(2).collect();
+                            match u8::from_str_radix(&hex, 16) {
+                                Ok(b) => arg.push(b),
+                                Err(_) => return Err(format!("bad escape \\x{hex}")),
+                            }
+                        }
+                        other => push_char(&mut arg, other),
+                    }
+                } else {
+                    push_char(&mut arg, c);
+                }
+            }
+            if !closed {
+                return Err("unbalanced quotes".to_string());
+            }
+            if chars.peek().is_some_and(|c| !c.is_whitespace()) {
+                return Err("a closing quote must be followed by a space".to_string());
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                push_char(&mut arg, c);
+                chars.next();
+            }
+        }
+        args.push(arg);
+    }
+}
+
+fn push_char(buf: &mut Vec<u8>, c: char) {
+    let mut tmp = [0u8; 4];
+    buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+}
+
+/// A reply as `redis-cli` prints it (no trailing newline).
+pub fn format(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, value, 0);
+    out
+}
+
+/// A server error as `redis-cli` prints it: `(error) ERR unknown command …`.
+pub fn format_error(err: &redis::RedisError) -> String {
+    match (err.code(), err.detail()) {
+        (Some(code), Some(detail)) => format!("(error) {code} {detail}"),
+        (Some(code), None) => format!("(error) {code}"),
+        _ => format!("(error) {err}"),
+    }
+}
+
+fn write_value(out: &mut String, value: &Value, indent: usize) {
+    match value {
+        Value::Nil => out.push_str("(nil)"),
+        Value::Int(i) => out.push_str(&format!("(integer) {i}")),
+        Value::BulkString(bytes) => out.push_str(&quote(bytes)),
+        Value::SimpleString(s) => out.push_str(s),
+        Value::Okay => out.push_str("OK"),
+        Value::Double(d) => out.push_str(&format!("(double) {d}")),
+        Value::Boolean(b) => out.push_str(if *b { "(true)" } else { "(false)" }),
+        Value::VerbatimString { text, .. } => out.push_str(text),
+        Value::BigNumber(n) => out.push_str(&format!("(big number) {n:?}")),
+        Value::ServerError(e) => {
+            out.push_str("(error) ");
+            out.push_str(e.code());
+            if let Some(d) = e.details() {
+                out.push(' ');
+                out.push_str(d);
+            }
+        }
+        Value::Array(items) | Value::Set(items) | Value::Push { data: items, .. } => {
+            write_items(out, items.iter().collect(), indent)
+        }
+        Value::Map(pairs) => {
+            let flat: Vec<&Value> = pairs.iter().flat_map(|(k, v)| [k, v]).collect();
+            write_items(out, flat, indent)
+        }
+        Value::Attribute { data, .. } => write_value(out, data, indent),
+        other => out.push_str(&format!("{other:?}")),
+    }
+}
+
+fn write_items(out: &mut String, items: Vec<&Value>, indent: usize) {
+    if items.is_empty() {
+        out.push_str("(empty array)");
+        return;
+    }
+    let width = items.len().to_string().len();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+        }
+        let label = format!("{:>width$}) ", i + 1);
+        out.push_str(&label);
+        write_value(out, item, indent + label.len());
+    }
+}
+
+/// `"text"` with `redis-cli`'s escapes for quotes, backslashes and bytes that are not printable.
+fn quote(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            for c in text.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+        }
+        Err(_) => {
+            for &b in bytes {
+                match b {
+                    b'"' => out.push_str("\\\""),
+                    b'\\' => out.push_str("\\\\"),
+                    0x20..=0x7e => out.push(b as char),
+                    _ => out.push_str(&format!("\\x{b:02x}")),
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_redis_cli() {
+        let args = split(r#"SET k "a b\n" 'c\'d' x"#).unwrap();
+        assert_eq!(args, vec![b"SET".to_vec(), b"k".to_vec(), b"a b\n".to_vec(), b"c'd".to_vec(), b"x".to_vec()]);
+        assert!(split(r#"SET k "open"#).is_err());
+        assert!(split("   ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn formats_nested_arrays_nil_and_integers() {
+        let v = Value::Array(vec![
+            Value::BulkString(b"a".to_vec()),
+            Value::Array(vec![Value::Int(1), Value::Nil]),
+            Value::Array(vec![]),
+        ]);
+        assert_eq!(format(&v), "1) \"a\"\n2) 1) (integer) 1\n   2) (nil)\n3) (empty array)");
+        assert_eq!(format(&Value::Okay), "OK");
+        assert_eq!(format(&Value::BulkString(b"say \"hi\"".to_vec())), r#""say \"hi\"""#);
+    }
+}
