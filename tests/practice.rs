@@ -27,9 +27,9 @@ fn task<'a>(doc: &'a Value, id: &str) -> &'a Value {
 }
 
 #[test]
-fn the_lessons_with_tasks_are_at_least_the_first_slice() {
+fn every_lesson_has_at_least_three_tasks() {
     let have = lessons_with_tasks();
-    for n in [1, 3, 4, 5, 7] {
+    for n in 1..=10 {
         assert!(have.contains(&n), "lesson {n} has no tasks: {have:?}");
     }
     for lesson in Catalogue::embedded().unwrap().lessons().iter().filter(|l| !l.tasks.is_empty()) {
