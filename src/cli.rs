@@ -243,12 +243,7 @@ impl Apply for RunFlags {
         g.no_pause = self.no_pause;
         g.trace = self.trace;
         g.keep = self.keep;
-        self.measure.apply(g);
-        self.redis.apply(g);
-        self.display.apply(g);
-        self.lang.apply(g);
-        self.state_dir.apply(g);
-        self.lessons_dir.apply(g);
+        apply_all(g, &[&self.measure, &self.redis, &self.display, &self.lang, &self.state_dir, &self.lessons_dir]);
     }
 }
 
@@ -299,51 +294,29 @@ impl Command {
             Command::List(args) => args.apply(g),
             Command::Lesson(args) => args.run.apply(g),
             Command::Next(run) => run.apply(g),
-            Command::Quiz(args) => {
-                args.display.apply(g);
-                args.lang.apply(g);
-                args.state_dir.apply(g);
-                args.lessons_dir.apply(g);
-            }
+            Command::Quiz(args) => apply_all(g, &[&args.display, &args.lang, &args.state_dir, &args.lessons_dir]),
             Command::Practice(args) => {
-                args.redis.apply(g);
-                args.display.apply(g);
-                args.lang.apply(g);
-                args.state_dir.apply(g);
-                args.lessons_dir.apply(g);
+                apply_all(g, &[&args.redis, &args.display, &args.lang, &args.state_dir, &args.lessons_dir])
             }
-            Command::Notes(args) => {
-                args.display.apply(g);
-                args.lang.apply(g);
-                args.lessons_dir.apply(g);
-            }
-            Command::Reset(args) => {
-                args.lang.apply(g);
-                args.state_dir.apply(g);
-                args.lessons_dir.apply(g);
-            }
-            Command::Bench(args) => {
-                args.measure.apply(g);
-                args.redis.apply(g);
-                args.display.apply(g);
-                args.lang.apply(g);
-                args.state_dir.apply(g);
-                args.lessons_dir.apply(g);
-            }
+            Command::Notes(args) => apply_all(g, &[&args.display, &args.lang, &args.lessons_dir]),
+            Command::Reset(args) => apply_all(g, &[&args.lang, &args.state_dir, &args.lessons_dir]),
+            Command::Bench(args) => apply_all(
+                g,
+                &[&args.measure, &args.redis, &args.display, &args.lang, &args.state_dir, &args.lessons_dir],
+            ),
             Command::Doctor(args) => {
-                args.redis.apply(g);
-                args.display.apply(g);
-                args.lang.apply(g);
-                args.state_dir.apply(g);
-                args.lessons_dir.apply(g);
+                apply_all(g, &[&args.redis, &args.display, &args.lang, &args.state_dir, &args.lessons_dir])
             }
-            Command::Check(args) => {
-                args.display.apply(g);
-                args.lang.apply(g);
-                args.lessons_dir.apply(g);
-            }
+            Command::Check(args) => apply_all(g, &[&args.display, &args.lang, &args.lessons_dir]),
             Command::Completions(_) | Command::Man(_) => {}
         }
+    }
+}
+
+/// Copy several flag groups into [`GlobalArgs`].
+fn apply_all(g: &mut GlobalArgs, groups: &[&dyn Apply]) {
+    for group in groups {
+        group.apply(g);
     }
 }
 
@@ -361,10 +334,7 @@ pub struct ListArgs {
 
 impl Apply for ListArgs {
     fn apply(&self, g: &mut GlobalArgs) {
-        self.display.apply(g);
-        self.lang.apply(g);
-        self.state_dir.apply(g);
-        self.lessons_dir.apply(g);
+        apply_all(g, &[&self.display, &self.lang, &self.state_dir, &self.lessons_dir]);
     }
 }
 
