@@ -453,7 +453,7 @@ fn range(s: &mut Sides) -> Result<Vec<ScoreRow>> {
 /// Top-N and rank on a board of traders by 24 h volume: a sorted set against an indexed column.
 fn leaderboard(s: &mut Sides) -> Result<Vec<ScoreRow>> {
     let ctx = s.ctx;
-    let traders = data::traders(ctx.n(50_000, 20_000));
+    let traders = data::traders(ctx.n(100_000, 50_000));
     let ranks = data::ranks(&traders);
     let key = ctx.key("rank:volume:24h");
     let mut cmds = Vec::new();
