@@ -254,7 +254,7 @@ pub fn render(err: &anyhow::Error) -> String {
 
 /// One line for the terminal, in the learner's language where we wrote the message ourselves.
 pub fn render_in(err: &anyhow::Error, lang: Lang) -> String {
-    format!("{}{}", lang.tr("error: ", "错误："), describe(err, lang))
+    lang.say(crate::text::Text::msg("error").fact("message", describe(err, lang)))
 }
 
 /// What went wrong, without the `error:` prefix: our own message, or the error and its causes.

@@ -124,3 +124,30 @@ fn a_language_no_lesson_has_says_so_and_shows_english() {
     out.stdout_contains("what-is-redis").stderr_contains("no lesson file has [text.fr]");
     Test::new().args(["list", "--lang", "not a language"]).run().code(2).stderr_contains("language code");
 }
+
+/// The interface's own words are a file too: `DIR/ui.toml` rewords a heading in English and adds a
+/// partial French that falls back to English message by message; `check` lists what French lacks,
+/// and refuses a message whose placeholders differ from English's.
+#[test]
+fn the_interface_words_are_reworded_and_translated_from_ui_toml() {
+    let builtin = include_str!("../lessons/ui.toml");
+    let reworded = builtin
+        .replacen("\"list.heading\" = \"redis-learn · lessons\"", "\"list.heading\" = \"Our Redis course\"", 1)
+        .replacen("[zh]", "[fr]\n\"list.progress\" = \"Progression : {bar}\"\n\n[zh]", 1);
+    assert_ne!(reworded, builtin, "the built-in heading has moved: update this test");
+    let dir = lessons_dir(&[("01-what-is-redis.toml", LESSON_1), ("ui.toml", &reworded)]);
+    let dir_arg = arg(dir.path());
+
+    let out = Test::new().args(["list", "--lessons-dir", &dir_arg]).run().success();
+    out.stdout_contains("Our Redis course").stdout_contains("Progress:");
+    let french = Test::new().args(["list", "--lang", "fr", "--lessons-dir", &dir_arg]).run().success();
+    french.stdout_contains("Progression :").stdout_contains("Our Redis course");
+
+    let check = Test::new().args(["check", "--lessons-dir", &dir_arg]).run().success();
+    check.stdout_contains("[fr] lacks");
+
+    let broken = reworded.replacen("\"Progression : {bar}\"", "\"Progression : {barre}\"", 1);
+    let dir = lessons_dir(&[("01-what-is-redis.toml", LESSON_1), ("ui.toml", &broken)]);
+    let check = Test::new().args(["check", "--lessons-dir", &arg(dir.path())]).run().code(1);
+    check.stdout_contains("list.progress").stdout_contains("differ from English");
+}

@@ -1066,6 +1066,21 @@ fn a_server_killed_mid_lesson_and_restarted_from_its_aof_is_swept_by_the_next_ru
     assert_eq!(back.our_keys(), 0);
 }
 
+/// On a server that fsyncs every write (AOF, appendfsync always), a Redis write is as durable as a
+/// synced SQLite commit: lesson 1 says so and does not claim the write is faster for skipping a sync.
+#[test]
+fn a_server_with_appendfsync_always_gets_a_note_not_the_sync_claim() {
+    let server = Server::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let _serial = support::heavy();
+    let doc = Test::new().args(["lesson", "1", "--quick", "--json", "--no-quiz"]).redis(&server).run().success().json();
+    let demo = doc["demos"].as_array().unwrap().iter().find(|d| d["name"] == "durable-writes").unwrap();
+    let claims: Vec<&str> = demo["claims"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert!(!claims.contains(&"memory-write-beats-durable-commit"), "{claims:?}");
+    assert!(claims.contains(&"disk-sync-is-the-cost"), "{claims:?}");
+    let notes = demo["notes"].to_string();
+    assert!(notes.contains("appendfsync always"), "{notes}");
+}
+
 /// A real three-node cluster (redis-cli --cluster create): every lesson that writes is refused
 /// before writing, with one line and exit 2, and no node holds a key of ours.
 #[test]

@@ -46,11 +46,6 @@ impl Ctx<'_> {
         self.namespace.key(suffix)
     }
 
-    /// Pick the string in the learner's language.
-    pub fn tr<'s>(&self, en: &'s str, zh: &'s str) -> &'s str {
-        self.lang.tr(en, zh)
-    }
-
     /// The full or the quick figure.
     pub fn n(&self, full: usize, quick: usize) -> usize {
         self.scale.pick(full, quick)

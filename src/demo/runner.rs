@@ -165,15 +165,7 @@ pub fn run_demos(
             // A demo that starts its own redis-server, with none on PATH: leave it out, run the rest.
             Err(err) if err.chain().any(|c| matches!(c.downcast_ref(), Some(UserError::NoRedisAvailable))) => {
                 let mut skipped = DemoReport::new(name, title_of(lesson, name));
-                skipped.skipped = Some(
-                    settings
-                        .lang
-                        .tr(
-                            "this demo starts a redis-server of its own, and there is none on PATH (Debian/Ubuntu: sudo apt install redis-server)",
-                            "这个演示要自己启动 redis-server，而 PATH 中没有（Debian/Ubuntu：sudo apt install redis-server）",
-                        )
-                        .to_string(),
-                );
+                skipped.skipped = Some(settings.lang.word("demo.needs-redis-server"));
                 skipped
             }
             // Something the learner must fix (a --sql-url that does not answer, no redis-server for

@@ -220,11 +220,31 @@ impl Output {
         assert_eq!(
             self.status.code(),
             Some(expected),
-            "exit status\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            "exit status\n{}--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.failed_claims(),
             self.stdout,
             self.stderr
         );
         self
+    }
+
+    /// The claims a JSON run did not hold, one line each, so that a failure's first lines say
+    /// which (a CI log may keep only the head of a long JSON document).
+    fn failed_claims(&self) -> String {
+        let Ok(doc) = serde_json::from_str::<Value>(&self.stdout) else { return String::new() };
+        let mut lines = String::new();
+        for demo in doc["demos"].as_array().into_iter().flatten() {
+            if let Some(error) = demo["error"].as_str() {
+                lines += &format!("demo {} error: {error}\n", demo["name"]);
+            }
+            for claim in demo["claims"].as_array().into_iter().flatten().filter(|c| c["status"] != "held") {
+                lines += &format!(
+                    "demo {} claim {} {}: {} ({})\n",
+                    demo["name"], claim["id"], claim["status"], claim["measured"], claim["text"]
+                );
+            }
+        }
+        lines
     }
 
     pub fn stdout_contains(&self, needle: &str) -> &Output {
