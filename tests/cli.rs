@@ -845,7 +845,7 @@ fn ctrl_c_while_the_server_is_frozen_exits_130_within_seconds() {
     assert!(took < Duration::from_secs(3), "Ctrl-C took {took:?} with the server frozen");
     // What it could not remove, `doctor --clean` removes.
     let out = Test::new().args(["doctor", "--clean", "--state-dir", &state_arg]).redis(&server).run().success();
-    out.stdout_contains("interrupted runs had left");
+    out.stdout_contains("1 interrupted run had left");
     assert_eq!(server.our_keys(), 0);
 }
 
