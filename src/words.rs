@@ -125,6 +125,11 @@ fn installed() -> &'static Words {
     INSTALLED.get_or_init(Words::embedded)
 }
 
+/// The interface's message `id`, to be filled with facts and said later (an error's words, say).
+pub fn msg(id: &str) -> Text {
+    Text::msg(id)
+}
+
 impl Lang {
     /// The interface's message `id` in this language (English where it has none).
     pub fn word(self, id: &str) -> String {
