@@ -3,10 +3,9 @@
 //! from them are the same on every run), and every figure is replaced by `#` (counts from races
 //! differ between runs; the words must not). A changed message in a lesson file shows up here.
 
-mod support;
-
+use crate::support;
+use crate::support::Test;
 use serde_json::Value;
-use support::Test;
 
 /// Notes whose message is chosen by the outcome of a real race between threads (a fake clock cannot
 /// fix those): the snapshot names them instead of quoting them.

@@ -2,15 +2,14 @@
 //! file in `--lessons-dir` left out of the other commands with one warning line, and a partial third
 //! language (`[text.fr]`) that shows its own words and English everywhere else.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support;
+use crate::support::{Server, Test};
 use serde_json::Value;
-use support::{Server, Test};
 
-const LESSON_1: &str = include_str!("../lessons/01-what-is-redis.toml");
-const LESSON_2: &str = include_str!("../lessons/02-cache-aside.toml");
+const LESSON_1: &str = include_str!("../../lessons/01-what-is-redis.toml");
+const LESSON_2: &str = include_str!("../../lessons/02-cache-aside.toml");
 
 /// A partial French translation of lesson 1: a title, one demo's title, one quiz question (the
 /// last one, which `[quiz.text.fr]` at the end of the file belongs to).
@@ -130,7 +129,7 @@ fn a_language_no_lesson_has_says_so_and_shows_english() {
 /// and refuses a message whose placeholders differ from English's.
 #[test]
 fn the_interface_words_are_reworded_and_translated_from_ui_toml() {
-    let builtin = include_str!("../lessons/ui.toml");
+    let builtin = include_str!("../../lessons/ui.toml");
     let reworded = builtin
         .replacen("\"list.heading\" = \"redis-learn · lessons\"", "\"list.heading\" = \"Our Redis course\"", 1)
         .replacen("[zh]", "[fr]\n\"list.progress\" = \"Progression : {bar}\"\n\n[zh]", 1);

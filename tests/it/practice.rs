@@ -1,11 +1,10 @@
 //! `redis-learn practice N`: tasks checked on the state of a private redis-server. Each run starts
 //! its own server on a free loopback port; nothing here touches 127.0.0.1:6379.
 
-mod support;
-
+use crate::support;
+use crate::support::Test;
 use redis_learn::lesson::Catalogue;
 use serde_json::Value;
-use support::Test;
 
 fn lessons_with_tasks() -> Vec<u32> {
     Catalogue::embedded().unwrap().lessons().iter().filter(|l| !l.tasks.is_empty()).map(|l| l.number).collect()

@@ -5,11 +5,10 @@
 //! (and fails them if a variable or the feature is missing). Also what every learner sees without
 //! one, and the one-line errors for a bad, remote or unreachable `--sql-url`.
 
-mod support;
-
+use crate::support;
+use crate::support::{Server, Test};
 use redis_learn::sql::remote::{Param, SqlServer};
 use serde_json::Value;
-use support::{Server, Test};
 
 const MYSQL_VAR: &str = "REDIS_LEARN_TEST_MYSQL_URL";
 const POSTGRES_VAR: &str = "REDIS_LEARN_TEST_POSTGRES_URL";

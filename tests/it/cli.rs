@@ -1,15 +1,14 @@
 //! Integration tests: the real binary against real `redis-server`s that the tests start themselves
 //! on free loopback ports (never the one on 6379), with a clean environment.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::{Server, Test, dead_url};
 use redis_learn::i18n::Lang;
 use redis_learn::lesson::Catalogue;
 use redis_learn::quiz::Attempt;
 use serde_json::Value;
-use support::{Server, Test, dead_url};
 
 fn lesson_numbers() -> Vec<u32> {
     Catalogue::embedded().unwrap().lessons().iter().map(|l| l.number).collect()

@@ -3,16 +3,15 @@
 //! `cargo test`; CI (.ci/run) installs tmux and runs them with `--ignored`. Run with `--ignored`
 //! where tmux is missing, each says so on stderr and passes without testing anything.
 
-mod support;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support;
+use crate::support::{Server, Test};
 use redis_learn::i18n::Lang;
 use redis_learn::lesson::Catalogue;
 use redis_learn::quiz::Attempt;
 use serde_json::Value;
-use support::{Server, Test};
 
 const BIN: &str = env!("CARGO_BIN_EXE_redis-learn");
 const NEEDS_TMUX: &str = "needs tmux (Debian: apt install tmux); .ci/run installs it and runs the ignored tests";
