@@ -134,6 +134,7 @@ pub fn run_demos(
     on_event(RunEvent::Floor(start))?;
     let mut warnings: Vec<Warning> = Vec::new();
     let mut round_trips: Vec<(String, Duration)> = Vec::new();
+    let mut disk_syncs: Vec<(String, Duration, Duration)> = Vec::new();
     let mut reports = Vec::new();
     let mut stopped_after = None;
     for (i, name) in lesson.demos.iter().enumerate() {
@@ -227,7 +228,11 @@ pub fn run_demos(
                 .filter(|m| m.one_round_trip && m.backend == Backend::Redis)
                 .map(|m| (format!("{} ({name})", m.label), m.p50_per_op())),
         );
-        let now = assess(&floor, &round_trips);
+        disk_syncs.extend(report.measurements.iter().filter(|m| m.one_disk_sync).filter_map(|m| {
+            let fastest = m.round_p50s.iter().min()?;
+            Some((format!("{} ({name})", m.label), *fastest, m.p50()))
+        }));
+        let now = assess(&floor, &round_trips, &disk_syncs);
         if warnings.is_empty()
             && let Some(first) = now.first()
         {

@@ -65,6 +65,8 @@ pub struct Measurement {
     /// A single request/reply of a command that does O(1) work: on a quiet machine its p50 is close
     /// to the round-trip floor, so it takes part in the noise check.
     pub one_round_trip: bool,
+    /// Waits for a disk sync: its rounds' spread takes part in the noise check.
+    pub one_disk_sync: bool,
 }
 
 impl Measurement {
@@ -94,6 +96,7 @@ impl Measurement {
             group,
             ops_per_sample: ops_per_sample.max(1),
             one_round_trip: false,
+            one_disk_sync: false,
         })
     }
 

@@ -39,6 +39,7 @@ pub fn durable_writes(ctx: &Ctx) -> Result<DemoReport> {
                 full_insert.execute([record])?;
                 Ok(())
             })
+            .one_disk_sync()
             .op("sqlite-no-sync", "SQLite synchronous=OFF", Backend::Sqlite, || {
                 off_insert.execute([record])?;
                 Ok(())
