@@ -85,9 +85,14 @@ pub enum UserError {
     UnknownCommand { url: String, version: String, command: String },
 
     #[error(
-        "the Redis at {url} is a Redis Cluster node: the lessons do not run on a cluster yet; pass --private, or --redis with a standalone server"
+        "this demo does not run on a Redis Cluster (the Redis at {url} is a cluster node): it is left out; pass --private to run it on a standalone redis-server"
     )]
     ClusterMode { url: String },
+
+    #[error(
+        "the Redis Cluster at {url} does not serve every slot (cluster_state:{state}): wait until CLUSTER INFO says cluster_state:ok, or pass --private"
+    )]
+    ClusterDown { url: String, state: String },
 
     #[error(
         "the Redis at {url} is a read-only replica (of {primary}): lessons write keys, so point --redis at the primary, or pass --private"
@@ -194,7 +199,10 @@ impl UserError {
                 "{url} 的 Redis（版本 {version}）不认识 {command}：这个演示需要更新的 Redis；加 --private 可使用 PATH 中的 redis-server"
             ),
             UserError::ClusterMode { url } => format!(
-                "{url} 的 Redis 是 Redis Cluster 节点：课程暂时不能在集群上运行；请加 --private，或用 --redis 指定单机服务端"
+                "这个演示不能在 Redis Cluster 上运行（{url} 的 Redis 是集群节点），已跳过；加 --private 可在单机 redis-server 上运行它"
+            ),
+            UserError::ClusterDown { url, state } => format!(
+                "{url} 的 Redis Cluster 没有覆盖全部槽位（cluster_state:{state}）：请等到 CLUSTER INFO 显示 cluster_state:ok，或加 --private"
             ),
             UserError::ReadOnlyReplica { url, primary } => format!(
                 "{url} 的 Redis 是只读副本（主节点 {primary}）：课程要写键，请用 --redis 指向主节点，或加 --private"

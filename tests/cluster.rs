@@ -61,3 +61,82 @@ fn a_private_cluster_can_have_replicas() {
     assert!(replication.contains("role:slave"), "{replication}");
     assert!(replication.contains(&format!("master_port:{}", cluster.ports()[1])), "{replication}");
 }
+
+/// `redis-learn:*` keys on every node of `cluster` (SCAN on each: a node scans only its own keys).
+fn our_keys(cluster: &PrivateCluster) -> Vec<String> {
+    let mut keys = Vec::new();
+    for url in cluster.urls() {
+        let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let found: Vec<String> = redis::cmd("SCAN")
+            .cursor_arg(0)
+            .arg("MATCH")
+            .arg("redis-learn:*")
+            .arg("COUNT")
+            .arg(100_000)
+            .clone()
+            .iter(&mut con)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        keys.extend(found);
+    }
+    keys
+}
+
+#[test]
+fn lessons_1_to_10_run_on_a_three_node_cluster_and_leave_no_key_on_any_node() {
+    let cluster = PrivateCluster::start(3).unwrap();
+    // Someone else's keys, spread over the slots: the lessons must leave them alone.
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    for i in 0..200 {
+        redis::cmd("SET").arg(format!("app:user:{i}")).arg(i).exec(&mut con).unwrap();
+    }
+    let url = cluster.urls()[1].clone();
+    let mut problems = Vec::new();
+    for number in 1..=10 {
+        let _serial = support::heavy();
+        let out = support::Test::new()
+            .args(["lesson", &number.to_string(), "--quick", "--json", "--no-quiz"])
+            .env("REDIS_URL", &url)
+            .run();
+        if out.status.code() != Some(0) {
+            problems.push(format!("lesson {number}: exit {:?}: {}", out.status.code(), out.stderr.trim()));
+            if out.status.code() != Some(1) {
+                continue;
+            }
+        }
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(doc["redis"]["cluster"], true, "lesson {number}");
+        for demo in doc["demos"].as_array().unwrap() {
+            let name = demo["name"].as_str().unwrap_or_default();
+            if let Some(reason) = demo["skipped"].as_str() {
+                eprintln!("lesson {number} {name}: skipped: {reason}");
+                assert!(!reason.is_empty());
+                continue;
+            }
+            if let Some(error) = demo["error"].as_str() {
+                problems.push(format!("lesson {number} {name}: error: {error}"));
+            }
+            for claim in demo["claims"].as_array().unwrap() {
+                let status = claim["status"].as_str().unwrap_or_default();
+                if !["held", "inconclusive"].contains(&status) {
+                    problems.push(format!("lesson {number} {name}: claim {} {status}: {}", claim["id"], claim["measured"]));
+                }
+            }
+        }
+        if doc["keys_left"] != 0 {
+            problems.push(format!("lesson {number}: keys_left {}", doc["keys_left"]));
+        }
+        let left = our_keys(&cluster);
+        if !left.is_empty() {
+            problems.push(format!("lesson {number}: {} redis-learn keys left, e.g. {:?}", left.len(), &left[..left.len().min(3)]));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let mut con = client.get_connection().unwrap();
+    for i in [0, 99, 199] {
+        let v: i64 = redis::cmd("GET").arg(format!("app:user:{i}")).query(&mut con).unwrap();
+        assert_eq!(v, i);
+    }
+}

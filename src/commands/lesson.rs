@@ -70,7 +70,7 @@ pub fn run(
         return Err(UserError::NoRedisAvailable.into());
     };
 
-    let namespace = Namespace::new_run();
+    let namespace = redis.new_namespace();
     if !settings.json {
         let shared_default = matches!(settings.redis, crate::settings::RedisChoice::Default(_));
         server_banner(&mut p, &redis, &namespace, shared_default)?;

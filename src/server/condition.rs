@@ -36,7 +36,8 @@ pub fn of_redis_error(err: &RedisError, server: &ServerRef, during: &str) -> Opt
         }
         Some("LOADING") => return Some(UserError::Loading { url, eta: "a few seconds".to_string() }),
         Some("BUSY") => return Some(UserError::BusyScript { url }),
-        Some("MOVED" | "ASK" | "CROSSSLOT" | "CLUSTERDOWN") => return Some(UserError::ClusterMode { url }),
+        Some("MOVED" | "ASK" | "CROSSSLOT") => return Some(UserError::ClusterMode { url }),
+        Some("CLUSTERDOWN") => return Some(UserError::ClusterDown { url, state: "fail".to_string() }),
         Some("DENIED") => return Some(UserError::ProtectedMode { url }),
         _ => {}
     }

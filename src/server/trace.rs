@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use redis::cluster::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo};
 use redis::{ConnectionLike, RedisResult, Value};
 use serde::Serialize;
 
@@ -161,6 +163,10 @@ impl TraceLog {
 /// A connection that records what it sends.
 pub struct TracedConnection {
     inner: redis::Connection,
+    /// On a Redis Cluster: the cluster connection every command goes through, routed to the slot
+    /// of the run's namespace (`inner` is then a plain connection to the node that owns it, for
+    /// Pub/Sub).
+    cluster: Option<(ClusterConnection, Route)>,
     local: TraceLog,
     sink: Trace,
     /// How to open it again when a server with `timeout N` closed it for being idle.
@@ -174,7 +180,23 @@ const IDLE_BEFORE_RECONNECT: Duration = Duration::from_millis(900);
 
 impl TracedConnection {
     pub fn new(inner: redis::Connection, trace: &Trace) -> TracedConnection {
-        TracedConnection { inner, local: trace.local(), sink: trace.clone(), reopen: None, last_used: Instant::now() }
+        TracedConnection {
+            inner,
+            cluster: None,
+            local: trace.local(),
+            sink: trace.clone(),
+            reopen: None,
+            last_used: Instant::now(),
+        }
+    }
+
+    /// A connection through the cluster client: every command is sent to the node serving `home`
+    /// (the slot of the run's hash tag, where all its keys are), and redirections are followed;
+    /// `node` is a plain connection to that node, for what the cluster client cannot carry (Pub/Sub).
+    pub fn new_cluster(cluster: ClusterConnection, home: Route, node: redis::Connection, trace: &Trace) -> Self {
+        let mut con = TracedConnection::new(node, trace);
+        con.cluster = Some((cluster, home));
+        con
     }
 
     /// Reconnect with `reopen` when the server closed the connection after it sat idle.
@@ -200,9 +222,15 @@ impl TracedConnection {
         }
     }
 
-    /// The plain connection, for what the trace cannot wrap (Pub/Sub mode).
+    /// The plain connection, for what the trace cannot wrap (Pub/Sub mode). On a cluster: a
+    /// connection to the node that serves the run's keys.
     pub fn inner_mut(&mut self) -> &mut redis::Connection {
         &mut self.inner
+    }
+
+    /// Is this connection going through the cluster client?
+    pub fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
     }
 }
 
@@ -231,11 +259,29 @@ impl ConnectionLike for TracedConnection {
             )));
         }
         self.local.record_packed(cmd);
+        if let Some((cluster, home)) = &mut self.cluster {
+            // Every command to the run's slot: keyless ones too (INFO, SCRIPT LOAD, MULTI), so they
+            // reach the node that holds the keys, as on one server.
+            return match decode_one(cmd) {
+                Some((args, _)) if !args.is_empty() => {
+                    let mut command = redis::cmd(&String::from_utf8_lossy(args[0]));
+                    for arg in &args[1..] {
+                        command.arg(*arg);
+                    }
+                    cluster.route_command(&command, RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(*home)))
+                }
+                _ => cluster.req_packed_command(cmd),
+            };
+        }
         self.send(|con| con.req_packed_command(cmd))
     }
 
     fn req_packed_commands(&mut self, cmd: &[u8], offset: usize, count: usize) -> RedisResult<Vec<Value>> {
         self.local.record_packed(cmd);
+        if let Some((cluster, _)) = &mut self.cluster {
+            // A pipeline goes where its first keyed command's slot is (the run's slot).
+            return cluster.req_packed_commands(cmd, offset, count);
+        }
         self.send(|con| con.req_packed_commands(cmd, offset, count))
     }
 
@@ -244,11 +290,17 @@ impl ConnectionLike for TracedConnection {
     }
 
     fn check_connection(&mut self) -> bool {
-        self.inner.check_connection()
+        match &mut self.cluster {
+            Some((cluster, _)) => cluster.check_connection(),
+            None => self.inner.check_connection(),
+        }
     }
 
     fn is_open(&self) -> bool {
-        self.inner.is_open()
+        match &self.cluster {
+            Some((cluster, _)) => cluster.is_open(),
+            None => self.inner.is_open(),
+        }
     }
 }
 
