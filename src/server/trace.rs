@@ -167,6 +167,10 @@ pub struct TracedConnection {
     /// of the run's namespace (`inner` is then a plain connection to the node that owns it, for
     /// Pub/Sub).
     cluster: Option<(ClusterConnection, Route)>,
+    /// On a cluster, between WATCH or MULTI and EXEC, DISCARD or UNWATCH: commands go on `inner`
+    /// (one connection, whose transaction state they share, and whose raw replies keep an error
+    /// inside EXEC's array a value, as on one server).
+    in_transaction: bool,
     local: TraceLog,
     sink: Trace,
     /// How to open it again when a server with `timeout N` closed it for being idle.
@@ -183,6 +187,7 @@ impl TracedConnection {
         TracedConnection {
             inner,
             cluster: None,
+            in_transaction: false,
             local: trace.local(),
             sink: trace.clone(),
             reopen: None,
@@ -259,25 +264,47 @@ impl ConnectionLike for TracedConnection {
             )));
         }
         self.local.record_packed(cmd);
-        if let Some((cluster, home)) = &mut self.cluster {
-            // Every command to the run's slot: keyless ones too (INFO, SCRIPT LOAD, MULTI), so they
-            // reach the node that holds the keys, as on one server.
-            return match decode_one(cmd) {
-                Some((args, _)) if !args.is_empty() => {
-                    let mut command = redis::cmd(&String::from_utf8_lossy(args[0]));
-                    for arg in &args[1..] {
-                        command.arg(*arg);
-                    }
-                    cluster.route_command(&command, RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(*home)))
+        if self.cluster.is_some() {
+            let decoded = decode_one(cmd).map(|(args, _)| args).unwrap_or_default();
+            let is = |name: &[u8]| decoded.first().is_some_and(|a| a.eq_ignore_ascii_case(name));
+            let second = |name: &[u8]| decoded.get(1).is_some_and(|a| a.eq_ignore_ascii_case(name));
+            if is(b"MULTI") || is(b"WATCH") {
+                self.in_transaction = true;
+            }
+            // A transaction, and CLIENT ID (the id a demo hands out is the one of the connection it
+            // subscribes on, `inner`): on the plain connection to the run's node.
+            if self.in_transaction || (is(b"CLIENT") && second(b"ID")) {
+                if is(b"EXEC") || is(b"DISCARD") || is(b"UNWATCH") {
+                    self.in_transaction = false;
                 }
-                _ => cluster.req_packed_command(cmd),
-            };
+                return self.send(|con| con.req_packed_command(cmd));
+            }
+            // Every other command to the run's slot: keyless ones too (INFO, SCRIPT LOAD), so they
+            // reach the node that holds the keys, as on one server.
+            if let Some((cluster, home)) = &mut self.cluster {
+                return match decoded.split_first() {
+                    Some((name, rest)) => {
+                        let mut command = redis::cmd(&String::from_utf8_lossy(name));
+                        for arg in rest {
+                            command.arg(*arg);
+                        }
+                        let home = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(*home));
+                        cluster.route_command(&command, home)
+                    }
+                    None => cluster.req_packed_command(cmd),
+                };
+            }
         }
         self.send(|con| con.req_packed_command(cmd))
     }
 
     fn req_packed_commands(&mut self, cmd: &[u8], offset: usize, count: usize) -> RedisResult<Vec<Value>> {
         self.local.record_packed(cmd);
+        if self.in_transaction {
+            // After WATCH: the MULTI … EXEC pipeline goes where the WATCH went.
+            self.in_transaction = false;
+            return self.send(|con| con.req_packed_commands(cmd, offset, count));
+        }
         if let Some((cluster, _)) = &mut self.cluster {
             // A pipeline goes where its first keyed command's slot is (the run's slot).
             return cluster.req_packed_commands(cmd, offset, count);
