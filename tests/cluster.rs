@@ -140,3 +140,56 @@ fn lessons_1_to_10_run_on_a_three_node_cluster_and_leave_no_key_on_any_node() {
         assert_eq!(v, i);
     }
 }
+
+/// Keys a killed run left on a cluster, in an untagged namespace spread over every primary and in a
+/// tagged one: the next run's sweep finds them on every node (the run journal names them) and
+/// removes exactly those.
+#[test]
+fn the_sweep_removes_what_crashed_runs_left_on_every_primary() {
+    let cluster = PrivateCluster::start(3).unwrap();
+    let url = cluster.urls()[0].clone();
+    let state = tempfile::tempdir().unwrap();
+    let dead = |run_id: &str, tagged: bool| {
+        serde_json::json!({"run_id": run_id, "server": url, "pid": 999_999_999u32, "started_unix": 0, "tagged": tagged})
+    };
+    let journal = serde_json::json!({"version": 1, "runs": [dead("dead01", false), dead("dead02", true)]});
+    std::fs::write(state.path().join("runs.json"), journal.to_string()).unwrap();
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    for i in 0..60 {
+        redis::cmd("SET").arg(format!("redis-learn:dead01:k{i}")).arg(i).exec(&mut con).unwrap();
+    }
+    for i in 0..20 {
+        redis::cmd("SET").arg(format!("redis-learn:{{dead02}}:k{i}")).arg(i).exec(&mut con).unwrap();
+    }
+    redis::cmd("SET").arg("redis-learn:alive1:k").arg(1).exec(&mut con).unwrap();
+    redis::cmd("SET").arg("app:user:1").arg(1).exec(&mut con).unwrap();
+    let per_node: Vec<usize> = cluster
+        .urls()
+        .iter()
+        .map(|u| {
+            let mut node = redis::Client::open(u.as_str()).unwrap().get_connection().unwrap();
+            redis::cmd("DBSIZE").query(&mut node).unwrap()
+        })
+        .collect();
+    assert!(per_node.iter().all(|&n| n > 0), "the keys should be spread over every primary: {per_node:?}");
+
+    let _serial = support::heavy();
+    let doc = support::Test::new()
+        .args(["lesson", "1", "--quick", "--json", "--no-quiz"])
+        .env("REDIS_URL", &url)
+        .env("REDIS_LEARN_STATE_DIR", &state.path().display().to_string())
+        .run()
+        .success()
+        .json();
+    assert_eq!(doc["swept"]["runs"], 2, "{}", doc["swept"]);
+    assert_eq!(doc["swept"]["keys"], 80, "{}", doc["swept"]);
+    assert_eq!(doc["keys_left"], 0);
+    // Only the journal's runs: another run's key and the application's stay.
+    assert_eq!(our_keys(&cluster), vec!["redis-learn:alive1:k".to_string()]);
+    let app: Option<i64> = redis::cmd("GET").arg("app:user:1").query(&mut con).unwrap();
+    assert_eq!(app, Some(1));
+    let journal: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.path().join("runs.json")).unwrap()).unwrap();
+    assert_eq!(journal["runs"].as_array().unwrap().len(), 0, "{journal}");
+}
