@@ -121,7 +121,8 @@ fn lessons_1_to_10_run_on_a_three_node_cluster_and_leave_no_key_on_any_node() {
             for claim in demo["claims"].as_array().unwrap() {
                 let status = claim["status"].as_str().unwrap_or_default();
                 if !["held", "inconclusive"].contains(&status) {
-                    problems.push(format!("lesson {number} {name}: claim {} {status}: {}", claim["id"], claim["measured"]));
+                    problems
+                        .push(format!("lesson {number} {name}: claim {} {status}: {}", claim["id"], claim["measured"]));
                 }
             }
         }
@@ -130,7 +131,11 @@ fn lessons_1_to_10_run_on_a_three_node_cluster_and_leave_no_key_on_any_node() {
         }
         let left = our_keys(&cluster);
         if !left.is_empty() {
-            problems.push(format!("lesson {number}: {} redis-learn keys left, e.g. {:?}", left.len(), &left[..left.len().min(3)]));
+            problems.push(format!(
+                "lesson {number}: {} redis-learn keys left, e.g. {:?}",
+                left.len(),
+                &left[..left.len().min(3)]
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -149,9 +154,7 @@ fn the_sweep_removes_what_crashed_runs_left_on_every_primary() {
     let cluster = PrivateCluster::start(3).unwrap();
     let url = cluster.urls()[0].clone();
     let state = tempfile::tempdir().unwrap();
-    let dead = |run_id: &str, tagged: bool| {
-        serde_json::json!({"run_id": run_id, "server": url, "pid": 999_999_999u32, "started_unix": 0, "tagged": tagged})
-    };
+    let dead = |run_id: &str, tagged: bool| serde_json::json!({"run_id": run_id, "server": url, "pid": 999_999_999u32, "started_unix": 0, "tagged": tagged});
     let journal = serde_json::json!({"version": 1, "runs": [dead("dead01", false), dead("dead02", true)]});
     std::fs::write(state.path().join("runs.json"), journal.to_string()).unwrap();
     let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();

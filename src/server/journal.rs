@@ -108,11 +108,8 @@ impl Journal {
     pub fn sweep(&self, client: &Client, server: &str) -> Result<Swept> {
         let mut swept = Swept::default();
         for entry in self.left_on(server) {
-            let namespace = if entry.tagged {
-                Namespace::tagged(&entry.run_id)
-            } else {
-                Namespace::with_run_id(&entry.run_id)
-            };
+            let namespace =
+                if entry.tagged { Namespace::tagged(&entry.run_id) } else { Namespace::with_run_id(&entry.run_id) };
             let cleanup = NamespaceGuard::new(client.clone(), namespace.clone()).clean()?;
             swept.runs += 1;
             swept.keys += cleanup.removed;

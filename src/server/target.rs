@@ -314,7 +314,9 @@ fn open(
         refuse_unsafe(&mut con, &redact(url)).map_err(|e| e.unwrap_or_else(classify))?;
     }
     let cluster = match info.get::<String>("redis_mode").as_deref() {
-        Some("cluster") => Some(join_cluster(&client, &mut con, url, allow_remote).map_err(|e| e.unwrap_or_else(classify))?),
+        Some("cluster") => {
+            Some(join_cluster(&client, &mut con, url, allow_remote).map_err(|e| e.unwrap_or_else(classify))?)
+        }
         _ => None,
     };
     let (flavour, version_text, compatible) = flavour_of(&info);
@@ -386,10 +388,7 @@ pub const MIN_HEADROOM_BYTES: u64 = 256 * 1024 * 1024;
 /// Refuse, before anything is written, a server the lessons must not write to: a read-only replica,
 /// or one whose `maxmemory` leaves less than [`MIN_HEADROOM_BYTES`] free.
 /// `Err(Ok(..))` is a refusal; `Err(Err(..))` a server error while asking.
-fn refuse_unsafe(
-    con: &mut redis::Connection,
-    url: &str,
-) -> Result<(), Result<UserError, RedisError>> {
+fn refuse_unsafe(con: &mut redis::Connection, url: &str) -> Result<(), Result<UserError, RedisError>> {
     let field = |info: &redis::InfoDict, name: &str| info.get::<String>(name).unwrap_or_default();
     let replication: redis::InfoDict = redis::cmd("INFO").arg("replication").query(con).map_err(Err)?;
     if field(&replication, "role") == "slave" {
