@@ -262,7 +262,7 @@ pub fn run(
         p.wrapped(&format!("{mark} {summary}"), "", "  ")?;
         if let Some(ttl) = settings.keep {
             let minutes = ttl.as_secs() / 60;
-            let cli = redis_cli_command(&redis);
+            let cli = redis_cli_command(&redis, &namespace);
             let line = match lang {
                 crate::i18n::Lang::En => format!(
                     "--keep: {} {} stay under {} for {minutes} minutes (then they expire). Look at them with:",
@@ -300,10 +300,16 @@ fn demo_title(lesson: &Lesson, lang: crate::i18n::Lang, name: &str) -> String {
 
 /// The `redis-cli` command that reaches this server: host and port (or socket), database, user —
 /// never the password (`--askpass` asks for it).
-fn redis_cli_command(redis: &RedisHandle) -> String {
+/// On a cluster: the node that holds the run's keys (`--scan` sees one node's keys only), with `-c`
+/// to follow redirections.
+fn redis_cli_command(redis: &RedisHandle, namespace: &Namespace) -> String {
     let info = redis.client().get_connection_info();
     let mut cli = match info.addr() {
         redis::ConnectionAddr::Unix(path) => format!("redis-cli -s {}", path.display()),
+        redis::ConnectionAddr::Tcp(host, port) if redis.is_cluster() => {
+            let (host, port) = redis.node_address(namespace).unwrap_or((host.clone(), *port));
+            format!("redis-cli -c -h {host} -p {port}")
+        }
         redis::ConnectionAddr::Tcp(host, port) => format!("redis-cli -h {host} -p {port}"),
         other => format!("redis-cli # {other}"),
     };
@@ -364,6 +370,13 @@ fn server_banner(
             ),
         };
         p.wrapped_dim(&line, "", "  ")?;
+        if redis.is_cluster() {
+            let line = lang.tr(
+                "A Redis Cluster node: the run goes through the cluster client, and the braces in its prefix are a hash tag, so every key of the run is in one slot, on one node (multi-key scripts work as on one server).",
+                "这是 Redis Cluster 节点：本次运行通过集群客户端连接，前缀中的花括号是哈希标签，所以本次运行的所有键都在同一个槽、同一个节点上（多键脚本和单机上一样能运行）。",
+            );
+            p.wrapped_dim(line, "", "  ")?;
+        }
         if shared_default {
             let line = lang.tr(
                 "This is the default server: other clients that use it share its CPU with this run and may skew the timings. For numbers of its own, run with --private (a redis-server for this run alone).",

@@ -122,14 +122,32 @@ impl RedisHandle {
             .reopening(move || open_with_limits(&reopen)))
     }
 
-    /// A client for the primary that serves `key`'s slot now (asked with CLUSTER KEYSLOT and SLOTS).
+    /// A client for the primary that serves `key`'s slot now.
     fn node_of(&self, key: &str) -> redis::RedisResult<Client> {
+        let (host, port) = self.owner_of(key)?;
+        node_client(&self.client, &host, port)
+    }
+
+    /// Host and port of the primary that serves `key`'s slot now (CLUSTER KEYSLOT, CLUSTER SLOTS).
+    fn owner_of(&self, key: &str) -> redis::RedisResult<(String, u16)> {
         let mut con = self.raw_connection()?;
         let slot: u16 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query(&mut con)?;
-        let (host, port) = slot_owner(&mut con, slot)?.ok_or_else(|| {
+        slot_owner(&mut con, slot)?.ok_or_else(|| {
             RedisError::from((ErrorKind::Server(redis::ServerErrorKind::ClusterDown), "no node serves the slot"))
-        })?;
-        node_client(&self.client, &host, port)
+        })
+    }
+
+    /// On a cluster: host and port of the node that holds `namespace`'s keys (None elsewhere, or
+    /// when the cluster cannot say).
+    pub fn node_address(&self, namespace: &Namespace) -> Option<(String, u16)> {
+        if !self.is_cluster() {
+            return None;
+        }
+        let (host, port) = self.owner_of(namespace.prefix()).ok()?;
+        match self.client.get_connection_info().addr() {
+            ConnectionAddr::Tcp(seed, _) if host.is_empty() || host == "?" => Some((seed.clone(), port)),
+            _ => Some((host, port)),
+        }
     }
 
     /// A new untraced connection with I/O timeouts.
