@@ -87,6 +87,8 @@ mod tests {
             ("NOPERM this user has no permissions to run the 'set' command", "may not run SET"),
             ("ERR unknown command 'LMOVE', with args beginning with: ", "does not know LMOVE"),
             ("ERR max number of clients reached", "max number of clients"),
+            ("CROSSSLOT Keys in request don't hash to the same slot", "does not run on a Redis Cluster"),
+            ("CLUSTERDOWN The cluster is down", "does not serve every slot (cluster_state:fail)"),
         ];
         for (reply, needle) in cases {
             let err = parse(reply);
