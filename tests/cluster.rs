@@ -203,3 +203,21 @@ fn the_sweep_removes_what_crashed_runs_left_on_every_primary() {
         serde_json::from_slice(&std::fs::read(state.path().join("runs.json")).unwrap()).unwrap();
     assert_eq!(journal["runs"].as_array().unwrap().len(), 0, "{journal}");
 }
+
+/// SIGTERM while a lesson writes to a cluster: the run cleans up on every node and exits 143.
+#[test]
+fn sigterm_on_a_cluster_cleans_up_every_node_and_exits_143() {
+    let cluster = PrivateCluster::start(3).unwrap();
+    let _serial = support::heavy();
+    let mut child =
+        support::Test::new().args(["lesson", "2", "--no-quiz"]).env("REDIS_URL", &cluster.urls()[2]).spawn();
+    let started = std::time::Instant::now();
+    while our_keys(&cluster).is_empty() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!our_keys(&cluster).is_empty(), "the lesson wrote no key within 60 s");
+    support::signal(child.id(), "-TERM");
+    let status = support::wait_with_timeout(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(143), "exit status {status:?}");
+    assert_eq!(our_keys(&cluster), Vec::<String>::new(), "keys were left behind after SIGTERM");
+}
