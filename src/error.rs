@@ -52,6 +52,8 @@ pub enum UserError {
 
     ClusterMode { url: String },
 
+    ClusterDown { url: String, state: String },
+
     ReadOnlyReplica { url: String, primary: String },
 
     NoHeadroom { url: String, free: String, limit: String, policy: String },
@@ -121,6 +123,9 @@ impl UserError {
                 words::msg("error.unknown-command").fact("url", url).fact("version", version).fact("command", command)
             }
             UserError::ClusterMode { url } => words::msg("error.cluster-mode").fact("url", url),
+            UserError::ClusterDown { url, state } => {
+                words::msg("error.cluster-down").fact("url", url).fact("state", state)
+            }
             UserError::ReadOnlyReplica { url, primary } => {
                 words::msg("error.read-only-replica").fact("url", url).fact("primary", primary)
             }

@@ -63,7 +63,7 @@ pub fn run(
         return Err(UserError::NoRedisAvailable.into());
     };
 
-    let namespace = Namespace::new_run();
+    let namespace = redis.new_namespace();
     if !settings.json {
         let shared_default = matches!(settings.redis, crate::settings::RedisChoice::Default(_));
         server_banner(&mut p, &redis, &namespace, shared_default)?;
@@ -215,7 +215,7 @@ pub fn run(
         p.wrapped(&format!("{mark} {summary}"), "", "  ")?;
         if let Some(ttl) = settings.keep {
             let minutes = ttl.as_secs() / 60;
-            let cli = redis_cli_command(&redis);
+            let cli = redis_cli_command(&redis, &namespace);
             let line = lang.say(
                 Text::msg("lesson.kept")
                     .fact("kept", cleanup.kept)
@@ -246,10 +246,16 @@ fn demo_title(lesson: &Lesson, lang: crate::i18n::Lang, name: &str) -> String {
 
 /// The `redis-cli` command that reaches this server: host and port (or socket), database, user —
 /// never the password (`--askpass` asks for it).
-fn redis_cli_command(redis: &RedisHandle) -> String {
+/// On a cluster: the node that holds the run's keys (`--scan` sees one node's keys only), with `-c`
+/// to follow redirections.
+fn redis_cli_command(redis: &RedisHandle, namespace: &Namespace) -> String {
     let info = redis.client().get_connection_info();
     let mut cli = match info.addr() {
         redis::ConnectionAddr::Unix(path) => format!("redis-cli -s {}", path.display()),
+        redis::ConnectionAddr::Tcp(host, port) if redis.is_cluster() => {
+            let (host, port) = redis.node_address(namespace).unwrap_or((host.clone(), *port));
+            format!("redis-cli -c -h {host} -p {port}")
+        }
         redis::ConnectionAddr::Tcp(host, port) => format!("redis-cli -h {host} -p {port}"),
         other => format!("redis-cli # {other}"),
     };
@@ -295,6 +301,9 @@ fn server_banner(
                 .fact("prefix", namespace.prefix()),
         );
         p.wrapped_dim(&line, "", "  ")?;
+        if redis.is_cluster() {
+            p.wrapped_dim(&lang.word("lesson.cluster"), "", "  ")?;
+        }
         if shared_default {
             p.wrapped_dim(&lang.word("lesson.shared-default"), "", "  ")?;
         }

@@ -30,7 +30,7 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// A new traced connection (one per thread, as separate processes would have).
     pub fn connect(&self) -> Result<TracedConnection> {
-        self.redis.connect(&self.trace).context("connecting to Redis")
+        self.redis.connect_in(&self.trace, self.namespace).context("connecting to Redis")
     }
 
     /// A new traced connection to a private server a demo started for itself, with the same time

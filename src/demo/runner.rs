@@ -169,6 +169,12 @@ pub fn run_demos(
                 skipped.skipped = Some(settings.lang.word("demo.needs-redis-server"));
                 skipped
             }
+            // A demo that cannot run on a Redis Cluster says so: leave it out, run the rest.
+            Err(err) if matches!(err.downcast_ref::<UserError>(), Some(UserError::ClusterMode { .. })) => {
+                let mut skipped = DemoReport::new(name, title_of(lesson, name));
+                skipped.skipped = err.downcast_ref::<UserError>().map(|e| e.message(settings.lang));
+                skipped
+            }
             // Something the learner must fix (a --sql-url that does not answer, no redis-server for
             // a demo that needs its own): stop with that one line, after cleaning up.
             Err(err) if err.downcast_ref::<UserError>().is_some() => {
@@ -176,9 +182,10 @@ pub fn run_demos(
                 return Err(err);
             }
             // A server condition (paused, full, a missing permission, too old): one line, exit 2 —
-            // except a command this server does not know (an older Redis): that demo is left out.
+            // except a command this server does not know (an older Redis), or a demo that cannot run
+            // on a Redis Cluster: that demo is left out.
             Err(err) if let Some(condition) = condition::classify(&err, &server, &format!("demo {name}")) => {
-                if let UserError::UnknownCommand { .. } = condition {
+                if let UserError::UnknownCommand { .. } | UserError::ClusterMode { .. } = condition {
                     let mut skipped = DemoReport::new(name, title_of(lesson, name));
                     skipped.skipped = Some(condition.message(settings.lang));
                     skipped

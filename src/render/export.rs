@@ -214,6 +214,7 @@ mod tests {
                 private: false,
                 flavour: "Redis".into(),
                 redis_compatible: "7.0.15".into(),
+                cluster: false,
             },
             sqlite_version: "3.54.1".into(),
             quick: true,

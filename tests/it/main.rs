@@ -4,6 +4,7 @@
 
 mod authors;
 mod cli;
+mod cluster;
 mod lessons;
 mod networked_sql;
 mod practice;
