@@ -125,6 +125,12 @@ fn installed() -> &'static Words {
     INSTALLED.get_or_init(Words::embedded)
 }
 
+/// The template of the interface's message `id` in `lang` (English where it has none), for code that
+/// fills it with facts itself.
+pub fn template(lang: Lang, id: &str) -> Option<&'static str> {
+    installed().template(lang, id)
+}
+
 /// The interface's message `id`, to be filled with facts and said later (an error's words, say).
 pub fn msg(id: &str) -> Text {
     Text::msg(id)
