@@ -750,7 +750,7 @@ fn refused_before_writing(server: &Server, lesson: &str, needle: &str) {
 }
 
 /// A cluster node whose cluster serves no slot yet (cluster_state:fail): one line, nothing written.
-/// (A working cluster runs the lessons: tests/cluster.rs.)
+/// (A working cluster runs the lessons: tests/it/cluster.rs.)
 #[test]
 fn a_cluster_node_without_its_slots_is_refused_before_any_key_is_written() {
     let server = Server::start(&["--cluster-enabled", "yes", "--enable-debug-command", "yes"]);
