@@ -76,7 +76,7 @@ pub enum Warning {
     FloorMoved { low_us: f64, high_us: f64 },
     /// Two single round trips of O(1) commands disagreed by more than [`NOISE_FACTOR`].
     RoundTripsDisagree { fast: String, fast_us: f64, slow: String, slow_us: f64 },
-    /// A disk sync's typical cost was more than [`DISK_FACTOR`] times its cost in its quickest
+    /// A disk sync's typical cost was more than `DISK_FACTOR` (4) times its cost in its quickest
     /// rounds: another program was using the disk.
     DiskSyncsVaried { op: String, fast_us: f64, p50_us: f64 },
 }
