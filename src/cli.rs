@@ -258,7 +258,8 @@ pub enum Command {
     /// Run a lesson's self-check quiz on its own
     #[command(after_help = "Example: redis-learn quiz 2 --seed 7 --answers b,a,c,d,a,b,c --json")]
     Quiz(QuizArgs),
-    /// Practise a lesson hands-on: type Redis commands on a private server, each task checked on its state
+    /// Practise a lesson hands-on: type Redis commands, each task checked on the server's state (a private
+    /// server, or with --redis your own, every key confined to the run's namespace)
     Practice(PracticeArgs),
     /// Show the passage of the study notes a lesson teaches (all of them without a lesson)
     #[command(after_help = "Example: redis-learn notes 4 --lang zh")]

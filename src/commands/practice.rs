@@ -8,9 +8,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::Outcome;
 use crate::lesson::Catalogue;
-use crate::practice::{Reply, Session};
+use crate::practice::{Confinement, Reply, Session};
 use crate::render::Styles;
-use crate::server::PrivateServer;
+use crate::server::{self, Journal, Namespace, NamespaceGuard, RedisHandle};
 use crate::settings::{RedisChoice, Settings};
 
 pub fn run(
@@ -38,17 +38,18 @@ pub fn run(
         }
         return Ok(Outcome::Success);
     }
-    if let RedisChoice::Explicit(url) = &settings.redis {
-        bail!(
-            "{}",
-            settings.lang.tr(
-                &format!("practice runs on a private redis-server only (for now); leave out --redis/REDIS_URL ({url})"),
-                &format!("练习目前只在私有 redis-server 上运行；请去掉 --redis/REDIS_URL（{url}）"),
-            )
-        );
-    }
-    let server = PrivateServer::start()?;
-    let mut session = Session::start(lesson, settings.lang, &server.url()).context("practice setup")?;
+    // A private sandbox by default; with an explicit --redis, the learner's own server, with every
+    // key confined to this run's namespace (removed at the end, swept if a crash left it).
+    let (redis, confine) = match &settings.redis {
+        RedisChoice::Explicit(_) => {
+            let handle = server::connect(&settings.redis, settings.allow_remote)?;
+            (handle, Some(Namespace::new_run()))
+        }
+        _ => (server::connect(&RedisChoice::Private, false)?, None),
+    };
+    let mut keys = confine.as_ref().map(|ns| Keys::open(settings, &redis, ns)).transpose()?;
+    let mut session = Session::start(lesson, settings.lang, redis.client(), confine.map(Confinement::new))
+        .context("practice setup")?;
     let outcome = match &args.script {
         Some(path) => {
             let text = if path.as_os_str() == "-" {
@@ -58,20 +59,52 @@ pub fn run(
             } else {
                 std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
             };
-            script(settings, &mut session, &text, out)?
+            script(settings, &mut session, &text, out)
         }
-        None if settings.interactive && !settings.json => interactive(settings, &mut session, out)?,
-        None => bail!(
+        None if settings.interactive && !settings.json => interactive(settings, &mut session, out),
+        None => Err(anyhow::anyhow!(
             "{}",
             settings.lang.tr(
                 "practice needs a terminal, or a script: pass --script FILE (or - for stdin)",
                 "练习需要终端，或者脚本：传 --script FILE（或 - 表示标准输入）",
             )
-        ),
+        )),
     };
+    let left = match &mut keys {
+        Some(keys) => keys.clean()?,
+        None => 0,
+    };
+    outcome?;
+    let outcome = summary(settings, &session, left, out)?;
     record(settings, &session);
-    drop(server);
+    drop(redis); // stops a private server
     Ok(outcome)
+}
+
+/// The namespace of a practice run on a learner's own server, noted in the run journal before
+/// anything is written under it, and removed (then forgotten) at the end; on drop too.
+struct Keys {
+    guard: NamespaceGuard,
+    journal: Journal,
+}
+
+impl Keys {
+    fn open(settings: &Settings, redis: &RedisHandle, namespace: &Namespace) -> Result<Keys> {
+        let journal = Journal::new(settings.state_dir.as_deref());
+        let server = &redis.info().url;
+        let _ = journal.sweep(redis.client(), server);
+        journal.open_run(namespace, server).context("writing the run journal")?;
+        Ok(Keys { guard: NamespaceGuard::new(redis.client().clone(), namespace.clone()), journal })
+    }
+
+    /// Remove every key; the number left (0 unless the server stopped answering).
+    fn clean(&mut self) -> Result<usize> {
+        let cleanup = self.guard.clean()?;
+        if cleanup.left == 0 {
+            self.journal.close_run(self.guard.namespace()).context("updating the run journal")?;
+        }
+        Ok(cleanup.left)
+    }
 }
 
 /// Save tasks done and hints used.
@@ -90,7 +123,7 @@ fn record(settings: &Settings, session: &Session) {
 }
 
 /// Run a script: one command a line, `#` comments, `hint` and `skip` allowed.
-fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl Write) -> Result<Outcome> {
+fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl Write) -> Result<()> {
     let lang = settings.lang;
     let styles = Styles::new(settings.color);
     let text_mode = !settings.json;
@@ -129,10 +162,10 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
             }
         }
     }
-    summary(settings, session, out)
+    Ok(())
 }
 
-fn summary(settings: &Settings, session: &Session, out: &mut impl Write) -> Result<Outcome> {
+fn summary(settings: &Settings, session: &Session, keys_left: usize, out: &mut impl Write) -> Result<Outcome> {
     let lang = settings.lang;
     let passed = session.all_passed();
     if settings.json {
@@ -141,24 +174,48 @@ fn summary(settings: &Settings, session: &Session, out: &mut impl Write) -> Resu
             .tasks
             .iter()
             .zip(&session.states)
-            .map(|(t, s)| {
-                serde_json::json!({
+            .enumerate()
+            .map(|(i, (t, s))| {
+                let mut task = serde_json::json!({
                     "id": t.id, "title": t.text(lang).title, "passed": s.passed, "hints_used": s.hints_used,
-                })
+                });
+                if !session.available(i) {
+                    task["available"] = false.into();
+                }
+                task
             })
             .collect();
-        let doc = serde_json::json!({ "lesson": session.lesson.number, "tasks": tasks, "passed": passed });
+        let mut doc = serde_json::json!({ "lesson": session.lesson.number, "tasks": tasks, "passed": passed });
+        if let Some(ns) = session.namespace() {
+            doc["namespace"] = ns.prefix().into();
+            doc["keys_left"] = keys_left.into();
+        }
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         let styles = Styles::new(settings.color);
         writeln!(out)?;
-        for (t, s) in session.lesson.tasks.iter().zip(&session.states) {
+        for (i, (t, s)) in session.lesson.tasks.iter().zip(&session.states).enumerate() {
+            if !session.available(i) {
+                let why = lang.tr(
+                    "needs the private server (CONFIG is refused on yours): leave out --redis",
+                    "需要私有服务器（你的服务器上不能用 CONFIG）：去掉 --redis",
+                );
+                writeln!(out, "– {} — {} ({why})", t.id, t.text(lang).title)?;
+                continue;
+            }
             let mark = if s.passed { styles.pass("✓") } else { styles.fail("✗") };
             writeln!(out, "{mark} {} — {}", t.id, t.text(lang).title)?;
         }
         let n = session.states.iter().filter(|s| s.passed).count();
-        let total = session.states.len();
+        let total = (0..session.states.len()).filter(|&i| session.available(i)).count();
         writeln!(out, "{}", lang.tr(&format!("{n}/{total} tasks passed"), &format!("通过 {n}/{total} 个任务")))?;
+        if let Some(ns) = session.namespace() {
+            let line = match lang {
+                crate::i18n::Lang::En => format!("Practice keys under {} removed, {keys_left} left.", ns.prefix()),
+                crate::i18n::Lang::Zh => format!("{} 下的练习键已删除，剩余 {keys_left} 个。", ns.prefix()),
+            };
+            writeln!(out, "{}", styles.dim(&line))?;
+        }
     }
     Ok(if passed { Outcome::Success } else { Outcome::Failed })
 }
@@ -202,24 +259,32 @@ const HELP_ZH: &str = "输入 Redis 命令；每条命令之后都会在服务�
   tasks     所有任务及其状态                    help      本说明
   quit      退出（进度会保存）";
 
-fn interactive(settings: &Settings, session: &mut Session, out: &mut impl Write) -> Result<Outcome> {
+fn interactive(settings: &Settings, session: &mut Session, out: &mut impl Write) -> Result<()> {
     use rustyline::error::ReadlineError;
     let lang = settings.lang;
     let styles = Styles::new(settings.color);
     let mut editor: rustyline::Editor<completion::Names, rustyline::history::DefaultHistory> =
         rustyline::Editor::new().context("line editor")?;
     editor.set_helper(Some(completion::Names));
-    writeln!(
-        out,
-        "{}",
-        lang.tr(
-            &format!(
-                "Practice, lesson {}: a private redis-server just for you (type anything, FLUSHALL included). `help` lists the commands.",
-                session.lesson.number
-            ),
-            &format!("第 {} 课练习：一个只属于你的私有 redis-server（随便输入，FLUSHALL 也行）。输入 `help` 查看命令。", session.lesson.number),
-        )
-    )?;
+    let n = session.lesson.number;
+    let banner = match (session.namespace(), lang) {
+        (None, crate::i18n::Lang::En) => format!(
+            "Practice, lesson {n}: a private redis-server just for you (type anything, FLUSHALL included). `help` lists the commands."
+        ),
+        (None, crate::i18n::Lang::Zh) => {
+            format!("第 {n} 课练习：一个只属于你的私有 redis-server（随便输入，FLUSHALL 也行）。输入 `help` 查看命令。")
+        }
+        (Some(ns), crate::i18n::Lang::En) => format!(
+            "Practice, lesson {n}, on your server: the keys you name are kept apart under {} (you see them without it) and removed at the end; commands that act on the whole server are refused. `help` lists the commands.",
+            ns.prefix()
+        ),
+        (Some(ns), crate::i18n::Lang::Zh) => format!(
+            "第 {n} 课练习，在你的服务器上：你用到的键单独存放在 {} 下（显示时不带这个前缀），结束时删除；作用于整个服务器的命令会被拒绝。输入 `help` 查看命令。",
+            ns.prefix()
+        ),
+    };
+    let mut printer = crate::render::text::Printer::new(&mut *out, Styles::new(settings.color), lang, settings.width);
+    printer.prose(&banner)?;
     show_task(session, settings, &styles, out)?;
     loop {
         out.flush()?;
@@ -303,7 +368,7 @@ fn interactive(settings: &Settings, session: &mut Session, out: &mut impl Write)
             }
         }
     }
-    summary(settings, session, out)
+    Ok(())
 }
 
 mod completion {
