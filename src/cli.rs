@@ -407,7 +407,8 @@ pub struct PracticeArgs {
     /// Lesson number or slug
     pub lesson: String,
 
-    /// Run commands from FILE (- for stdin), one a line (`#` comments, `hint` and `skip` allowed),
+    /// Run commands from FILE (- for stdin), one a line (`#` comments; `hint`, `skip`, `reset` and
+    /// `predict REPLY` allowed),
     /// checking every task after each; exit 0 when all passed, 1 when not
     #[arg(long, value_name = "FILE", conflicts_with = "solution")]
     pub script: Option<PathBuf>,

@@ -100,6 +100,32 @@ fn plausible_wrong_answers_fail_their_task() {
 }
 
 #[test]
+fn predict_then_run_passes_on_the_right_prediction_only() {
+    // Lesson 2's plain SET has no expiry: TTL replies -1, however the learner writes it.
+    for right in ["predict -1", "predict (integer) -1", "PREDICT   -1"] {
+        let (_, doc) = run_script(2, right);
+        let t = task(&doc, "predict-ttl-of-plain-set");
+        assert_eq!(t["passed"], true, "{right}: {doc:#}");
+        assert_eq!(t["wrong_predictions"], 0);
+    }
+    // A wrong prediction fails, even when the command is run afterwards; it is counted.
+    let (code, doc) = run_script(2, "predict 2592000\nTTL token:eth:0xc0de\n");
+    assert_eq!(code, 1);
+    let t = task(&doc, "predict-ttl-of-plain-set");
+    assert_eq!((t["passed"].clone(), t["wrong_predictions"].clone()), (false.into(), 1.into()));
+    // `reset` sets the current task up again; then a right prediction passes.
+    let (_, doc) = run_script(2, "skip\nskip\nskip\npredict OK\nreset\npredict -1\n");
+    let t = task(&doc, "predict-ttl-of-plain-set");
+    assert_eq!((t["passed"].clone(), t["wrong_predictions"].clone()), (true.into(), 1.into()));
+    // Lesson 4: the second SET NX replies nil, and the holder keeps its lock.
+    let (_, doc) = run_script(4, "predict OK\n");
+    assert_eq!(task(&doc, "predict-second-taker")["passed"], false);
+    let out = Test::new().args(["practice", "4", "--script", "-"]).stdin("predict nil\n").run().code(1);
+    out.stdout_contains("> predict nil\n> SET lock:job:settle tok-a1 NX PX 30000\n(nil)\n✓ as you predicted\n")
+        .stdout_contains("✓ task passed: Predict: a second node asks for a lock that is taken");
+}
+
+#[test]
 fn hints_are_counted_and_skip_moves_on() {
     let (code, doc) = run_script(1, "hint\nhint\nSET session:42 abc EX 60\nskip\nhint\n");
     assert_eq!(code, 1);

@@ -107,6 +107,41 @@ impl Keys {
     }
 }
 
+/// `predict REPLY` (any case) → `REPLY`.
+fn prediction_of(line: &str) -> Option<&str> {
+    let (word, rest) = line.trim().split_once(char::is_whitespace)?;
+    word.eq_ignore_ascii_case("predict").then(|| rest.trim())
+}
+
+/// The command a prediction ran, its reply, and the verdict.
+fn show_prediction(
+    lang: crate::i18n::Lang,
+    styles: &Styles,
+    done: Option<&crate::practice::Prediction>,
+    out: &mut impl Write,
+) -> Result<()> {
+    let Some(done) = done else {
+        writeln!(out, "{}", lang.tr("No task asks for a prediction now.", "现在没有需要预测的任务。"))?;
+        return Ok(());
+    };
+    writeln!(out, "> {}", done.command)?;
+    let (Reply::Server(r) | Reply::Refused(r)) = &done.reply;
+    writeln!(out, "{r}")?;
+    if done.right {
+        writeln!(out, "{}", styles.pass(lang.tr("✓ as you predicted", "✓ 和你预测的一样")))?;
+    } else {
+        writeln!(
+            out,
+            "{}",
+            styles.fail(lang.tr(
+                "✗ not what you predicted: `reset` sets the task up again to predict once more",
+                "✗ 和你预测的不一样：`reset` 重新准备这个任务，可以再预测一次",
+            ))
+        )?;
+    }
+    Ok(())
+}
+
 /// Save tasks done and hints used.
 fn record(settings: &Settings, session: &Session) {
     let mut progress = super::load_progress(settings);
@@ -122,7 +157,7 @@ fn record(settings: &Settings, session: &Session) {
     super::save_progress(&mut progress);
 }
 
-/// Run a script: one command a line, `#` comments, `hint` and `skip` allowed.
+/// Run a script: one command a line, `#` comments, `hint`, `skip`, `reset` and `predict REPLY` allowed.
 fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl Write) -> Result<()> {
     let lang = settings.lang;
     let styles = Styles::new(settings.color);
@@ -145,7 +180,25 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
                 session.skip();
                 continue;
             }
+            "reset" => {
+                session.reset().context("practice reset")?;
+                continue;
+            }
             _ => {}
+        }
+        if let Some(prediction) = prediction_of(line) {
+            let done = session.predict(prediction).context("practice")?;
+            if text_mode {
+                writeln!(out, "> {line}")?;
+                show_prediction(lang, &styles, done.as_ref(), out)?;
+            }
+            for i in session.check().context("practice check")? {
+                if text_mode {
+                    let title = &session.task(i).text(lang).title;
+                    writeln!(out, "{} {title}", styles.pass(lang.tr("✓ task passed:", "✓ 任务通过：")))?;
+                }
+            }
+            continue;
         }
         let reply = session.execute(line).context("practice")?;
         if text_mode {
@@ -181,6 +234,9 @@ fn summary(settings: &Settings, session: &Session, keys_left: usize, out: &mut i
                 });
                 if !session.available(i) {
                     task["available"] = false.into();
+                }
+                if t.predict.is_some() {
+                    task["wrong_predictions"] = s.wrong_predictions.into();
                 }
                 task
             })
@@ -230,6 +286,17 @@ fn show_task(session: &Session, settings: &Settings, styles: &Styles, out: &mut 
             let mut printer =
                 crate::render::text::Printer::new(&mut *out, Styles::new(settings.color), lang, settings.width);
             printer.prose(&text.goal)?;
+            if let Some(command) = &session.task(i).predict {
+                let line = match lang {
+                    crate::i18n::Lang::En => format!(
+                        "Predict, then run: what will `{command}` reply? Type `predict` and the reply you expect (e.g. `predict (integer) 1`); then it runs."
+                    ),
+                    crate::i18n::Lang::Zh => format!(
+                        "先预测，再运行：`{command}` 会回复什么？输入 `predict` 加上你预期的回复（例如 `predict (integer) 1`），然后它才运行。"
+                    ),
+                };
+                printer.prose(&line)?;
+            }
         }
         None if session.all_passed() => writeln!(
             out,
@@ -252,11 +319,13 @@ const HELP_EN: &str = "Type Redis commands; each task is checked on the server a
   hint      the next hint for this task        solution  the reference commands (asks first)
   skip      leave this task for later          reset     delete this task's keys and set it up again
   tasks     every task and where it stands      help      this text
+  predict R for a \"predict, then run\" task: R is the reply you expect; then the command runs
   quit      leave (progress is saved)";
 const HELP_ZH: &str = "输入 Redis 命令；每条命令之后都会在服务器上检查任务。
   hint      本任务的下一条提示                  solution  参考命令（先确认）
   skip      先跳过这个任务                      reset     删除本任务的键并重新准备
   tasks     所有任务及其状态                    help      本说明
+  predict R 用于“先预测再运行”的任务：R 是你预期的回复；然后命令才运行
   quit      退出（进度会保存）";
 
 fn interactive(settings: &Settings, session: &mut Session, out: &mut impl Write) -> Result<()> {
@@ -299,6 +368,23 @@ fn interactive(settings: &Settings, session: &mut Session, out: &mut impl Write)
             continue;
         }
         let _ = editor.add_history_entry(trimmed);
+        if let Some(prediction) = prediction_of(trimmed) {
+            let done = session.predict(prediction).context("practice")?;
+            show_prediction(lang, &styles, done.as_ref(), out)?;
+            let newly = session.check().context("practice check")?;
+            for &i in &newly {
+                writeln!(
+                    out,
+                    "{} {}",
+                    styles.pass(lang.tr("✓ task passed:", "✓ 任务通过：")),
+                    session.task(i).text(lang).title
+                )?;
+            }
+            if !newly.is_empty() {
+                show_task(session, settings, &styles, out)?;
+            }
+            continue;
+        }
         match trimmed.to_ascii_lowercase().as_str() {
             "quit" | "exit" => break,
             "help" => writeln!(out, "{}", lang.tr(HELP_EN, HELP_ZH))?,
@@ -463,6 +549,7 @@ mod completion {
         "skip",
         "reset",
         "tasks",
+        "predict",
         "help",
         "quit",
     ];

@@ -29,6 +29,26 @@ pub struct TaskState {
     pub passed: bool,
     pub skipped: bool,
     pub hints_used: usize,
+    /// A "predict, then run" task: the learner predicted its reply right.
+    pub predicted: bool,
+    pub wrong_predictions: usize,
+}
+
+/// A command's outcome before it is printed.
+enum Sent {
+    Value(redis::Value),
+    Error(redis::RedisError),
+    Refused(Reply),
+}
+
+/// What a `predict` line did: the task, the command run, its reply and whether the prediction
+/// matched.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    pub task: usize,
+    pub command: String,
+    pub reply: Reply,
+    pub right: bool,
 }
 
 /// What a typed line produced.
@@ -170,22 +190,30 @@ impl<'a> Session<'a> {
 
     /// Send one typed line. `Ok(None)` for a blank line; `Err` only when the connection failed.
     pub fn execute(&mut self, line: &str) -> redis::RedisResult<Option<Reply>> {
+        Ok(self.send(line)?.map(|sent| match sent {
+            Sent::Value(value) => Reply::Server(reply::format(&value)),
+            Sent::Error(e) => Reply::Server(reply::format_error(&e)),
+            Sent::Refused(reply) => reply,
+        }))
+    }
+
+    fn send(&mut self, line: &str) -> redis::RedisResult<Option<Sent>> {
         let args = match reply::split(line) {
             Ok(args) if args.is_empty() => return Ok(None),
             Ok(args) => args,
-            Err(e) => return Ok(Some(Reply::Refused(format!("(error) {e}")))),
+            Err(e) => return Ok(Some(Sent::Refused(Reply::Refused(format!("(error) {e}"))))),
         };
         let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
         if NOT_HERE.contains(&name.to_ascii_lowercase().as_str()) {
             let en =
                 format!("{name} is not available in this prompt (it would hold the connection or stop the server)");
             let zh = format!("此提示符中不能使用 {name}（它会占住连接或停掉服务器）");
-            return Ok(Some(Reply::Refused(self.lang.tr(&en, &zh).to_string())));
+            return Ok(Some(Sent::Refused(Reply::Refused(self.lang.tr(&en, &zh).to_string()))));
         }
         let args = match &mut self.confine {
             Some(confine) => match confine.rewrite(&args, &mut self.probe, true)? {
                 Ok(args) => args,
-                Err(refusal) => return Ok(Some(Reply::refused(&refusal, self.lang))),
+                Err(refusal) => return Ok(Some(Sent::Refused(Reply::refused(&refusal, self.lang)))),
             },
             None => args,
         };
@@ -194,16 +222,46 @@ impl<'a> Session<'a> {
             cmd.arg(a.as_slice());
         }
         match cmd.query::<redis::Value>(&mut self.con) {
-            Ok(value) => {
-                let value = match &self.confine {
-                    Some(confine) => confine.unprefix(value),
-                    None => value,
-                };
-                Ok(Some(Reply::Server(reply::format(&value))))
-            }
+            Ok(value) => Ok(Some(Sent::Value(match &self.confine {
+                Some(confine) => confine.unprefix(value),
+                None => value,
+            }))),
             Err(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => Err(e),
-            Err(e) => Ok(Some(Reply::Server(reply::format_error(&e)))),
+            Err(e) => Ok(Some(Sent::Error(e))),
         }
+    }
+
+    /// The task a `predict` line is for: the current one if it predicts, else the first open one
+    /// that does.
+    pub fn predicting(&self) -> Option<usize> {
+        let open = |i: usize| self.available(i) && !self.states[i].passed && self.lesson.tasks[i].predict.is_some();
+        self.current().filter(|&i| open(i)).or_else(|| (0..self.states.len()).find(|&i| open(i)))
+    }
+
+    /// "Predict, then run": run the predicting task's command and compare its reply with the
+    /// learner's `prediction`. `Ok(None)` when no task asks for a prediction.
+    pub fn predict(&mut self, prediction: &str) -> redis::RedisResult<Option<Prediction>> {
+        let Some(task) = self.predicting() else { return Ok(None) };
+        let command = self.lesson.tasks[task].predict.clone().unwrap_or_default();
+        let (reply, right) = match self.send(&command)? {
+            Some(Sent::Value(value)) => (Reply::Server(reply::format(&value)), reply::predicted(prediction, &value)),
+            Some(Sent::Error(e)) => {
+                let code = e.code().unwrap_or("ERR").to_string();
+                let right = reply::split(prediction).is_ok_and(|words| {
+                    words.iter().any(|w| w.eq_ignore_ascii_case(b"(error)") || w.eq_ignore_ascii_case(code.as_bytes()))
+                });
+                (Reply::Server(reply::format_error(&e)), right)
+            }
+            Some(Sent::Refused(reply)) => (reply, false),
+            None => (Reply::Refused(String::new()), false),
+        };
+        let state = &mut self.states[task];
+        if right {
+            state.predicted = true;
+        } else {
+            state.wrong_predictions += 1;
+        }
+        Ok(Some(Prediction { task, command, reply, right }))
     }
 
     /// Check every task not yet passed; returns those that pass now (a pass is kept).
@@ -217,9 +275,9 @@ impl<'a> Session<'a> {
             {
                 continue;
             }
-            let mut all = true;
+            let mut all = self.lesson.tasks[i].predict.is_none() || self.states[i].predicted;
             for check in &self.lesson.tasks[i].checks {
-                if !check.holds(&mut self.probe, &key)? {
+                if !all || !check.holds(&mut self.probe, &key)? {
                     all = false;
                     break;
                 }
@@ -260,6 +318,7 @@ impl<'a> Session<'a> {
             redis::cmd("DEL").arg(&keys).query::<i64>(&mut self.probe)?;
         }
         self.setup(i)?;
+        self.states[i].predicted = false;
         Ok(Some(i))
     }
 }
