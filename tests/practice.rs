@@ -305,3 +305,27 @@ fn on_a_learners_server_what_cannot_be_confined_is_refused_in_one_line_each() {
     assert_eq!(server.fingerprint(), before);
     assert_eq!(server.our_keys(), 0);
 }
+
+#[test]
+fn next_points_at_practice_left_once_every_lesson_is_done() {
+    let state = tempfile::tempdir().unwrap();
+    let catalogue = Catalogue::embedded().unwrap();
+    let mut lessons = serde_json::Map::new();
+    for lesson in catalogue.lessons() {
+        let q = lesson.quiz.len();
+        let mut entry = serde_json::json!({ "completed": true, "best_quiz": { "score": q, "total": q } });
+        if lesson.number == 1 {
+            // Lesson 1's practice is done; lesson 2's is the first left.
+            let tasks: serde_json::Map<String, Value> = lesson.tasks.iter().map(|t| (t.id.clone(), 0.into())).collect();
+            entry["practice"] = tasks.into();
+        }
+        lessons.insert(lesson.number.to_string(), entry);
+    }
+    let file = serde_json::json!({ "format_version": 1, "lessons": lessons });
+    std::fs::write(state.path().join("progress.json"), file.to_string()).unwrap();
+    let dir = state.path().to_str().unwrap();
+    let tasks = catalogue.find("2").unwrap().tasks.len();
+    Test::new().args(["next", "--state-dir", dir]).run().success().stdout_contains(&format!(
+        "Every lesson is completed; lesson 2's practice has 0 of {tasks} tasks passed: redis-learn practice 2"
+    ));
+}

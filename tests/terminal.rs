@@ -148,7 +148,11 @@ fn digits_and_letters_select_the_quiz_options() {
         let key = if i % 2 == 0 { (q.correct + 1).to_string() } else { letter(q.correct) };
         pane.keys(&[&key, "Enter"]);
     }
+    // The quiz then offers the lesson's practice; q declines and says how to start it later.
+    pane.wait_for("Enter: practise lesson 1 hands-on");
+    pane.keys(&["q"]);
     let text = pane.wait_for("EXIT=");
+    assert!(text.contains("Practise hands-on: redis-learn practice 1"), "{text}");
     assert!(text.contains(&format!("Score: {total} of {total}")), "{text}");
     assert!(!text.contains('✘'), "{text}");
     assert!(text.contains("EXIT=0"), "{text}");
@@ -192,6 +196,8 @@ fn ctrl_c_in_the_quiz_exits_130_shows_the_cursor_and_keeps_the_answers() {
         wait_for_question(&pane, i, total);
         pane.keys(&[&(attempt.questions[i].correct + 1).to_string(), "Enter"]);
     }
+    pane.wait_for("Enter: practise lesson 1 hands-on");
+    pane.keys(&["q"]);
     let text = pane.wait_for("EXIT=");
     assert!(text.contains(&format!("Score: {total} of {total}")), "{text}");
     assert!(!text.contains("1/7 "), "the answered questions were asked again:\n{text}");
@@ -229,6 +235,8 @@ fn a_failed_quiz_fails_the_lesson_and_list_does_not_say_done() {
             .unwrap_or_else(|| panic!("the right option {right:?} is not on the screen:\n{shown}"));
         pane.keys(&[&((k + 1) % 4 + 1).to_string(), "Enter"]);
     }
+    pane.wait_for("Enter: practise lesson 1 hands-on");
+    pane.keys(&["q"]);
     let text = pane.wait_for("EXIT=");
     assert!(text.contains(&format!("Score: 0 of {total}")), "{text}");
     assert!(text.contains("EXIT=1"), "a failed quiz must fail the lesson:\n{text}");
@@ -327,4 +335,46 @@ fn ends_in_number(text: &str) -> bool {
         Some('.' | ',' | '–' | '-') => chars.next().is_some_and(|c| c.is_ascii_digit() || c == '×'),
         _ => false,
     }
+}
+
+/// After a quiz, Enter opens the lesson's practice prompt; what is typed there is kept in the
+/// state directory, and the next session's Up key brings it back.
+#[test]
+#[ignore = "needs tmux (Debian: apt install tmux); .ci/run installs it and runs the ignored tests"]
+fn the_quiz_offers_practice_and_the_prompt_keeps_its_history() {
+    let attempt = Attempt::new(Catalogue::embedded().unwrap().find("1").unwrap(), Lang::En, 5);
+    let total = attempt.questions.len();
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state_env(state.path());
+    let dead = support::dead_url();
+    let env = [("REDIS_LEARN_STATE_DIR", state_dir.as_str()), ("REDIS_LEARN_DEFAULT_URL", dead.as_str())];
+    let pane = Pane::start(120, 40, &env, &["quiz", "1", "--seed", "5"]);
+    for (i, q) in attempt.questions.iter().enumerate() {
+        wait_for_question(&pane, i, total);
+        pane.keys(&[&(q.correct + 1).to_string(), "Enter"]);
+    }
+    pane.wait_for("Enter: practise lesson 1 hands-on (3 tasks)");
+    pane.keys(&["Enter"]);
+    pane.wait_for("redis>");
+    pane.tmux(&["send-keys", "-t", &pane.session, "-l", "SET session:42 abc EX 60"]);
+    pane.keys(&["Enter"]);
+    pane.wait_for("✓ task passed: A session that expires by itself");
+    pane.tmux(&["send-keys", "-t", &pane.session, "-l", "quit"]);
+    pane.keys(&["Enter"]);
+    let text = pane.wait_for("EXIT=");
+    assert!(text.contains("1/3 tasks passed"), "{text}");
+    assert!(text.contains("EXIT=0"), "the quiz passed; its exit code is the quiz's:\n{text}");
+    let history = std::fs::read_to_string(state.path().join("practice-history.txt")).unwrap();
+    assert!(history.contains("SET session:42 abc EX 60"), "{history}");
+    drop(pane);
+
+    let pane = Pane::start(120, 40, &env, &["practice", "1"]);
+    pane.wait_for("redis>");
+    pane.keys(&["Up", "Up"]);
+    let screen = pane.wait_for("redis> SET session:42 abc EX 60");
+    assert!(screen.contains("redis> SET session:42 abc EX 60"), "{screen}");
+    pane.keys(&["C-u"]);
+    pane.tmux(&["send-keys", "-t", &pane.session, "-l", "quit"]);
+    pane.keys(&["Enter"]);
+    pane.wait_for("EXIT=");
 }

@@ -1,5 +1,6 @@
 //! `redis-learn next` (or `continue`): open the first lesson not done yet (its claims held and its
-//! quiz passed).
+//! quiz passed); once every lesson is done, the first lesson whose practice tasks are not all passed
+//! (at a terminal, its prompt; otherwise the command that opens it).
 
 use std::io::Write;
 
@@ -14,9 +15,28 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, interrupt: &Interrupt, ou
     let progress = super::load_progress(settings);
     let next =
         catalogue.lessons().iter().find(|l| !progress.lesson(l.number).is_some_and(|p| p.done(!l.quiz.is_empty())));
-    match next {
-        Some(lesson) => super::lesson::run(settings, &lesson.number.to_string(), catalogue, interrupt, out),
-        None => {
+    let practice_left = catalogue.lessons().iter().find(|l| super::list::practised(&progress, l) < l.tasks.len());
+    match (next, practice_left) {
+        (Some(lesson), _) => super::lesson::run(settings, &lesson.number.to_string(), catalogue, interrupt, out),
+        (None, Some(lesson)) => {
+            let (n, passed, total) = (lesson.number, super::list::practised(&progress, lesson), lesson.tasks.len());
+            let line = match settings.lang {
+                crate::i18n::Lang::En => format!(
+                    "Every lesson is completed; lesson {n}'s practice has {passed} of {total} tasks passed: redis-learn practice {n}{}",
+                    settings.repeat_flags()
+                ),
+                crate::i18n::Lang::Zh => format!(
+                    "所有课程都已完成；第 {n} 课的练习通过了 {passed}/{total} 个任务：redis-learn practice {n}{}",
+                    settings.repeat_flags()
+                ),
+            };
+            writeln!(out, "{line}")?;
+            if settings.interactive && !settings.json {
+                return super::practice::practise(settings, lesson, None, out);
+            }
+            Ok(Outcome::Success)
+        }
+        (None, None) => {
             writeln!(
                 out,
                 "{}",

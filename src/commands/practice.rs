@@ -3,11 +3,13 @@
 //! completion; without one, `--script FILE|-`; `--solution` prints the reference commands.
 
 use std::io::{Read, Write};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
 use crate::Outcome;
-use crate::lesson::Catalogue;
+use crate::lesson::{Catalogue, Lesson};
+use crate::pause::Choice;
 use crate::practice::{Confinement, Reply, Session};
 use crate::render::Styles;
 use crate::server::{self, Journal, Namespace, NamespaceGuard, RedisHandle};
@@ -38,6 +40,45 @@ pub fn run(
         }
         return Ok(Outcome::Success);
     }
+    practise(settings, lesson, args.script.as_deref(), out)
+}
+
+/// Offer the lesson's practice after its quiz, at a terminal (Enter: practise · q: not now), or
+/// say how to start it. Nothing when the lesson has no tasks.
+pub fn offer(settings: &Settings, lesson: &Lesson, out: &mut impl Write) -> Result<()> {
+    if lesson.tasks.is_empty() || settings.json {
+        return Ok(());
+    }
+    let lang = settings.lang;
+    let styles = Styles::new(settings.color);
+    let n = lesson.number;
+    if settings.interactive && settings.pause {
+        writeln!(out)?;
+        let prompt = match lang {
+            crate::i18n::Lang::En => {
+                format!("Enter: practise lesson {n} hands-on ({} tasks) · q: not now", lesson.tasks.len())
+            }
+            crate::i18n::Lang::Zh => format!("Enter：动手练习第 {n} 课（{} 个任务）· q：以后再练", lesson.tasks.len()),
+        };
+        match crate::pause::wait(&prompt, styles, out)? {
+            Choice::Go => {
+                practise(settings, lesson, None, out)?;
+                return Ok(());
+            }
+            Choice::Stop => {}
+            Choice::Interrupt => return Err(crate::error::UserError::Interrupted.into()),
+        }
+    }
+    let line = match lang {
+        crate::i18n::Lang::En => format!("Practise hands-on: redis-learn practice {n}{}", settings.repeat_flags()),
+        crate::i18n::Lang::Zh => format!("动手练习：redis-learn practice {n}{}", settings.repeat_flags()),
+    };
+    writeln!(out, "{}", styles.dim(&line))?;
+    Ok(())
+}
+
+/// Practise `lesson`: from a script (`from`: a path, `-` for stdin), else at the prompt.
+pub fn practise(settings: &Settings, lesson: &Lesson, from: Option<&Path>, out: &mut impl Write) -> Result<Outcome> {
     // A private sandbox by default; with an explicit --redis, the learner's own server, with every
     // key confined to this run's namespace (removed at the end, swept if a crash left it).
     let (redis, confine) = match &settings.redis {
@@ -50,7 +91,7 @@ pub fn run(
     let mut keys = confine.as_ref().map(|ns| Keys::open(settings, &redis, ns)).transpose()?;
     let mut session = Session::start(lesson, settings.lang, redis.client(), confine.map(Confinement::new))
         .context("practice setup")?;
-    let outcome = match &args.script {
+    let outcome = match from {
         Some(path) => {
             let text = if path.as_os_str() == "-" {
                 let mut text = String::new();
@@ -329,12 +370,39 @@ const HELP_ZH: &str = "输入 Redis 命令；每条命令之后都会在服务�
   quit      退出（进度会保存）";
 
 fn interactive(settings: &Settings, session: &mut Session, out: &mut impl Write) -> Result<()> {
+    let config = rustyline::Config::builder().max_history_size(HISTORY_SIZE)?.auto_add_history(false).build();
+    let mut editor: rustyline::Editor<completion::Names, rustyline::history::DefaultHistory> =
+        rustyline::Editor::with_config(config).context("line editor")?;
+    editor.set_helper(Some(completion::Names));
+    // The commands typed in earlier sessions (Up, Ctrl-R), kept in the state directory.
+    let history = settings.state_dir.as_ref().map(|dir| dir.join(HISTORY_FILE));
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    let result = prompt_loop(settings, session, &mut editor, out);
+    if let Some(path) = &history
+        && std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).is_ok()
+        && let Err(e) = editor.save_history(path)
+    {
+        eprintln!("warning: could not save the practice history to {}: {e}", path.display());
+    }
+    result
+}
+
+/// The practice prompt's history, in the state directory.
+pub const HISTORY_FILE: &str = "practice-history.txt";
+/// Lines kept in it.
+const HISTORY_SIZE: usize = 1000;
+
+fn prompt_loop(
+    settings: &Settings,
+    session: &mut Session,
+    editor: &mut rustyline::Editor<completion::Names, rustyline::history::DefaultHistory>,
+    out: &mut impl Write,
+) -> Result<()> {
     use rustyline::error::ReadlineError;
     let lang = settings.lang;
     let styles = Styles::new(settings.color);
-    let mut editor: rustyline::Editor<completion::Names, rustyline::history::DefaultHistory> =
-        rustyline::Editor::new().context("line editor")?;
-    editor.set_helper(Some(completion::Names));
     let n = session.lesson.number;
     let banner = match (session.namespace(), lang) {
         (None, crate::i18n::Lang::En) => format!(

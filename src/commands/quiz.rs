@@ -1,5 +1,5 @@
 //! `redis-learn quiz N`: the lesson's quiz at a terminal, or graded from `--answers` / stdin, or
-//! printed with `--print`.
+//! printed with `--print`. At a terminal, the quiz then offers the lesson's practice.
 //!
 //! Order of the options: `--answers`, stdin and `--print` use the lesson file's order unless
 //! `--seed` names a shuffle, so the same letters always get the same score; at a terminal the
@@ -150,7 +150,10 @@ pub fn interactive(settings: &Settings, lesson: &Lesson, seed: Option<u64>, out:
         super::save_progress(&mut progress);
     };
     let result = prompt::ask(&attempt, settings.lang, Styles::new(settings.color), &given, keep, out)?;
-    report(settings, &result, out)
+    let outcome = report(settings, &result, out)?;
+    // Then the hands-on part, when the lesson has tasks (its outcome is the practice's own).
+    super::practice::offer(settings, lesson, out)?;
+    Ok(outcome)
 }
 
 fn report(settings: &Settings, result: &QuizResult, out: &mut impl Write) -> Result<Outcome> {
