@@ -219,7 +219,8 @@ pub struct RunFlags {
     pub trace: TraceChoice,
 
     /// Keep the lesson's keys for MINUTES (with that TTL) instead of removing them, and print the
-    /// redis-cli command that reaches them; needs a server that outlives the run (--redis)
+    /// redis-cli command that reaches them; a private redis-server stays up that long, then stops
+    /// itself (the next lesson or `reset` stops it sooner)
     #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
     pub keep: Option<u32>,
 

@@ -18,6 +18,13 @@ pub fn run(settings: &Settings, args: &ResetArgs, catalogue: &Catalogue, out: &m
         None => None,
     };
     let lang = settings.lang;
+    // A private redis-server that `--keep` left running stops with a reset.
+    for port in crate::server::kept::stop_all(settings.state_dir.as_deref()) {
+        match lang {
+            Lang::En => writeln!(out, "Stopped the private redis-server kept on port {port}.")?,
+            Lang::Zh => writeln!(out, "已停止保留在端口 {port} 上的私有 redis-server。")?,
+        }
+    }
     let mut progress = super::load_progress(settings);
     // Nothing to forget: say so, and ask nothing.
     if !progress.has_progress(lesson) {
