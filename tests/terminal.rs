@@ -378,3 +378,91 @@ fn the_quiz_offers_practice_and_the_prompt_keeps_its_history() {
     pane.keys(&["Enter"]);
     pane.wait_for("EXIT=");
 }
+
+/// `redis-learn completions SHELL` written where the README says, in a scratch HOME.
+fn completion_script(shell: &str, file: &Path) {
+    let out = std::process::Command::new(BIN).args(["completions", shell]).output().unwrap();
+    assert!(out.status.success(), "completions {shell}: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, out.stdout).unwrap();
+}
+
+/// The bash script, sourced by bash, completes a subcommand and a subcommand's flag (bash is
+/// always there, so this one is not ignored).
+#[test]
+fn bash_completion_completes_subcommands_and_their_flags() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("redis-learn.bash");
+    completion_script("bash", &file);
+    let script = format!(
+        r#"source '{}'
+COMP_WORDS=(redis-learn pra); COMP_CWORD=1; COMP_LINE='redis-learn pra'; COMP_POINT=${{#COMP_LINE}}
+_redis__learn redis-learn pra redis-learn; echo "1:${{COMPREPLY[*]}}"
+COMP_WORDS=(redis-learn practice 1 --scr); COMP_CWORD=3; COMP_LINE='redis-learn practice 1 --scr'; COMP_POINT=${{#COMP_LINE}}
+_redis__learn redis-learn --scr 1; echo "2:${{COMPREPLY[*]}}""#,
+        file.display()
+    );
+    let out = std::process::Command::new("bash").args(["--norc", "--noprofile", "-c", &script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("1:practice\n"), "{text}");
+    assert!(text.contains("2:--script\n"), "{text}");
+}
+
+/// The fish script, loaded by fish, completes a subcommand and a subcommand's flag.
+#[test]
+#[ignore = "needs fish (Debian: apt install fish); .ci/run installs it and runs the ignored tests"]
+fn fish_completion_completes_subcommands_and_their_flags() {
+    assert!(which::which("fish").is_ok(), "fish is not on PATH (Debian: apt install fish)");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join(".config/fish/completions/redis-learn.fish");
+    completion_script("fish", &file);
+    let script = format!(
+        "source '{}'; complete -C 'redis-learn pra'; echo ---; complete -C 'redis-learn practice 1 --scr'",
+        file.display()
+    );
+    let out = std::process::Command::new("fish")
+        .args(["--no-config", "-c", &script])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let (subcommands, flags) = text.split_once("---").unwrap();
+    assert!(subcommands.lines().any(|l| l.starts_with("practice\t")), "{text}");
+    assert!(flags.lines().any(|l| l.starts_with("--script\t")), "{text}");
+}
+
+/// The zsh function, installed on fpath as the README says, completes at a real zsh prompt (tmux):
+/// Tab turns `redis-learn pra` into `redis-learn practice`, and `--scr` into `--script`.
+#[test]
+#[ignore = "needs zsh and tmux (Debian: apt install zsh tmux); .ci/run installs them and runs the ignored tests"]
+fn zsh_completion_completes_at_a_real_prompt() {
+    assert!(which::which("zsh").is_ok(), "zsh is not on PATH (Debian: apt install zsh)");
+    assert!(which::which("tmux").is_ok(), "tmux is not on PATH ({NEEDS_TMUX})");
+    let home = tempfile::tempdir().unwrap();
+    let zfunc = home.path().join(".zfunc");
+    completion_script("zsh", &zfunc.join("_redis-learn"));
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let session = format!("redis-learn-zsh-{}", std::process::id());
+    let command = format!(
+        "env -i HOME={home} TERM=xterm-256color PATH={bin}:{path} zsh -f",
+        home = home.path().display(),
+        bin = bin_dir.display(),
+        path = std::env::var("PATH").unwrap_or_default(),
+    );
+    let pane = Pane { session };
+    pane.tmux(&["new-session", "-d", "-s", &pane.session, "-x", "120", "-y", "40", &command]);
+    let type_text = |text: &str| {
+        pane.tmux(&["send-keys", "-t", &pane.session, "-l", text]);
+    };
+    type_text(&format!("fpath=({} $fpath); autoload -U compinit; compinit -u -D; PS1='zsh> '; clear", zfunc.display()));
+    pane.keys(&["Enter"]);
+    pane.wait_for("zsh> ");
+    type_text("redis-learn pra");
+    pane.keys(&["Tab"]);
+    pane.wait_for("zsh> redis-learn practice");
+    type_text("1 --scr");
+    pane.keys(&["Tab"]);
+    pane.wait_for("zsh> redis-learn practice 1 --script");
+}
