@@ -218,7 +218,7 @@ impl Confinement {
         }
         let keys = match getkeys(probe, args)? {
             Keys::Found(keys) => keys,
-            Keys::None if KEYLESS_OK.contains(&name.as_str()) || (name == "command" && sub != "") => {
+            Keys::None if KEYLESS_OK.contains(&name.as_str()) || (name == "command" && !sub.is_empty()) => {
                 return Ok(Ok(out));
             }
             Keys::None => return Ok(Err(Refusal::WholeServer(name.to_ascii_uppercase()))),
@@ -386,7 +386,9 @@ pub fn script_problem(body: &str) -> Option<String> {
         let rest = &body[from..];
         let call = ["call(", "pcall("].iter().find_map(|c| rest.strip_prefix('.')?.strip_prefix(c));
         if let Some(inner) = call {
-            let (args, _) = call_args(inner)?;
+            let Some((args, _)) = call_args(inner) else {
+                return Some("a redis.call is not closed".into());
+            };
             let Some(name) = args.first().and_then(|a| literal(a)).map(|n| n.to_ascii_lowercase()) else {
                 return Some("a redis.call names its command through a variable".into());
             };
