@@ -50,11 +50,11 @@ pub const WHOLE_SERVER: [&str; 28] = [
 ];
 
 /// Keyless commands that only read about the server or frame a transaction (lower case).
-const KEYLESS_OK: [&str; 11] =
+pub const KEYLESS_OK: [&str; 11] =
     ["ping", "echo", "time", "info", "dbsize", "multi", "exec", "discard", "unwatch", "lastsave", "lolwut"];
 
 /// Commands a script may call on a learner's server: their only key is their first argument.
-const SCRIPT_SINGLE_KEY: [&str; 62] = [
+pub const SCRIPT_SINGLE_KEY: [&str; 62] = [
     "get",
     "set",
     "setnx",
@@ -120,7 +120,7 @@ const SCRIPT_SINGLE_KEY: [&str; 62] = [
 ];
 
 /// Commands a script may call when every argument is a declared key.
-const SCRIPT_ALL_KEYS: [&str; 5] = ["del", "unlink", "exists", "touch", "mget"];
+pub const SCRIPT_ALL_KEYS: [&str; 5] = ["del", "unlink", "exists", "touch", "mget"];
 
 /// Why a typed command was not sent (the printer turns it into one line).
 #[derive(Debug, Clone, PartialEq, Eq)]
