@@ -1,5 +1,6 @@
-//! `redis-learn practice N`: type Redis commands on a private server; each task of the lesson is
-//! checked on the server's state after every command. At a terminal, a prompt with history and
+//! `redis-learn practice N`: type Redis commands on a private server (or, with `--redis`, on your own
+//! with every key confined to the run's namespace); each task of the lesson is checked on the server's
+//! state after every command. At a terminal, a prompt with history and
 //! completion; without one, `--script FILE|-`; `--solution` prints the reference commands.
 
 use std::io::{Read, Write};
