@@ -219,7 +219,8 @@ pub struct RunFlags {
     pub trace: TraceChoice,
 
     /// Keep the lesson's keys for MINUTES (with that TTL) instead of removing them, and print the
-    /// redis-cli command that reaches them; needs a server that outlives the run (--redis)
+    /// redis-cli command that reaches them; a private redis-server stays up that long, then stops
+    /// itself (the next lesson or `reset` stops it sooner)
     #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
     pub keep: Option<u32>,
 
@@ -258,7 +259,8 @@ pub enum Command {
     /// Run a lesson's self-check quiz on its own
     #[command(after_help = "Example: redis-learn quiz 2 --seed 7 --answers b,a,c,d,a,b,c --json")]
     Quiz(QuizArgs),
-    /// Practise a lesson hands-on: type Redis commands on a private server, each task checked on its state
+    /// Practise a lesson hands-on: type Redis commands, each task checked on the server's state (a private
+    /// server, or with --redis your own, every key confined to the run's namespace)
     Practice(PracticeArgs),
     /// Show the passage of the study notes a lesson teaches (all of them without a lesson)
     #[command(after_help = "Example: redis-learn notes 4 --lang zh")]
@@ -406,7 +408,8 @@ pub struct PracticeArgs {
     /// Lesson number or slug
     pub lesson: String,
 
-    /// Run commands from FILE (- for stdin), one a line (`#` comments, `hint` and `skip` allowed),
+    /// Run commands from FILE (- for stdin), one a line (`#` comments; `hint`, `skip`, `reset` and
+    /// `predict REPLY` allowed),
     /// checking every task after each; exit 0 when all passed, 1 when not
     #[arg(long, value_name = "FILE", conflicts_with = "solution")]
     pub script: Option<PathBuf>,

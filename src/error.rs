@@ -72,8 +72,6 @@ pub enum UserError {
 
     NeedsConfirmation,
 
-    KeepNeedsServer,
-
     BadAnswers { given: String, reason: String },
 
     BadLessonFile { path: String, reason: String },
@@ -147,7 +145,6 @@ impl UserError {
             }
             UserError::NoTerminal => words::msg("error.no-terminal"),
             UserError::NeedsConfirmation => words::msg("error.needs-confirmation"),
-            UserError::KeepNeedsServer => words::msg("error.keep-needs-server"),
             UserError::BadAnswers { given, reason } => {
                 words::msg("error.bad-answers").fact("given", given).fact("reason", reason)
             }

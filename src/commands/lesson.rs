@@ -26,16 +26,14 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<Outcome> {
     let lesson = catalogue.find(query)?;
+    // A private server an earlier `--keep` left running stops now (this run is the later one).
+    server::kept::stop_all(settings.state_dir.as_deref());
     // Decide on Redis before printing anything: a bad URL or a server that is down is one line.
     let redis = match server::connect(&settings.redis, settings.allow_remote) {
         Ok(handle) => Some(handle),
         Err(UserError::NoRedisAvailable) if !settings.json => None,
         Err(err) => return Err(err.into()),
     };
-    if settings.keep.is_some() && redis.as_ref().is_some_and(|r| r.private_server().is_some()) {
-        // Keeping a private server up past the run (detached, stopped by a timer) is not done yet.
-        return Err(UserError::KeepNeedsServer.into());
-    }
     let lang = settings.lang;
     let mut p = Printer::new(out, Styles::new(settings.color), lang, settings.width);
     let text = lesson.text(lang);
@@ -47,7 +45,7 @@ pub fn run(
         p.prose(&text.intro)?;
     }
 
-    let Some(redis) = redis else {
+    let Some(mut redis) = redis else {
         // No Redis anywhere: still teach the text and the quiz, then say how to get one.
         p.blank()?;
         p.wrapped(
@@ -144,6 +142,11 @@ pub fn run(
     }
     super::save_progress(&mut progress);
     let cleanup = run.cleanup;
+    // `--keep` on a private server: it stays up (detached) for as long as the keys do.
+    let kept_server = match settings.keep {
+        Some(ttl) => redis.keep_private(ttl, settings.state_dir.as_deref()).transpose()?,
+        None => None,
+    };
     if settings.json {
         let doc = LessonRun {
             lesson: LessonRef::of(lesson, lang),
@@ -225,6 +228,11 @@ pub fn run(
             p.wrapped(&line, "", "  ")?;
             p.line(&format!("  {cli} --scan --pattern '{}*'", namespace.prefix()))?;
             p.line(&format!("  {cli}"))?;
+            if let Some(kept) = &kept_server {
+                let line = lang
+                    .say(Text::msg("lesson.kept-server").fact("port", kept.port.to_string()).fact("minutes", minutes));
+                p.wrapped(&line, "", "  ")?;
+            }
         }
         if run.stopped_after.is_some() {
             drop(redis);

@@ -118,6 +118,6 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
 }
 
 /// How many of the lesson's practice tasks were passed at least once.
-fn practised(progress: &crate::progress::Progress, lesson: &crate::lesson::Lesson) -> usize {
+pub(crate) fn practised(progress: &crate::progress::Progress, lesson: &crate::lesson::Lesson) -> usize {
     progress.lesson(lesson.number).map_or(0, |p| lesson.tasks.iter().filter(|t| p.practice.contains_key(&t.id)).count())
 }

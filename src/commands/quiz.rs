@@ -1,5 +1,5 @@
 //! `redis-learn quiz N`: the lesson's quiz at a terminal, or graded from `--answers` / stdin, or
-//! printed with `--print`.
+//! printed with `--print`. At a terminal, the quiz then offers the lesson's practice.
 //!
 //! Order of the options: `--answers`, stdin and `--print` use the lesson file's order unless
 //! `--seed` names a shuffle, so the same letters always get the same score; at a terminal the
@@ -17,6 +17,7 @@ use crate::quiz::{Attempt, QuizResult, letter, parse_answers, prompt};
 use crate::render::json::{self, LessonRef, QuizSheet, SheetOption, SheetQuestion};
 use crate::render::{Styles, text::Printer};
 use crate::settings::Settings;
+use crate::text::Text;
 
 pub fn run(
     settings: &Settings,
@@ -76,38 +77,16 @@ fn print(settings: &Settings, lesson: &Lesson, attempt: &Attempt, out: &mut impl
     }
     let mut p = Printer::new(out, Styles::new(settings.color), lang, settings.width);
     let title = &lesson.text(lang).title;
-    let heading = match lang {
-        crate::i18n::Lang::En => format!("Quiz {} · {title}", lesson.number),
-        crate::i18n::Lang::Zh => format!("第 {} 课测验 · {title}", lesson.number),
-    };
+    let heading = lang.say(Text::msg("quiz.heading").fact("number", lesson.number).fact("title", title));
     p.rule(&heading)?;
     let example: Vec<String> = attempt.questions.iter().map(|_| "a".to_string()).collect();
-    let how = match (lang, attempt.seed) {
-        (crate::i18n::Lang::En, None) => format!(
-            "Options in the lesson file's order, as --answers grades them: redis-learn quiz {}{} --answers {}",
-            lesson.number,
-            settings.repeat_flags(),
-            example.join(",")
-        ),
-        (crate::i18n::Lang::En, Some(seed)) => format!(
-            "Options shuffled by --seed {seed}, as --answers grades them with the same seed: redis-learn quiz {}{} --seed {seed} --answers {}",
-            lesson.number,
-            settings.repeat_flags(),
-            example.join(",")
-        ),
-        (crate::i18n::Lang::Zh, None) => format!(
-            "选项按课程文件中的顺序排列，与 --answers 评分时一致：redis-learn quiz {}{} --answers {}",
-            lesson.number,
-            settings.repeat_flags(),
-            example.join(",")
-        ),
-        (crate::i18n::Lang::Zh, Some(seed)) => format!(
-            "选项按 --seed {seed} 打乱，与带同一 seed 的 --answers 评分时一致：redis-learn quiz {}{} --seed {seed} --answers {}",
-            lesson.number,
-            settings.repeat_flags(),
-            example.join(",")
-        ),
+    let how = match attempt.seed {
+        None => Text::msg("quiz.print-in-order"),
+        Some(seed) => Text::msg("quiz.print-shuffled").fact("seed", seed.to_string()),
     };
+    let how = lang.say(
+        how.fact("number", lesson.number).fact("flags", settings.repeat_flags()).fact("answers", example.join(",")),
+    );
     p.wrapped_dim(&how, "", "  ")?;
     for (i, q) in attempt.questions.iter().enumerate() {
         p.blank()?;
@@ -130,16 +109,9 @@ pub fn interactive(settings: &Settings, lesson: &Lesson, seed: Option<u64>, out:
         .filter(|p| p.answers.len() < lesson.quiz.len() && (seed.is_none() || seed == p.seed));
     let (attempt, given) = match partial {
         Some(partial) => {
-            let line = match settings.lang {
-                crate::i18n::Lang::En => format!(
-                    "Going on with the quiz you stopped: {} of {} answered.",
-                    partial.answers.len(),
-                    lesson.quiz.len()
-                ),
-                crate::i18n::Lang::Zh => {
-                    format!("继续上次停下的测验：已答 {} / {} 题。", partial.answers.len(), lesson.quiz.len())
-                }
-            };
+            let line = settings
+                .lang
+                .say(Text::msg("quiz.resume").fact("answered", partial.answers.len()).fact("total", lesson.quiz.len()));
             writeln!(out, "{}", Styles::new(settings.color).dim(&line))?;
             (Attempt::ordered(lesson, settings.lang, partial.seed), partial.answers)
         }
@@ -150,7 +122,10 @@ pub fn interactive(settings: &Settings, lesson: &Lesson, seed: Option<u64>, out:
         super::save_progress(&mut progress);
     };
     let result = prompt::ask(&attempt, settings.lang, Styles::new(settings.color), &given, keep, out)?;
-    report(settings, &result, out)
+    let outcome = report(settings, &result, out)?;
+    // Then the hands-on part, when the lesson has tasks (its outcome is the practice's own).
+    super::practice::offer(settings, lesson, out)?;
+    Ok(outcome)
 }
 
 fn report(settings: &Settings, result: &QuizResult, out: &mut impl Write) -> Result<Outcome> {
@@ -164,39 +139,32 @@ fn report(settings: &Settings, result: &QuizResult, out: &mut impl Write) -> Res
         let mut p = Printer::new(out, Styles::new(settings.color), lang, settings.width);
         p.blank()?;
         let verdict = if result.passed {
-            p.styles.pass(lang.tr("passed", "通过"))
+            p.styles.pass(&lang.word("quiz.passed"))
         } else {
-            p.styles.fail(lang.tr("not passed yet", "尚未通过"))
+            p.styles.fail(&lang.word("quiz.not-passed"))
         };
-        let score = match lang {
-            crate::i18n::Lang::En => format!(
-                "Score: {} of {} — {verdict} (pass mark {}%)",
-                result.score,
-                result.total,
-                crate::quiz::PASS_PERCENT
-            ),
-            crate::i18n::Lang::Zh => format!(
-                "得分：{} / {} —— {verdict}（及格线 {}%）",
-                result.score,
-                result.total,
-                crate::quiz::PASS_PERCENT
-            ),
-        };
+        let score = lang.say(
+            Text::msg("quiz.score")
+                .fact("score", result.score)
+                .fact("total", result.total)
+                .fact("verdict", verdict.to_string())
+                .fact("pass", crate::quiz::PASS_PERCENT.to_string()),
+        );
         p.wrapped(&score, "", "  ")?;
         if best && result.score > 0 {
-            p.wrapped_dim(
-                lang.tr("Your best score for this quiz so far.", "这是你在这个测验上的最好成绩。"),
-                "",
-                "  ",
-            )?;
+            p.wrapped_dim(&lang.word("quiz.best"), "", "  ")?;
         }
         let missed: Vec<_> = result.missed().collect();
         if !missed.is_empty() {
-            p.line(&p.styles.heading(lang.tr("To review:", "需要复习：")).to_string())?;
+            p.line(&p.styles.heading(&lang.word("quiz.review")).to_string())?;
             for q in missed {
                 let number = format!("  {}. ", q.number);
                 p.wrapped(&q.question, &number, &" ".repeat(number.len()))?;
-                let answer = format!("{} {}) {}", lang.tr("answer:", "答案："), q.correct, q.correct_text);
+                let answer = lang.say(
+                    Text::msg("quiz.answer")
+                        .fact("letter", q.correct.to_string())
+                        .fact("text", q.correct_text.as_str()),
+                );
                 p.wrapped(&answer, "     ", "       ")?;
                 p.wrapped_dim(&q.explanation, "     ", "     ")?;
             }

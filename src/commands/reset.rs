@@ -18,6 +18,10 @@ pub fn run(settings: &Settings, args: &ResetArgs, catalogue: &Catalogue, out: &m
         None => None,
     };
     let lang = settings.lang;
+    // A private redis-server that `--keep` left running stops with a reset.
+    for port in crate::server::kept::stop_all(settings.state_dir.as_deref()) {
+        writeln!(out, "{}", lang.say(Text::msg("reset.stopped-kept").fact("port", port.to_string())))?;
+    }
     let mut progress = super::load_progress(settings);
     // Nothing to forget: say so, and ask nothing.
     if !progress.has_progress(lesson) {

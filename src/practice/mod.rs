@@ -5,6 +5,7 @@
 //! `redis-cli`, and keeps which tasks passed and how many hints each used. The script runner and
 //! the interactive prompt (in `commands::practice`) drive it.
 
+pub mod confine;
 pub mod reply;
 pub mod task;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use redis::{Client, Connection};
 
+pub use confine::{Confinement, Refusal};
 pub use task::{Check, Task, TaskText};
 
 use crate::i18n::Lang;
@@ -27,6 +29,26 @@ pub struct TaskState {
     pub passed: bool,
     pub skipped: bool,
     pub hints_used: usize,
+    /// A "predict, then run" task: the learner predicted its reply right.
+    pub predicted: bool,
+    pub wrong_predictions: usize,
+}
+
+/// A command's outcome before it is printed.
+enum Sent {
+    Value(redis::Value),
+    Error(redis::RedisError),
+    Refused(Reply),
+}
+
+/// What a `predict` line did: the task, the command run, its reply and whether the prediction
+/// matched.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    pub task: usize,
+    pub command: String,
+    pub reply: Reply,
+    pub right: bool,
 }
 
 /// What a typed line produced.
@@ -38,31 +60,111 @@ pub enum Reply {
     Refused(String),
 }
 
+impl Reply {
+    /// The line for a command that confinement refused.
+    pub fn refused(refusal: &Refusal, lang: Lang) -> Reply {
+        let (en, zh) = match refusal {
+            Refusal::WholeServer(name) => (
+                format!("refused on your server: {name} acts on the whole server (or another database), not on this practice's keys; a private server (no --redis) allows it"),
+                format!("在你的服务器上拒绝执行：{name} 作用于整个服务器（或另一个数据库），而不是本次练习的键；私有服务器（不加 --redis）上可以用"),
+            ),
+            Refusal::Keys => (
+                "refused on your server: KEYS walks every key of the server; SCAN 0 MATCH pattern lists this practice's keys".to_string(),
+                "在你的服务器上拒绝执行：KEYS 会遍历服务器上的所有键；用 SCAN 0 MATCH pattern 列出本次练习的键".to_string(),
+            ),
+            Refusal::ScanNeedsMatch => (
+                "refused on your server: SCAN needs MATCH here (e.g. SCAN 0 MATCH *), so that it lists this practice's keys only".to_string(),
+                "在你的服务器上拒绝执行：这里的 SCAN 需要 MATCH（例如 SCAN 0 MATCH *），这样只列出本次练习的键".to_string(),
+            ),
+            Refusal::SortPattern => (
+                "refused on your server: SORT … BY/GET reads keys named by a pattern, which cannot be confined".to_string(),
+                "在你的服务器上拒绝执行：SORT … BY/GET 会按模式读取别的键，无法限制在练习范围内".to_string(),
+            ),
+            Refusal::ForeignKey(key) => (
+                format!("refused on your server: {key} is one of the server's own keys, outside this practice; practice keys live apart, so pick another name"),
+                format!("在你的服务器上拒绝执行：{key} 是服务器上原有的键，不属于本次练习；练习的键是分开存放的，请换一个名字"),
+            ),
+            Refusal::Unconfinable(why) => (
+                format!("refused on your server: the server cannot say which keys this command uses ({why})"),
+                format!("在你的服务器上拒绝执行：服务器无法说明这条命令用到哪些键（{why}）"),
+            ),
+            Refusal::Script(why) => (
+                format!("refused on your server: a script may touch only the keys it declares, and this one cannot be checked ({why}); pass keys as KEYS[n]"),
+                format!("在你的服务器上拒绝执行：脚本只能操作它声明的键，而这个脚本无法检查（{why}）；请通过 KEYS[n] 传入键"),
+            ),
+            Refusal::UnknownScript => (
+                "refused on your server: EVALSHA runs only scripts this practice checked (send it with EVAL or SCRIPT LOAD first)".to_string(),
+                "在你的服务器上拒绝执行：EVALSHA 只能运行本次练习检查过的脚本（先用 EVAL 或 SCRIPT LOAD 发送）".to_string(),
+            ),
+        };
+        Reply::Refused(lang.tr(&en, &zh).to_string())
+    }
+}
+
 /// One practice run of a lesson on one connection.
 pub struct Session<'a> {
     pub lesson: &'a Lesson,
     pub lang: Lang,
     pub states: Vec<TaskState>,
+    /// The learner's connection.
     con: Connection,
+    /// A second connection for checks and key look-ups (the learner's may be inside MULTI).
+    probe: Connection,
+    /// On a learner's own server: the namespace every key is moved into.
+    confine: Option<Confinement>,
 }
 
 impl<'a> Session<'a> {
-    /// Connect to `url` and run every task's setup, in order.
-    pub fn start(lesson: &'a Lesson, lang: Lang, url: &str) -> redis::RedisResult<Session<'a>> {
-        let client = Client::open(url)?;
-        let con = client.get_connection_with_timeout(Duration::from_secs(5))?;
-        con.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let mut session = Session { lesson, lang, states: vec![TaskState::default(); lesson.tasks.len()], con };
+    /// Connect and run every task's setup, in order. With `confine`, every key goes under its
+    /// namespace (a learner's own server); without, the server is a private sandbox.
+    pub fn start(
+        lesson: &'a Lesson,
+        lang: Lang,
+        client: &Client,
+        confine: Option<Confinement>,
+    ) -> redis::RedisResult<Session<'a>> {
+        let open = || -> redis::RedisResult<Connection> {
+            let con = client.get_connection_with_timeout(Duration::from_secs(5))?;
+            con.set_read_timeout(Some(Duration::from_secs(30)))?;
+            con.set_write_timeout(Some(Duration::from_secs(30)))?;
+            Ok(con)
+        };
+        let mut session = Session {
+            lesson,
+            lang,
+            states: vec![TaskState::default(); lesson.tasks.len()],
+            con: open()?,
+            probe: open()?,
+            confine,
+        };
         for i in 0..lesson.tasks.len() {
-            session.setup(i)?;
+            if session.available(i) {
+                session.setup(i)?;
+            }
         }
         Ok(session)
     }
 
+    /// Can task `index` be done here? A task whose checks read the server's configuration needs
+    /// the private server: CONFIG is refused on a learner's own.
+    pub fn available(&self, index: usize) -> bool {
+        self.confine.is_none() || self.lesson.tasks[index].checks.iter().all(|c| c.key().is_some())
+    }
+
+    /// The namespace keys live under on a learner's own server.
+    pub fn namespace(&self) -> Option<&crate::server::Namespace> {
+        self.confine.as_ref().map(Confinement::namespace)
+    }
+
     fn setup(&mut self, index: usize) -> redis::RedisResult<()> {
         for line in &self.lesson.tasks[index].setup {
-            let args =
+            let mut args =
                 reply::split(line).map_err(|e| redis::RedisError::from((redis::ErrorKind::Client, "setup", e)))?;
+            if let Some(confine) = &mut self.confine {
+                args = confine.rewrite(&args, &mut self.probe, false)?.map_err(|refusal| {
+                    redis::RedisError::from((redis::ErrorKind::Client, "setup", format!("{line}: {refusal:?}")))
+                })?;
+            }
             let mut cmd = redis::Cmd::new();
             for a in args {
                 cmd.arg(a);
@@ -72,54 +174,110 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// The task to work on: the first neither passed nor skipped.
+    /// The task to work on: the first available one neither passed nor skipped.
     pub fn current(&self) -> Option<usize> {
-        self.states.iter().position(|s| !s.passed && !s.skipped)
+        (0..self.states.len()).find(|&i| self.available(i) && !self.states[i].passed && !self.states[i].skipped)
     }
 
     pub fn task(&self, index: usize) -> &Task {
         &self.lesson.tasks[index]
     }
 
+    /// Every task that can be done here passed.
     pub fn all_passed(&self) -> bool {
-        self.states.iter().all(|s| s.passed)
+        (0..self.states.len()).all(|i| !self.available(i) || self.states[i].passed)
     }
 
     /// Send one typed line. `Ok(None)` for a blank line; `Err` only when the connection failed.
     pub fn execute(&mut self, line: &str) -> redis::RedisResult<Option<Reply>> {
+        Ok(self.send(line)?.map(|sent| match sent {
+            Sent::Value(value) => Reply::Server(reply::format(&value)),
+            Sent::Error(e) => Reply::Server(reply::format_error(&e)),
+            Sent::Refused(reply) => reply,
+        }))
+    }
+
+    fn send(&mut self, line: &str) -> redis::RedisResult<Option<Sent>> {
         let args = match reply::split(line) {
             Ok(args) if args.is_empty() => return Ok(None),
             Ok(args) => args,
-            Err(e) => return Ok(Some(Reply::Refused(format!("(error) {e}")))),
+            Err(e) => return Ok(Some(Sent::Refused(Reply::Refused(format!("(error) {e}"))))),
         };
         let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
         if NOT_HERE.contains(&name.to_ascii_lowercase().as_str()) {
             let en =
                 format!("{name} is not available in this prompt (it would hold the connection or stop the server)");
             let zh = format!("此提示符中不能使用 {name}（它会占住连接或停掉服务器）");
-            return Ok(Some(Reply::Refused(self.lang.tr(&en, &zh).to_string())));
+            return Ok(Some(Sent::Refused(Reply::Refused(self.lang.tr(&en, &zh).to_string()))));
         }
+        let args = match &mut self.confine {
+            Some(confine) => match confine.rewrite(&args, &mut self.probe, true)? {
+                Ok(args) => args,
+                Err(refusal) => return Ok(Some(Sent::Refused(Reply::refused(&refusal, self.lang)))),
+            },
+            None => args,
+        };
         let mut cmd = redis::Cmd::new();
         for a in &args {
             cmd.arg(a.as_slice());
         }
         match cmd.query::<redis::Value>(&mut self.con) {
-            Ok(value) => Ok(Some(Reply::Server(reply::format(&value)))),
+            Ok(value) => Ok(Some(Sent::Value(match &self.confine {
+                Some(confine) => confine.unprefix(value),
+                None => value,
+            }))),
             Err(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => Err(e),
-            Err(e) => Ok(Some(Reply::Server(reply::format_error(&e)))),
+            Err(e) => Ok(Some(Sent::Error(e))),
         }
+    }
+
+    /// The task a `predict` line is for: the current one if it predicts, else the first open one
+    /// that does.
+    pub fn predicting(&self) -> Option<usize> {
+        let open = |i: usize| self.available(i) && !self.states[i].passed && self.lesson.tasks[i].predict.is_some();
+        self.current().filter(|&i| open(i)).or_else(|| (0..self.states.len()).find(|&i| open(i)))
+    }
+
+    /// "Predict, then run": run the predicting task's command and compare its reply with the
+    /// learner's `prediction`. `Ok(None)` when no task asks for a prediction.
+    pub fn predict(&mut self, prediction: &str) -> redis::RedisResult<Option<Prediction>> {
+        let Some(task) = self.predicting() else { return Ok(None) };
+        let command = self.lesson.tasks[task].predict.clone().unwrap_or_default();
+        let (reply, right) = match self.send(&command)? {
+            Some(Sent::Value(value)) => (Reply::Server(reply::format(&value)), reply::predicted(prediction, &value)),
+            Some(Sent::Error(e)) => {
+                let code = e.code().unwrap_or("ERR").to_string();
+                let right = reply::split(prediction).is_ok_and(|words| {
+                    words.iter().any(|w| w.eq_ignore_ascii_case(b"(error)") || w.eq_ignore_ascii_case(code.as_bytes()))
+                });
+                (Reply::Server(reply::format_error(&e)), right)
+            }
+            Some(Sent::Refused(reply)) => (reply, false),
+            None => (Reply::Refused(String::new()), false),
+        };
+        let state = &mut self.states[task];
+        if right {
+            state.predicted = true;
+        } else {
+            state.wrong_predictions += 1;
+        }
+        Ok(Some(Prediction { task, command, reply, right }))
     }
 
     /// Check every task not yet passed; returns those that pass now (a pass is kept).
     pub fn check(&mut self) -> redis::RedisResult<Vec<usize>> {
         let mut newly = Vec::new();
+        let confine = self.confine.as_ref();
+        let key = |k: &str| confine.map_or_else(|| k.to_string(), |c| c.key(k));
         for i in 0..self.states.len() {
-            if self.states[i].passed {
+            if self.states[i].passed
+                || !(confine.is_none() || self.lesson.tasks[i].checks.iter().all(|c| c.key().is_some()))
+            {
                 continue;
             }
-            let mut all = true;
+            let mut all = self.lesson.tasks[i].predict.is_none() || self.states[i].predicted;
             for check in &self.lesson.tasks[i].checks {
-                if !check.holds(&mut self.con, &|k| k.to_string())? {
+                if !all || !check.holds(&mut self.probe, &key)? {
                     all = false;
                     break;
                 }
@@ -152,11 +310,15 @@ impl<'a> Session<'a> {
     /// Delete the current task's keys and run its setup again.
     pub fn reset(&mut self) -> redis::RedisResult<Option<usize>> {
         let Some(i) = self.current() else { return Ok(None) };
-        let keys = self.task(i).keys.clone();
+        let keys: Vec<String> = match &self.confine {
+            Some(confine) => self.task(i).keys.iter().map(|k| confine.key(k)).collect(),
+            None => self.task(i).keys.clone(),
+        };
         if !keys.is_empty() {
-            redis::cmd("DEL").arg(&keys).query::<i64>(&mut self.con)?;
+            redis::cmd("DEL").arg(&keys).query::<i64>(&mut self.probe)?;
         }
         self.setup(i)?;
+        self.states[i].predicted = false;
         Ok(Some(i))
     }
 }

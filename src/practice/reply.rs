@@ -168,6 +168,60 @@ fn quote(bytes: &[u8]) -> String {
     out
 }
 
+/// A reply as a learner may write it down: its items, flattened, without `redis-cli`'s decorations.
+pub fn words(value: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Nil => out.push("nil".into()),
+            Value::Int(n) => out.push(n.to_string()),
+            Value::Double(d) => out.push(d.to_string()),
+            Value::Boolean(b) => out.push(if *b { "1".into() } else { "0".into() }),
+            Value::BulkString(b) => out.push(String::from_utf8_lossy(b).into_owned()),
+            Value::SimpleString(s) => out.push(s.clone()),
+            Value::Okay => out.push("OK".into()),
+            Value::Array(items) | Value::Set(items) => items.iter().for_each(|v| walk(v, out)),
+            Value::Map(pairs) => pairs.iter().for_each(|(k, v)| {
+                walk(k, out);
+                walk(v, out);
+            }),
+            Value::ServerError(e) => {
+                out.push("(error)".into());
+                out.push(e.code().to_string());
+            }
+            other => out.push(format!("{other:?}")),
+        }
+    }
+    walk(value, &mut out);
+    out
+}
+
+/// Does a learner's prediction say the same as this reply? `-2`, `(integer) -2`; `abc`, `"abc"`;
+/// `nil`, `(nil)`; `OK`; an array as its items in order (`a b`, or `1) "a" 2) "b"`); an error as
+/// `(error)` or its code (`WRONGTYPE`). Case does not matter.
+pub fn predicted(prediction: &str, value: &Value) -> bool {
+    let Ok(args) = split(prediction) else { return false };
+    let said: Vec<String> = args
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_string())
+        .filter(|w| {
+            let index = w.strip_suffix(')').is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()));
+            !index && !["(integer)", "(empty", "array)", "(double)"].contains(&w.to_ascii_lowercase().as_str())
+        })
+        .map(|w| if w.eq_ignore_ascii_case("(nil)") { "nil".to_string() } else { w })
+        .collect();
+    let mut want = words(value);
+    if let Value::ServerError(_) = value {
+        // `(error)` alone, or the code with or without `(error)`.
+        let code = want[1].clone();
+        return said.iter().any(|w| w.eq_ignore_ascii_case("(error)") || w.eq_ignore_ascii_case(&code));
+    }
+    if want.len() != said.len() {
+        return false;
+    }
+    want.iter_mut().zip(&said).all(|(w, s)| w.eq_ignore_ascii_case(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +232,20 @@ mod tests {
         assert_eq!(args, vec![b"SET".to_vec(), b"k".to_vec(), b"a b\n".to_vec(), b"c'd".to_vec(), b"x".to_vec()]);
         assert!(split(r#"SET k "open"#).is_err());
         assert!(split("   ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn predictions_match_replies_however_they_are_written() {
+        assert!(predicted("-2", &Value::Int(-2)));
+        assert!(predicted("(integer) -2", &Value::Int(-2)));
+        assert!(!predicted("2", &Value::Int(-2)));
+        assert!(predicted("nil", &Value::Nil) && predicted("(nil)", &Value::Nil));
+        assert!(predicted("ok", &Value::Okay));
+        assert!(predicted(r#""a b""#, &Value::BulkString(b"a b".to_vec())));
+        let array = Value::Array(vec![Value::BulkString(b"a".to_vec()), Value::BulkString(b"b".to_vec())]);
+        assert!(predicted("a b", &array) && predicted(r#"1) "a" 2) "b""#, &array));
+        assert!(!predicted("b a", &array));
+        assert!(predicted("(empty array)", &Value::Array(vec![])));
     }
 
     #[test]

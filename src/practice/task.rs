@@ -24,8 +24,13 @@ pub struct Task {
     pub keys: Vec<String>,
     /// Reference commands, one per entry, in a form `--script` accepts.
     pub solution: Vec<String>,
+    /// "Predict, then run": the command whose reply the learner predicts (`predict REPLY` at the
+    /// prompt or in a script); the task passes when the prediction matches the server's reply and
+    /// every check (if any) holds.
+    #[serde(default)]
+    pub predict: Option<String>,
     /// Every check must hold for the task to pass.
-    #[serde(rename = "check")]
+    #[serde(rename = "check", default)]
     pub checks: Vec<Check>,
     /// Title, goal and hints, keyed by language code.
     pub text: BTreeMap<String, TaskText>,
@@ -283,8 +288,16 @@ pub fn problems(tasks: &[Task], languages: &[&str]) -> Vec<String> {
         if !seen.insert(id.as_str()) {
             problems.push(format!("task {id:?} is defined twice"));
         }
-        if task.checks.is_empty() {
-            problems.push(format!("task {id:?} has no [[task.check]]"));
+        if task.checks.is_empty() && task.predict.is_none() {
+            problems.push(format!("task {id:?} has no [[task.check]] (nor a `predict` command)"));
+        }
+        if let Some(command) = &task.predict {
+            if super::reply::split(command).map_or(true, |args| args.is_empty()) {
+                problems.push(format!("task {id:?}: predict {command:?} is not a command"));
+            }
+            if !task.solution.iter().any(|line| line.trim_start().to_ascii_lowercase().starts_with("predict ")) {
+                problems.push(format!("task {id:?} predicts a reply, but its solution has no `predict REPLY` line"));
+            }
         }
         if task.solution.iter().all(|c| c.trim().is_empty()) {
             problems.push(format!("task {id:?} has no reference solution"));

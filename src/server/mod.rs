@@ -7,6 +7,7 @@
 
 pub mod condition;
 pub mod journal;
+pub mod kept;
 mod namespace;
 mod private;
 mod private_cluster;

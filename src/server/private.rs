@@ -34,6 +34,8 @@ pub struct PrivateServer {
     dir: tempfile::TempDir,
     /// The extra arguments it was started with, to restart it the same way.
     extra_args: Vec<String>,
+    /// `--keep`: left running on purpose (a timer stops it); drop leaves it alone.
+    kept: bool,
 }
 
 impl PrivateServer {
@@ -64,7 +66,7 @@ impl PrivateServer {
             let child = spawn(&binary, port, dir.path(), extra_args).map_err(|e| fail(e.to_string()))?;
             crate::interrupt::register_private(child.id(), dir.path().to_path_buf());
             let stored = extra_args.iter().map(|a| a.to_string()).collect();
-            let mut server = PrivateServer { child, port, dir, extra_args: stored };
+            let mut server = PrivateServer { child, port, dir, extra_args: stored, kept: false };
             let password = extra_args.iter().position(|a| *a == "--requirepass").and_then(|i| extra_args.get(i + 1));
             match server.wait_until_ready(password.copied()) {
                 Ok(()) => return Ok(server),
@@ -273,8 +275,47 @@ fn spawn(binary: &Path, port: u16, dir: &Path, extra_args: &[&str]) -> std::io::
     command.spawn()
 }
 
+impl PrivateServer {
+    /// `--keep`: leave this server running after the run, for `ttl`. A detached timer (`sh`, in its
+    /// own process group) stops it then and removes its directory, unless something stopped it
+    /// sooner; the record, written to `state_dir`, lets a later run or `reset` stop it.
+    pub fn keep_for(mut self, ttl: Duration, state_dir: Option<&Path>) -> std::io::Result<super::kept::Kept> {
+        let pid = self.child.id();
+        let dir = self.dir.path().to_path_buf();
+        // Stop it only if that process is still our redis-server (not a reused pid).
+        let script = format!(
+            "sleep {secs}; if grep -q redis-server /proc/{pid}/cmdline 2>/dev/null; then kill {pid}; fi; sleep 2; rm -rf '{dir}'",
+            secs = ttl.as_secs(),
+            dir = dir.display(),
+        );
+        let mut timer = Command::new("sh");
+        timer.args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            timer.process_group(0);
+        }
+        let timer = timer.spawn()?;
+        let kept = super::kept::Kept {
+            pid,
+            port: self.port,
+            dir,
+            timer_pid: timer.id(),
+            until_unix: super::journal::now_unix() + ttl.as_secs(),
+        };
+        kept.record(state_dir)?;
+        crate::interrupt::unregister_private(pid);
+        self.dir.disable_cleanup(true);
+        self.kept = true;
+        Ok(kept)
+    }
+}
+
 impl Drop for PrivateServer {
     fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         crate::interrupt::unregister_private(self.child.id());

@@ -93,6 +93,16 @@ impl RedisHandle {
         self.private.as_ref()
     }
 
+    /// `--keep` on a private server: leave it running for `ttl` (see [`PrivateServer::keep_for`]).
+    /// `None` when this server is not ours.
+    pub fn keep_private(
+        &mut self,
+        ttl: Duration,
+        state_dir: Option<&std::path::Path>,
+    ) -> Option<std::io::Result<super::kept::Kept>> {
+        self.private.take().map(|server| server.keep_for(ttl, state_dir))
+    }
+
     /// A new connection with I/O timeouts, recording what it sends into `trace`.
     pub fn connect(&self, trace: &Trace) -> redis::RedisResult<TracedConnection> {
         let client = self.client.clone();

@@ -369,9 +369,47 @@ fn keep_leaves_the_keys_with_a_ttl_prints_redis_cli_and_the_journal_sweeps_them_
     assert_eq!(next["swept"]["keys"], 0, "{next}");
     assert!(next.get("keys_kept").is_none(), "{next}");
     assert_eq!(server.our_keys(), kept);
-    // A private server stops with the run: refused in one line, before anything runs.
-    let refused = Test::new().args(["lesson", "1", "--keep", "3", "--private"]).run().code(2);
-    refused.stderr_contains("--keep needs a Redis that outlives the run").stdout_lacks("Lesson 1");
+}
+
+/// `--keep` with a private server: the server stays up (detached) with the keys, stops itself after
+/// the time, and `reset` (or the next lesson) stops it sooner.
+#[test]
+fn keep_with_a_private_server_keeps_the_server_until_reset() {
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().display().to_string();
+    let _serial = support::heavy();
+    let out = Test::new()
+        .args(["lesson", "1", "--quick", "--no-quiz", "--private", "--keep", "2", "--state-dir", &state_dir])
+        .run()
+        .success();
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.path().join("kept-servers.json")).unwrap()).unwrap();
+    let port = record["servers"][0]["port"].as_u64().unwrap();
+    out.stdout_contains(&format!("redis-cli -h 127.0.0.1 -p {port} --scan --pattern 'redis-learn:"))
+        .stdout_contains(&format!("The private redis-server (port {port}) stays up for 2 minutes, then stops itself"));
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+    let mut con = client.get_connection_with_timeout(std::time::Duration::from_secs(2)).unwrap();
+    let scan: (u64, Vec<String>) =
+        redis::cmd("SCAN").arg(0).arg("MATCH").arg("redis-learn:*").arg("COUNT").arg(100_000).query(&mut con).unwrap();
+    assert!(!scan.1.is_empty(), "no key was kept");
+    for key in scan.1.iter().take(20) {
+        let ttl: i64 = redis::cmd("TTL").arg(key).query(&mut con).unwrap();
+        assert!((1..=120).contains(&ttl), "{key}: TTL {ttl}");
+    }
+    drop(con);
+    // `reset` stops it, and says so.
+    Test::new()
+        .args(["reset", "--all", "--yes", "--state-dir", &state_dir])
+        .run()
+        .success()
+        .stdout_contains(&format!("Stopped the private redis-server kept on port {port}."));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while client.get_connection_with_timeout(std::time::Duration::from_millis(200)).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the kept server still answers after reset");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let dir = record["servers"][0]["dir"].as_str().unwrap();
+    assert!(!std::path::Path::new(dir).exists(), "its directory was left: {dir}");
 }
 
 #[test]

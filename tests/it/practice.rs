@@ -2,7 +2,7 @@
 //! its own server on a free loopback port; nothing here touches 127.0.0.1:6379.
 
 use crate::support;
-use crate::support::Test;
+use crate::support::{Server, Test};
 use redis_learn::lesson::Catalogue;
 use serde_json::Value;
 
@@ -19,6 +19,17 @@ fn run_script(lesson: u32, script: &str) -> (i32, Value) {
     out.no_panic();
     let code = out.status.code().unwrap();
     (code, out.json())
+}
+
+/// A script on a learner's own server (`REDIS_URL`): keys confined to the run's namespace.
+fn run_script_on(server: &Server, lesson: u32, script: &str) -> (i32, Value) {
+    let out = Test::new()
+        .args(["practice", &lesson.to_string(), "--script", "-", "--json"])
+        .redis(server)
+        .stdin(script)
+        .run();
+    out.no_panic();
+    (out.status.code().unwrap(), out.json())
 }
 
 fn task<'a>(doc: &'a Value, id: &str) -> &'a Value {
@@ -85,6 +96,32 @@ fn plausible_wrong_answers_fail_their_task() {
         assert_eq!(code, 1);
         assert_eq!(task(&doc, id)["passed"], false, "lesson {lesson} {id} passed with {script:?}");
     }
+}
+
+#[test]
+fn predict_then_run_passes_on_the_right_prediction_only() {
+    // Lesson 2's plain SET has no expiry: TTL replies -1, however the learner writes it.
+    for right in ["predict -1", "predict (integer) -1", "PREDICT   -1"] {
+        let (_, doc) = run_script(2, right);
+        let t = task(&doc, "predict-ttl-of-plain-set");
+        assert_eq!(t["passed"], true, "{right}: {doc:#}");
+        assert_eq!(t["wrong_predictions"], 0);
+    }
+    // A wrong prediction fails, even when the command is run afterwards; it is counted.
+    let (code, doc) = run_script(2, "predict 2592000\nTTL token:eth:0xc0de\n");
+    assert_eq!(code, 1);
+    let t = task(&doc, "predict-ttl-of-plain-set");
+    assert_eq!((t["passed"].clone(), t["wrong_predictions"].clone()), (false.into(), 1.into()));
+    // `reset` sets the current task up again; then a right prediction passes.
+    let (_, doc) = run_script(2, "skip\nskip\nskip\npredict OK\nreset\npredict -1\n");
+    let t = task(&doc, "predict-ttl-of-plain-set");
+    assert_eq!((t["passed"].clone(), t["wrong_predictions"].clone()), (true.into(), 1.into()));
+    // Lesson 4: the second SET NX replies nil, and the holder keeps its lock.
+    let (_, doc) = run_script(4, "predict OK\n");
+    assert_eq!(task(&doc, "predict-second-taker")["passed"], false);
+    let out = Test::new().args(["practice", "4", "--script", "-"]).stdin("predict nil\n").run().code(1);
+    out.stdout_contains("> predict nil\n> SET lock:job:settle tok-a1 NX PX 30000\n(nil)\n✓ as you predicted\n")
+        .stdout_contains("✓ task passed: Predict: a second node asks for a lock that is taken");
 }
 
 #[test]
@@ -184,4 +221,110 @@ fn the_interactive_prompt_runs_in_a_terminal() {
     let _ = tmux(&["kill-session", "-t", &session]);
     let progress = std::fs::read_to_string(state.path().join("progress.json")).unwrap();
     assert!(progress.contains("session-with-ttl"), "{progress}");
+}
+
+#[test]
+fn on_a_learners_server_every_solution_passes_and_others_data_is_untouched() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    server.fill_with_someone_elses_data();
+    let before = server.fingerprint();
+    for lesson in lessons_with_tasks() {
+        let (code, doc) = run_script_on(&server, lesson, &solution(lesson));
+        assert_eq!(code, 0, "lesson {lesson}: {doc:#}");
+        assert_eq!(doc["passed"], true, "lesson {lesson}: {doc:#}");
+        assert_eq!(doc["keys_left"], 0, "lesson {lesson}");
+        assert!(doc["namespace"].as_str().is_some_and(|n| n.starts_with("redis-learn:")), "{doc:#}");
+        for t in doc["tasks"].as_array().unwrap() {
+            // CONFIG is refused on a learner's server: tasks that check configuration say so.
+            let available = t["available"] != false;
+            assert_eq!(t["passed"], available, "lesson {lesson} task {}", t["id"]);
+        }
+        assert_eq!(server.fingerprint(), before, "lesson {lesson} changed someone else's data");
+        assert_eq!(server.our_keys(), 0, "lesson {lesson} left keys");
+    }
+    // Lesson 10's configuration tasks are the ones set aside.
+    let (_, doc) = run_script_on(&server, 10, "");
+    assert_eq!(task(&doc, "turn-on-aof")["available"], false);
+    assert!(task(&doc, "cache-the-row").get("available").is_none());
+}
+
+#[test]
+fn on_a_learners_server_what_cannot_be_confined_is_refused_in_one_line_each() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    server.fill_with_someone_elses_data();
+    let before = server.fingerprint();
+    let refused = [
+        "FLUSHALL",
+        "FLUSHDB ASYNC",
+        "KEYS *",
+        "SCAN 0",
+        "SCAN 0 COUNT 1000",
+        "DEL user:1:name",
+        "SET session:keep stolen",
+        "RENAME user:42:clients user:2:name",
+        "CONFIG SET maxmemory 1mb",
+        "DEBUG SLEEP 0",
+        "SELECT 1",
+        "SWAPDB 0 1",
+        "MOVE user:42:clients 1",
+        "COPY user:42:clients copied DB 1",
+        "RANDOMKEY",
+        "CLIENT KILL TYPE normal",
+        "SCRIPT FLUSH",
+        "FUNCTION FLUSH",
+        "SORT queue:jobs BY nosort GET *",
+        "EVAL \"return redis.call('DEL', 'user:1:name')\" 0",
+        "EVAL \"return redis.call('DEL', ARGV[1])\" 0 user:1:name",
+        "EVALSHA 0123456789abcdef0123456789abcdef01234567 0",
+        "BGSAVE",
+    ];
+    let mut script = refused.join("\n");
+    // Confined, not refused: the learner's names live apart from the server's own.
+    script.push_str("\nSET session:42 abc EX 60\nSCAN 0 MATCH * COUNT 100000\nPUBLISH ws:broadcast hello\n");
+    let out = Test::new().args(["practice", "1", "--script", "-"]).redis(&server).stdin(&script).run().code(1);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    for command in refused {
+        let at = lines.iter().position(|l| *l == format!("> {command}")).unwrap_or_else(|| panic!("{command}"));
+        assert!(lines[at + 1].starts_with("refused on your server: "), "{command}: {}", lines[at + 1]);
+        assert!(lines[at + 2].starts_with("> "), "{command}: more than one line");
+    }
+    out.stdout_contains("> SET session:42 abc EX 60\nOK\n✓ task passed")
+        .stdout_contains("refused on your server: user:1:name is one of the server's own keys")
+        .stdout_contains("refused on your server: KEYS walks every key")
+        .stdout_contains("removed, 0 left.");
+    // SCAN lists the practice's keys only, by the names the learner typed (in the server's order;
+    // COUNT covers the whole keyspace in one call).
+    let at = lines.iter().position(|l| *l == "> SCAN 0 MATCH * COUNT 100000").unwrap();
+    let mut listed: Vec<String> = lines[at + 2..at + 4]
+        .iter()
+        .map(|l| l.trim_start_matches("2) ").trim().split_once(") ").unwrap().1.to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["\"session:42\"", "\"user:42:clients\""]);
+    assert_eq!(server.fingerprint(), before);
+    assert_eq!(server.our_keys(), 0);
+}
+
+#[test]
+fn next_points_at_practice_left_once_every_lesson_is_done() {
+    let state = tempfile::tempdir().unwrap();
+    let catalogue = Catalogue::embedded().unwrap();
+    let mut lessons = serde_json::Map::new();
+    for lesson in catalogue.lessons() {
+        let q = lesson.quiz.len();
+        let mut entry = serde_json::json!({ "completed": true, "best_quiz": { "score": q, "total": q } });
+        if lesson.number == 1 {
+            // Lesson 1's practice is done; lesson 2's is the first left.
+            let tasks: serde_json::Map<String, Value> = lesson.tasks.iter().map(|t| (t.id.clone(), 0.into())).collect();
+            entry["practice"] = tasks.into();
+        }
+        lessons.insert(lesson.number.to_string(), entry);
+    }
+    let file = serde_json::json!({ "format_version": 1, "lessons": lessons });
+    std::fs::write(state.path().join("progress.json"), file.to_string()).unwrap();
+    let dir = state.path().to_str().unwrap();
+    let tasks = catalogue.find("2").unwrap().tasks.len();
+    Test::new().args(["next", "--state-dir", dir]).run().success().stdout_contains(&format!(
+        "Every lesson is completed; lesson 2's practice has 0 of {tasks} tasks passed: redis-learn practice 2"
+    ));
 }

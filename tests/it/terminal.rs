@@ -147,7 +147,11 @@ fn digits_and_letters_select_the_quiz_options() {
         let key = if i % 2 == 0 { (q.correct + 1).to_string() } else { letter(q.correct) };
         pane.keys(&[&key, "Enter"]);
     }
+    // The quiz then offers the lesson's practice; q declines and says how to start it later.
+    pane.wait_for("Enter: practise lesson 1 hands-on");
+    pane.keys(&["q"]);
     let text = pane.wait_for("EXIT=");
+    assert!(text.contains("Practise hands-on: redis-learn practice 1"), "{text}");
     assert!(text.contains(&format!("Score: {total} of {total}")), "{text}");
     assert!(!text.contains('✘'), "{text}");
     assert!(text.contains("EXIT=0"), "{text}");
@@ -191,6 +195,8 @@ fn ctrl_c_in_the_quiz_exits_130_shows_the_cursor_and_keeps_the_answers() {
         wait_for_question(&pane, i, total);
         pane.keys(&[&(attempt.questions[i].correct + 1).to_string(), "Enter"]);
     }
+    pane.wait_for("Enter: practise lesson 1 hands-on");
+    pane.keys(&["q"]);
     let text = pane.wait_for("EXIT=");
     assert!(text.contains(&format!("Score: {total} of {total}")), "{text}");
     assert!(!text.contains("1/7 "), "the answered questions were asked again:\n{text}");
@@ -228,6 +234,8 @@ fn a_failed_quiz_fails_the_lesson_and_list_does_not_say_done() {
             .unwrap_or_else(|| panic!("the right option {right:?} is not on the screen:\n{shown}"));
         pane.keys(&[&((k + 1) % 4 + 1).to_string(), "Enter"]);
     }
+    pane.wait_for("Enter: practise lesson 1 hands-on");
+    pane.keys(&["q"]);
     let text = pane.wait_for("EXIT=");
     assert!(text.contains(&format!("Score: 0 of {total}")), "{text}");
     assert!(text.contains("EXIT=1"), "a failed quiz must fail the lesson:\n{text}");
@@ -326,4 +334,134 @@ fn ends_in_number(text: &str) -> bool {
         Some('.' | ',' | '–' | '-') => chars.next().is_some_and(|c| c.is_ascii_digit() || c == '×'),
         _ => false,
     }
+}
+
+/// After a quiz, Enter opens the lesson's practice prompt; what is typed there is kept in the
+/// state directory, and the next session's Up key brings it back.
+#[test]
+#[ignore = "needs tmux (Debian: apt install tmux); .ci/run installs it and runs the ignored tests"]
+fn the_quiz_offers_practice_and_the_prompt_keeps_its_history() {
+    let attempt = Attempt::new(Catalogue::embedded().unwrap().find("1").unwrap(), Lang::En, 5);
+    let total = attempt.questions.len();
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state_env(state.path());
+    let dead = support::dead_url();
+    let env = [("REDIS_LEARN_STATE_DIR", state_dir.as_str()), ("REDIS_LEARN_DEFAULT_URL", dead.as_str())];
+    let pane = Pane::start(120, 40, &env, &["quiz", "1", "--seed", "5"]);
+    for (i, q) in attempt.questions.iter().enumerate() {
+        wait_for_question(&pane, i, total);
+        pane.keys(&[&(q.correct + 1).to_string(), "Enter"]);
+    }
+    pane.wait_for("Enter: practise lesson 1 hands-on (3 tasks)");
+    pane.keys(&["Enter"]);
+    pane.wait_for("redis>");
+    pane.tmux(&["send-keys", "-t", &pane.session, "-l", "SET session:42 abc EX 60"]);
+    pane.keys(&["Enter"]);
+    pane.wait_for("✓ task passed: A session that expires by itself");
+    pane.tmux(&["send-keys", "-t", &pane.session, "-l", "quit"]);
+    pane.keys(&["Enter"]);
+    let text = pane.wait_for("EXIT=");
+    assert!(text.contains("1/3 tasks passed"), "{text}");
+    assert!(text.contains("EXIT=0"), "the quiz passed; its exit code is the quiz's:\n{text}");
+    let history = std::fs::read_to_string(state.path().join("practice-history.txt")).unwrap();
+    assert!(history.contains("SET session:42 abc EX 60"), "{history}");
+    drop(pane);
+
+    let pane = Pane::start(120, 40, &env, &["practice", "1"]);
+    pane.wait_for("redis>");
+    pane.keys(&["Up", "Up"]);
+    let screen = pane.wait_for("redis> SET session:42 abc EX 60");
+    assert!(screen.contains("redis> SET session:42 abc EX 60"), "{screen}");
+    pane.keys(&["C-u"]);
+    pane.tmux(&["send-keys", "-t", &pane.session, "-l", "quit"]);
+    pane.keys(&["Enter"]);
+    pane.wait_for("EXIT=");
+}
+
+/// `redis-learn completions SHELL` written where the README says, in a scratch HOME.
+fn completion_script(shell: &str, file: &Path) {
+    let out = std::process::Command::new(BIN).args(["completions", shell]).output().unwrap();
+    assert!(out.status.success(), "completions {shell}: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, out.stdout).unwrap();
+}
+
+/// The bash script, sourced by bash, completes a subcommand and a subcommand's flag (bash is
+/// always there, so this one is not ignored).
+#[test]
+fn bash_completion_completes_subcommands_and_their_flags() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("redis-learn.bash");
+    completion_script("bash", &file);
+    let script = format!(
+        r#"source '{}'
+COMP_WORDS=(redis-learn pra); COMP_CWORD=1; COMP_LINE='redis-learn pra'; COMP_POINT=${{#COMP_LINE}}
+_redis__learn redis-learn pra redis-learn; echo "1:${{COMPREPLY[*]}}"
+COMP_WORDS=(redis-learn practice 1 --scr); COMP_CWORD=3; COMP_LINE='redis-learn practice 1 --scr'; COMP_POINT=${{#COMP_LINE}}
+_redis__learn redis-learn --scr 1; echo "2:${{COMPREPLY[*]}}""#,
+        file.display()
+    );
+    let out = std::process::Command::new("bash").args(["--norc", "--noprofile", "-c", &script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("1:practice\n"), "{text}");
+    assert!(text.contains("2:--script\n"), "{text}");
+}
+
+/// The fish script, loaded by fish, completes a subcommand and a subcommand's flag.
+#[test]
+#[ignore = "needs fish (Debian: apt install fish); .ci/run installs it and runs the ignored tests"]
+fn fish_completion_completes_subcommands_and_their_flags() {
+    assert!(which::which("fish").is_ok(), "fish is not on PATH (Debian: apt install fish)");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join(".config/fish/completions/redis-learn.fish");
+    completion_script("fish", &file);
+    let script = format!(
+        "source '{}'; complete -C 'redis-learn pra'; echo ---; complete -C 'redis-learn practice 1 --scr'",
+        file.display()
+    );
+    let out = std::process::Command::new("fish")
+        .args(["--no-config", "-c", &script])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let (subcommands, flags) = text.split_once("---").unwrap();
+    assert!(subcommands.lines().any(|l| l.starts_with("practice\t")), "{text}");
+    assert!(flags.lines().any(|l| l.starts_with("--script\t")), "{text}");
+}
+
+/// The zsh function, installed on fpath as the README says, completes at a real zsh prompt (tmux):
+/// Tab turns `redis-learn pra` into `redis-learn practice`, and `--scr` into `--script`.
+#[test]
+#[ignore = "needs zsh and tmux (Debian: apt install zsh tmux); .ci/run installs them and runs the ignored tests"]
+fn zsh_completion_completes_at_a_real_prompt() {
+    assert!(which::which("zsh").is_ok(), "zsh is not on PATH (Debian: apt install zsh)");
+    assert!(which::which("tmux").is_ok(), "tmux is not on PATH ({NEEDS_TMUX})");
+    let home = tempfile::tempdir().unwrap();
+    let zfunc = home.path().join(".zfunc");
+    completion_script("zsh", &zfunc.join("_redis-learn"));
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let session = format!("redis-learn-zsh-{}", std::process::id());
+    let command = format!(
+        "env -i HOME={home} TERM=xterm-256color PATH={bin}:{path} zsh -f",
+        home = home.path().display(),
+        bin = bin_dir.display(),
+        path = std::env::var("PATH").unwrap_or_default(),
+    );
+    let pane = Pane { session };
+    pane.tmux(&["new-session", "-d", "-s", &pane.session, "-x", "120", "-y", "40", &command]);
+    let type_text = |text: &str| {
+        pane.tmux(&["send-keys", "-t", &pane.session, "-l", text]);
+    };
+    type_text(&format!("fpath=({} $fpath); autoload -U compinit; compinit -u -D; PS1='zsh> '; clear", zfunc.display()));
+    pane.keys(&["Enter"]);
+    pane.wait_for("zsh> ");
+    type_text("redis-learn pra");
+    pane.keys(&["Tab"]);
+    pane.wait_for("zsh> redis-learn practice");
+    type_text("1 --scr");
+    pane.keys(&["Tab"]);
+    pane.wait_for("zsh> redis-learn practice 1 --script");
 }
