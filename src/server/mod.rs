@@ -14,7 +14,7 @@ mod trace;
 
 pub use journal::{Journal, Swept};
 pub use namespace::{Cleanup, Namespace, NamespaceGuard, count_keys};
-pub use private::{PrivateConnection, PrivateServer, free_port, redis_server_path};
+pub use private::{PrivateConnection, PrivateServer, SentinelSettings, free_port, redis_server_path};
 pub(crate) use target::open_with_limits;
 pub use target::{RedisHandle, ServerInfo, Version, connect, is_loopback_host, parse_url};
 pub use trace::{Trace, TraceDetail, TraceReport, TracedConnection};
