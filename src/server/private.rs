@@ -61,7 +61,7 @@ impl PrivateServer {
 
     /// Start one with extra `redis-server` arguments (e.g. `["--appendonly", "yes"]`).
     pub fn start_with(extra_args: &[&str]) -> Result<PrivateServer, UserError> {
-        PrivateServer::start_in_mode(None, extra_args)
+        PrivateServer::start_in_mode(None, extra_args, free_port)
     }
 
     /// A replica (`--replicaof 127.0.0.1 PORT`) of the primary on `primary_port` (or of a relay in
@@ -88,11 +88,21 @@ impl PrivateServer {
             down = settings.down_after.as_millis(),
             timeout = settings.failover_timeout.as_millis(),
         );
-        PrivateServer::start_in_mode(Some(config), &[])
+        PrivateServer::start_in_mode(Some(config), &[], free_port)
     }
 
-    /// Start one; with `sentinel_config`, as a sentinel whose config file holds that text.
-    fn start_in_mode(sentinel_config: Option<String>, extra_args: &[&str]) -> Result<PrivateServer, UserError> {
+    /// Start one on a port `pick` chooses (a cluster node also needs port + 10000 free).
+    pub(super) fn start_on(extra_args: &[&str], pick: fn() -> std::io::Result<u16>) -> Result<PrivateServer, UserError> {
+        PrivateServer::start_in_mode(None, extra_args, pick)
+    }
+
+    /// Start one on a port `pick` chooses; with `sentinel_config`, as a sentinel whose config file
+    /// holds that text.
+    fn start_in_mode(
+        sentinel_config: Option<String>,
+        extra_args: &[&str],
+        pick: fn() -> std::io::Result<u16>,
+    ) -> Result<PrivateServer, UserError> {
         let fail = |reason: String| UserError::PrivateServerFailed { reason };
         let binary = redis_server_path().ok_or(UserError::NoRedisAvailable)?;
         let mut last_error = String::new();
@@ -101,7 +111,7 @@ impl PrivateServer {
                 .prefix("redis-learn-")
                 .tempdir()
                 .map_err(|e| fail(format!("no temp dir: {e}")))?;
-            let port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
+            let port = pick().map_err(|e| fail(format!("no free port: {e}")))?;
             let config = match &sentinel_config {
                 Some(text) => {
                     let path = dir.path().join(SENTINEL_CONFIG);
