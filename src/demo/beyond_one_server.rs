@@ -5,9 +5,11 @@
 //! acknowledged writes and a lock lost), `cluster` (hash slots, MOVED, CROSSSLOT and hash tags,
 //! PUBLISH vs SPUBLISH); what they share is in `support`.
 
+mod cluster;
 mod failover;
 mod replication;
 mod support;
 
+pub use self::cluster::cluster;
 pub use self::failover::failover;
 pub use self::replication::replication;

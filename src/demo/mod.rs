@@ -85,6 +85,7 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "fork-cow", run: redis_vs_sql::fork_cow },
     Demo { name: "replication", run: beyond_one_server::replication },
     Demo { name: "failover", run: beyond_one_server::failover },
+    Demo { name: "cluster", run: beyond_one_server::cluster },
 ];
 
 pub fn names() -> Vec<&'static str> {

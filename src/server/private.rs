@@ -92,7 +92,10 @@ impl PrivateServer {
     }
 
     /// Start one on a port `pick` chooses (a cluster node also needs port + 10000 free).
-    pub(super) fn start_on(extra_args: &[&str], pick: fn() -> std::io::Result<u16>) -> Result<PrivateServer, UserError> {
+    pub(super) fn start_on(
+        extra_args: &[&str],
+        pick: fn() -> std::io::Result<u16>,
+    ) -> Result<PrivateServer, UserError> {
         PrivateServer::start_in_mode(None, extra_args, pick)
     }
 
