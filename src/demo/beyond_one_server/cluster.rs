@@ -64,7 +64,7 @@ fn admin(ctx: &Ctx, cluster: &PrivateCluster, node: usize, args: &[&str]) -> Res
 }
 
 /// Move `slot` and its keys from node `from` to node `to` (what `redis-cli --cluster reshard`
-/// does, slot by slot): IMPORTING, MIGRATING, MIGRATE the keys, then give the slot to `to` on
+/// does, slot by slot): IMPORTING, MIGRATING, MIGRATE each key, then give the slot to `to` on
 /// every node.
 fn move_slot(ctx: &Ctx, cluster: &PrivateCluster, slot: u16, from: usize, to: usize) -> Result<u64> {
     let nodes = cluster.nodes();
@@ -75,11 +75,10 @@ fn move_slot(ctx: &Ctx, cluster: &PrivateCluster, slot: u16, from: usize, to: us
     let keys: Vec<String> =
         redis::from_redis_value(admin(ctx, cluster, from, &["CLUSTER", "GETKEYSINSLOT", &slot_s, "1000"])?)
             .map_err(|e| anyhow!("CLUSTER GETKEYSINSLOT: {e}"))?;
-    if !keys.is_empty() {
-        let port = nodes[to].server.port().to_string();
-        let mut args = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
-        args.extend(keys.iter().map(String::as_str));
-        admin(ctx, cluster, from, &args)?;
+    // One MIGRATE per key (the form without a KEYS list): a handful of keys here.
+    let port = nodes[to].server.port().to_string();
+    for key in &keys {
+        admin(ctx, cluster, from, &["MIGRATE", "127.0.0.1", &port, key, "0", "5000"])?;
     }
     for node in [to, from].into_iter().chain((0..nodes.len()).filter(|n| *n != to && *n != from)) {
         admin(ctx, cluster, node, &["CLUSTER", "SETSLOT", &slot_s, "NODE", &to_id])?;
