@@ -110,3 +110,34 @@ fn lesson_11_holds_its_claims_and_leaves_no_server_running() {
         .collect();
     assert!(dirs.is_empty(), "temp dirs left: {dirs:?}");
 }
+
+/// Ctrl-C in the middle of the failover demo (a primary, a replica and three Sentinels running):
+/// the run ends with 130 and stops every server it started.
+#[test]
+fn ctrl_c_during_lesson_11_stops_every_server_it_started() {
+    let _serial = support::heavy();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Test::new()
+        .args(["lesson", "11", "--quick", "--no-quiz", "--json", "--private"])
+        .env("TMPDIR", tmp.path().to_str().unwrap())
+        .spawn();
+    // The lesson's own server, then the replication pair; 5 or more at once is the failover demo.
+    let started = std::time::Instant::now();
+    let mut most = 0;
+    while most < 5 && started.elapsed() < Duration::from_secs(60) {
+        most = most.max(processes_under(tmp.path()).len());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(most >= 5, "the failover demo's servers never showed up (at most {most} at once)");
+    support::interrupt(&child);
+    let status = support::wait_with_timeout(&mut child, Duration::from_secs(30));
+    let stderr = support::stderr_of(&mut child);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    // A server killed just before the exit may take a moment to leave /proc.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !processes_under(tmp.path()).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = processes_under(tmp.path());
+    assert!(left.is_empty(), "still running after Ctrl-C: {left:?}\n{stderr}");
+}

@@ -21,8 +21,6 @@ const VISIBLE_LIMIT: Duration = Duration::from_secs(5);
 const WAIT_TIMEOUT_MS: u64 = 1_000;
 /// `WAIT 1 <ms>` with the replica frozen: what the writer waits before giving up.
 const FROZEN_WAIT_MS: u64 = 300;
-/// The replica's offset is read every this many writes under load.
-const OFFSET_EVERY: usize = 5;
 
 /// One series of "write on the primary, read the replica at once".
 struct Series {
@@ -56,7 +54,7 @@ fn series(
         if reads > 1 {
             s.stale += 1;
         }
-        if sample_offsets && i % OFFSET_EVERY == 0 {
+        if sample_offsets {
             // The primary first, then the replica: the replica moves on meanwhile, so the gap read
             // here is, if anything, smaller than the real one.
             let primary = offset(p, "master_repl_offset")?;
