@@ -141,3 +141,24 @@ fn ctrl_c_during_lesson_11_stops_every_server_it_started() {
     let left = processes_under(tmp.path());
     assert!(left.is_empty(), "still running after Ctrl-C: {left:?}\n{stderr}");
 }
+
+/// Every demo of lesson 11 starts servers of its own: with no redis-server on PATH each is left out
+/// with its reason, and the run still exits 0.
+#[test]
+fn without_redis_server_on_path_lesson_11_skips_each_demo() {
+    let server = support::Server::start(&[]);
+    let _serial = support::heavy();
+    let doc = Test::new()
+        .args(["lesson", "11", "--quick", "--no-quiz", "--json"])
+        .redis(&server)
+        .without_redis_server_on_path()
+        .run()
+        .success()
+        .json();
+    let demos = doc["demos"].as_array().unwrap();
+    assert_eq!(demos.len(), 3, "{doc}");
+    for demo in demos {
+        assert!(demo["skipped"].as_str().is_some_and(|s| s.contains("redis-server")), "{demo}");
+    }
+    assert_eq!(doc["keys_left"], 0);
+}
