@@ -26,6 +26,13 @@ const SHARE_RANGE: (f64, f64) = (0.25, 0.42);
 const MESSAGE_WAIT: Duration = Duration::from_secs(2);
 /// A subscriber's read time limit: how often it looks at the clock while it waits.
 const SUBSCRIBER_POLL: Duration = Duration::from_millis(200);
+/// Multi-key scripts of this course, by the keys they touch (lesson 4's lock with its fencing
+/// counter, lesson 7's prune of a channel's subscriptions, lesson 8's heartbeat).
+const COURSE_SCRIPTS: &[(&str, &[&str])] = &[
+    ("scripts.lock", &["lock:tx-check:0x9f", "lock:tx-check:0x9f:fence"]),
+    ("scripts.prune", &["ws:sub:ticker:ETH-USDT", "ws:sub:ticker:ETH-USDT:deadlines"]),
+    ("scripts.heartbeat", &["svc:ws:node:ws-3", "svc:ws:nodes"]),
+];
 /// The lesson 7 disconnect in two keys: add a client to the user's set and note its subscription.
 const TWO_KEY_LUA: &str = "redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
@@ -260,6 +267,49 @@ pub fn cluster(ctx: &Ctx) -> Result<DemoReport> {
         Claim::new("crossslot-until-hash-tag", "", measured, crossslot && ran_ok)
     };
     report.claim(claim.fact("slot_a", u64::from(slot_a)).fact("slot_b", u64::from(slot_b)).fact("tag", "{user:1001}"));
+
+    // Which of this course's scripts span several slots, and one tag for the run's keys.
+    let run = ctx.namespace.run_id().trim_matches(['{', '}']).to_string();
+    let mut rows = Vec::new();
+    let (mut split, mut tagged_one) = (0u64, 0u64);
+    for (label, shapes) in COURSE_SCRIPTS {
+        let mut untagged_slots = std::collections::BTreeSet::new();
+        let mut tagged_slots = std::collections::BTreeSet::new();
+        for shape in *shapes {
+            untagged_slots.insert(slot_of(&mut plains[0], &key(ctx, shape))?);
+            tagged_slots.insert(slot_of(&mut plains[0], &format!("redis-learn:{{{run}}}:{shape}"))?);
+        }
+        split += u64::from(untagged_slots.len() > 1);
+        tagged_one += u64::from(tagged_slots.len() == 1);
+        rows.push(vec![
+            Text::msg(label),
+            Text::Plain(shapes.join(" + ")),
+            Text::Plain(untagged_slots.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")),
+            Text::Plain(tagged_slots.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")),
+        ]);
+    }
+    report.table(
+        Text::msg("scripts").fact("tag", format!("redis-learn:{{{run}}}:")),
+        vec![
+            Text::msg("scripts.header-script"),
+            Text::msg("scripts.header-keys"),
+            Text::msg("scripts.header-untagged"),
+            Text::msg("scripts.header-tagged"),
+        ],
+        rows,
+    );
+    let scripts = COURSE_SCRIPTS.len() as u64;
+    report.claim(
+        Claim::new(
+            "run-tag-keeps-scripts-in-one-slot",
+            "",
+            format!("{split} / {scripts}; {tagged_one} / {scripts}"),
+            tagged_one == scripts,
+        )
+        .fact("split", split)
+        .fact("scripts", scripts)
+        .fact("tagged", tagged_one),
+    );
 
     // 5. PUBLISH reaches subscribers on every node; SPUBLISH stays in the channel's shard.
     let channel = key(ctx, "ticker:ETH-USDT");
