@@ -3,6 +3,7 @@
 //!
 //! A demo is a plain function registered in [`DEMOS`] under the name lesson files use.
 
+mod beyond_one_server;
 mod cache_aside;
 mod context;
 mod data_structures;
@@ -82,6 +83,9 @@ pub const DEMOS: &[Demo] = &[
     Demo { name: "join-in-app", run: redis_vs_sql::join_in_app },
     Demo { name: "crash-durability", run: redis_vs_sql::crash_durability },
     Demo { name: "fork-cow", run: redis_vs_sql::fork_cow },
+    Demo { name: "replication", run: beyond_one_server::replication },
+    Demo { name: "failover", run: beyond_one_server::failover },
+    Demo { name: "cluster", run: beyond_one_server::cluster },
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -22,6 +22,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("08-service-discovery.toml", include_str!("../../lessons/08-service-discovery.toml")),
     ("09-http-cache.toml", include_str!("../../lessons/09-http-cache.toml")),
     ("10-redis-vs-sql.toml", include_str!("../../lessons/10-redis-vs-sql.toml")),
+    ("11-beyond-one-server.toml", include_str!("../../lessons/11-beyond-one-server.toml")),
 ];
 
 /// All lessons, sorted by number, validated.

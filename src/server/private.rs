@@ -16,6 +16,8 @@ use crate::error::UserError;
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Port races (someone takes our free port before the server binds it) are retried this often.
 const START_ATTEMPTS: usize = 3;
+/// A sentinel's config file, in its temp dir.
+const SENTINEL_CONFIG: &str = "sentinel.conf";
 
 /// `redis-server` on PATH, if any.
 pub fn redis_server_path() -> Option<PathBuf> {
@@ -36,6 +38,21 @@ pub struct PrivateServer {
     extra_args: Vec<String>,
     /// `--keep`: left running on purpose (a timer stops it); drop leaves it alone.
     kept: bool,
+    /// A config file in `dir` given first on the command line (a sentinel's, which it rewrites).
+    config: Option<PathBuf>,
+}
+
+/// How a [`PrivateServer::start_sentinel`] watches its primary (`sentinel monitor` and friends).
+#[derive(Debug, Clone)]
+pub struct SentinelSettings {
+    /// The name clients ask for (`SENTINEL get-master-addr-by-name NAME`).
+    pub name: String,
+    /// Sentinels that must agree the primary is down before a failover.
+    pub quorum: u32,
+    /// Silence after which a sentinel thinks the primary is down (`down-after-milliseconds`).
+    pub down_after: Duration,
+    /// `failover-timeout`: also how long before a failed failover is tried again.
+    pub failover_timeout: Duration,
 }
 
 impl PrivateServer {
@@ -46,11 +63,48 @@ impl PrivateServer {
 
     /// Start one with extra `redis-server` arguments (e.g. `["--appendonly", "yes"]`).
     pub fn start_with(extra_args: &[&str]) -> Result<PrivateServer, UserError> {
-        PrivateServer::start_on(extra_args, free_port)
+        PrivateServer::start_in_mode(None, extra_args, free_port)
+    }
+
+    /// A replica (`--replicaof 127.0.0.1 PORT`) of the primary on `primary_port` (or of a relay in
+    /// front of it), ready once its first sync is done and its link to the primary is up.
+    pub fn start_replica_of(primary_port: u16) -> Result<PrivateServer, UserError> {
+        let port = primary_port.to_string();
+        let replica = PrivateServer::start_with(&["--replicaof", "127.0.0.1", &port])?;
+        replica.wait_until_synced().map_err(|reason| UserError::PrivateServerFailed { reason })?;
+        Ok(replica)
+    }
+
+    /// A Sentinel (`redis-server sentinel.conf --sentinel`) watching `primary`, with its own config
+    /// file in its temp dir (a sentinel rewrites it). It finds the primary's replicas and the other
+    /// sentinels by itself; see [`PrivateServer::sentinel_sees`].
+    pub fn start_sentinel(primary: &PrivateServer, settings: &SentinelSettings) -> Result<PrivateServer, UserError> {
+        let name = &settings.name;
+        let config = format!(
+            "sentinel monitor {name} 127.0.0.1 {port} {quorum}\n\
+             sentinel down-after-milliseconds {name} {down}\n\
+             sentinel failover-timeout {name} {timeout}\n\
+             sentinel parallel-syncs {name} 1\n",
+            port = primary.port(),
+            quorum = settings.quorum,
+            down = settings.down_after.as_millis(),
+            timeout = settings.failover_timeout.as_millis(),
+        );
+        PrivateServer::start_in_mode(Some(config), &[], free_port)
     }
 
     /// Start one on a port `pick` chooses (a cluster node also needs port + 10000 free).
     pub(super) fn start_on(
+        extra_args: &[&str],
+        pick: fn() -> std::io::Result<u16>,
+    ) -> Result<PrivateServer, UserError> {
+        PrivateServer::start_in_mode(None, extra_args, pick)
+    }
+
+    /// Start one on a port `pick` chooses; with `sentinel_config`, as a sentinel whose config file
+    /// holds that text.
+    fn start_in_mode(
+        sentinel_config: Option<String>,
         extra_args: &[&str],
         pick: fn() -> std::io::Result<u16>,
     ) -> Result<PrivateServer, UserError> {
@@ -63,10 +117,19 @@ impl PrivateServer {
                 .tempdir()
                 .map_err(|e| fail(format!("no temp dir: {e}")))?;
             let port = pick().map_err(|e| fail(format!("no free port: {e}")))?;
-            let child = spawn(&binary, port, dir.path(), extra_args).map_err(|e| fail(e.to_string()))?;
+            let config = match &sentinel_config {
+                Some(text) => {
+                    let path = dir.path().join(SENTINEL_CONFIG);
+                    fs::write(&path, text).map_err(|e| fail(format!("writing {}: {e}", path.display())))?;
+                    Some(path)
+                }
+                None => None,
+            };
+            let child =
+                spawn(&binary, config.as_deref(), port, dir.path(), extra_args).map_err(|e| fail(e.to_string()))?;
             crate::interrupt::register_private(child.id(), dir.path().to_path_buf());
             let stored = extra_args.iter().map(|a| a.to_string()).collect();
-            let mut server = PrivateServer { child, port, dir, extra_args: stored, kept: false };
+            let mut server = PrivateServer { child, port, dir, extra_args: stored, kept: false, config };
             let password = extra_args.iter().position(|a| *a == "--requirepass").and_then(|i| extra_args.get(i + 1));
             match server.wait_until_ready(password.copied()) {
                 Ok(()) => return Ok(server),
@@ -171,7 +234,8 @@ impl PrivateServer {
             if attempt > 0 {
                 self.port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
             }
-            self.child = spawn(&binary, self.port, self.dir.path(), &args).map_err(|e| fail(e.to_string()))?;
+            self.child = spawn(&binary, self.config.as_deref(), self.port, self.dir.path(), &args)
+                .map_err(|e| fail(e.to_string()))?;
             crate::interrupt::register_private(self.child.id(), self.dir.path().to_path_buf());
             match self.wait_until_ready(password).and_then(|()| self.wait_until_loaded(password)) {
                 Ok(()) => return Ok(()),
@@ -203,6 +267,51 @@ impl PrivateServer {
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Wait until this replica finished its sync with its primary and the link is up.
+    fn wait_until_synced(&self) -> Result<(), String> {
+        let client = Client::open(self.url()).map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(mut con) = client.get_connection_with_timeout(Duration::from_millis(200))
+                && let Ok(info) = redis::cmd("INFO").arg("replication").query::<redis::InfoDict>(&mut con)
+                && info.get::<String>("master_link_status").as_deref() == Some("up")
+                && info.get::<u32>("master_sync_in_progress") == Some(0)
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the replica did not sync with its primary within {}s", START_TIMEOUT.as_secs()));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Does this sentinel know the primary `name` with `replicas` replicas and `sentinels` sentinels
+    /// (itself included)? Sentinels find each other through the primary every 2 s or so.
+    pub fn sentinel_sees(&self, name: &str, replicas: usize, sentinels: usize) -> bool {
+        let Ok(client) = Client::open(self.url()) else { return false };
+        let Ok(mut con) = client.get_connection_with_timeout(Duration::from_millis(200)) else { return false };
+        let _ = con.set_read_timeout(Some(Duration::from_millis(500)));
+        let Ok(info) = redis::cmd("INFO").arg("sentinel").query::<redis::InfoDict>(&mut con) else { return false };
+        // master0:name=m,status=ok,address=127.0.0.1:6379,slaves=1,sentinels=3
+        let want = [format!("name={name}"), format!("slaves={replicas}"), format!("sentinels={sentinels}")];
+        (0..16).filter_map(|i| info.get::<String>(&format!("master{i}"))).any(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            want.iter().all(|w| fields.contains(&w.as_str()))
+        })
+    }
+
+    /// Freeze the process (SIGSTOP), as a stalled VM or a cut network would: its sockets stay open
+    /// and nothing answers. [`PrivateServer::resume`] thaws it; dropping it kills it either way.
+    pub fn pause(&self) -> std::io::Result<()> {
+        signal(self.child.id(), "-STOP")
+    }
+
+    /// Thaw a [`PrivateServer::pause`]d process (SIGCONT).
+    pub fn resume(&self) -> std::io::Result<()> {
+        signal(self.child.id(), "-CONT")
     }
 
     /// Has the server exited (e.g. after a crash demo)?
@@ -252,8 +361,23 @@ impl PrivateConnection {
     }
 }
 
-fn spawn(binary: &Path, port: u16, dir: &Path, extra_args: &[&str]) -> std::io::Result<Child> {
+/// `kill -STOP pid` and the like, on a process of ours.
+fn signal(pid: u32, signal: &str) -> std::io::Result<()> {
+    let status = Command::new("kill").arg(signal).arg(pid.to_string()).stderr(Stdio::null()).status()?;
+    if status.success() { Ok(()) } else { Err(std::io::Error::other(format!("kill {signal} {pid}: {status}"))) }
+}
+
+fn spawn(
+    binary: &Path,
+    sentinel_config: Option<&Path>,
+    port: u16,
+    dir: &Path,
+    extra_args: &[&str],
+) -> std::io::Result<Child> {
     let mut command = Command::new(binary);
+    if let Some(config) = sentinel_config {
+        command.arg(config).arg("--sentinel");
+    }
     command
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .args(["--daemonize", "no", "--protected-mode", "yes"])

@@ -74,7 +74,7 @@ fn an_empty_script_fails_every_task() {
 
 #[test]
 fn plausible_wrong_answers_fail_their_task() {
-    let cases: [(u32, &str, &str); 7] = [
+    let cases: [(u32, &str, &str); 9] = [
         // No TTL: the session never expires.
         (1, "session-with-ttl", "SET session:42 abc"),
         // A list keeps duplicates and the stale client.
@@ -90,6 +90,10 @@ fn plausible_wrong_answers_fail_their_task() {
         (7, "sliding-expiry", "DEL sess:7b1e\nHSET sess:7b1e last_seen 1700000900\nEXPIRE sess:7b1e 1800"),
         // Only PUBLISH: nothing is kept for the node that was offline.
         (5, "latest-candle-for-latecomers", "PUBLISH ws:broadcast 1700000060000|104|106|103|105|320"),
+        // No hash tag: on a cluster the two keys land in different slots.
+        (11, "user-keys-in-one-slot", "SADD user:1001:clients c-7f3a\nHSET user:1001:subs ticker:ETH-USDT c-7f3a"),
+        // The lock without an expiry: a crashed worker holds it for ever.
+        (11, "lock-and-fence-in-one-script", "SET {job:settle}:lock worker-a NX\nINCR {job:settle}:fence"),
     ];
     for (lesson, id, script) in cases {
         let (code, doc) = run_script(lesson, script);

@@ -164,6 +164,10 @@ fn lesson_09_words() {
 fn lesson_10_words() {
     snapshot_lesson(10);
 }
+#[test]
+fn lesson_11_words() {
+    snapshot_lesson(11);
+}
 
 fn scratch_dirs_out(text: &str) -> String {
     const MARK: &str = "redis-learn-";
