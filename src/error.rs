@@ -131,6 +131,9 @@ pub enum UserError {
     )]
     KeepNeedsServer,
 
+    #[error("bench: {reason}")]
+    BadBench { reason: String },
+
     #[error("bad answers {given:?}: {reason}")]
     BadAnswers { given: String, reason: String },
 
@@ -223,6 +226,7 @@ impl UserError {
             UserError::BadAnswers { given, reason } => format!("答案 {given:?} 有误：{reason}"),
             UserError::BadLessonFile { path, reason } => format!("课程文件 {path}：{reason}"),
             UserError::Interrupted => "已中断；演示写入的键已清理".to_string(),
+            UserError::BadBench { reason } => format!("bench：{reason}"),
             UserError::QuizStopped { lesson, answered, next } => {
                 format!("测验已停止：已答的 {answered} 题都已保存；`redis-learn quiz {lesson}` 会从第 {next} 题继续")
             }
