@@ -64,7 +64,8 @@ impl Axis {
         let hi = values.map(|v| self.to(v)).fold(f64::MIN, f64::max);
         let pad = if hi > lo { (hi - lo) * 0.08 } else { lo.abs().max(1.0) * 0.1 };
         let low = if self.log { lo - pad } else { (lo - pad).max(0.0) };
-        low..hi + pad
+        // Room at the top for the legend.
+        low..hi + 3.0 * pad
     }
 }
 
@@ -72,10 +73,19 @@ impl Axis {
 fn short(v: f64) -> String {
     let trim = |s: String| if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
     let a = v.abs();
+    let three = |x: f64| {
+        if x.abs() >= 100.0 {
+            format!("{x:.0}")
+        } else if x.abs() >= 10.0 {
+            trim(format!("{x:.1}"))
+        } else {
+            trim(format!("{x:.2}"))
+        }
+    };
     if a >= 1e6 {
-        format!("{}M", trim(format!("{:.2}", v / 1e6)))
+        format!("{}M", three(v / 1e6))
     } else if a >= 1e3 {
-        format!("{}k", trim(format!("{:.2}", v / 1e3)))
+        format!("{}k", three(v / 1e3))
     } else if a >= 10.0 {
         format!("{v:.0}")
     } else {
@@ -249,6 +259,7 @@ mod tests {
         assert_eq!(short(1_500.0), "1.5k");
         assert_eq!(short(2_250_000.0), "2.25M");
         assert_eq!(short(0.5), "0.5");
+        assert_eq!(short(316_227.0), "316k");
         assert_eq!(short(48.2), "48");
     }
 }

@@ -123,7 +123,7 @@ fn find<'a>(points: &'a [PointResult], series: &str, i: usize) -> Option<&'a Mea
 fn compare(out: &mut Outcome, id: &str, a: (&str, usize), b: (&str, usize)) -> Result<Option<Comparison>> {
     let (Some(ma), Some(mb)) = (find(&out.points, a.0, a.1), find(&out.points, b.0, b.1)) else { return Ok(None) };
     let c = Comparison::of(id, ma, mb)?;
-    if !out.comparisons.iter().any(|x| x.a == c.a && x.b == c.b) {
+    if !out.comparisons.iter().any(|x| (x.a == c.a && x.b == c.b) || (x.a == c.b && x.b == c.a)) {
         out.comparisons.push(c.clone());
     }
     Ok(Some(c))
@@ -399,6 +399,9 @@ fn dataset_size(env: &mut Env, points: &[Point]) -> Result<Outcome> {
     Ok(out)
 }
 
+/// The value size from which a GET's cost is claimed to be mostly bytes, not the round trip.
+const BANDWIDTH_FROM: u64 = 64 * 1024;
+
 fn value_size(env: &mut Env, points: &[Point]) -> Result<Outcome> {
     let con = RefCell::new(env.redis.raw_connection()?);
     let sql = crate::sql::open_memory()?;
@@ -439,10 +442,23 @@ fn value_size(env: &mut Env, points: &[Point]) -> Result<Outcome> {
     if lo != hi
         && let Some(c) = compare(&mut out, "small-vs-large", ("redis-get", lo), ("redis-get", hi))?
     {
-        out.claims.push(
+        let (small, large) = (points[lo].num("bytes"), points[hi].num("bytes"));
+        // From 64 KiB on, moving the bytes costs more than the round trip; below it, a GET of any
+        // size costs about one round trip.
+        let claim = if large >= BANDWIDTH_FROM {
             Claim::ratio_above("bandwidth-matters", "", &c, 2.0)
-                .fact("small", crate::text::Fact::Bytes(points[lo].num("bytes")))
-                .fact("large", crate::text::Fact::Bytes(points[hi].num("bytes")))
+        } else {
+            let status = match c.above(2.0) {
+                Some(false) => ClaimStatus::Held,
+                Some(true) => ClaimStatus::Failed,
+                None => ClaimStatus::Inconclusive,
+            };
+            Claim::with_status("round-trip-dominates", "", c.measured(), status)
+        };
+        out.claims.push(
+            claim
+                .fact("small", crate::text::Fact::Bytes(small))
+                .fact("large", crate::text::Fact::Bytes(large))
                 .fact("ratio", crate::text::Fact::Ratio(c.ratio)),
         );
     }

@@ -226,8 +226,10 @@ fn finding_table(finding: &crate::demo::Finding, out: &mut impl Write) -> Result
 /// A claim's headline for a slide: its first clause (up to a colon, semicolon or dash), at most
 /// [`HEADLINE_CHARS`] characters.
 pub fn headline(text: &str) -> String {
-    let cut = text.find([':', ';', '：', '；']).map_or(text, |i| &text[..i]);
-    let cut = cut.split(" — ").next().unwrap_or(cut).trim();
+    let first = text.find([':', ';', '：', '；']).map_or(text, |i| &text[..i]);
+    let first = first.split(" — ").next().unwrap_or(first).trim();
+    // A lead-in ("Honestly: …") is no headline: then the sentence itself, cut.
+    let cut = if first.chars().count() < MIN_HEADLINE_CHARS { text.trim() } else { first };
     if cut.chars().count() <= HEADLINE_CHARS {
         cut.to_string()
     } else {
@@ -237,6 +239,7 @@ pub fn headline(text: &str) -> String {
 }
 
 const HEADLINE_CHARS: usize = 72;
+const MIN_HEADLINE_CHARS: usize = 16;
 
 /// A scenario sweep as Markdown: one section ready for a slide.
 pub fn sweep_markdown(sweep: &crate::bench::Sweep, doc: &crate::bench::report::SweepJson, out: &mut impl Write) -> Result<()> {
@@ -415,6 +418,7 @@ mod headline_tests {
     fn headlines_take_the_first_clause() {
         assert_eq!(headline("a hit is 40× faster: no query at all"), "a hit is 40× faster");
         assert_eq!(headline("short"), "short");
+        assert_eq!(headline("Honestly: SQLite wins"), "Honestly: SQLite wins");
         assert_eq!(headline(&"x".repeat(100)).chars().count(), 72);
     }
 }

@@ -31,11 +31,15 @@ fn slice<C: Send>(
                     let mut lat = Vec::with_capacity(256);
                     let mut i = t as u64 * 101;
                     let deadline = start + slice;
-                    while Instant::now() < deadline {
+                    // At least one operation each, even when spawning took the whole slice.
+                    loop {
                         let t0 = Instant::now();
                         op(&mut con, i)?;
                         lat.push(t0.elapsed());
                         i += 7_919;
+                        if Instant::now() >= deadline {
+                            break;
+                        }
                     }
                     Ok(lat)
                 })

@@ -42,6 +42,15 @@ pub fn run(
         }
         .into());
     }
+    if args.plot.is_some() && points.len() < 2 {
+        return Err(crate::error::UserError::BadBench {
+            reason: format!(
+                "{} measures one point here: a plot needs a parameter with two or more values (--param KEY=V1,V2)",
+                name.id()
+            ),
+        }
+        .into());
+    }
     let redis = server::connect(&settings.redis, settings.allow_remote)?;
     let spinner = spinner(settings, name);
     let sweep = bench::run(settings, &redis, name, points, interrupt);
