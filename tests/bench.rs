@@ -102,12 +102,14 @@ fn markdown_export_of_lesson_2_has_its_tables_and_the_date() {
 fn scenario_exports_markdown_and_csv_for_slides() {
     let _heavy = heavy();
     let server = Server::start(&[]);
-    let md = Test::new().args(["bench", "--scenario", "counter", "--quick", "--format", "markdown"]).redis(&server).run();
+    let md =
+        Test::new().args(["bench", "--scenario", "counter", "--quick", "--format", "markdown"]).redis(&server).run();
     md.stdout_contains("## bench counter · ")
         .stdout_contains("| point | series | p50 [95%] | mean ± σ | min … max | p90 / p99 / p99.9 | ops/s | n |")
         .stdout_contains("INCR")
         .stdout_contains("noisy: ");
-    let csv = Test::new().args(["bench", "--scenario", "zset-range", "--quick", "--format", "csv"]).redis(&server).run();
+    let csv =
+        Test::new().args(["bench", "--scenario", "zset-range", "--quick", "--format", "csv"]).redis(&server).run();
     let out = csv.success();
     let header = out.stdout.lines().next().unwrap();
     assert!(header.starts_with("schema_version,scenario,count,series,backend,"), "{header}");
@@ -169,14 +171,13 @@ fn scenarios_leave_someone_elses_data_alone() {
     let server = Server::start(&["--enable-debug-command", "yes"]);
     server.fill_with_someone_elses_data();
     let before = server.fingerprint();
-    for (scenario, param) in
-        [("pipeline", "depth=1,16"), ("dataset-size", "keys=1000,5000"), ("clients", "clients=1,4"), ("pubsub-fanout", "subscribers=1,4")]
-    {
-        Test::new()
-            .args(["bench", "--scenario", scenario, "--quick", "--param", param])
-            .redis(&server)
-            .run()
-            .success();
+    for (scenario, param) in [
+        ("pipeline", "depth=1,16"),
+        ("dataset-size", "keys=1000,5000"),
+        ("clients", "clients=1,4"),
+        ("pubsub-fanout", "subscribers=1,4"),
+    ] {
+        Test::new().args(["bench", "--scenario", scenario, "--quick", "--param", param]).redis(&server).run().success();
     }
     assert_eq!(server.fingerprint(), before);
 }

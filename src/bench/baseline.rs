@@ -22,7 +22,9 @@ fn check_name(name: &str) -> Result<(), UserError> {
         Ok(())
     } else {
         Err(UserError::BadBench {
-            reason: format!("baseline name {name:?}: use letters, digits, '-', '_' and '.' (at most 64), e.g. laptop-2026"),
+            reason: format!(
+                "baseline name {name:?}: use letters, digits, '-', '_' and '.' (at most 64), e.g. laptop-2026"
+            ),
         })
     }
 }

@@ -65,7 +65,9 @@ fn address(redis: &RedisHandle) -> Result<(String, u16)> {
     }
     match info.addr() {
         redis::ConnectionAddr::Tcp(host, port) => Ok((host.clone(), *port)),
-        _ => Err(UserError::BadBench { reason: "--calibrate needs a TCP server (redis://HOST:PORT)".to_string() }.into()),
+        _ => {
+            Err(UserError::BadBench { reason: "--calibrate needs a TCP server (redis://HOST:PORT)".to_string() }.into())
+        }
     }
 }
 
@@ -73,7 +75,14 @@ fn address(redis: &RedisHandle) -> Result<(String, u16)> {
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One redis-benchmark run: requests per second of GET.
-fn theirs(bin: &std::path::Path, host: &str, port: u16, depth: u32, requests: u64, interrupt: &Interrupt) -> Result<f64> {
+fn theirs(
+    bin: &std::path::Path,
+    host: &str,
+    port: u16,
+    depth: u32,
+    requests: u64,
+    interrupt: &Interrupt,
+) -> Result<f64> {
     let mut child = Command::new(bin)
         .args(["-h", host, "-p", &port.to_string(), "-c", "1", "-P", &depth.to_string()])
         .args(["-n", &requests.to_string(), "--csv", "-t", "get"])
@@ -108,7 +117,10 @@ fn theirs(bin: &std::path::Path, host: &str, port: u16, depth: u32, requests: u6
 
 /// The requests per second of the GET line of `redis-benchmark --csv`.
 pub fn parse_rps(csv: &str) -> Option<f64> {
-    csv.lines().find(|l| l.starts_with("\"GET\"")).and_then(|l| l.split(',').nth(1)).and_then(|v| v.trim_matches('"').parse().ok())
+    csv.lines()
+        .find(|l| l.starts_with("\"GET\""))
+        .and_then(|l| l.split(',').nth(1))
+        .and_then(|v| v.trim_matches('"').parse().ok())
 }
 
 pub fn run(settings: &Settings, redis: &RedisHandle, interrupt: &Interrupt) -> Result<Calibration> {
@@ -125,16 +137,18 @@ pub fn run(settings: &Settings, redis: &RedisHandle, interrupt: &Interrupt) -> R
     // reads a key of our namespace that does not exist: the same reply.
     let key = ns.key("calibrate");
     let mut con = redis.raw_connection()?;
+    // Nine rounds give the share a 95% interval from its 2nd-lowest to its 2nd-highest value (the
+    // sign test's); three (quick) give only [min, max].
     let (rounds, requests) = match settings.scale {
         Scale::Quick => (3, 100_000),
-        Scale::Full => (5, 400_000),
+        Scale::Full => (9, 200_000),
     };
     let budget = Budget {
         warmup: 200,
         rounds: 1,
         min_samples: 100,
         max_samples: 1_000_000,
-        target: Duration::from_millis(if settings.scale == Scale::Quick { 400 } else { 1_500 }),
+        target: Duration::from_millis(if settings.scale == Scale::Quick { 400 } else { 600 }),
     };
     let sampler = Sampler::new(budget, interrupt.clone());
     let mut pairs = Vec::new();
@@ -146,7 +160,7 @@ pub fn run(settings: &Settings, redis: &RedisHandle, interrupt: &Interrupt) -> R
         let (mut t, mut o) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             interrupt.check()?;
-            t.push(theirs(&bin, &host, port, depth, requests / if depth == 1 { 4 } else { 1 }, interrupt)?);
+            t.push(theirs(&bin, &host, port, depth, requests / if depth == 1 { 16 } else { 1 }, interrupt)?);
             let m = sampler.group().batch(id, id, Backend::Redis, depth, || {
                 pipe.exec(&mut con)?;
                 Ok(())

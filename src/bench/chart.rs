@@ -39,7 +39,9 @@ pub fn bars(sweep: &Sweep, lang: Lang, width: usize, out: &mut impl Write) -> Re
         .outcome
         .points
         .iter()
-        .flat_map(|p| p.series.iter().map(move |s| (p.point.label(), words::series(lang, &s.series), s.p50_interval().0)))
+        .flat_map(|p| {
+            p.series.iter().map(move |s| (p.point.label(), words::series(lang, &s.series), s.p50_interval().0))
+        })
         .collect();
     let values: Vec<f64> = rows.iter().map(|r| r.2.as_nanos().max(1) as f64).collect();
     let (lo, hi) = values.iter().fold((f64::MAX, 0.0_f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));

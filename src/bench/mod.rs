@@ -165,7 +165,10 @@ pub fn sweep_points(name: ScenarioName, given: &[String], quick: bool) -> Result
             .collect();
     }
     if points.len() > MAX_POINTS {
-        return Err(bad(format!("{} points is too many for one sweep (at most {MAX_POINTS}): give fewer values", points.len())));
+        return Err(bad(format!(
+            "{} points is too many for one sweep (at most {MAX_POINTS}): give fewer values",
+            points.len()
+        )));
     }
     Ok(points)
 }
@@ -211,9 +214,13 @@ impl Env<'_> {
     /// time than in a lesson, never fewer than 100 samples in quick mode.
     pub fn budget(&self) -> Budget {
         match self.settings.scale {
-            Scale::Quick => {
-                Budget { warmup: 20, rounds: 20, min_samples: 100, max_samples: 4_000, target: Duration::from_millis(80) }
-            }
+            Scale::Quick => Budget {
+                warmup: 20,
+                rounds: 20,
+                min_samples: 100,
+                max_samples: 4_000,
+                target: Duration::from_millis(80),
+            },
             Scale::Full => Budget::FULL,
         }
     }

@@ -58,14 +58,14 @@ impl Axis {
         if self.log { 10_f64.powf(v) } else { v }
     }
 
-    /// The plotted range of `values`, with a margin.
-    fn range(self, values: impl Iterator<Item = f64> + Clone) -> std::ops::Range<f64> {
+    /// The plotted range of `values`, with a margin (a larger one at the top, for the legend, when
+    /// `legend_room`).
+    fn range(self, values: impl Iterator<Item = f64> + Clone, legend_room: bool) -> std::ops::Range<f64> {
         let lo = values.clone().map(|v| self.to(v)).fold(f64::MAX, f64::min);
         let hi = values.map(|v| self.to(v)).fold(f64::MIN, f64::max);
         let pad = if hi > lo { (hi - lo) * 0.08 } else { lo.abs().max(1.0) * 0.1 };
         let low = if self.log { lo - pad } else { (lo - pad).max(0.0) };
-        // Room at the top for the legend.
-        low..hi + 3.0 * pad
+        low..hi + if legend_room { 3.0 * pad } else { pad }
     }
 }
 
@@ -164,11 +164,15 @@ pub fn render(sweep: &Sweep, lang: Lang) -> Result<String> {
         let (main, bottom) = root.split_vertically(SIZE.1 - 40);
         let main = main.titled(&title, ("sans-serif", 22)).map_err(|e| anyhow!("plot: {e}"))?;
         let (left, right) = main.split_horizontally(SIZE.0 / 2);
-        let x_label = format!("{}", spec.key);
+        let x_label = spec.key.to_string();
         let cat = |v: f64| -> String {
             if spec.unit == Unit::Name {
                 let i = v.round();
-                if (v - i).abs() < 0.01 && i >= 0.0 { categories.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (v - i).abs() < 0.01 && i >= 0.0 {
+                    categories.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             } else {
                 short(x_axis.from(v))
             }
@@ -201,8 +205,8 @@ fn panel(
 ) -> Result<()> {
     let ys: Vec<f64> = data.iter().flatten().map(|p| p.1).collect();
     let y_axis = Axis::of(ys.iter().copied());
-    let y_range = y_axis.range(ys.iter().copied());
-    let x_range = x_axis.range(xs.iter().copied());
+    let y_range = y_axis.range(ys.iter().copied(), true);
+    let x_range = x_axis.range(xs.iter().copied(), false);
     let mut chart = ChartBuilder::on(area)
         .margin(16)
         .x_label_area_size(40)

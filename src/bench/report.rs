@@ -337,10 +337,12 @@ pub fn to_json(sweep: &Sweep, lang: Lang) -> SweepJson {
                     .unwrap_or_default(),
                 text: w.text(lang),
             })
-            .chain(sweep.cautions.iter().map(|c| WarningJson {
-                kind: c.id().into(),
-                text: plain(lang, &format!("caution.{}", c.id())),
-            }))
+            .chain(
+                sweep
+                    .cautions
+                    .iter()
+                    .map(|c| WarningJson { kind: c.id().into(), text: plain(lang, &format!("caution.{}", c.id())) }),
+            )
             .collect(),
         params: sweep.params.iter().map(|p| p.key.to_string()).collect(),
         points: sweep

@@ -33,7 +33,13 @@ pub const SERIES: &[&str] = &[
     "redis-fanout",
 ];
 
-const fn param(key: &'static str, unit: Unit, full: &'static [&'static str], quick: &'static [&'static str], max: u64) -> ParamSpec {
+const fn param(
+    key: &'static str,
+    unit: Unit,
+    full: &'static [&'static str],
+    quick: &'static [&'static str],
+    max: u64,
+) -> ParamSpec {
     ParamSpec { key, unit, full, quick, max }
 }
 
@@ -41,25 +47,14 @@ pub fn params(name: ScenarioName) -> &'static [ParamSpec] {
     const PIPELINE: &[ParamSpec] =
         &[param("depth", Unit::Count, &["1", "4", "16", "64", "256"], &["1", "4", "16", "64", "256"], 10_000)];
     const POINT_READ: &[ParamSpec] = &[param("keys", Unit::Count, &["10000"], &["1000"], 1_000_000)];
-    const DATASET: &[ParamSpec] = &[param(
-        "keys",
-        Unit::Count,
-        &["1000", "10000", "100000", "1000000"],
-        &["1000", "10000", "100000"],
-        2_000_000,
-    )];
-    const VALUE: &[ParamSpec] = &[param(
-        "bytes",
-        Unit::Bytes,
-        &["16", "256", "4096", "65536", "1048576"],
-        &["16", "4096", "1048576"],
-        8 << 20,
-    )];
+    const DATASET: &[ParamSpec] =
+        &[param("keys", Unit::Count, &["1000", "10000", "100000", "1000000"], &["1000", "10000", "100000"], 2_000_000)];
+    const VALUE: &[ParamSpec] =
+        &[param("bytes", Unit::Bytes, &["16", "256", "4096", "65536", "1048576"], &["16", "4096", "1048576"], 8 << 20)];
     const CLIENTS: &[ParamSpec] = &[param("clients", Unit::Count, &["1", "2", "4", "8", "16"], &["1", "4", "16"], 256)];
     const DURABLE: &[ParamSpec] = &[param("fsync", Unit::Name, &["everysec", "always"], &["everysec", "always"], 0)];
     const ZSET: &[ParamSpec] = &[param("count", Unit::Count, &["10", "100", "1000"], &["10", "1000"], 10_000)];
-    const FANOUT: &[ParamSpec] =
-        &[param("subscribers", Unit::Count, &["1", "4", "16", "64"], &["1", "16"], 256)];
+    const FANOUT: &[ParamSpec] = &[param("subscribers", Unit::Count, &["1", "4", "16", "64"], &["1", "16"], 256)];
     match name {
         ScenarioName::Pipeline => PIPELINE,
         ScenarioName::PointRead => POINT_READ,
@@ -268,7 +263,8 @@ fn point_read(env: &mut Env, points: &[Point]) -> Result<Outcome> {
         .sampler()
         .group()
         .op(&op_id("redis-get", 0), label(env, "redis-get", p), Backend::Redis, || {
-            let _: Option<String> = redis::cmd("GET").arg(ns.key(&format!("pr:{}", c1.next()))).query(&mut *con.borrow_mut())?;
+            let _: Option<String> =
+                redis::cmd("GET").arg(ns.key(&format!("pr:{}", c1.next()))).query(&mut *con.borrow_mut())?;
             Ok(())
         })
         .one_round_trip()
@@ -279,21 +275,18 @@ fn point_read(env: &mut Env, points: &[Point]) -> Result<Outcome> {
         });
     if let Some(remote) = remote.as_mut() {
         let network_label = label(env, "network-sql-pk-read", p);
-        group = group.op(&op_id("network-sql-pk-read", 0), network_label, Backend::NetworkSql, move || {
-            remote.read(c3.next())
-        });
+        group = group
+            .op(&op_id("network-sql-pk-read", 0), network_label, Backend::NetworkSql, move || remote.read(c3.next()));
     }
     let measured = group.run();
     let mut out = Outcome { points: split(measured?, points), ..Outcome::default() };
     if let Some(c) = compare(&mut out, "sqlite-vs-redis", ("sqlite-pk-read", 0), ("redis-get", 0))? {
-        out.claims.push(
-            Claim::ratio_above("in-process-wins", "", &c, 1.0).fact("ratio", crate::text::Fact::Ratio(c.ratio)),
-        );
+        out.claims
+            .push(Claim::ratio_above("in-process-wins", "", &c, 1.0).fact("ratio", crate::text::Fact::Ratio(c.ratio)));
     }
     if let Some(c) = compare(&mut out, "redis-vs-network-sql", ("redis-get", 0), ("network-sql-pk-read", 0))? {
         out.claims.push(
-            Claim::ratio_above("redis-beats-network-sql", "", &c, 1.0)
-                .fact("ratio", crate::text::Fact::Ratio(c.ratio)),
+            Claim::ratio_above("redis-beats-network-sql", "", &c, 1.0).fact("ratio", crate::text::Fact::Ratio(c.ratio)),
         );
     } else {
         env.notes.push("no-sql-url".into());
@@ -555,9 +548,8 @@ fn counter(env: &mut Env, points: &[Point]) -> Result<Outcome> {
         .run()?;
     let mut out = Outcome { points: split(measured, points), ..Outcome::default() };
     if let Some(c) = compare(&mut out, "incr-vs-get-set", ("redis-incr", 0), ("redis-get-set", 0))? {
-        out.claims.push(
-            Claim::ratio_above("incr-one-trip", "", &c, 1.3).fact("ratio", crate::text::Fact::Ratio(c.ratio)),
-        );
+        out.claims
+            .push(Claim::ratio_above("incr-one-trip", "", &c, 1.3).fact("ratio", crate::text::Fact::Ratio(c.ratio)));
     }
     Ok(out)
 }
@@ -581,7 +573,10 @@ fn zset_range(env: &mut Env, points: &[Point]) -> Result<Outcome> {
     {
         let tx = sql.unchecked_transaction()?;
         for j in 0..MEMBERS {
-            tx.execute("INSERT INTO candles (ts, v) VALUES (?1, ?2)", rusqlite::params![j as i64, format!("{j}:o:h:l:c")])?;
+            tx.execute(
+                "INSERT INTO candles (ts, v) VALUES (?1, ?2)",
+                rusqlite::params![j as i64, format!("{j}:o:h:l:c")],
+            )?;
         }
         tx.commit()?;
     }
@@ -629,7 +624,8 @@ fn zset_range(env: &mut Env, points: &[Point]) -> Result<Outcome> {
 }
 
 /// Delete the lock only if it still holds our token (one atomic script).
-const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+const RELEASE: &str =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 fn lock_cycle(env: &mut Env, points: &[Point]) -> Result<Outcome> {
     let con = RefCell::new(env.redis.raw_connection()?);
@@ -669,9 +665,8 @@ fn lock_cycle(env: &mut Env, points: &[Point]) -> Result<Outcome> {
         .run()?;
     let mut out = Outcome { points: split(measured, points), ..Outcome::default() };
     if let Some(c) = compare(&mut out, "get-vs-lock", ("redis-get", 0), ("redis-lock-cycle", 0))? {
-        out.claims.push(
-            Claim::ratio_above("two-round-trips", "", &c, 1.3).fact("ratio", crate::text::Fact::Ratio(c.ratio)),
-        );
+        out.claims
+            .push(Claim::ratio_above("two-round-trips", "", &c, 1.3).fact("ratio", crate::text::Fact::Ratio(c.ratio)));
     }
     Ok(out)
 }

@@ -32,7 +32,8 @@ impl Stats {
         let total: Duration = sorted.iter().sum();
         let mean = total / sorted.len() as u32;
         let mean_ns = mean.as_nanos() as f64;
-        let variance = sorted.iter().map(|d| (d.as_nanos() as f64 - mean_ns).powi(2)).sum::<f64>() / sorted.len() as f64;
+        let variance =
+            sorted.iter().map(|d| (d.as_nanos() as f64 - mean_ns).powi(2)).sum::<f64>() / sorted.len() as f64;
         Some(Stats {
             samples: sorted.len(),
             min: sorted[0],

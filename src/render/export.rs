@@ -242,9 +242,18 @@ const HEADLINE_CHARS: usize = 72;
 const MIN_HEADLINE_CHARS: usize = 16;
 
 /// A scenario sweep as Markdown: one section ready for a slide.
-pub fn sweep_markdown(sweep: &crate::bench::Sweep, doc: &crate::bench::report::SweepJson, out: &mut impl Write) -> Result<()> {
+pub fn sweep_markdown(
+    sweep: &crate::bench::Sweep,
+    doc: &crate::bench::report::SweepJson,
+    out: &mut impl Write,
+) -> Result<()> {
     writeln!(out, "## bench {} · {}\n", doc.scenario, escape_md(&doc.title))?;
-    writeln!(out, "_{} · schema {}_\n", escape_md(&crate::bench::report::context_line(sweep, crate::i18n::Lang::En)), doc.schema_version)?;
+    writeln!(
+        out,
+        "_{} · schema {}_\n",
+        escape_md(&crate::bench::report::context_line(sweep, crate::i18n::Lang::En)),
+        doc.schema_version
+    )?;
     for claim in &doc.claims {
         let mark = match claim.status {
             crate::measure::ClaimStatus::Held => "✔",
@@ -278,7 +287,12 @@ pub fn sweep_markdown(sweep: &crate::bench::Sweep, doc: &crate::bench::report::S
         writeln!(out, "- {}", escape_md(&c.text))?;
     }
     if let (Some(start), Some(end)) = (sweep.floor.start(), sweep.floor.end()) {
-        writeln!(out, "\n_Round trip (PING p50): {} at the start, {} at the end._", format_duration(start), format_duration(end))?;
+        writeln!(
+            out,
+            "\n_Round trip (PING p50): {} at the start, {} at the end._",
+            format_duration(start),
+            format_duration(end)
+        )?;
     }
     for w in &doc.warnings {
         writeln!(out, "\n> ⚠ {}", escape_md(&w.text))?;
@@ -297,9 +311,26 @@ pub fn sweep_csv(doc: &crate::bench::report::SweepJson, out: &mut impl Write) ->
     header.extend(doc.params.iter().cloned());
     header.extend(
         [
-            "series", "backend", "samples", "rounds", "ops_per_sample", "p50_us", "p50_low_us", "p50_high_us", "mean_us",
-            "stddev_us", "min_us", "max_us", "p90_us", "p99_us", "p999_us", "ops_per_sec", "redis_version", "mode",
-            "started", "noisy",
+            "series",
+            "backend",
+            "samples",
+            "rounds",
+            "ops_per_sample",
+            "p50_us",
+            "p50_low_us",
+            "p50_high_us",
+            "mean_us",
+            "stddev_us",
+            "min_us",
+            "max_us",
+            "p90_us",
+            "p99_us",
+            "p999_us",
+            "ops_per_sec",
+            "redis_version",
+            "mode",
+            "started",
+            "noisy",
         ]
         .iter()
         .map(|s| s.to_string()),

@@ -119,8 +119,18 @@ pub fn clients(env: &mut Env, points: &[Point]) -> Result<Outcome> {
     let mut results = Vec::new();
     for (i, p) in points.iter().enumerate() {
         let mut series = Vec::new();
-        for (s, (id, backend)) in [("redis-get", Backend::Redis), ("sqlite-pk-read", Backend::Sqlite)].iter().enumerate() {
-            let m = Measurement::from_rounds(op_id(id, i), label(env, id, p), *backend, Kind::Throughput, group, 1, &lat[i][s])?;
+        for (s, (id, backend)) in
+            [("redis-get", Backend::Redis), ("sqlite-pk-read", Backend::Sqlite)].iter().enumerate()
+        {
+            let m = Measurement::from_rounds(
+                op_id(id, i),
+                label(env, id, p),
+                *backend,
+                Kind::Throughput,
+                group,
+                1,
+                &lat[i][s],
+            )?;
             let mut r = SeriesResult::new(id, m);
             r.throughput = Some(median(std::mem::take(&mut thr[i][s])));
             series.push(r);

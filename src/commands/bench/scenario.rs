@@ -97,7 +97,10 @@ pub fn run(
     if let Some(b) = &args.save_baseline {
         let path = baseline::save(state, name, b, &doc)?;
         if !settings.json {
-            let facts = vec![("name".to_string(), Fact::Text(b.clone())), ("path".to_string(), Fact::Text(path.display().to_string()))];
+            let facts = vec![
+                ("name".to_string(), Fact::Text(b.clone())),
+                ("path".to_string(), Fact::Text(path.display().to_string())),
+            ];
             writeln!(out, "{}", words::text(lang, "out.saved", &facts))?;
         }
     }
@@ -120,7 +123,9 @@ fn print_deltas(
             (Some(then), Some(ratio)) => {
                 let change = match d.change.as_str() {
                     "slower" => words::text(lang, "out.baseline-slower", &vec![("ratio".into(), Fact::Ratio(ratio))]),
-                    "faster" => words::text(lang, "out.baseline-faster", &vec![("ratio".into(), Fact::Ratio(1.0 / ratio))]),
+                    "faster" => {
+                        words::text(lang, "out.baseline-faster", &vec![("ratio".into(), Fact::Ratio(1.0 / ratio))])
+                    }
                     _ => words::plain(lang, "out.baseline-same"),
                 };
                 let facts = vec![
