@@ -270,9 +270,7 @@ pub enum Command {
     #[command(after_help = "Example: redis-learn reset 2 --yes")]
     Reset(ResetArgs),
     /// Run lessons' demos back to back, or an instructor scenario's sweep, and export every measurement
-    #[command(
-        after_help = "Examples:\n  redis-learn bench 1 2 --quick --format markdown -o slides.md\n  redis-learn bench --scenario pipeline --param depth=1,4,16,64,256 --plot pipeline.svg\n  redis-learn bench --calibrate --private"
-    )]
+    #[command(after_help = "Example: redis-learn bench --scenario pipeline --param depth=1,16,256 --plot pipeline.svg")]
     Bench(BenchArgs),
     /// Show which Redis and SQLite would be used, and whether a lesson can run
     #[command(after_help = "Example: redis-learn doctor --redis redis://127.0.0.1:6380")]
