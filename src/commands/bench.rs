@@ -63,7 +63,9 @@ pub fn run(
     let totals = demo::ClaimTotals::of(results.iter().flat_map(|l| &l.demos));
     let all_ran = results.iter().all(|l| l.keys_left == 0 && l.demos.iter().all(|d| d.error.is_none()));
     let bench = BenchRun {
+        schema_version: crate::bench::SCHEMA_VERSION,
         started_unix,
+        started: crate::bench::report::format_when(started_unix),
         redis: redis.info().clone(),
         sqlite_version: crate::sql::sqlite_version().to_string(),
         quick: settings.scale == Scale::Quick,

@@ -28,8 +28,12 @@ pub struct BenchLesson {
 /// A whole bench run.
 #[derive(Debug, Serialize)]
 pub struct BenchRun {
+    /// The export format's version ([`crate::bench::SCHEMA_VERSION`]).
+    pub schema_version: u32,
     /// Seconds since the Unix epoch when the run started.
     pub started_unix: u64,
+    /// The same, as `2026-11-30 13:45:02 UTC`.
+    pub started: String,
     pub redis: ServerInfo,
     pub sqlite_version: String,
     pub quick: bool,
@@ -91,9 +95,10 @@ pub fn markdown(run: &BenchRun, out: &mut impl Write) -> Result<()> {
         if let (Some(start), Some(end)) = (lesson.floor.start(), lesson.floor.end()) {
             writeln!(
                 out,
-                "_Round trip (PING p50): {} at the start, {} at the end._\n",
+                "_Round trip (PING p50): {} at the start, {} at the end · noisy: {}._\n",
                 format_duration(start),
-                format_duration(end)
+                format_duration(end),
+                lesson.noisy
             )?;
         }
         for warning in &lesson.warnings {
@@ -169,6 +174,8 @@ pub fn csv(run: &BenchRun, out: &mut impl Write) -> Result<()> {
         "ops_per_sec",
         "redis_version",
         "mode",
+        "started",
+        "noisy",
     ])?;
     let us = |d: std::time::Duration| format!("{:.2}", d.as_nanos() as f64 / 1_000.0);
     for lesson in &run.lessons {
@@ -192,6 +199,8 @@ pub fn csv(run: &BenchRun, out: &mut impl Write) -> Result<()> {
                     m.ops_per_sec().map_or_else(String::new, |v| format!("{v:.1}")),
                     run.redis.version.clone(),
                     if run.quick { "quick".into() } else { "full".into() },
+                    run.started.clone(),
+                    lesson.noisy.to_string(),
                 ])?;
             }
         }
@@ -387,7 +396,9 @@ mod tests {
         );
         demo.claim(Claim::new("hit-faster", "a hit is faster", "4.0×", true));
         BenchRun {
+            schema_version: 1,
             started_unix: 0,
+            started: "1970-01-01 00:00:00 UTC".into(),
             redis: ServerInfo {
                 url: "redis://127.0.0.1:6379".into(),
                 version: "7.0.15".into(),
@@ -436,7 +447,7 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(
             lines[1],
-            "2,cache-aside,token-cache,get-hit,GET | hit,Redis,throughput,100,10,20.00,90.00,26.00,10.00,90.00,38461.5,7.0.15,quick"
+            "2,cache-aside,token-cache,get-hit,GET | hit,Redis,throughput,100,10,20.00,90.00,26.00,10.00,90.00,38461.5,7.0.15,quick,1970-01-01 00:00:00 UTC,false"
         );
     }
 }
