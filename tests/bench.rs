@@ -196,3 +196,88 @@ fn calibrate_reports_our_overhead_against_redis_benchmark() {
     assert!(["held", "failed", "inconclusive"].contains(&doc["status"].as_str().unwrap()));
     assert_eq!(server.our_keys(), 0);
 }
+
+/// Every figure becomes `#` and every time unit `<t>`: what is left are the words.
+fn words_only(text: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            while i < chars.len()
+                && (chars[i].is_ascii_digit()
+                    || ((chars[i] == '.' || chars[i] == ',') && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+            {
+                i += 1;
+            }
+            out.push('#');
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    let out = out.replace("# µs", "# <t>").replace("# ms", "# <t>");
+    // "# s" is seconds only when no letter follows ("# subscribers" stays).
+    let mut done = String::new();
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find("# s") {
+        let after = rest[i + 3..].chars().next();
+        done.push_str(&rest[..i]);
+        done.push_str(if after.is_some_and(char::is_alphabetic) { "# s" } else { "# <t>" });
+        rest = &rest[i + 3..];
+    }
+    done.push_str(rest);
+    done
+}
+
+/// The words of every scenario in both languages (a fake clock: every sample takes the same time,
+/// so the sentences chosen are the same on every run), figures replaced by `#`.
+#[test]
+fn scenario_words_in_english_and_chinese() {
+    let _heavy = heavy();
+    let server = Server::start(&[]);
+    for lang in ["en", "zh"] {
+        let mut all = String::new();
+        for scenario in [
+            "pipeline",
+            "point-read",
+            "dataset-size",
+            "value-size",
+            "clients",
+            "durable-write",
+            "counter",
+            "zset-range",
+            "lock-cycle",
+            "pubsub-fanout",
+        ] {
+            let doc = Test::new()
+                .args(["bench", "--scenario", scenario, "--quick", "--json", "--lang", lang])
+                .env("REDIS_LEARN_TEST_FAKE_CLOCK", "1")
+                .redis(&server)
+                .run()
+                .json();
+            all.push_str(&format!("## {} — {}\n", doc["scenario"].as_str().unwrap(), doc["title"].as_str().unwrap()));
+            for p in doc["points"].as_array().unwrap() {
+                for s in p["series"].as_array().unwrap() {
+                    all.push_str(&format!(
+                        "series {}: {}\n",
+                        s["series"].as_str().unwrap(),
+                        s["label"].as_str().unwrap()
+                    ));
+                }
+            }
+            for c in doc["claims"].as_array().unwrap() {
+                all.push_str(&format!("claim {}: {}\n", c["id"].as_str().unwrap(), c["text"].as_str().unwrap()));
+                all.push_str(&format!("headline {}: {}\n", c["id"].as_str().unwrap(), c["headline"].as_str().unwrap()));
+            }
+            for n in doc["notes"].as_array().unwrap() {
+                all.push_str(&format!("note: {}\n", n.as_str().unwrap()));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let deduped: String =
+            words_only(&all).lines().filter(|l| seen.insert(l.to_string())).map(|l| format!("{l}\n")).collect();
+        insta::assert_snapshot!(format!("scenario_words_{lang}"), deduped);
+    }
+    assert_eq!(server.our_keys(), 0);
+}
