@@ -281,3 +281,40 @@ fn scenario_words_in_english_and_chinese() {
     }
     assert_eq!(server.our_keys(), 0);
 }
+
+/// `point-read` with `--sql-url`: the SQL server is a series, Redis is compared with it, and the
+/// run's table is dropped. Needs a server and `--features networked-sql` (`.ci/run` gives both).
+fn point_read_against(var: &str) {
+    use redis_learn::sql::remote::{Param, SqlServer};
+    assert!(redis_learn::sql::remote::BUILT_IN, "this test needs the clients: run it with --features networked-sql");
+    let url = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: point it at a server"));
+    let _heavy = heavy();
+    let server = Server::start(&[]);
+    let doc = Test::new()
+        .args(["bench", "--scenario", "point-read", "--quick", "--json", "--sql-url", &url])
+        .redis(&server)
+        .run()
+        .json();
+    let series: Vec<&str> =
+        doc["points"][0]["series"].as_array().unwrap().iter().map(|s| s["series"].as_str().unwrap()).collect();
+    assert_eq!(series, ["redis-get", "sqlite-pk-read", "network-sql-pk-read"]);
+    let claims: Vec<&str> = doc["claims"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(claims, ["in-process-wins", "redis-beats-network-sql"]);
+    let mut sql = SqlServer::connect(&url, false).unwrap();
+    let stmt = sql.prepare("SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE ?").unwrap();
+    let left = sql.query(&stmt, &[Param::Text("redis_learn_bench_%")]).unwrap()[0][0].int().unwrap();
+    assert_eq!(left, 0, "the scenario's table is still on the server");
+    assert_eq!(server.our_keys(), 0);
+}
+
+#[test]
+#[ignore = "needs MySQL/MariaDB (REDIS_LEARN_TEST_MYSQL_URL) and --features networked-sql; .ci/run provides both"]
+fn bench_point_read_compares_with_mysql() {
+    point_read_against("REDIS_LEARN_TEST_MYSQL_URL");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL (REDIS_LEARN_TEST_POSTGRES_URL) and --features networked-sql; .ci/run provides both"]
+fn bench_point_read_compares_with_postgres() {
+    point_read_against("REDIS_LEARN_TEST_POSTGRES_URL");
+}

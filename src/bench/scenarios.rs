@@ -298,29 +298,31 @@ fn point_read(env: &mut Env, points: &[Point]) -> Result<Outcome> {
 struct RemoteTable {
     server: crate::sql::remote::SqlServer,
     table: String,
-    read: crate::sql::remote::Prepared,
+    read: Option<crate::sql::remote::Prepared>,
 }
 
 impl RemoteTable {
     fn create(env: &Env, url: &str, rows: u64) -> Result<RemoteTable> {
-        use crate::sql::remote::{Param, SqlServer};
-        let mut server = SqlServer::connect(url, env.settings.allow_remote)?;
+        let mut server = crate::sql::remote::SqlServer::connect(url, env.settings.allow_remote)?;
         let table = format!("redis_learn_bench_{}", env.ns.run_id().replace('-', "_"));
         server.batch(&format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, v VARCHAR(16) NOT NULL)"))?;
+        // From here on, dropping it (on any error too) drops the table.
+        let mut this = RemoteTable { server, table, read: None };
         let mut done = 0;
         while done < rows {
             let chunk: Vec<String> = (done..(done + 500).min(rows)).map(|i| format!("({i}, 'v')")).collect();
-            server.batch(&format!("INSERT INTO {table} (id, v) VALUES {}", chunk.join(",")))?;
+            this.server.batch(&format!("INSERT INTO {} (id, v) VALUES {}", this.table, chunk.join(",")))?;
             done += 500;
+            pause_check(env)?;
         }
-        let sql = crate::sql::remote::numbered_placeholders(&format!("SELECT v FROM {table} WHERE id = ?"));
-        let read = server.prepare(&sql)?;
-        let _ = Param::Int(0);
-        Ok(RemoteTable { server, table, read })
+        // `?` placeholders: the driver numbers them for PostgreSQL.
+        this.read = Some(this.server.prepare(&format!("SELECT v FROM {} WHERE id = ?", this.table))?);
+        Ok(this)
     }
 
     fn read(&mut self, id: u64) -> Result<()> {
-        let rows = self.server.query(&self.read, &[crate::sql::remote::Param::Int(id as i64)])?;
+        let Some(read) = &self.read else { bail!("the SQL server's table is not ready") };
+        let rows = self.server.query(read, &[crate::sql::remote::Param::Int(id as i64)])?;
         if rows.is_empty() {
             bail!("row {id} missing on the SQL server");
         }
