@@ -282,8 +282,8 @@ fn scenario_words_in_english_and_chinese() {
     assert_eq!(server.our_keys(), 0);
 }
 
-/// `point-read` with `--sql-url`: the SQL server is a series, Redis is compared with it, and the
-/// run's table is dropped. Needs a server and `--features networked-sql` (`.ci/run` gives both).
+/// `point-read` and `clients` with `--sql-url`: the SQL server is a series, Redis is compared with
+/// it, and the runs' tables are dropped. Needs a server and `--features networked-sql` (`.ci/run` gives both).
 fn point_read_against(var: &str) {
     use redis_learn::sql::remote::{Param, SqlServer};
     if !redis_learn::sql::remote::BUILT_IN {
@@ -302,6 +302,16 @@ fn point_read_against(var: &str) {
     assert_eq!(series, ["redis-get", "sqlite-pk-read", "network-sql-pk-read"]);
     let claims: Vec<&str> = doc["claims"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(claims, ["in-process-wins", "redis-beats-network-sql"]);
+    let doc = Test::new()
+        .args(["bench", "--scenario", "clients", "--param", "clients=1,4", "--quick", "--json", "--sql-url", &url])
+        .redis(&server)
+        .run()
+        .json();
+    for point in doc["points"].as_array().unwrap() {
+        let series: Vec<&str> =
+            point["series"].as_array().unwrap().iter().map(|s| s["series"].as_str().unwrap()).collect();
+        assert_eq!(series, ["redis-get", "sqlite-pk-read", "network-sql-pk-read"]);
+    }
     let mut sql = SqlServer::connect(&url, false).unwrap();
     let stmt = sql.prepare("SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE ?").unwrap();
     let left = sql.query(&stmt, &[Param::Text("redis_learn_bench_%")]).unwrap()[0][0].int().unwrap();

@@ -98,10 +98,31 @@ pub fn clients(env: &mut Env, points: &[Point]) -> Result<Outcome> {
         let _: String = st.query_row([(i % KEYS) as i64], |r| r.get(0))?;
         Ok(())
     };
+    // With --sql-url, a third series: the SQL server, one connection per client thread.
+    let _table = match &env.settings.sql_url {
+        Some(url) => Some(super::RemoteTable::create(env, url, KEYS)?),
+        None => None,
+    };
+    let mut remote_cons = Vec::new();
+    if let (Some(url), Some(table)) = (&env.settings.sql_url, &_table) {
+        for _ in 0..most {
+            let mut server = crate::sql::remote::SqlServer::connect(url, env.settings.allow_remote)?;
+            let read = server.prepare(&format!("SELECT v FROM {} WHERE id = ?", table.table))?;
+            remote_cons.push(Mutex::new((server, read)));
+        }
+    }
+    let remote_op = |con: &mut (crate::sql::remote::SqlServer, crate::sql::remote::Prepared), i: u64| -> Result<()> {
+        let rows = con.0.query(&con.1, &[crate::sql::remote::Param::Int((i % KEYS) as i64)])?;
+        if rows.is_empty() {
+            bail!("row {} missing on the SQL server", i % KEYS);
+        }
+        Ok(())
+    };
+    let kinds = if remote_cons.is_empty() { 2 } else { 3 };
     let n = points.len();
     // [point][series] → rounds of latencies, and per-round throughputs.
-    let mut lat: Vec<[Vec<Vec<Duration>>; 2]> = vec![[Vec::new(), Vec::new()]; n];
-    let mut thr: Vec<[Vec<f64>; 2]> = vec![[Vec::new(), Vec::new()]; n];
+    let mut lat: Vec<Vec<Vec<Vec<Duration>>>> = vec![vec![Vec::new(); kinds]; n];
+    let mut thr: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); kinds]; n];
     for round in 0..rounds {
         let order: Vec<usize> = if round % 2 == 0 { (0..n).collect() } else { (0..n).rev().collect() };
         for i in order {
@@ -113,15 +134,23 @@ pub fn clients(env: &mut Env, points: &[Point]) -> Result<Outcome> {
             let (l, t) = slice(&sql_cons, c, per, &sql_op)?;
             lat[i][1].push(l);
             thr[i][1].push(t);
+            if kinds == 3 {
+                let (l, t) = slice(&remote_cons, c, per, &remote_op)?;
+                lat[i][2].push(l);
+                thr[i][2].push(t);
+            }
         }
     }
     let group = new_group();
     let mut results = Vec::new();
     for (i, p) in points.iter().enumerate() {
         let mut series = Vec::new();
-        for (s, (id, backend)) in
-            [("redis-get", Backend::Redis), ("sqlite-pk-read", Backend::Sqlite)].iter().enumerate()
-        {
+        let all = [
+            ("redis-get", Backend::Redis),
+            ("sqlite-pk-read", Backend::Sqlite),
+            ("network-sql-pk-read", Backend::NetworkSql),
+        ];
+        for (s, (id, backend)) in all.iter().take(kinds).enumerate() {
             let m = Measurement::from_rounds(
                 op_id(id, i),
                 label(env, id, p),
