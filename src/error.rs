@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
-use thiserror::Error;
-
 use crate::i18n::Lang;
+use crate::text::Text;
+use crate::words;
 
 /// Everything went as promised.
 pub const EXIT_OK: u8 = 0;
@@ -18,219 +18,155 @@ pub const EXIT_USAGE: u8 = 2;
 /// Stopped by Ctrl-C (128 + SIGINT), after cleaning up; SIGTERM gives 143 and SIGHUP 129.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
-/// How to get a Redis, in one line.
-pub const GET_REDIS_HINT: &str = "install one (Debian/Ubuntu: `sudo apt install redis-server`, macOS: `brew install redis`, \
-     or `docker run -p 6379:6379 redis`) or pass --redis URL";
-
-/// How to get a Redis, in one line, in Chinese.
-pub const GET_REDIS_HINT_ZH: &str = "请安装一个（Debian/Ubuntu：`sudo apt install redis-server`，macOS：`brew install redis`，\
-     或 `docker run -p 6379:6379 redis`），或用 --redis URL 指定";
-
-#[derive(Debug, Error)]
+/// What the learner can fix. The words of each are the message `error.<kebab-case name>` of
+/// `lessons/ui.toml`, filled with the fields (see [`UserError::text`]); `Display` is the English.
+#[derive(Debug)]
 pub enum UserError {
-    #[error("no lesson {query:?}: try one of {known} (see `redis-learn list`)")]
     LessonNotFound { query: String, known: String },
 
-    #[error("{url:?} is not a Redis URL ({reason}); use the form redis://HOST:PORT[/DB]")]
     BadRedisUrl { url: String, reason: String },
 
-    #[error("refusing to use {host}: it is not on this machine. Pass --allow-remote if you really mean it")]
     RemoteNotAllowed { host: String },
 
-    #[error(
-        "no Redis answered at {url} ({reason}): start it, or pass --redis URL, or --private to start a private one"
-    )]
     RedisDown { url: String, reason: String },
 
-    #[error("the Redis at {url} needs a password: put it in the URL, redis://:PASSWORD@HOST:PORT")]
     AuthRequired { url: String },
 
-    #[error("the Redis at {url} refused the password: check the password (and user) in the URL")]
     AuthFailed { url: String },
 
-    #[error(
-        "the Redis at {url} stopped answering ({reason}) during {during}: check that it runs and is not paused, then rerun; keys left behind are removed by the next run"
-    )]
     ServerStopped { url: String, reason: String, during: String },
 
-    #[error(
-        "the Redis user at {url} may not run {command} (NOPERM): give it the ACL in README's \"Any Redis\" section, or pass --private"
-    )]
     NoPermission { url: String, command: String },
 
-    #[error("the Redis at {url} is full (OOM: used memory is at maxmemory): free some memory, or pass --private")]
     OutOfMemory { url: String },
 
-    #[error("the Redis at {url} is still loading its data set ({eta}): try again when it has finished")]
     Loading { url: String, eta: String },
 
-    #[error(
-        "the Redis at {url} is busy running a script (BUSY): wait for it to finish (or SCRIPT KILL it), then rerun"
-    )]
     BusyScript { url: String },
 
-    #[error(
-        "the Redis at {url} refused the connection: max number of clients reached; close some clients, or pass --private"
-    )]
     MaxClients { url: String },
 
-    #[error(
-        "the Redis at {url} is in protected mode and refuses clients without a password: set one (requirepass) and put it in the URL, or pass --private"
-    )]
     ProtectedMode { url: String },
 
-    #[error(
-        "the Redis at {url} (version {version}) does not know {command}: this demo needs a newer Redis; pass --private to use the redis-server on PATH"
-    )]
     UnknownCommand { url: String, version: String, command: String },
 
-    #[error(
-        "the Redis at {url} is a Redis Cluster node: the lessons do not run on a cluster yet; pass --private, or --redis with a standalone server"
-    )]
     ClusterMode { url: String },
 
-    #[error(
-        "the Redis at {url} is a read-only replica (of {primary}): lessons write keys, so point --redis at the primary, or pass --private"
-    )]
+    ClusterDown { url: String, state: String },
+
     ReadOnlyReplica { url: String, primary: String },
 
-    #[error(
-        "the Redis at {url} has {free} left below its maxmemory of {limit} (policy {policy}): the demos could push other clients' keys out or make their writes fail; pass --private"
-    )]
     NoHeadroom { url: String, free: String, limit: String, policy: String },
 
-    #[error(
-        "{url:?} is not a SQL URL ({reason}); use mysql://USER[:PASSWORD]@HOST:PORT/DB or postgres://USER@HOST:PORT/DB"
-    )]
     BadSqlUrl { url: String, reason: String },
 
-    #[error(
-        "could not use the SQL server at {url} ({reason}): start it, fix --sql-url, or leave --sql-url out to compare with SQLite only"
-    )]
     SqlUnavailable { url: String, reason: String },
 
-    #[error(
-        "this build has no MySQL/PostgreSQL client for {url}: rebuild with `cargo install --path . --features networked-sql` (or `cargo run --release --features networked-sql -- ...`), or leave --sql-url out to compare with SQLite only"
-    )]
     SqlNotBuilt { url: String },
 
-    #[error("no Redis at 127.0.0.1:6379 and no `redis-server` on PATH to start a private one: {GET_REDIS_HINT}")]
     NoRedisAvailable,
 
-    #[error("could not start a private redis-server: {reason}")]
     PrivateServerFailed { reason: String },
 
-    #[error("the quiz needs a terminal, or answers: pass --answers b,a,c,... or one letter a line on stdin")]
     NoTerminal,
 
-    #[error("reset needs a confirmation: run it at a terminal, or add --yes")]
     NeedsConfirmation,
 
-    #[error(
-        "--keep needs a Redis that outlives the run, and this one is a private redis-server that stops when the lesson ends: name a server with --redis (e.g. redis://127.0.0.1:6379)"
-    )]
     KeepNeedsServer,
 
-    #[error("bench: {reason}")]
     BadBench { reason: String },
 
-    #[error("bad answers {given:?}: {reason}")]
     BadAnswers { given: String, reason: String },
 
-    #[error("lesson file {path}: {reason}")]
     BadLessonFile { path: String, reason: String },
 
-    #[error("interrupted; the demo's keys were cleaned up")]
     Interrupted,
 
-    #[error(
-        "quiz stopped: your {answered} answers so far are kept; `redis-learn quiz {lesson}` continues from question {next}"
-    )]
     QuizStopped { lesson: u32, answered: usize, next: usize },
 }
 
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message(Lang::En))
+    }
+}
+
+impl std::error::Error for UserError {}
+
 impl UserError {
-    /// The message in the learner's language (English is the `Display` text).
-    pub fn message(&self, lang: Lang) -> String {
-        if lang == Lang::En {
-            return self.to_string();
-        }
+    /// The message, to be said in the learner's language: its id in `lessons/ui.toml` and the
+    /// fields as facts.
+    pub fn text(&self) -> Text {
         match self {
             UserError::LessonNotFound { query, known } => {
-                format!("没有课程 {query:?}：可选 {known}（见 `redis-learn list`）")
+                words::msg("error.lesson-not-found").fact("query", query).fact("known", known)
             }
             UserError::BadRedisUrl { url, reason } => {
-                format!("{url:?} 不是 Redis URL（{reason}）；请使用 redis://HOST:PORT[/DB] 的形式")
+                words::msg("error.bad-redis-url").fact("url", url).fact("reason", reason)
             }
-            UserError::RemoteNotAllowed { host } => {
-                format!("拒绝使用 {host}：它不在本机。确实要用的话请加 --allow-remote")
-            }
+            UserError::RemoteNotAllowed { host } => words::msg("error.remote-not-allowed").fact("host", host),
             UserError::RedisDown { url, reason } => {
-                format!(
-                    "{url} 没有 Redis 应答（{reason}）：请启动它，或用 --redis URL 指定，或用 --private 启动私有实例"
-                )
+                words::msg("error.redis-down").fact("url", url).fact("reason", reason)
             }
-            UserError::AuthRequired { url } => {
-                format!("{url} 的 Redis 需要密码：请写进 URL，例如 redis://:PASSWORD@HOST:PORT")
+            UserError::AuthRequired { url } => words::msg("error.auth-required").fact("url", url),
+            UserError::AuthFailed { url } => words::msg("error.auth-failed").fact("url", url),
+            UserError::ServerStopped { url, reason, during } => {
+                words::msg("error.server-stopped").fact("url", url).fact("reason", reason).fact("during", during)
             }
-            UserError::AuthFailed { url } => format!("{url} 的 Redis 拒绝了密码：请检查 URL 中的密码（和用户名）"),
-            UserError::ServerStopped { url, reason, during } => format!(
-                "{url} 的 Redis 在{during}时停止了应答（{reason}）：请确认它在运行且没有被暂停，然后重跑；留下的键会在下次运行时清除"
-            ),
-            UserError::NoPermission { url, command } => format!(
-                "{url} 的 Redis 用户无权执行 {command}（NOPERM）：请按 README “Any Redis” 一节给它配置 ACL，或加 --private"
-            ),
-            UserError::OutOfMemory { url } => {
-                format!("{url} 的 Redis 已满（OOM：内存用量达到 maxmemory）：请释放一些内存，或加 --private")
+            UserError::NoPermission { url, command } => {
+                words::msg("error.no-permission").fact("url", url).fact("command", command)
             }
-            UserError::Loading { url, eta } => format!("{url} 的 Redis 仍在加载数据（{eta}）：请等它加载完再试"),
-            UserError::BusyScript { url } => {
-                format!("{url} 的 Redis 正在执行脚本（BUSY）：请等它结束（或 SCRIPT KILL），然后重跑")
+            UserError::OutOfMemory { url } => words::msg("error.out-of-memory").fact("url", url),
+            UserError::Loading { url, eta } => words::msg("error.loading").fact("url", url).fact("eta", eta),
+            UserError::BusyScript { url } => words::msg("error.busy-script").fact("url", url),
+            UserError::MaxClients { url } => words::msg("error.max-clients").fact("url", url),
+            UserError::ProtectedMode { url } => words::msg("error.protected-mode").fact("url", url),
+            UserError::UnknownCommand { url, version, command } => {
+                words::msg("error.unknown-command").fact("url", url).fact("version", version).fact("command", command)
             }
-            UserError::MaxClients { url } => {
-                format!("{url} 的 Redis 拒绝连接：客户端数已达上限；请关闭一些客户端，或加 --private")
+            UserError::ClusterMode { url } => words::msg("error.cluster-mode").fact("url", url),
+            UserError::ClusterDown { url, state } => {
+                words::msg("error.cluster-down").fact("url", url).fact("state", state)
             }
-            UserError::ProtectedMode { url } => format!(
-                "{url} 的 Redis 处于保护模式，拒绝没有密码的客户端：请设置密码（requirepass）并写进 URL，或加 --private"
-            ),
-            UserError::UnknownCommand { url, version, command } => format!(
-                "{url} 的 Redis（版本 {version}）不认识 {command}：这个演示需要更新的 Redis；加 --private 可使用 PATH 中的 redis-server"
-            ),
-            UserError::ClusterMode { url } => format!(
-                "{url} 的 Redis 是 Redis Cluster 节点：课程暂时不能在集群上运行；请加 --private，或用 --redis 指定单机服务端"
-            ),
-            UserError::ReadOnlyReplica { url, primary } => format!(
-                "{url} 的 Redis 是只读副本（主节点 {primary}）：课程要写键，请用 --redis 指向主节点，或加 --private"
-            ),
-            UserError::NoHeadroom { url, free, limit, policy } => format!(
-                "{url} 的 Redis 距离 maxmemory（{limit}，策略 {policy}）只剩 {free}：演示可能把其他客户端的键挤出去或让它们写入失败；请加 --private"
-            ),
-            UserError::BadSqlUrl { url, reason } => format!(
-                "{url:?} 不是 SQL URL（{reason}）；请使用 mysql://USER[:PASSWORD]@HOST:PORT/DB 或 postgres://USER@HOST:PORT/DB 的形式"
-            ),
-            UserError::SqlNotBuilt { url } => format!(
-                "这个构建没有 MySQL/PostgreSQL 客户端，无法连接 {url}：请用 `cargo install --path . --features networked-sql`（或 `cargo run --release --features networked-sql -- ...`）重新构建，或去掉 --sql-url 只与 SQLite 比较"
-            ),
-            UserError::SqlUnavailable { url, reason } => format!(
-                "无法使用 {url} 的 SQL 服务器（{reason}）：请启动它，或修正 --sql-url，或去掉 --sql-url 只与 SQLite 比较"
-            ),
-            UserError::NoRedisAvailable => format!(
-                "127.0.0.1:6379 上没有 Redis，PATH 中也没有可启动私有实例的 `redis-server`：{GET_REDIS_HINT_ZH}"
-            ),
-            UserError::PrivateServerFailed { reason } => format!("无法启动私有 redis-server：{reason}"),
-            UserError::NoTerminal => {
-                "测验需要终端或答案：请用 --answers b,a,c,... 传入，或在标准输入中每行一个字母".to_string()
+            UserError::ReadOnlyReplica { url, primary } => {
+                words::msg("error.read-only-replica").fact("url", url).fact("primary", primary)
             }
-            UserError::NeedsConfirmation => "reset 需要确认：请在终端中运行，或加 --yes".to_string(),
-            UserError::KeepNeedsServer => "--keep 需要一个比本次运行活得更久的 Redis，而这里是课程结束就停止的私有 redis-server：请用 --redis 指定一个服务端（例如 redis://127.0.0.1:6379）".to_string(),
-            UserError::BadAnswers { given, reason } => format!("答案 {given:?} 有误：{reason}"),
-            UserError::BadLessonFile { path, reason } => format!("课程文件 {path}：{reason}"),
-            UserError::Interrupted => "已中断；演示写入的键已清理".to_string(),
-            UserError::BadBench { reason } => format!("bench：{reason}"),
+            UserError::NoHeadroom { url, free, limit, policy } => words::msg("error.no-headroom")
+                .fact("url", url)
+                .fact("free", free)
+                .fact("limit", limit)
+                .fact("policy", policy),
+            UserError::BadSqlUrl { url, reason } => {
+                words::msg("error.bad-sql-url").fact("url", url).fact("reason", reason)
+            }
+            UserError::SqlUnavailable { url, reason } => {
+                words::msg("error.sql-unavailable").fact("url", url).fact("reason", reason)
+            }
+            UserError::SqlNotBuilt { url } => words::msg("error.sql-not-built").fact("url", url),
+            UserError::NoRedisAvailable => words::msg("error.no-redis-available"),
+            UserError::PrivateServerFailed { reason } => {
+                words::msg("error.private-server-failed").fact("reason", reason)
+            }
+            UserError::NoTerminal => words::msg("error.no-terminal"),
+            UserError::NeedsConfirmation => words::msg("error.needs-confirmation"),
+            UserError::KeepNeedsServer => words::msg("error.keep-needs-server"),
+            UserError::BadAnswers { given, reason } => {
+                words::msg("error.bad-answers").fact("given", given).fact("reason", reason)
+            }
+            UserError::BadLessonFile { path, reason } => {
+                words::msg("error.bad-lesson-file").fact("path", path).fact("reason", reason)
+            }
+            UserError::Interrupted => words::msg("error.interrupted"),
+            UserError::BadBench { reason } => words::msg("error.bad-bench").fact("reason", reason),
             UserError::QuizStopped { lesson, answered, next } => {
-                format!("测验已停止：已答的 {answered} 题都已保存；`redis-learn quiz {lesson}` 会从第 {next} 题继续")
+                words::msg("error.quiz-stopped").fact("lesson", *lesson).fact("answered", *answered).fact("next", *next)
             }
         }
+    }
+
+    /// The message in the learner's language.
+    pub fn message(&self, lang: Lang) -> String {
+        lang.say(self.text())
     }
 
     pub fn exit_code(&self) -> u8 {
@@ -258,7 +194,7 @@ pub fn render(err: &anyhow::Error) -> String {
 
 /// One line for the terminal, in the learner's language where we wrote the message ourselves.
 pub fn render_in(err: &anyhow::Error, lang: Lang) -> String {
-    format!("{}{}", lang.tr("error: ", "错误："), describe(err, lang))
+    lang.say(crate::text::Text::msg("error").fact("message", describe(err, lang)))
 }
 
 /// What went wrong, without the `error:` prefix: our own message, or the error and its causes.

@@ -1,5 +1,6 @@
-//! Languages of the course. Lesson text lives in the lesson files; the few strings that code writes
-//! (claims, table headings, messages) are written as English/Chinese pairs through [`Lang::tr`].
+//! Languages of the course. Lesson text lives in the lesson files and the tool's own words in
+//! `lessons/ui.toml` ([`crate::words`]); what is left in code (errors, quiz and practice screens)
+//! is written as English/Chinese pairs through [`Lang::tr`].
 
 use serde::{Deserialize, Serialize};
 

@@ -23,6 +23,7 @@ pub mod server;
 pub mod settings;
 pub mod sql;
 pub mod text;
+pub mod words;
 
 use std::io::Write;
 
@@ -32,6 +33,7 @@ use crate::cli::{Cli, Command};
 use crate::interrupt::Interrupt;
 use crate::lesson::Catalogue;
 use crate::settings::Settings;
+use crate::text::Text;
 
 /// How a successful run ended; errors are the third way (see [`error`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,7 @@ impl Outcome {
 /// Run one command line.
 pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
     let mut settings = Settings::resolve(&cli.global());
+    words::install(words::Words::load(settings.lessons_dir.as_deref())?, settings.lesson_lang.as_deref());
     // Before any thread or child process starts: they inherit the placement.
     settings.placement = measure::Placement::apply(settings.pin_same_cpu);
     let interrupt = Interrupt::new();
@@ -72,10 +75,7 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
             match command {
                 None => {
                     if !settings.json {
-                        writeln!(out, "{}\n", settings.lang.tr(
-                            "Welcome to redis-learn: what Redis is, what it is for, and when to use it instead of SQL. Every lesson proves its point live, with numbers measured on your machine.",
-                            "欢迎使用 redis-learn：Redis 是什么、用来做什么、什么时候该用它而不是 SQL。每一课都用你机器上实测的数字现场证明。",
-                        ))?;
+                        writeln!(out, "{}\n", settings.lang.word("welcome"))?;
                     }
                     commands::list::run(&settings, &catalogue, out)
                 }
@@ -102,19 +102,12 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
 fn report_catalogue(settings: &Settings, catalogue: &mut Catalogue) {
     let dir = settings.lessons_dir.as_ref().map_or(String::new(), |d| format!(" --lessons-dir {}", d.display()));
     for (path, reason) in catalogue.skipped() {
-        eprintln!(
-            "{}",
-            settings.lang.tr(
-                &format!("warning: {path} left out: {reason} (`redis-learn check{dir}` lists every problem)"),
-                &format!("警告：已跳过 {path}：{reason}（`redis-learn check{dir}` 会列出所有问题）"),
-            )
-        );
+        let text = Text::msg("lessons.left-out").fact("path", path).fact("reason", reason).fact("dir", dir.as_str());
+        eprintln!("{}", settings.lang.say(text));
     }
     if let Some(code) = &settings.lesson_lang
         && !catalogue.show_in(code)
     {
-        eprintln!(
-            "warning: no lesson file has [text.{code}]: showing English (add it with --lessons-dir, see lessons/README.md)"
-        );
+        eprintln!("{}", settings.lang.say(Text::msg("lessons.no-language").fact("code", code.as_str())));
     }
 }

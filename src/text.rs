@@ -120,6 +120,12 @@ impl From<&str> for Fact {
     }
 }
 
+impl From<&String> for Fact {
+    fn from(s: &String) -> Fact {
+        Fact::Text(s.clone())
+    }
+}
+
 impl From<String> for Fact {
     fn from(s: String) -> Fact {
         Fact::Text(s)

@@ -411,7 +411,14 @@ pub fn run(
         .filter(|s| s.m.one_round_trip && s.m.backend == Backend::Redis)
         .map(|s| (s.m.label.clone(), s.m.p50_per_op()))
         .collect();
-    let warnings = assess(&floor, &round_trips);
+    let disk_syncs: Vec<(String, Duration, Duration)> = outcome
+        .points
+        .iter()
+        .flat_map(|p| &p.series)
+        .filter(|s| s.m.one_disk_sync)
+        .filter_map(|s| Some((s.m.label.clone(), *s.m.round_p50s.iter().min()?, s.m.p50())))
+        .collect();
+    let warnings = assess(&floor, &round_trips, &disk_syncs);
     if !warnings.is_empty() {
         // A busy machine is not a failed claim: what this run cannot tell stays undecided.
         for claim in &mut outcome.claims {

@@ -492,16 +492,23 @@ fn durable_write(env: &mut Env, points: &[Point]) -> Result<Outcome> {
         let con = &servers[i].1;
         let sql = &sqls[i];
         let mut n = 0_i64;
-        group = group
-            .op(&op_id("redis-set", i), label(env, "redis-set", p), Backend::Redis, move || {
-                redis::cmd("SET").arg(&key).arg("v").exec(&mut *con.borrow_mut())?;
-                Ok(())
-            })
-            .op(&op_id("sqlite-commit", i), label(env, "sqlite-commit", p), Backend::Sqlite, move || {
-                n += 1;
-                sql.prepare_cached("INSERT OR REPLACE INTO kv (k, v) VALUES (?1, 'v')")?.execute([n % 1_000])?;
-                Ok(())
-            });
+        let syncs = p.get("fsync") == "always";
+        group = group.op(&op_id("redis-set", i), label(env, "redis-set", p), Backend::Redis, move || {
+            redis::cmd("SET").arg(&key).arg("v").exec(&mut *con.borrow_mut())?;
+            Ok(())
+        });
+        if syncs {
+            group = group.one_disk_sync();
+        }
+        group = group.op(&op_id("sqlite-commit", i), label(env, "sqlite-commit", p), Backend::Sqlite, move || {
+            n += 1;
+            sql.prepare_cached("INSERT OR REPLACE INTO kv (k, v) VALUES (?1, 'v')")?.execute([n % 1_000])?;
+            Ok(())
+        });
+        if syncs {
+            // synchronous=FULL: every commit waits for the disk.
+            group = group.one_disk_sync();
+        }
     }
     let mut out = Outcome { points: split(group.run()?, points), ..Outcome::default() };
     let every = points.iter().position(|p| p.get("fsync") == "everysec");

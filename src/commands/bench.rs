@@ -17,7 +17,7 @@ use crate::interrupt::Interrupt;
 use crate::lesson::{Catalogue, Lesson};
 use crate::render::export::{self, BenchLesson, BenchRun};
 use crate::render::{Styles, json, text::Printer};
-use crate::server::{self, Namespace};
+use crate::server;
 use crate::settings::{Scale, Settings};
 
 pub fn run(
@@ -44,7 +44,7 @@ pub fn run(
     let mut results = Vec::new();
     for lesson in &lessons {
         progress.lesson(lesson, settings);
-        let namespace = Namespace::new_run();
+        let namespace = redis.new_namespace();
         let run = demo::run_demos(settings, lesson, &redis, &namespace, interrupt, |_| Ok(demo::Flow::Go))?;
         progress.done();
         let noisy = run.noisy();

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::Outcome;
 use crate::lesson::{EMBEDDED, Notes, validate, warnings};
 use crate::settings::Settings;
+use crate::text::Text;
 
 /// One finding: the file and what is wrong with it (several lines for a parse error).
 #[derive(Debug, Serialize)]
@@ -55,8 +56,36 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
         })),
         Err(err) => problems.push(Finding { file: notes_file, message: crate::error::describe(&err, settings.lang) }),
     }
-    let warnings: Vec<Finding> =
+    let mut warnings: Vec<Finding> =
         warnings(&lessons).into_iter().map(|(file, message)| Finding { file, message }).collect();
+    // The interface's words: the built-in file, or DIR/ui.toml when the directory has one.
+    let words_file = match &settings.lessons_dir {
+        Some(dir) if dir.join(crate::words::FILE_NAME).exists() => {
+            dir.join(crate::words::FILE_NAME).display().to_string()
+        }
+        _ => format!("lessons/{}", crate::words::FILE_NAME),
+    };
+    match crate::words::Words::load(settings.lessons_dir.as_deref()) {
+        Ok(words) => {
+            problems.extend(words.problems().into_iter().map(|message| Finding { file: words_file.clone(), message }));
+            for code in words.languages.keys().filter(|code| *code != "en") {
+                let gaps = words.gaps(code);
+                if !gaps.is_empty() {
+                    // The first few by name: the file itself shows the rest.
+                    let named = gaps.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+                    let more = if gaps.len() > 5 { ", …" } else { "" };
+                    let message = format!(
+                        "[{code}] lacks {} of English's messages (shown in English): {named}{more}",
+                        gaps.len()
+                    );
+                    warnings.push(Finding { file: words_file.clone(), message });
+                }
+            }
+        }
+        Err(err) => {
+            problems.push(Finding { file: words_file, message: crate::error::describe(&err.into(), settings.lang) })
+        }
+    }
     let report = Report { files: files.len(), ok: problems.is_empty(), problems, warnings };
     if settings.json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
@@ -77,17 +106,7 @@ pub fn run(settings: &Settings, out: &mut impl Write) -> Result<Outcome> {
 
 /// `3 files checked, 1 problem, 0 warnings`.
 fn totals(lang: crate::i18n::Lang, files: usize, problems: usize, warnings: usize) -> String {
-    let plural = |n: usize, one: &str, other: &str| format!("{n} {}", if n == 1 { one } else { other });
-    lang.tr(
-        &format!(
-            "{} checked, {}, {}",
-            plural(files, "file", "files"),
-            plural(problems, "problem", "problems"),
-            plural(warnings, "warning", "warnings")
-        ),
-        &format!("检查了 {files} 个文件：{problems} 个问题，{warnings} 个警告"),
-    )
-    .to_string()
+    lang.say(Text::msg("check.totals").fact("files", files).fact("problems", problems).fact("warnings", warnings))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::cli::DoctorArgs;
 use crate::render::json;
 use crate::server::{self, redis_server_path};
 use crate::settings::{RedisChoice, Settings};
+use crate::text::Text;
 
 #[derive(Debug, Serialize)]
 struct Doctor {
@@ -79,28 +80,21 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
         json::print(out, &doc)?;
     } else {
         let lang = settings.lang;
-        let t = |en: &'static str, zh: &'static str| lang.tr(en, zh);
+        let t = |id: &str| lang.word(id);
         let mark = |ok: bool| if ok { "✔" } else { "✘" };
         let how = match &settings.redis {
-            RedisChoice::Explicit(_) => "--redis / REDIS_URL",
-            RedisChoice::Private => "--private",
-            RedisChoice::Default(_) => t(
-                "default: 127.0.0.1:6379, else a private redis-server",
-                "默认：127.0.0.1:6379，否则启动私有 redis-server",
-            ),
+            RedisChoice::Explicit(_) => "--redis / REDIS_URL".to_string(),
+            RedisChoice::Private => "--private".to_string(),
+            RedisChoice::Default(_) => t("doctor.default-target"),
         };
         writeln!(out, "{} Redis ({how})", mark(doc.redis_ok))?;
         match (&doc.redis_url, &doc.redis_problem) {
             (Some(url), _) => writeln!(
                 out,
                 "    {url} · {} {} · {}",
-                t("version", "版本"),
+                t("doctor.version"),
                 doc.redis_version.as_deref().unwrap_or("?"),
-                if doc.private {
-                    t("private server started by redis-learn (stopped again)", "redis-learn 启动的私有实例（已停止）")
-                } else {
-                    t("existing server: demos touch only their own keys", "已有的服务端：演示只动自己的键")
-                }
+                if doc.private { t("doctor.private") } else { t("doctor.existing") }
             )?,
             (None, Some(problem)) => writeln!(out, "    {problem}")?,
             _ => {}
@@ -109,78 +103,41 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
             out,
             "{} {} {}",
             mark(doc.redis_server_on_path.is_some()),
-            t("redis-server on PATH:", "PATH 中的 redis-server："),
-            doc.redis_server_on_path.as_deref().unwrap_or(t("no", "无"))
+            t("doctor.on-path"),
+            doc.redis_server_on_path.clone().unwrap_or_else(|| t("doctor.no"))
         )?;
-        writeln!(out, "✔ SQLite {} ({})", doc.sqlite_version, t("bundled", "内置"))?;
+        writeln!(out, "✔ SQLite {} ({})", doc.sqlite_version, t("doctor.bundled"))?;
         if doc.networked_sql {
-            writeln!(
-                out,
-                "✔ {}",
-                t("MySQL/PostgreSQL clients for --sql-url", "用于 --sql-url 的 MySQL/PostgreSQL 客户端")
-            )?;
+            writeln!(out, "✔ {}", t("doctor.sql-clients"))?;
         } else {
-            writeln!(
-                out,
-                "  {}",
-                t(
-                    "--sql-url (MySQL/PostgreSQL): not in this build; add --features networked-sql",
-                    "--sql-url（MySQL/PostgreSQL）：这个构建不含；构建时加 --features networked-sql"
-                )
-            )?;
+            writeln!(out, "  {}", t("doctor.no-sql-clients"))?;
         }
-        writeln!(
-            out,
-            "  {} {}",
-            t("temp dir filesystem:", "临时目录文件系统："),
-            doc.scratch_filesystem.as_deref().unwrap_or("unknown")
-        )?;
+        writeln!(out, "  {} {}", t("doctor.temp-fs"), doc.scratch_filesystem.as_deref().unwrap_or("unknown"))?;
         writeln!(
             out,
             "  {} {} · {} {} · {} {}",
-            t("terminal:", "终端："),
-            if doc.interactive {
-                t("interactive", "交互式")
-            } else {
-                t("not interactive (quizzes need --answers)", "非交互（测验需要 --answers）")
-            },
-            t("color:", "颜色："),
+            t("doctor.terminal"),
+            if doc.interactive { t("doctor.interactive") } else { t("doctor.not-interactive") },
+            t("doctor.color"),
             doc.color,
-            t("language:", "语言："),
+            t("doctor.language"),
             doc.lang.code()
         )?;
-        writeln!(out, "  {} {}", t("placement:", "CPU 安排："), doc.placement_text)?;
+        writeln!(out, "  {} {}", t("doctor.placement"), doc.placement_text)?;
         if let Some(swept) = doc.swept {
-            match lang {
-                crate::i18n::Lang::En => {
-                    writeln!(out, "✔ removed {} keys that {} interrupted runs had left", swept.keys, swept.runs)?
-                }
-                crate::i18n::Lang::Zh => {
-                    writeln!(out, "✔ 已删除 {} 次中断的运行留下的 {} 个键", swept.runs, swept.keys)?
-                }
-            }
+            let line = Text::msg("doctor.swept").fact("keys", swept.keys).fact("runs", swept.runs);
+            writeln!(out, "✔ {}", lang.say(line))?;
         }
         if doc.runs_left > 0 {
-            match lang {
-                crate::i18n::Lang::En => writeln!(
-                    out,
-                    "✘ {} interrupted runs left keys on this Redis: `redis-learn doctor --clean` removes them",
-                    doc.runs_left
-                )?,
-                crate::i18n::Lang::Zh => writeln!(
-                    out,
-                    "✘ 有 {} 次中断的运行在这个 Redis 上留下了键：`redis-learn doctor --clean` 可删除",
-                    doc.runs_left
-                )?,
-            }
+            writeln!(out, "✘ {}", lang.say(Text::msg("doctor.runs-left").fact("runs", doc.runs_left)))?;
         }
         let lessons = match &settings.lessons_dir {
-            Some(_) => doc.lessons.as_str(),
-            None => t("built in", "内置"),
+            Some(_) => doc.lessons.clone(),
+            None => t("doctor.built-in"),
         };
-        writeln!(out, "  {} {}", t("lessons:", "课程："), lessons)?;
+        writeln!(out, "  {} {}", t("doctor.lessons"), lessons)?;
         if let Some(dir) = &settings.state_dir {
-            writeln!(out, "  {} {}", t("progress:", "进度文件："), dir.join(crate::progress::FILE_NAME).display())?;
+            writeln!(out, "  {} {}", t("doctor.progress"), dir.join(crate::progress::FILE_NAME).display())?;
         }
     }
     Ok(if doc.redis_ok { Outcome::Success } else { Outcome::Usage })

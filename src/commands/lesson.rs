@@ -11,12 +11,12 @@ use crate::demo::{Flow, RunEvent};
 use crate::error::UserError;
 use crate::interrupt::Interrupt;
 use crate::lesson::{Catalogue, Lesson};
-use crate::measure::{format_count, format_duration};
 use crate::pause::Choice;
 use crate::render::json::{self, LessonRef, LessonRun};
 use crate::render::{Styles, text::Printer};
 use crate::server::{self, Namespace, RedisHandle};
 use crate::settings::{Scale, Settings};
+use crate::text::Text;
 
 pub fn run(
     settings: &Settings,
@@ -40,12 +40,9 @@ pub fn run(
     let mut p = Printer::new(out, Styles::new(settings.color), lang, settings.width);
     let text = lesson.text(lang);
     if !settings.json {
-        let heading = match lang {
-            crate::i18n::Lang::En => format!("Lesson {} · {}", lesson.number, text.title),
-            crate::i18n::Lang::Zh => format!("第 {} 课 · {}", lesson.number, text.title),
-        };
+        let heading = lang.say(Text::msg("lesson.heading").fact("number", lesson.number).fact("title", &text.title));
         p.rule(&heading)?;
-        p.wrapped_dim(&format!("{} {}", lang.tr("from the notes:", "笔记出处："), lesson.source), "", "  ")?;
+        p.wrapped_dim(&lang.say(Text::msg("lesson.source").fact("source", &lesson.source)), "", "  ")?;
         p.blank()?;
         p.prose(&text.intro)?;
     }
@@ -54,11 +51,7 @@ pub fn run(
         // No Redis anywhere: still teach the text and the quiz, then say how to get one.
         p.blank()?;
         p.wrapped(
-            &format!(
-                "{} {}",
-                p.styles.fail(lang.tr("No Redis, so the live demos are skipped:", "没有 Redis，跳过现场演示：")),
-                crate::error::GET_REDIS_HINT
-            ),
+            &format!("{} {}", p.styles.fail(&lang.word("lesson.no-redis")), lang.word("lesson.get-redis")),
             "",
             "  ",
         )?;
@@ -70,7 +63,7 @@ pub fn run(
         return Err(UserError::NoRedisAvailable.into());
     };
 
-    let namespace = Namespace::new_run();
+    let namespace = redis.new_namespace();
     if !settings.json {
         let shared_default = matches!(settings.redis, crate::settings::RedisChoice::Default(_));
         server_banner(&mut p, &redis, &namespace, shared_default)?;
@@ -80,7 +73,7 @@ pub fn run(
         Scale::Full => "full",
         Scale::Quick => "quick",
     };
-    let mut spinner = Spinner::start(settings, lang.tr("getting ready", "准备中"), None);
+    let mut spinner = Spinner::start(settings, &lang.word("lesson.getting-ready"), None);
     let mut started = std::time::Instant::now();
     let mut took: Vec<(String, f64)> = Vec::new();
     let run = demo::run_demos(settings, lesson, &redis, &namespace, interrupt, |event| {
@@ -90,32 +83,19 @@ pub fn run(
         match event {
             RunEvent::Floor(p50) => {
                 spinner.suspend(|| {
-                    let line = match lang {
-                        crate::i18n::Lang::En => format!(
-                            "Round trip on this machine now: p50 {} (a PING; in-process SQLite does not pay it) · {}",
-                            format_duration(p50),
-                            settings.placement.describe(lang)
-                        ),
-                        crate::i18n::Lang::Zh => format!(
-                            "此刻本机一次往返：p50 {}（一个 PING；进程内的 SQLite 不付这笔开销）· {}",
-                            format_duration(p50),
-                            settings.placement.describe(lang)
-                        ),
-                    };
+                    let line = lang.say(
+                        Text::msg("lesson.floor-start")
+                            .fact("p50", p50)
+                            .fact("placement", settings.placement.describe(lang)),
+                    );
                     p.wrapped_dim(&line, "", "  ")
                 })?;
             }
             RunEvent::Starting(i, name) => {
                 spinner.stop();
                 if i > 0 && settings.pause {
-                    let prompt = match lang {
-                        crate::i18n::Lang::En => {
-                            format!("Enter: next demo ({} of {}) · q: stop the lesson", i + 1, lesson.demos.len())
-                        }
-                        crate::i18n::Lang::Zh => {
-                            format!("Enter：下一个演示（{}/{}）· q：结束本课", i + 1, lesson.demos.len())
-                        }
-                    };
+                    let prompt =
+                        lang.say(Text::msg("lesson.next-demo").fact("next", i + 1).fact("demos", lesson.demos.len()));
                     match crate::pause::wait(&prompt, p.styles, &mut p.out)? {
                         Choice::Go => {}
                         Choice::Stop => return Ok(Flow::Stop),
@@ -133,7 +113,14 @@ pub fn run(
             RunEvent::Report(i, name, report) => {
                 spinner.stop();
                 took.push((format!("{name}/{scale}"), started.elapsed().as_secs_f64()));
-                p.subrule(&format!("{} {}/{} · {}", lang.tr("Demo", "演示"), i + 1, lesson.demos.len(), report.title))?;
+                p.subrule(
+                    &lang.say(
+                        Text::msg("lesson.demo-heading")
+                            .fact("index", i + 1)
+                            .fact("demos", lesson.demos.len())
+                            .fact("title", report.title.to_string()),
+                    ),
+                )?;
                 p.prose(&text.demo_intros[name])?;
                 p.demo(report)?;
                 p.out.flush()?;
@@ -179,77 +166,43 @@ pub fn run(
         json::print(&mut p.out, &doc)?;
     } else {
         let floor_line = match (run.floor.start(), run.floor.end()) {
-            (Some(start), Some(end)) => match lang {
-                crate::i18n::Lang::En => {
-                    format!(
-                        "Round trip at the end: p50 {} (at the start: {})",
-                        format_duration(end),
-                        format_duration(start)
-                    )
-                }
-                crate::i18n::Lang::Zh => {
-                    format!("结束时一次往返：p50 {}（开始时：{}）", format_duration(end), format_duration(start))
-                }
-            },
+            (Some(start), Some(end)) => lang.say(Text::msg("lesson.floor-end").fact("end", end).fact("start", start)),
             _ => String::new(),
         };
         let (held, total, inconclusive) = (totals.held, totals.total, totals.inconclusive);
-        let mut summary = match lang {
-            crate::i18n::Lang::En => format!(
-                "{held} of {total} {} held{} · {} {} written under {} {} removed, {} left",
-                if total == 1 { "claim" } else { "claims" },
-                if inconclusive > 0 { format!(", {inconclusive} inconclusive") } else { String::new() },
-                format_count(cleanup.removed as u64),
-                if cleanup.removed == 1 { "key" } else { "keys" },
-                namespace.prefix(),
-                if cleanup.removed == 1 { "was" } else { "were" },
-                format_count(cleanup.left as u64)
-            ),
-            crate::i18n::Lang::Zh => format!(
-                "{total} 条结论中 {held} 条成立{} · {} 下写入的 {} 个键已删除，剩余 {} 个",
-                if inconclusive > 0 { format!("，{inconclusive} 条无法判定") } else { String::new() },
-                namespace.prefix(),
-                format_count(cleanup.removed as u64),
-                format_count(cleanup.left as u64)
-            ),
+        let inconclusive = if inconclusive > 0 {
+            lang.say(Text::msg("lesson.summary-inconclusive").fact("n", inconclusive))
+        } else {
+            String::new()
         };
+        let mut summary = lang.say(
+            Text::msg("lesson.summary")
+                .fact("held", held)
+                .fact("total", total)
+                .fact("inconclusive", inconclusive)
+                .fact("removed", cleanup.removed)
+                .fact("prefix", namespace.prefix())
+                .fact("left", cleanup.left),
+        );
         if noisy {
-            summary.push_str(lang.tr(" · noisy run: see the caveat above", " · 本次运行有噪声：见上方提示"));
+            summary.push_str(&lang.word("lesson.summary-noisy"));
         }
         p.blank()?;
         if run.swept.keys > 0 {
-            let line = match lang {
-                crate::i18n::Lang::En => {
-                    format!(
-                        "Removed {} {} that an earlier, interrupted run had left on this server.",
-                        format_count(run.swept.keys as u64),
-                        if run.swept.keys == 1 { "key" } else { "keys" }
-                    )
-                }
-                crate::i18n::Lang::Zh => {
-                    format!("已删除之前一次中断的运行留在这个服务端上的 {} 个键。", format_count(run.swept.keys as u64))
-                }
-            };
+            let line = lang.say(Text::msg("lesson.swept").fact("keys", run.swept.keys));
             p.wrapped_dim(&line, "", "  ")?;
         }
         if !floor_line.is_empty() {
             p.wrapped_dim(&floor_line, "", "  ")?;
         }
         if let Some(after) = run.stopped_after {
-            let line = match lang {
-                crate::i18n::Lang::En => format!(
-                    "You stopped the lesson after demo {after} of {}; `redis-learn lesson {}{}` runs it all again.",
-                    lesson.demos.len(),
-                    lesson.number,
-                    settings.repeat_flags()
-                ),
-                crate::i18n::Lang::Zh => format!(
-                    "你在第 {after} 个演示（共 {} 个）后结束了本课；`redis-learn lesson {}{}` 会从头再跑一遍。",
-                    lesson.demos.len(),
-                    lesson.number,
-                    settings.repeat_flags()
-                ),
-            };
+            let line = lang.say(
+                Text::msg("lesson.stopped")
+                    .fact("after", after)
+                    .fact("demos", lesson.demos.len())
+                    .fact("number", lesson.number)
+                    .fact("flags", settings.repeat_flags()),
+            );
             p.wrapped(&line, "", "  ")?;
         }
         let mark = if run.stopped_after.is_some() {
@@ -262,20 +215,13 @@ pub fn run(
         p.wrapped(&format!("{mark} {summary}"), "", "  ")?;
         if let Some(ttl) = settings.keep {
             let minutes = ttl.as_secs() / 60;
-            let cli = redis_cli_command(&redis);
-            let line = match lang {
-                crate::i18n::Lang::En => format!(
-                    "--keep: {} {} stay under {} for {minutes} minutes (then they expire). Look at them with:",
-                    format_count(cleanup.kept as u64),
-                    if cleanup.kept == 1 { "key" } else { "keys" },
-                    namespace.prefix()
-                ),
-                crate::i18n::Lang::Zh => format!(
-                    "--keep：{} 下的 {} 个键保留 {minutes} 分钟（之后自动过期）。用下面的命令查看：",
-                    namespace.prefix(),
-                    format_count(cleanup.kept as u64)
-                ),
-            };
+            let cli = redis_cli_command(&redis, &namespace);
+            let line = lang.say(
+                Text::msg("lesson.kept")
+                    .fact("kept", cleanup.kept)
+                    .fact("prefix", namespace.prefix())
+                    .fact("minutes", minutes),
+            );
             p.wrapped(&line, "", "  ")?;
             p.line(&format!("  {cli} --scan --pattern '{}*'", namespace.prefix()))?;
             p.line(&format!("  {cli}"))?;
@@ -300,10 +246,16 @@ fn demo_title(lesson: &Lesson, lang: crate::i18n::Lang, name: &str) -> String {
 
 /// The `redis-cli` command that reaches this server: host and port (or socket), database, user —
 /// never the password (`--askpass` asks for it).
-fn redis_cli_command(redis: &RedisHandle) -> String {
+/// On a cluster: the node that holds the run's keys (`--scan` sees one node's keys only), with `-c`
+/// to follow redirections.
+fn redis_cli_command(redis: &RedisHandle, namespace: &Namespace) -> String {
     let info = redis.client().get_connection_info();
     let mut cli = match info.addr() {
         redis::ConnectionAddr::Unix(path) => format!("redis-cli -s {}", path.display()),
+        redis::ConnectionAddr::Tcp(host, port) if redis.is_cluster() => {
+            let (host, port) = redis.node_address(namespace).unwrap_or((host.clone(), *port));
+            format!("redis-cli -c -h {host} -p {port}")
+        }
         redis::ConnectionAddr::Tcp(host, port) => format!("redis-cli -h {host} -p {port}"),
         other => format!("redis-cli # {other}"),
     };
@@ -333,43 +285,27 @@ fn server_banner(
     p.blank()?;
     if let Some(private) = redis.private_server() {
         let why = redis.fallback_reason.clone().unwrap_or_else(|| "--private".to_string());
-        let line = match lang {
-            crate::i18n::Lang::En => format!(
-                "Started a private redis-server {} on 127.0.0.1:{} ({why}); it stops when the lesson ends.",
-                info.version,
-                private.port()
-            ),
-            crate::i18n::Lang::Zh => format!(
-                "已启动私有 redis-server {}，端口 127.0.0.1:{}（{why}）；课程结束时自动停止。",
-                info.version,
-                private.port()
-            ),
-        };
+        let line = lang.say(
+            Text::msg("lesson.private-server")
+                .fact("version", info.version.to_string())
+                .fact("port", private.port().to_string())
+                .fact("why", why),
+        );
         p.wrapped_dim(&line, "", "  ")?;
     } else {
-        let line = match lang {
-            crate::i18n::Lang::En => format!(
-                "{} {} at {}: this run only writes keys under {} and removes them at the end.",
-                info.flavour,
-                info.version,
-                info.url,
-                namespace.prefix()
-            ),
-            crate::i18n::Lang::Zh => format!(
-                "{} {}（{}）：本次运行只写 {} 下的键，结束时全部删除。",
-                info.flavour,
-                info.version,
-                info.url,
-                namespace.prefix()
-            ),
-        };
+        let line = lang.say(
+            Text::msg("lesson.server")
+                .fact("flavour", info.flavour.to_string())
+                .fact("version", info.version.to_string())
+                .fact("url", info.url.as_str())
+                .fact("prefix", namespace.prefix()),
+        );
         p.wrapped_dim(&line, "", "  ")?;
+        if redis.is_cluster() {
+            p.wrapped_dim(&lang.word("lesson.cluster"), "", "  ")?;
+        }
         if shared_default {
-            let line = lang.tr(
-                "This is the default server: other clients that use it share its CPU with this run and may skew the timings. For numbers of its own, run with --private (a redis-server for this run alone).",
-                "这是默认的服务端：使用它的其他客户端与本次运行共享它的 CPU，可能让计时失真。想要不受干扰的数字，请加 --private（为本次运行单独启动一个 redis-server）。",
-            );
-            p.wrapped_dim(line, "", "  ")?;
+            p.wrapped_dim(&lang.word("lesson.shared-default"), "", "  ")?;
         }
     }
     Ok(())
@@ -379,7 +315,7 @@ fn server_banner(
 /// outcome when it was taken.
 fn finish_text(p: &mut Printer<impl Write>, lesson: &Lesson, settings: &Settings) -> Result<Option<Outcome>> {
     let lang = settings.lang;
-    p.subrule(lang.tr("Takeaways", "要点"))?;
+    p.subrule(&lang.word("lesson.takeaways"))?;
     p.prose(&lesson.text(lang).outro)?;
     p.blank()?;
     if lesson.quiz.is_empty() {
@@ -387,10 +323,7 @@ fn finish_text(p: &mut Printer<impl Write>, lesson: &Lesson, settings: &Settings
     }
     let mut take = settings.quiz && settings.interactive;
     if take && settings.pause {
-        let prompt = match lang {
-            crate::i18n::Lang::En => format!("Enter: start the quiz ({} questions) · q: not now", lesson.quiz.len()),
-            crate::i18n::Lang::Zh => format!("Enter：开始测验（{} 题）· q：以后再做", lesson.quiz.len()),
-        };
+        let prompt = lang.say(Text::msg("lesson.start-quiz").fact("questions", lesson.quiz.len()));
         match crate::pause::wait(&prompt, p.styles, &mut p.out)? {
             Choice::Go => {}
             Choice::Stop => take = false,
@@ -401,12 +334,8 @@ fn finish_text(p: &mut Printer<impl Write>, lesson: &Lesson, settings: &Settings
         p.out.flush()?;
         return Ok(Some(super::quiz::interactive(settings, lesson, None, &mut p.out)?));
     }
-    let hint = match lang {
-        crate::i18n::Lang::En => {
-            format!("Check yourself: redis-learn quiz {}{}", lesson.number, settings.repeat_flags())
-        }
-        crate::i18n::Lang::Zh => format!("自测一下：redis-learn quiz {}{}", lesson.number, settings.repeat_flags()),
-    };
+    let hint =
+        lang.say(Text::msg("lesson.quiz-hint").fact("number", lesson.number).fact("flags", settings.repeat_flags()));
     p.wrapped_dim(&hint, "", "  ")?;
     Ok(None)
 }

@@ -5,11 +5,11 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::Outcome;
-use crate::i18n::Lang;
 use crate::lesson::Catalogue;
 use crate::render::json::{self, ListEntry};
 use crate::render::{Styles, text::Printer};
 use crate::settings::Settings;
+use crate::text::Text;
 
 pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> Result<Outcome> {
     let progress = super::load_progress(settings);
@@ -41,51 +41,51 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
     }
     let mut p = Printer::new(out, Styles::new(settings.color), settings.lang, settings.width);
     let lang = settings.lang;
-    p.rule(lang.tr("redis-learn · lessons", "redis-learn · 课程列表"))?;
+    p.rule(&lang.word("list.heading"))?;
     let done = catalogue
         .lessons()
         .iter()
         .filter(|l| progress.lesson(l.number).is_some_and(|p| p.done(!l.quiz.is_empty())))
         .count();
-    p.line(&format!(
-        "{} {}",
-        lang.tr("Progress:", "进度："),
-        crate::progress::bar(done, catalogue.lessons().len(), 20)
-    ))?;
+    let bar = crate::progress::bar(done, catalogue.lessons().len(), 20);
+    p.line(&lang.say(Text::msg("list.progress").fact("bar", bar)))?;
     p.blank()?;
     for lesson in catalogue.lessons() {
         let text = lesson.text(lang);
         let number = format!("{:>2}", lesson.number);
         let status = match progress.lesson(lesson.number) {
-            None => p.styles.dim(lang.tr("not started", "未开始")).to_string(),
+            None => p.styles.dim(&lang.word("list.not-started")).to_string(),
             Some(state) => {
                 let mut parts = vec![if state.done(!lesson.quiz.is_empty()) {
-                    p.styles.pass(lang.tr("✔ done", "✔ 已完成")).to_string()
+                    p.styles.pass(&lang.word("list.done")).to_string()
                 } else {
-                    lang.tr("started", "已开始").to_string()
+                    lang.word("list.started")
                 }];
                 match state.best_quiz {
                     Some(best) if best.passes() => {
-                        parts.push(format!("{} {}/{}", lang.tr("quiz", "测验"), best.score, best.total));
+                        parts.push(
+                            lang.say(Text::msg("list.quiz-passed").fact("score", best.score).fact("total", best.total)),
+                        );
                     }
-                    Some(best) => parts.push(match lang {
-                        crate::i18n::Lang::En => format!("quiz {}/{}, not yet passed", best.score, best.total),
-                        crate::i18n::Lang::Zh => format!("测验 {}/{}，尚未通过", best.score, best.total),
-                    }),
+                    Some(best) => parts.push(
+                        lang.say(Text::msg("list.quiz-not-passed").fact("score", best.score).fact("total", best.total)),
+                    ),
                     None if state.completed && !lesson.quiz.is_empty() => {
-                        parts.push(lang.tr("quiz not taken yet", "还没做测验").to_string());
+                        parts.push(lang.word("list.quiz-not-taken"));
                     }
                     None => {}
                 }
                 let passed = practised(&progress, lesson);
                 if passed > 0 {
                     let hints: usize = state.practice.values().sum();
-                    parts.push(format!(
-                        "{} {passed}/{} ({hints} {})",
-                        lang.tr("practice", "练习"),
-                        lesson.tasks.len(),
-                        lang.tr("hints", "条提示")
-                    ));
+                    parts.push(
+                        lang.say(
+                            Text::msg("list.practice")
+                                .fact("passed", passed)
+                                .fact("tasks", lesson.tasks.len())
+                                .fact("hints", hints),
+                        ),
+                    );
                 }
                 parts.join(" · ")
             }
@@ -105,29 +105,14 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
         catalogue.lessons().iter().find(|l| !progress.lesson(l.number).is_some_and(|p| p.done(!l.quiz.is_empty())));
     let started = catalogue.lessons().iter().any(|l| progress.lesson(l.number).is_some());
     let flags = settings.repeat_flags();
-    let hint = match (next, started, lang) {
-        (Some(l), false, Lang::En) => format!(
-            "Start with `redis-learn lesson {}{flags}` (or `redis-learn next{flags}`). Add --quick for a shorter run, --no-quiz to skip the quiz.",
-            l.number
-        ),
-        (Some(l), false, Lang::Zh) => {
-            format!("从 `redis-learn lesson {}{flags}`（或 `redis-learn next{flags}`）开始。加 --quick 跑得更快，加 --no-quiz 跳过测验。", l.number)
-        }
-        (Some(l), true, Lang::En) => format!(
-            "Next: `redis-learn lesson {}{flags}` ({}), or `redis-learn next{flags}`. Add --quick for a shorter run.",
-            l.number,
-            l.text(lang).title
-        ),
-        (Some(l), true, Lang::Zh) => {
-            format!("下一课：`redis-learn lesson {}{flags}`（{}），或 `redis-learn next{flags}`。加 --quick 跑得更快。", l.number, l.text(lang).title)
-        }
-        (None, _, _) => lang
-            .tr(
-                "Every lesson is completed. Revisit one with `redis-learn lesson N`, or start over with `redis-learn reset --all`.",
-                "所有课程都已完成。用 `redis-learn lesson N` 复习某一课，或用 `redis-learn reset --all` 从头开始。",
-            )
-            .to_string(),
-    };
+    let hint = lang.say(match (next, started) {
+        (Some(l), false) => Text::msg("list.start").fact("number", l.number).fact("flags", flags.as_str()),
+        (Some(l), true) => Text::msg("list.next")
+            .fact("number", l.number)
+            .fact("flags", flags.as_str())
+            .fact("title", &l.text(lang).title),
+        (None, _) => Text::msg("list.all-done"),
+    });
     p.wrapped_dim(&hint, "", "  ")?;
     Ok(Outcome::Success)
 }

@@ -12,6 +12,7 @@ use crate::i18n::Lang;
 use crate::lesson::{Catalogue, Notes};
 use crate::render::{Styles, json, text::Printer};
 use crate::settings::Settings;
+use crate::text::Text;
 
 #[derive(Serialize)]
 struct PassageJson<'a> {
@@ -27,13 +28,11 @@ pub fn run(settings: &Settings, args: &NotesArgs, catalogue: &Catalogue, out: &m
         Some(query) => {
             let lesson = catalogue.find(query)?;
             let title = &lesson.text(settings.lang).title;
-            let heading = match settings.lang {
-                Lang::En => format!("Lesson {} · {title} · from the study notes", lesson.number),
-                Lang::Zh => format!("第 {} 课 · {title} · 学习笔记原文", lesson.number),
-            };
+            let heading =
+                settings.lang.say(Text::msg("notes.lesson-heading").fact("number", lesson.number).fact("title", title));
             (heading, notes.for_lesson(lesson.number))
         }
-        None => (settings.lang.tr("The study notes", "学习笔记").to_string(), notes.passages.iter().collect()),
+        None => (settings.lang.word("notes.heading"), notes.passages.iter().collect()),
     };
     if settings.json {
         let doc: Vec<PassageJson> = passages

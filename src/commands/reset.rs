@@ -8,9 +8,9 @@ use anyhow::Result;
 use crate::Outcome;
 use crate::cli::ResetArgs;
 use crate::error::UserError;
-use crate::i18n::Lang;
 use crate::lesson::Catalogue;
 use crate::settings::Settings;
+use crate::text::Text;
 
 pub fn run(settings: &Settings, args: &ResetArgs, catalogue: &Catalogue, out: &mut impl Write) -> Result<Outcome> {
     let lesson = match &args.lesson {
@@ -21,43 +21,34 @@ pub fn run(settings: &Settings, args: &ResetArgs, catalogue: &Catalogue, out: &m
     let mut progress = super::load_progress(settings);
     // Nothing to forget: say so, and ask nothing.
     if !progress.has_progress(lesson) {
-        match (lesson, lang) {
-            (Some(n), Lang::En) => writeln!(out, "Lesson {n} has no progress to forget; nothing was changed.")?,
-            (Some(n), Lang::Zh) => writeln!(out, "第 {n} 课还没有进度，无需清除；没有做任何更改。")?,
-            (None, Lang::En) => writeln!(out, "There is no progress to forget; nothing was changed.")?,
-            (None, Lang::Zh) => writeln!(out, "还没有任何进度，无需清除；没有做任何更改。")?,
-        }
+        let nothing = match lesson {
+            Some(n) => Text::msg("reset.nothing-in-lesson").fact("number", n),
+            None => Text::msg("reset.nothing"),
+        };
+        writeln!(out, "{}", lang.say(nothing))?;
         return Ok(Outcome::Success);
     }
-    let what = match (lesson, lang) {
-        (Some(n), Lang::En) => format!("progress of lesson {n}"),
-        (Some(n), Lang::Zh) => format!("第 {n} 课的进度"),
-        (None, Lang::En) => "all progress".to_string(),
-        (None, Lang::Zh) => "全部进度".to_string(),
-    };
+    let what = lang.say(match lesson {
+        Some(n) => Text::msg("reset.lesson").fact("number", n),
+        None => Text::msg("reset.all"),
+    });
     if !args.yes {
         if !settings.interactive {
             return Err(UserError::NeedsConfirmation.into());
         }
-        let prompt = match lang {
-            Lang::En => format!("Forget {what}?"),
-            Lang::Zh => format!("确定清除{what}？"),
-        };
+        let prompt = lang.say(Text::msg("reset.confirm").fact("what", what.as_str()));
         let confirmed = dialoguer::Confirm::new()
             .with_prompt(prompt)
             .default(false)
             .interact_opt()
             .map_err(|_| UserError::NeedsConfirmation)?;
         if confirmed != Some(true) {
-            writeln!(out, "{}", lang.tr("Nothing was changed.", "没有做任何更改。"))?;
+            writeln!(out, "{}", lang.word("reset.unchanged"))?;
             return Ok(Outcome::Success);
         }
     }
     progress.reset(lesson);
     super::save_progress(&mut progress);
-    match lang {
-        Lang::En => writeln!(out, "Forgot {what}.")?,
-        Lang::Zh => writeln!(out, "已清除{what}。")?,
-    }
+    writeln!(out, "{}", lang.say(Text::msg("reset.done").fact("what", what)))?;
     Ok(Outcome::Success)
 }

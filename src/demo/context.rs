@@ -30,7 +30,7 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// A new traced connection (one per thread, as separate processes would have).
     pub fn connect(&self) -> Result<TracedConnection> {
-        self.redis.connect(&self.trace).context("connecting to Redis")
+        self.redis.connect_in(&self.trace, self.namespace).context("connecting to Redis")
     }
 
     /// A new traced connection to a private server a demo started for itself, with the same time
@@ -44,11 +44,6 @@ impl Ctx<'_> {
     /// The full key for `suffix`, inside this run's namespace.
     pub fn key(&self, suffix: &str) -> String {
         self.namespace.key(suffix)
-    }
-
-    /// Pick the string in the learner's language.
-    pub fn tr<'s>(&self, en: &'s str, zh: &'s str) -> &'s str {
-        self.lang.tr(en, zh)
     }
 
     /// The full or the quick figure.

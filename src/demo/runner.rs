@@ -134,6 +134,7 @@ pub fn run_demos(
     on_event(RunEvent::Floor(start))?;
     let mut warnings: Vec<Warning> = Vec::new();
     let mut round_trips: Vec<(String, Duration)> = Vec::new();
+    let mut disk_syncs: Vec<(String, Duration, Duration)> = Vec::new();
     let mut reports = Vec::new();
     let mut stopped_after = None;
     for (i, name) in lesson.demos.iter().enumerate() {
@@ -165,15 +166,13 @@ pub fn run_demos(
             // A demo that starts its own redis-server, with none on PATH: leave it out, run the rest.
             Err(err) if err.chain().any(|c| matches!(c.downcast_ref(), Some(UserError::NoRedisAvailable))) => {
                 let mut skipped = DemoReport::new(name, title_of(lesson, name));
-                skipped.skipped = Some(
-                    settings
-                        .lang
-                        .tr(
-                            "this demo starts a redis-server of its own, and there is none on PATH (Debian/Ubuntu: sudo apt install redis-server)",
-                            "这个演示要自己启动 redis-server，而 PATH 中没有（Debian/Ubuntu：sudo apt install redis-server）",
-                        )
-                        .to_string(),
-                );
+                skipped.skipped = Some(settings.lang.word("demo.needs-redis-server"));
+                skipped
+            }
+            // A demo that cannot run on a Redis Cluster says so: leave it out, run the rest.
+            Err(err) if matches!(err.downcast_ref::<UserError>(), Some(UserError::ClusterMode { .. })) => {
+                let mut skipped = DemoReport::new(name, title_of(lesson, name));
+                skipped.skipped = err.downcast_ref::<UserError>().map(|e| e.message(settings.lang));
                 skipped
             }
             // Something the learner must fix (a --sql-url that does not answer, no redis-server for
@@ -183,9 +182,10 @@ pub fn run_demos(
                 return Err(err);
             }
             // A server condition (paused, full, a missing permission, too old): one line, exit 2 —
-            // except a command this server does not know (an older Redis): that demo is left out.
+            // except a command this server does not know (an older Redis), or a demo that cannot run
+            // on a Redis Cluster: that demo is left out.
             Err(err) if let Some(condition) = condition::classify(&err, &server, &format!("demo {name}")) => {
-                if let UserError::UnknownCommand { .. } = condition {
+                if let UserError::UnknownCommand { .. } | UserError::ClusterMode { .. } = condition {
                     let mut skipped = DemoReport::new(name, title_of(lesson, name));
                     skipped.skipped = Some(condition.message(settings.lang));
                     skipped
@@ -235,7 +235,11 @@ pub fn run_demos(
                 .filter(|m| m.one_round_trip && m.backend == Backend::Redis)
                 .map(|m| (format!("{} ({name})", m.label), m.p50_per_op())),
         );
-        let now = assess(&floor, &round_trips);
+        disk_syncs.extend(report.measurements.iter().filter(|m| m.one_disk_sync).filter_map(|m| {
+            let fastest = m.round_p50s.iter().min()?;
+            Some((format!("{} ({name})", m.label), *fastest, m.p50()))
+        }));
+        let now = assess(&floor, &round_trips, &disk_syncs);
         if warnings.is_empty()
             && let Some(first) = now.first()
         {

@@ -140,8 +140,10 @@ pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     for entry in entries {
         let path = entry.with_context(|| format!("reading lessons from {}", dir.display()))?.path();
-        let is_notes = path.file_name().is_some_and(|n| n == super::notes::FILE_NAME);
-        if path.extension().is_some_and(|e| e == "toml") && !is_notes {
+        // The notes and the interface's words sit beside the lessons but are not lessons.
+        let not_a_lesson =
+            path.file_name().is_some_and(|n| n == super::notes::FILE_NAME || n == crate::words::FILE_NAME);
+        if path.extension().is_some_and(|e| e == "toml") && !not_a_lesson {
             let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             files.push((path.display().to_string(), text));
         }

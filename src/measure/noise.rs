@@ -8,11 +8,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::units::format_duration;
 use crate::i18n::Lang;
+use crate::text::Text;
 
 /// How far apart two round trips may be (largest ÷ smallest) before the run counts as noisy.
 pub const NOISE_FACTOR: f64 = 2.0;
+
+/// How far a disk sync's p50 may sit above its quickest rounds' median before the run counts as
+/// noisy. Wider than [`NOISE_FACTOR`]: a sync's cost varies more than a round trip's on an idle disk.
+pub const DISK_FACTOR: f64 = 4.0;
 
 /// One reading of the round-trip floor.
 #[derive(Debug, Clone, Serialize)]
@@ -72,40 +76,39 @@ pub enum Warning {
     FloorMoved { low_us: f64, high_us: f64 },
     /// Two single round trips of O(1) commands disagreed by more than [`NOISE_FACTOR`].
     RoundTripsDisagree { fast: String, fast_us: f64, slow: String, slow_us: f64 },
+    /// A disk sync's typical cost was more than [`DISK_FACTOR`] times its cost in its quickest
+    /// rounds: another program was using the disk.
+    DiskSyncsVaried { op: String, fast_us: f64, p50_us: f64 },
 }
 
 impl Warning {
     /// One line: what was seen, and what to do.
     pub fn text(&self, lang: Lang) -> String {
-        let d = |v: f64| format_duration(Duration::from_nanos((v * 1_000.0) as u64));
-        match (self, lang) {
-            (Warning::FloorMoved { low_us, high_us }, Lang::En) => format!(
-                "this machine was busy during the run (the round trip moved between {} and {}); ratios are uncertain: rerun, or use --pin same-cpu",
-                d(*low_us),
-                d(*high_us)
-            ),
-            (Warning::FloorMoved { low_us, high_us }, Lang::Zh) => format!(
-                "本次运行期间机器较忙（往返时间在 {} 到 {} 之间波动）；比值不确定：请重跑，或加 --pin same-cpu",
-                d(*low_us),
-                d(*high_us)
-            ),
-            (Warning::RoundTripsDisagree { fast, fast_us, slow, slow_us }, Lang::En) => format!(
-                "this machine was busy during the run (one round trip took {} for {fast} but {} for {slow}); ratios are uncertain: rerun, or use --pin same-cpu",
-                d(*fast_us),
-                d(*slow_us)
-            ),
-            (Warning::RoundTripsDisagree { fast, fast_us, slow, slow_us }, Lang::Zh) => format!(
-                "本次运行期间机器较忙（同样一次往返，{fast} 用了 {}，{slow} 却用了 {}）；比值不确定：请重跑，或加 --pin same-cpu",
-                d(*fast_us),
-                d(*slow_us)
-            ),
-        }
+        let d = |v: f64| Duration::from_nanos((v * 1_000.0) as u64);
+        lang.say(match self {
+            Warning::FloorMoved { low_us, high_us } => {
+                Text::msg("noise.floor-moved").fact("low", d(*low_us)).fact("high", d(*high_us))
+            }
+            Warning::RoundTripsDisagree { fast, fast_us, slow, slow_us } => Text::msg("noise.round-trips-disagree")
+                .fact("fast", fast)
+                .fact("fast_time", d(*fast_us))
+                .fact("slow", slow)
+                .fact("slow_time", d(*slow_us)),
+            Warning::DiskSyncsVaried { op, fast_us, p50_us } => {
+                Text::msg("noise.disk-syncs-varied").fact("op", op).fact("fast", d(*fast_us)).fact("p50", d(*p50_us))
+            }
+        })
     }
 }
 
 /// The warnings a run has earned so far: `floor` readings, and (id, p50) of its one-round-trip
 /// measurements. The floor readings count as round trips too (a PING is one).
-pub fn assess(floor: &Floor, round_trips: &[(String, Duration)]) -> Vec<Warning> {
+/// `disk_syncs`: (label, its quickest round's median, its p50) of each disk-sync measurement.
+pub fn assess(
+    floor: &Floor,
+    round_trips: &[(String, Duration)],
+    disk_syncs: &[(String, Duration, Duration)],
+) -> Vec<Warning> {
     let mut warnings = Vec::new();
     let floors: Vec<Duration> = floor.points.iter().map(|p| p.p50).filter(|d| !d.is_zero()).collect();
     if let (Some(low), Some(high)) = (floors.iter().min(), floors.iter().max())
@@ -129,6 +132,9 @@ pub fn assess(floor: &Floor, round_trips: &[(String, Duration)]) -> Vec<Warning>
             slow_us: us(*slow_d),
         });
     }
+    if let Some((op, fast, p50)) = disk_syncs.iter().find(|(_, fast, p50)| spread(*fast, *p50) > DISK_FACTOR) {
+        warnings.push(Warning::DiskSyncsVaried { op: op.clone(), fast_us: us(*fast), p50_us: us(*p50) });
+    }
     warnings
 }
 
@@ -150,12 +156,12 @@ mod tests {
 
     #[test]
     fn a_steady_floor_is_quiet() {
-        assert!(assess(&floor(&[20, 25, 30, 22]), &[("get".into(), Duration::from_micros(35))]).is_empty());
+        assert!(assess(&floor(&[20, 25, 30, 22]), &[("get".into(), Duration::from_micros(35))], &[]).is_empty());
     }
 
     #[test]
     fn a_drifting_floor_is_noisy() {
-        let w = assess(&floor(&[9, 12, 90, 20]), &[]);
+        let w = assess(&floor(&[9, 12, 90, 20]), &[], &[]);
         assert_eq!(w, vec![Warning::FloorMoved { low_us: 9.0, high_us: 90.0 }]);
         assert!(w[0].text(Lang::En).contains("between 9.00 µs and 90.0 µs"), "{}", w[0].text(Lang::En));
         assert!(w[0].text(Lang::En).contains("--pin same-cpu"));
@@ -164,7 +170,7 @@ mod tests {
     #[test]
     fn round_trips_that_disagree_are_noisy() {
         let trips = [("get".to_string(), Duration::from_micros(9)), ("set".to_string(), Duration::from_micros(98))];
-        let w = assess(&floor(&[10, 12]), &trips);
+        let w = assess(&floor(&[10, 12]), &trips, &[]);
         assert_eq!(
             w,
             vec![Warning::RoundTripsDisagree { fast: "get".into(), fast_us: 9.0, slow: "set".into(), slow_us: 98.0 }]
@@ -178,5 +184,16 @@ mod tests {
         assert_eq!(json["end_p50_us"], 30.0);
         assert_eq!(json["points"][1]["at"], "p1");
         assert_eq!(json["points"][1]["p50_us"], 30.0);
+    }
+
+    #[test]
+    fn a_disk_sync_far_above_its_quickest_rounds_is_noisy() {
+        let ms = |v: u64| Duration::from_micros(v);
+        let steady = [("commit".to_string(), ms(400), ms(900))];
+        assert!(assess(&floor(&[20, 22]), &[], &steady).is_empty());
+        let busy = [("commit".to_string(), ms(200), ms(4_000))];
+        let w = assess(&floor(&[20, 22]), &[], &busy);
+        assert_eq!(w, vec![Warning::DiskSyncsVaried { op: "commit".into(), fast_us: 200.0, p50_us: 4_000.0 }]);
+        assert!(w[0].text(Lang::En).contains("the disk was busy"), "{}", w[0].text(Lang::En));
     }
 }

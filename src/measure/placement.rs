@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use crate::i18n::Lang;
+use crate::text::Text;
 
 /// What placement this run has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,27 +39,10 @@ impl Placement {
 
     /// One line for `doctor` and the lesson header.
     pub fn describe(self, lang: Lang) -> String {
-        match (self, lang) {
-            (Placement::None { cpus }, Lang::En) => format!(
-                "not pinned: the OS places client and server on {cpus} CPUs, so a round trip may cost one or two CPU wake-ups (--pin same-cpu for repeatable numbers)"
-            ),
-            (Placement::None { cpus }, Lang::Zh) => {
-                format!(
-                    "未绑定 CPU：系统把客户端和服务端放在 {cpus} 个 CPU 上，一次往返可能要唤醒一两次 CPU（想要可重复的数字，加 --pin same-cpu）"
-                )
-            }
-            (Placement::SameCpu { cpu }, Lang::En) => format!(
-                "pinned to CPU {cpu}: this process and any redis-server it starts share it; a server it did not start stays where the OS put it"
-            ),
-            (Placement::SameCpu { cpu }, Lang::Zh) => {
-                format!("已绑定到 CPU {cpu}：本进程和它启动的 redis-server 共用这个 CPU；不是它启动的服务端不受影响")
-            }
-            (Placement::Unavailable, Lang::En) => {
-                "--pin same-cpu is not available here (it needs Linux): the OS places client and server".to_string()
-            }
-            (Placement::Unavailable, Lang::Zh) => {
-                "这里无法使用 --pin same-cpu（需要 Linux）：由系统安排客户端和服务端".to_string()
-            }
-        }
+        lang.say(match self {
+            Placement::None { cpus } => Text::msg("placement.none").fact("cpus", cpus),
+            Placement::SameCpu { cpu } => Text::msg("placement.same-cpu").fact("cpu", cpu),
+            Placement::Unavailable => Text::msg("placement.unavailable"),
+        })
     }
 }

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::stats::{Interval, Stats, median_duration, median_interval};
-use super::units::{format_ratio, format_ratio_interval};
+use super::units::format_ratio_interval;
 
 /// Where an operation ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,6 +65,8 @@ pub struct Measurement {
     /// A single request/reply of a command that does O(1) work: on a quiet machine its p50 is close
     /// to the round-trip floor, so it takes part in the noise check.
     pub one_round_trip: bool,
+    /// Waits for a disk sync: its rounds' spread takes part in the noise check.
+    pub one_disk_sync: bool,
 }
 
 impl Measurement {
@@ -94,6 +96,7 @@ impl Measurement {
             group,
             ops_per_sample: ops_per_sample.max(1),
             one_round_trip: false,
+            one_disk_sync: false,
         })
     }
 
@@ -275,72 +278,39 @@ impl Comparison {
         }
     }
 
-    /// The English sentence: faster or slower, never "0.5× faster".
-    pub fn describe(&self) -> String {
-        let p50 = match self.status {
+    /// The sentence in `lang` (from `lessons/ui.toml`): faster or slower, never "0.5× faster", with the
+    /// 95% interval of the p50 ratio and the p99 ratio.
+    pub fn describe(&self, lang: Lang) -> String {
+        let (id, ratio, low, high) = match self.status {
             Verdict::NoClearDifference => {
-                format!("{} and {}: no clear difference at p50 (ratio {})", self.a_label, self.b_label, self.measured())
+                ("comparison.no-clear-difference", self.ratio, self.ratio_low, self.ratio_high)
             }
-            Verdict::Clear if self.ratio >= 1.0 => format!(
-                "{} is {} faster than {} at p50 [95%: {}–{}]",
-                self.a_label,
-                format_ratio(self.ratio),
-                self.b_label,
-                format_ratio(self.ratio_low),
-                format_ratio(self.ratio_high)
-            ),
-            Verdict::Clear => format!(
-                "{} is {} slower than {} at p50 [95%: {}–{}]",
-                self.a_label,
-                format_ratio(1.0 / self.ratio),
-                self.b_label,
-                format_ratio(1.0 / self.ratio_high),
-                format_ratio(1.0 / self.ratio_low)
-            ),
+            Verdict::Clear if self.ratio >= 1.0 => ("comparison.faster", self.ratio, self.ratio_low, self.ratio_high),
+            Verdict::Clear => ("comparison.slower", 1.0 / self.ratio, 1.0 / self.ratio_high, 1.0 / self.ratio_low),
         };
-        format!("{p50}; {}", p99_phrase(self.ratio_p99, Lang::En))
-    }
-
-    /// The Chinese sentence.
-    pub fn describe_zh(&self) -> String {
-        let p50 = match self.status {
-            Verdict::NoClearDifference => {
-                format!("{} 与 {}：p50 无明显差别（比值 {}）", self.a_label, self.b_label, self.measured())
-            }
-            Verdict::Clear if self.ratio >= 1.0 => format!(
-                "{} 比 {} 快 {}（p50，95% 区间 {}–{}）",
-                self.a_label,
-                self.b_label,
-                format_ratio(self.ratio),
-                format_ratio(self.ratio_low),
-                format_ratio(self.ratio_high)
-            ),
-            Verdict::Clear => format!(
-                "{} 比 {} 慢 {}（p50，95% 区间 {}–{}）",
-                self.a_label,
-                self.b_label,
-                format_ratio(1.0 / self.ratio),
-                format_ratio(1.0 / self.ratio_high),
-                format_ratio(1.0 / self.ratio_low)
-            ),
-        };
-        format!("{p50}；{}", p99_phrase(self.ratio_p99, Lang::Zh))
+        let faster_p99 = self.ratio_p99 >= 1.0;
+        let p99 = if faster_p99 { self.ratio_p99 } else { 1.0 / self.ratio_p99 };
+        lang.say(
+            Text::msg(id)
+                .fact("a", self.a_label.as_str())
+                .fact("b", self.b_label.as_str())
+                .fact("measured", self.measured())
+                .fact("ratio", Fact::Ratio(ratio))
+                .fact("low", Fact::Ratio(low))
+                .fact("high", Fact::Ratio(high))
+                .fact(
+                    "p99",
+                    lang.say(
+                        Text::msg(if faster_p99 { "comparison.p99-faster" } else { "comparison.p99-slower" })
+                            .fact("ratio", Fact::Ratio(p99)),
+                    ),
+                ),
+        )
     }
 }
 
 use crate::i18n::Lang;
-
-/// `4.20× faster at p99` / `1.96× slower at p99`.
-fn p99_phrase(ratio_p99: f64, lang: Lang) -> String {
-    let faster = ratio_p99 >= 1.0;
-    let r = format_ratio(if faster { ratio_p99 } else { 1.0 / ratio_p99 });
-    match (lang, faster) {
-        (Lang::En, true) => format!("{r} faster at p99"),
-        (Lang::En, false) => format!("{r} slower at p99"),
-        (Lang::Zh, true) => format!("p99 快 {r}"),
-        (Lang::Zh, false) => format!("p99 慢 {r}"),
-    }
-}
+use crate::text::{Fact, Text};
 
 /// Differences smaller than this (1%) are not worth a "faster": the interval must clear it.
 const NEGLIGIBLE: f64 = 0.01;
@@ -482,7 +452,7 @@ mod tests {
         assert_eq!(c.ratio, 4.0);
         assert_eq!((c.ratio_low, c.ratio_high), (3.6, 4.4));
         assert_eq!(c.status, Verdict::Clear);
-        assert_eq!(c.describe(), "GET is 4.00× faster than SQL at p50 [95%: 3.60×–4.40×]; 5.00× faster at p99");
+        assert_eq!(c.describe(Lang::En), "GET is 4.00× faster than SQL at p50 [95%: 3.60×–4.40×]; 5.00× faster at p99");
     }
 
     #[test]
@@ -500,9 +470,9 @@ mod tests {
         let b = m("b", 2, &[50; 10]);
         let c = Comparison::of("a-vs-b", &a, &b).unwrap();
         assert_eq!(c.ratio, 0.5);
-        assert!(c.describe().starts_with("A is 2.00× slower than B at p50"), "{}", c.describe());
-        assert!(c.describe().ends_with("2.00× slower at p99"), "{}", c.describe());
-        assert!(c.describe_zh().starts_with("A 比 B 慢 2.00×"), "{}", c.describe_zh());
+        assert!(c.describe(Lang::En).starts_with("A is 2.00× slower than B at p50"), "{}", c.describe(Lang::En));
+        assert!(c.describe(Lang::En).ends_with("2.00× slower at p99"), "{}", c.describe(Lang::En));
+        assert!(c.describe(Lang::Zh).starts_with("A 比 B 慢 2.00×"), "{}", c.describe(Lang::Zh));
     }
 
     #[test]
@@ -511,7 +481,7 @@ mod tests {
         let b = m("b", 3, &[11, 10, 9, 10, 12, 8, 10, 11, 9, 10]);
         let c = Comparison::of("a-vs-b", &a, &b).unwrap();
         assert_eq!(c.status, Verdict::NoClearDifference);
-        assert!(c.describe().contains("no clear difference"), "{}", c.describe());
+        assert!(c.describe(Lang::En).contains("no clear difference"), "{}", c.describe(Lang::En));
     }
 
     #[test]

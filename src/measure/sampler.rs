@@ -121,6 +121,7 @@ struct GroupOp<'f> {
     backend: Backend,
     ops_per_sample: u32,
     one_round_trip: bool,
+    one_disk_sync: bool,
     run: Box<dyn FnMut() -> Result<()> + 'f>,
 }
 
@@ -153,6 +154,7 @@ impl<'f> Group<'f> {
             backend,
             ops_per_sample,
             one_round_trip: false,
+            one_disk_sync: false,
             run: Box::new(op),
         });
         self
@@ -163,6 +165,16 @@ impl<'f> Group<'f> {
     pub fn one_round_trip(mut self) -> Self {
         if let Some(last) = self.ops.last_mut() {
             last.one_round_trip = true;
+        }
+        self
+    }
+
+    /// Mark the operation added last as one that waits for a disk sync (a durable commit, a write to
+    /// a server with `appendfsync always`): how far its rounds spread takes part in the run's noise
+    /// check, since another program writing to the disk changes its cost.
+    pub fn one_disk_sync(mut self) -> Self {
+        if let Some(last) = self.ops.last_mut() {
+            last.one_disk_sync = true;
         }
         self
     }
@@ -211,6 +223,7 @@ impl<'f> Group<'f> {
                 &op_rounds,
             )?;
             m.one_round_trip = op.one_round_trip;
+            m.one_disk_sync = op.one_disk_sync;
             out.push(m);
         }
         Ok(Measured(out))

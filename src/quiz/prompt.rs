@@ -16,6 +16,7 @@ use super::{Attempt, QuizResult, letter};
 use crate::error::UserError;
 use crate::i18n::Lang;
 use crate::render::Styles;
+use crate::text::Text;
 
 /// Ask the questions from `first` on (the earlier ones are in `given`), at the terminal; after each
 /// answer, `keep` sees every answer so far (to save them). Ctrl-C: `UserError::QuizStopped`.
@@ -48,19 +49,19 @@ pub fn ask(
         };
         let picked = format!("{}) {}", letter(choice), q.options[choice]);
         if choice == q.correct {
-            let head = format!("{} ", lang.tr("✔ right —", "✔ 正确 ——"));
+            let head = format!("{} ", lang.word("quiz.right"));
             for (k, line) in wrap(&picked, width, &head, "    ").into_iter().enumerate() {
                 let line = if k == 0 { line.replacen(&head, &styles.pass(&head).to_string(), 1) } else { line };
                 writeln!(out, "  {line}")?;
             }
         } else {
-            let head = format!("{} ", lang.tr("✘ not quite — you chose", "✘ 不对 —— 你选了"));
+            let head = format!("{} ", lang.word("quiz.wrong"));
             for (k, line) in wrap(&picked, width, &head, "    ").into_iter().enumerate() {
                 let line = if k == 0 { line.replacen(&head, &styles.fail(&head).to_string(), 1) } else { line };
                 writeln!(out, "  {line}")?;
             }
             let right = format!("{}) {}", letter(q.correct), q.options[q.correct]);
-            let head = format!("{} ", lang.tr("the answer is", "正确答案是"));
+            let head = format!("{} ", lang.word("quiz.answer-is"));
             for line in wrap(&right, width, &head, "    ") {
                 writeln!(out, "    {line}")?;
             }
@@ -138,18 +139,8 @@ pub fn menu_lines(options: &[String], selected: usize, width: usize, lang: Lang,
             lines.push(if k == selected { styles.code(&line).to_string() } else { line });
         }
     }
-    let keys = match lang {
-        Lang::En => format!(
-            "1–{n} or a–{l}: choose · ↑↓: move · Enter: answer · Ctrl-C: stop (answers so far are kept)",
-            n = options.len(),
-            l = letter(options.len() - 1)
-        ),
-        Lang::Zh => format!(
-            "1–{n} 或 a–{l}：选择 · ↑↓：移动 · Enter：作答 · Ctrl-C：停止（已答的会保留）",
-            n = options.len(),
-            l = letter(options.len() - 1)
-        ),
-    };
+    let keys =
+        lang.say(Text::msg("quiz.menu-keys").fact("n", options.len()).fact("l", letter(options.len() - 1).to_string()));
     for line in wrap(&keys, width, "  ", "  ") {
         lines.push(styles.dim(&line).to_string());
     }

@@ -123,7 +123,7 @@ pub fn markdown(run: &BenchRun, out: &mut impl Write) -> Result<()> {
                 writeln!(out)?;
             }
             for c in &demo.comparisons {
-                writeln!(out, "- → {}", escape_md(&c.describe()))?;
+                writeln!(out, "- → {}", escape_md(&c.describe(crate::i18n::Lang::En)))?;
             }
             for claim in &demo.claims {
                 let mark = match claim.status {
@@ -405,6 +405,7 @@ mod tests {
                 private: false,
                 flavour: "Redis".into(),
                 redis_compatible: "7.0.15".into(),
+                cluster: false,
             },
             sqlite_version: "3.54.1".into(),
             quick: true,

@@ -10,6 +10,7 @@ use crate::demo::{DemoReport, NoteKind};
 use crate::i18n::Lang;
 use crate::measure::{Backend, ClaimStatus, Measurement, format_count, format_duration};
 use crate::server::TraceReport;
+use crate::text::Text;
 
 /// A printer for one run: where to write, in which language, how wide, with which styles.
 pub struct Printer<W: Write> {
@@ -24,8 +25,8 @@ impl<W: Write> Printer<W> {
         Printer { out, styles, lang, width: width.clamp(40, 110) }
     }
 
-    fn tr<'a>(&self, en: &'a str, zh: &'a str) -> &'a str {
-        self.lang.tr(en, zh)
+    fn word(&self, id: &str) -> String {
+        self.lang.word(id)
     }
 
     /// `━━ Lesson 2 · Cache-aside ━━━━`
@@ -89,7 +90,7 @@ impl<W: Write> Printer<W> {
 
     /// `⚠ caveat: …`, wrapped with a hanging indent: said once when a run turns noisy.
     pub fn caveat(&mut self, text: &str) -> Result<()> {
-        let tag = self.styles.uncertain(self.tr("⚠ caveat:", "⚠ 注意："));
+        let tag = self.styles.uncertain(&self.word("printer.warning"));
         let options = options(self.width, "", "    ");
         for line in textwrap::wrap(&format!("{tag} {text}"), options) {
             writeln!(self.out, "{line}")?;
@@ -162,7 +163,7 @@ impl<W: Write> Printer<W> {
             }
         }
         if !report.measurements.is_empty() {
-            writeln!(self.out, "\n{}", self.styles.heading(self.tr("Timings (this run)", "耗时（本次运行实测）")))?;
+            writeln!(self.out, "\n{}", self.styles.heading(&self.word("printer.timings")))?;
             self.timings(&report.measurements)?;
         }
         for comparison in &report.comparisons {
@@ -173,9 +174,9 @@ impl<W: Write> Printer<W> {
         }
         for note in &report.notes {
             let tag = match note.kind {
-                NoteKind::Info => self.styles.dim(self.tr("note:", "说明：")),
-                NoteKind::Simulated => self.styles.simulated(self.tr("SIMULATED:", "模拟：")),
-                NoteKind::Caveat => self.styles.simulated(self.tr("caveat:", "注意：")),
+                NoteKind::Info => self.styles.dim(&self.word("printer.note")),
+                NoteKind::Simulated => self.styles.simulated(&self.word("printer.simulated")),
+                NoteKind::Caveat => self.styles.simulated(&self.word("printer.caveat")),
             };
             let options = options(self.width, "  ", "    ");
             let text = format!("{tag} {}", note.text);
@@ -184,40 +185,31 @@ impl<W: Write> Printer<W> {
             }
         }
         if let Some(error) = &report.error {
-            let text = format!("{} {error}", self.styles.fail(self.tr("demo failed:", "演示失败：")));
+            let text = format!("{} {error}", self.styles.fail(&self.word("printer.demo-failed")));
             self.wrapped(&text, "  ", "    ")?;
         }
         if let Some(why) = &report.skipped {
             let options = options(self.width, "  ", "    ");
-            let text = format!("{} {why}", self.styles.uncertain(self.tr("skipped:", "已跳过：")));
+            let text = format!("{} {why}", self.styles.uncertain(&self.word("printer.skipped")));
             for line in textwrap::wrap(&text, options) {
                 writeln!(self.out, "{line}")?;
             }
         }
         if !report.claims.is_empty() {
-            writeln!(
-                self.out,
-                "\n{}",
-                self.styles.heading(self.tr("Claims, checked with this run's numbers", "结论（用本次运行的数字检验）"))
-            )?;
+            writeln!(self.out, "\n{}", self.styles.heading(&self.word("printer.claims")))?;
             for claim in &report.claims {
                 let (mark, suffix) = match claim.status {
                     ClaimStatus::Held => (self.styles.pass("✔"), String::new()),
                     ClaimStatus::Failed => (self.styles.fail("✘"), String::new()),
-                    ClaimStatus::Inconclusive => (
-                        self.styles.uncertain("?"),
-                        self.tr(
-                            " — inconclusive: the interval straddles the claim's threshold, rerun on a quieter machine",
-                            " —— 无法判定：区间跨过了结论的门槛，请在更安静的机器上重跑",
-                        )
-                        .to_string(),
-                    ),
+                    ClaimStatus::Inconclusive => (self.styles.uncertain("?"), self.word("printer.inconclusive")),
                 };
                 let options = options(self.width, "  ", "      ");
-                let text = match self.lang {
-                    Lang::En => format!("{mark}  {} (measured: {}){suffix}", claim.text, claim.measured),
-                    Lang::Zh => format!("{mark}  {}（实测：{}）{suffix}", claim.text, claim.measured),
-                };
+                let measured = self.lang.say(
+                    Text::msg("printer.claim")
+                        .fact("text", claim.text.as_str())
+                        .fact("measured", claim.measured.as_str()),
+                );
+                let text = format!("{mark}  {measured}{suffix}");
                 for line in textwrap::wrap(&text, options) {
                     writeln!(self.out, "{line}")?;
                 }
@@ -227,32 +219,22 @@ impl<W: Write> Printer<W> {
     }
 
     fn comparison_text(&self, c: &crate::measure::Comparison) -> String {
-        match self.lang {
-            Lang::En => c.describe(),
-            Lang::Zh => c.describe_zh(),
-        }
+        c.describe(self.lang)
     }
 
     fn trace(&mut self, trace: &TraceReport) -> Result<()> {
         if trace.examples.is_empty() {
             return Ok(());
         }
-        writeln!(
-            self.out,
-            "\n{}",
-            self.styles
-                .heading(self.tr("Commands sent (replay them in redis-cli)", "发送的命令（可在 redis-cli 中重放）"))
-        )?;
+        writeln!(self.out, "\n{}", self.styles.heading(&self.word("printer.commands")))?;
         for line in &trace.examples {
             writeln!(self.out, "  {}", self.styles.code(line))?;
         }
         let counts: Vec<String> =
             trace.counts.iter().map(|(name, n)| format!("{name} ×{}", format_count(*n))).collect();
         let total = format_count(trace.total());
-        let summary = match self.lang {
-            Lang::En => format!("{total} commands in all: {}", counts.join(" · ")),
-            Lang::Zh => format!("共 {total} 条命令：{}", counts.join(" · ")),
-        };
+        let summary =
+            self.lang.say(Text::msg("printer.command-counts").fact("total", total).fact("counts", counts.join(" · ")));
         let options = options(self.width, "  ", "    ");
         for line in textwrap::wrap(&summary, options) {
             writeln!(self.out, "{}", self.styles.dim(&line))?;
@@ -277,17 +259,15 @@ impl<W: Write> Printer<W> {
     /// (samples, mean, ops/s, p99; a line says which); narrower still, each row is stacked.
     pub fn timings(&mut self, measurements: &[Measurement]) -> Result<()> {
         let headers: Vec<String> = [
-            self.tr("operation", "操作"),
-            self.tr("backend", "后端"),
-            "p50",
-            "p99",
-            self.tr("mean", "均值"),
-            self.tr("ops/s", "次/秒"),
-            self.tr("samples", "样本数"),
+            self.word("printer.header-operation"),
+            self.word("printer.header-backend"),
+            "p50".to_string(),
+            "p99".to_string(),
+            self.word("printer.header-mean"),
+            self.word("printer.header-ops"),
+            self.word("printer.header-samples"),
         ]
-        .iter()
-        .map(|h| h.to_string())
-        .collect();
+        .into();
         let rows: Vec<Vec<String>> = measurements
             .iter()
             .map(|m| {
@@ -336,10 +316,8 @@ impl<W: Write> Printer<W> {
         writeln!(self.out, "{table}")?;
         let hidden: Vec<&str> = headers.iter().zip(&keep).filter(|(_, k)| !**k).map(|(h, _)| h.as_str()).collect();
         if !hidden.is_empty() {
-            let line = match self.lang {
-                Lang::En => format!("(too narrow for {}: a wider terminal or --json shows them)", hidden.join(", ")),
-                Lang::Zh => format!("（终端太窄，未显示 {}：加宽终端或用 --json 可以看到）", hidden.join("、")),
-            };
+            let hidden = hidden.join(&self.word("list.separator"));
+            let line = self.lang.say(Text::msg("printer.too-narrow").fact("hidden", hidden));
             self.wrapped_dim(&line, "  ", "   ")?;
         }
         Ok(())

@@ -36,7 +36,8 @@ pub fn of_redis_error(err: &RedisError, server: &ServerRef, during: &str) -> Opt
         }
         Some("LOADING") => return Some(UserError::Loading { url, eta: "a few seconds".to_string() }),
         Some("BUSY") => return Some(UserError::BusyScript { url }),
-        Some("MOVED" | "ASK" | "CROSSSLOT" | "CLUSTERDOWN") => return Some(UserError::ClusterMode { url }),
+        Some("MOVED" | "ASK" | "CROSSSLOT") => return Some(UserError::ClusterMode { url }),
+        Some("CLUSTERDOWN") => return Some(UserError::ClusterDown { url, state: "fail".to_string() }),
         Some("DENIED") => return Some(UserError::ProtectedMode { url }),
         _ => {}
     }
@@ -86,6 +87,8 @@ mod tests {
             ("NOPERM this user has no permissions to run the 'set' command", "may not run SET"),
             ("ERR unknown command 'LMOVE', with args beginning with: ", "does not know LMOVE"),
             ("ERR max number of clients reached", "max number of clients"),
+            ("CROSSSLOT Keys in request don't hash to the same slot", "does not run on a Redis Cluster"),
+            ("CLUSTERDOWN The cluster is down", "does not serve every slot (cluster_state:fail)"),
         ];
         for (reply, needle) in cases {
             let err = parse(reply);

@@ -34,6 +34,9 @@ pub struct Entry {
     /// `--keep`: the keys were left on purpose until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_until_unix: Option<u64>,
+    /// The run id is a hash tag (`redis-learn:{id}:`, a run on a Redis Cluster).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tagged: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -70,6 +73,7 @@ impl Journal {
             pid: std::process::id(),
             started_unix: now_unix(),
             keep_until_unix: None,
+            tagged: namespace.is_tagged(),
         };
         self.update(|runs| runs.push(entry))
     }
@@ -104,7 +108,8 @@ impl Journal {
     pub fn sweep(&self, client: &Client, server: &str) -> Result<Swept> {
         let mut swept = Swept::default();
         for entry in self.left_on(server) {
-            let namespace = Namespace::with_run_id(&entry.run_id);
+            let namespace =
+                if entry.tagged { Namespace::tagged(&entry.run_id) } else { Namespace::with_run_id(&entry.run_id) };
             let cleanup = NamespaceGuard::new(client.clone(), namespace.clone()).clean()?;
             swept.runs += 1;
             swept.keys += cleanup.removed;
@@ -180,6 +185,7 @@ mod tests {
             pid: 999_999_999,
             started_unix: 0,
             keep_until_unix: None,
+            tagged: false,
         };
         journal.update(|runs| runs.push(dead.clone())).unwrap();
         assert_eq!(journal.left_on("redis://127.0.0.1:7000"), vec![dead]);
@@ -197,6 +203,7 @@ mod tests {
             pid: 999_999_999,
             started_unix: 0,
             keep_until_unix: None,
+            tagged: false,
         };
         journal.update(|runs| runs.push(kept)).unwrap();
         let namespace = Namespace::with_run_id("kept01");

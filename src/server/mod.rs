@@ -3,18 +3,20 @@
 //! the command trace shown to learners.
 //!
 //! Commands that could hurt a server (FLUSH*, CONFIG SET, DEBUG, SHUTDOWN) may appear only in
-//! `private.rs`, which runs them only on a server this process started; `.ci/forbid` checks that.
+//! `private.rs` and `private_cluster.rs`, which run them only on a server this process started; `.ci/forbid` checks that.
 
 pub mod condition;
 pub mod journal;
 mod namespace;
 mod private;
+mod private_cluster;
 mod target;
 mod trace;
 
 pub use journal::{Journal, Swept};
 pub use namespace::{Cleanup, Namespace, NamespaceGuard, count_keys};
 pub use private::{PrivateConnection, PrivateServer, free_port, redis_server_path};
+pub use private_cluster::{ClusterNode, NodeRole, PrivateCluster, SLOTS, free_cluster_port};
 pub(crate) use target::open_with_limits;
 pub use target::{RedisHandle, ServerInfo, Version, connect, is_loopback_host, parse_url};
 pub use trace::{Trace, TraceDetail, TraceReport, TracedConnection};

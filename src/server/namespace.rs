@@ -4,7 +4,9 @@
 use anyhow::{Context, Result};
 use redis::{Client, Commands};
 
-/// Every key (and Pub/Sub channel) a demo uses starts with this, e.g. `redis-learn:3fa2b1c0:`.
+/// Every key (and Pub/Sub channel) a demo uses starts with this, e.g. `redis-learn:3fa2b1c0:`; on a
+/// Redis Cluster the run id is a hash tag, `redis-learn:{3fa2b1c0}:`, so that every key of a run
+/// hashes to one slot (one node), and multi-key commands and scripts work as on one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
     prefix: String,
@@ -20,20 +22,40 @@ impl Namespace {
     }
 
     pub fn with_run_id(run_id: &str) -> Namespace {
+        Namespace::check(run_id);
+        Namespace { prefix: format!("{PREFIX_ROOT}:{run_id}:") }
+    }
+
+    /// A fresh namespace whose run id is a hash tag (for a Redis Cluster).
+    pub fn new_run_tagged() -> Namespace {
+        Namespace::tagged(&format!("{:08x}", rand::random::<u32>()))
+    }
+
+    /// `redis-learn:{run_id}:`: every key under it is in the slot of `run_id`.
+    pub fn tagged(run_id: &str) -> Namespace {
+        Namespace::check(run_id);
+        Namespace { prefix: format!("{PREFIX_ROOT}:{{{run_id}}}:") }
+    }
+
+    fn check(run_id: &str) {
         assert!(
             run_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
             "run ids must not contain glob characters"
         );
-        Namespace { prefix: format!("{PREFIX_ROOT}:{run_id}:") }
+    }
+
+    /// Is the run id a hash tag (a namespace for a cluster)?
+    pub fn is_tagged(&self) -> bool {
+        self.prefix.contains('{')
     }
 
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
 
-    /// The run id between the root and the last colon: `3fa2b1c0`.
+    /// The run id between the root and the last colon, without hash-tag braces: `3fa2b1c0`.
     pub fn run_id(&self) -> &str {
-        self.prefix.trim_start_matches(PREFIX_ROOT).trim_matches(':')
+        self.prefix.trim_start_matches(PREFIX_ROOT).trim_matches(':').trim_matches(['{', '}'])
     }
 
     /// The full key for `suffix`, e.g. `token:eth:0xabc` → `redis-learn:3fa2b1c0:token:eth:0xabc`.
@@ -91,10 +113,11 @@ impl NamespaceGuard {
         let mut removed = 0;
         loop {
             let attempt = (|| -> Result<Cleanup> {
-                let mut con =
-                    super::target::open_with_limits(&self.client).context("connecting to Redis to clean up")?;
-                removed += remove_all(&mut con, &self.namespace)?;
-                let left = count_keys(&mut con, &self.namespace)?;
+                let mut left = 0;
+                for mut con in nodes(&self.client).context("connecting to Redis to clean up")? {
+                    removed += remove_all(&mut con, &self.namespace)?;
+                    left += count_keys(&mut con, &self.namespace)?;
+                }
                 Ok(Cleanup { removed, left, kept: 0 })
             })();
             match attempt {
@@ -115,28 +138,33 @@ impl NamespaceGuard {
     /// `--keep`: instead of removing the keys, give every one of them this TTL (a key that had a
     /// shorter or no TTL gets this one), so they stay to be looked at and then expire by themselves.
     pub fn keep(&mut self, ttl: std::time::Duration) -> Result<Cleanup> {
-        let mut con = super::target::open_with_limits(&self.client).context("connecting to Redis to keep the keys")?;
-        let keys = keys_under(&mut con, &self.namespace)?;
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        for chunk in keys.chunks(500) {
-            let mut pipe = redis::pipe();
-            for key in chunk {
-                pipe.cmd("PEXPIRE").arg(key).arg(millis).ignore();
+        let mut kept = 0;
+        for mut con in nodes(&self.client).context("connecting to Redis to keep the keys")? {
+            let keys = keys_under(&mut con, &self.namespace)?;
+            for chunk in keys.chunks(500) {
+                let mut pipe = redis::pipe();
+                for key in chunk {
+                    pipe.cmd("PEXPIRE").arg(key).arg(millis).ignore();
+                }
+                pipe.exec(&mut con).context("setting the kept keys' TTL")?;
+                crate::interrupt::heartbeat();
             }
-            pipe.exec(&mut con).context("setting the kept keys' TTL")?;
-            crate::interrupt::heartbeat();
+            kept += keys.len();
         }
         self.cleaned = true;
-        Ok(Cleanup { removed: 0, left: 0, kept: keys.len() })
+        Ok(Cleanup { removed: 0, left: 0, kept })
     }
 }
 
 impl Drop for NamespaceGuard {
     fn drop(&mut self) {
         if !self.cleaned
-            && let Ok(mut con) = super::target::open_with_limits(&self.client)
+            && let Ok(cons) = nodes(&self.client)
         {
-            let _ = remove_all(&mut con, &self.namespace);
+            for mut con in cons {
+                let _ = remove_all(&mut con, &self.namespace);
+            }
         }
     }
 }
@@ -165,10 +193,34 @@ fn keys_under(con: &mut redis::Connection, namespace: &Namespace) -> Result<Vec<
     Ok(keys.into_iter().filter(|k| namespace.owns(k)).collect())
 }
 
+/// Connections to every node that holds keys: the server itself, or on a Redis Cluster every
+/// primary (SCAN sees one node's keys only; a run's keys are in one slot, but a crashed run from
+/// before the server was a cluster, or a resharding, may have left keys anywhere).
+fn nodes(client: &Client) -> Result<Vec<redis::Connection>> {
+    let mut con = super::target::open_with_limits(client)?;
+    let primaries = super::target::cluster_primaries(&mut con)?;
+    if primaries.is_empty() {
+        return Ok(vec![con]);
+    }
+    primaries
+        .into_iter()
+        .map(|(host, port)| {
+            let node = super::target::node_client(client, &host, port)?;
+            Ok(super::target::open_with_limits(&node)?)
+        })
+        .collect()
+}
+
 fn remove_all(con: &mut redis::Connection, namespace: &Namespace) -> Result<usize> {
     let keys = keys_under(con, namespace)?;
     for chunk in keys.chunks(500) {
-        redis::cmd("UNLINK").arg(chunk).exec(con).context("removing the demo's keys")?;
+        // One UNLINK per key: on a cluster node, one UNLINK of keys in several slots is refused
+        // (CROSSSLOT), and an untagged namespace spreads over many slots.
+        let mut pipe = redis::pipe();
+        for key in chunk {
+            pipe.cmd("UNLINK").arg(key).ignore();
+        }
+        pipe.exec(con).context("removing the demo's keys")?;
         crate::interrupt::heartbeat();
     }
     Ok(keys.len())
@@ -190,6 +242,15 @@ mod tests {
         assert!(ns.owns("redis-learn:abc123:x"));
         assert!(!ns.owns("redis-learn:abc1234:x"));
         assert!(!ns.owns("user:1"));
+    }
+
+    #[test]
+    fn tagged_namespaces_put_the_run_id_in_a_hash_tag() {
+        let ns = Namespace::tagged("3fa2b1c0");
+        assert_eq!(ns.key("lock"), "redis-learn:{3fa2b1c0}:lock");
+        assert_eq!(ns.run_id(), "3fa2b1c0");
+        assert!(ns.is_tagged() && !Namespace::with_run_id("3fa2b1c0").is_tagged());
+        assert!(ns.owns("redis-learn:{3fa2b1c0}:x") && !ns.owns("redis-learn:3fa2b1c0:x"));
     }
 
     #[test]

@@ -44,6 +44,14 @@ impl PrivateServer {
 
     /// Start one with extra `redis-server` arguments (e.g. `["--appendonly", "yes"]`).
     pub fn start_with(extra_args: &[&str]) -> Result<PrivateServer, UserError> {
+        PrivateServer::start_on(extra_args, free_port)
+    }
+
+    /// Start one on a port `pick` chooses (a cluster node also needs port + 10000 free).
+    pub(super) fn start_on(
+        extra_args: &[&str],
+        pick: fn() -> std::io::Result<u16>,
+    ) -> Result<PrivateServer, UserError> {
         let fail = |reason: String| UserError::PrivateServerFailed { reason };
         let binary = redis_server_path().ok_or(UserError::NoRedisAvailable)?;
         let mut last_error = String::new();
@@ -52,7 +60,7 @@ impl PrivateServer {
                 .prefix("redis-learn-")
                 .tempdir()
                 .map_err(|e| fail(format!("no temp dir: {e}")))?;
-            let port = free_port().map_err(|e| fail(format!("no free port: {e}")))?;
+            let port = pick().map_err(|e| fail(format!("no free port: {e}")))?;
             let child = spawn(&binary, port, dir.path(), extra_args).map_err(|e| fail(e.to_string()))?;
             crate::interrupt::register_private(child.id(), dir.path().to_path_buf());
             let stored = extra_args.iter().map(|a| a.to_string()).collect();

@@ -4,9 +4,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use redis::cluster::{ClusterClient, ClusterConnection};
+use redis::cluster_routing::{Route, Slot, SlotAddr};
 use redis::{Client, ConnectionAddr, ErrorKind, RedisError};
 use serde::Serialize;
 
+use super::namespace::Namespace;
 use super::private::{PrivateServer, redis_server_path};
 use super::trace::{Trace, TracedConnection};
 use crate::error::UserError;
@@ -53,12 +56,18 @@ pub struct ServerInfo {
     pub flavour: String,
     /// The version the commands are checked against: Redis's, or the Redis version Valkey matches.
     pub redis_compatible: String,
+    /// A Redis Cluster node (`cluster_enabled:1`): the run uses the cluster client, and a namespace
+    /// in a hash tag.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cluster: bool,
 }
 
 /// The Redis a run uses: a client (connections are opened per thread), and the private server if we
 /// started one (kept alive as long as the handle).
 pub struct RedisHandle {
     client: Client,
+    /// On a Redis Cluster: the cluster client (seeded with the node the learner named).
+    cluster: Option<ClusterClient>,
     info: ServerInfo,
     version: Version,
     private: Option<PrivateServer>,
@@ -90,6 +99,57 @@ impl RedisHandle {
         Ok(TracedConnection::new(self.raw_connection()?, trace).reopening(move || open_with_limits(&client)))
     }
 
+    /// A Redis Cluster node: the lessons run through the cluster client.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
+    }
+
+    /// A fresh namespace for a run: on a cluster, its run id is a hash tag (one slot for the run).
+    pub fn new_namespace(&self) -> Namespace {
+        if self.is_cluster() { Namespace::new_run_tagged() } else { Namespace::new_run() }
+    }
+
+    /// A traced connection for a demo that writes under `namespace`. On a cluster it goes through
+    /// the cluster client, every command routed to the slot of the namespace's hash tag (following
+    /// MOVED and ASK if the slot moves); Pub/Sub uses a plain connection to the node that owns it.
+    pub fn connect_in(&self, trace: &Trace, namespace: &Namespace) -> redis::RedisResult<TracedConnection> {
+        let Some(cluster) = &self.cluster else { return self.connect(trace) };
+        let route = Route::with_slot(Slot::for_key(namespace.prefix()), SlotAddr::Master);
+        let con = open_cluster(cluster)?;
+        let node = self.node_of(namespace.prefix())?;
+        let reopen = node.clone();
+        Ok(TracedConnection::new_cluster(con, route, open_with_limits(&node)?, trace)
+            .reopening(move || open_with_limits(&reopen)))
+    }
+
+    /// A client for the primary that serves `key`'s slot now.
+    fn node_of(&self, key: &str) -> redis::RedisResult<Client> {
+        let (host, port) = self.owner_of(key)?;
+        node_client(&self.client, &host, port)
+    }
+
+    /// Host and port of the primary that serves `key`'s slot now (CLUSTER KEYSLOT, CLUSTER SLOTS).
+    fn owner_of(&self, key: &str) -> redis::RedisResult<(String, u16)> {
+        let mut con = self.raw_connection()?;
+        let slot: u16 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query(&mut con)?;
+        slot_owner(&mut con, slot)?.ok_or_else(|| {
+            RedisError::from((ErrorKind::Server(redis::ServerErrorKind::ClusterDown), "no node serves the slot"))
+        })
+    }
+
+    /// On a cluster: host and port of the node that holds `namespace`'s keys (None elsewhere, or
+    /// when the cluster cannot say).
+    pub fn node_address(&self, namespace: &Namespace) -> Option<(String, u16)> {
+        if !self.is_cluster() {
+            return None;
+        }
+        let (host, port) = self.owner_of(namespace.prefix()).ok()?;
+        match self.client.get_connection_info().addr() {
+            ConnectionAddr::Tcp(seed, _) if host.is_empty() || host == "?" => Some((seed.clone(), port)),
+            _ => Some((host, port)),
+        }
+    }
+
     /// A new untraced connection with I/O timeouts.
     pub fn raw_connection(&self) -> redis::RedisResult<redis::Connection> {
         open_with_limits(&self.client)
@@ -102,6 +162,76 @@ pub(crate) fn open_with_limits(client: &Client) -> redis::RedisResult<redis::Con
     con.set_read_timeout(Some(IO_TIMEOUT))?;
     con.set_write_timeout(Some(IO_TIMEOUT))?;
     Ok(con)
+}
+
+/// A cluster connection with the same time limits as [`open_with_limits`].
+fn open_cluster(cluster: &ClusterClient) -> redis::RedisResult<ClusterConnection> {
+    let con = cluster.get_connection()?;
+    con.set_read_timeout(Some(IO_TIMEOUT))?;
+    con.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(con)
+}
+
+/// The cluster client for the node `client` reaches (its password and user too).
+fn cluster_client(client: &Client) -> redis::RedisResult<ClusterClient> {
+    ClusterClient::builder(vec![client.get_connection_info().clone()])
+        .connection_timeout(CONNECT_TIMEOUT)
+        .response_timeout(IO_TIMEOUT)
+        .build()
+}
+
+/// A client for another node of the cluster `seed` belongs to: same password, user and settings.
+pub(crate) fn node_client(seed: &Client, host: &str, port: u16) -> redis::RedisResult<Client> {
+    // A node that does not know its own address reports an empty host: it is the seed's host.
+    let host = match (host, seed.get_connection_info().addr()) {
+        ("" | "?", ConnectionAddr::Tcp(seed_host, _)) => seed_host.clone(),
+        _ => host.to_string(),
+    };
+    Client::open(seed.get_connection_info().clone().set_addr(ConnectionAddr::Tcp(host, port)))
+}
+
+/// `(host, port, first slot, last slot)` of each primary's slot ranges, from CLUSTER SLOTS.
+fn slot_ranges(con: &mut redis::Connection) -> redis::RedisResult<Vec<(String, u16, i64, i64)>> {
+    let ranges: Vec<redis::Value> = redis::cmd("CLUSTER").arg("SLOTS").query(con)?;
+    let mut out = Vec::new();
+    for range in ranges {
+        let redis::Value::Array(fields) = range else { continue };
+        let (Some(redis::Value::Int(first)), Some(redis::Value::Int(last)), Some(redis::Value::Array(primary))) =
+            (fields.first(), fields.get(1), fields.get(2))
+        else {
+            continue;
+        };
+        let host = match primary.first() {
+            Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        };
+        if let Some(redis::Value::Int(port)) = primary.get(1)
+            && let Ok(port) = u16::try_from(*port)
+        {
+            out.push((host, port, *first, *last));
+        }
+    }
+    Ok(out)
+}
+
+/// The primary that serves `slot`, if any.
+fn slot_owner(con: &mut redis::Connection, slot: u16) -> redis::RedisResult<Option<(String, u16)>> {
+    Ok(slot_ranges(con)?
+        .into_iter()
+        .find(|(_, _, first, last)| (*first..=*last).contains(&i64::from(slot)))
+        .map(|(host, port, _, _)| (host, port)))
+}
+
+/// Every primary of the cluster `con` is a node of (empty when it is not a cluster node).
+pub(crate) fn cluster_primaries(con: &mut redis::Connection) -> redis::RedisResult<Vec<(String, u16)>> {
+    let info: redis::InfoDict = redis::cmd("INFO").arg("cluster").query(con)?;
+    if info.get::<u8>("cluster_enabled") != Some(1) {
+        return Ok(Vec::new());
+    }
+    let mut primaries: Vec<(String, u16)> = slot_ranges(con)?.into_iter().map(|(h, p, _, _)| (h, p)).collect();
+    primaries.sort();
+    primaries.dedup();
+    Ok(primaries)
 }
 
 /// Query parameters the `redis` crate understands in a URL.
@@ -158,12 +288,12 @@ pub fn connect(choice: &RedisChoice, allow_remote: bool) -> Result<RedisHandle, 
     match choice {
         RedisChoice::Explicit(url) => {
             let client = parse_url(url, allow_remote)?;
-            open(client, url, CONNECT_TIMEOUT, None)
+            open(client, url, CONNECT_TIMEOUT, None, allow_remote)
         }
         RedisChoice::Private => start_private(None),
         RedisChoice::Default(url) => {
             let client = parse_url(url, allow_remote)?;
-            match open(client, url, PROBE_TIMEOUT, None) {
+            match open(client, url, PROBE_TIMEOUT, None, allow_remote) {
                 Ok(handle) => Ok(handle),
                 Err(UserError::RedisDown { .. }) if redis_server_path().is_some() => {
                     start_private(Some(format!("nothing answered at {}", redact(url))))
@@ -182,7 +312,7 @@ fn start_private(fallback_reason: Option<String>) -> Result<RedisHandle, UserErr
     let server = PrivateServer::start()?;
     let client = Client::open(server.url()).map_err(|e| UserError::PrivateServerFailed { reason: e.to_string() })?;
     let url = server.url();
-    let mut handle = open(client, &url, CONNECT_TIMEOUT, Some(server))?;
+    let mut handle = open(client, &url, CONNECT_TIMEOUT, Some(server), false)?;
     handle.fallback_reason = fallback_reason;
     Ok(handle)
 }
@@ -192,14 +322,21 @@ fn open(
     url: &str,
     timeout: Duration,
     private: Option<PrivateServer>,
+    allow_remote: bool,
 ) -> Result<RedisHandle, UserError> {
     let classify = |e: RedisError| classify(e, url, &client);
     let mut con = client.get_connection_with_timeout(timeout).map_err(classify)?;
     con.set_read_timeout(Some(IO_TIMEOUT)).map_err(classify)?;
     let info: redis::InfoDict = redis::cmd("INFO").arg("server").query(&mut con).map_err(classify)?;
     if private.is_none() {
-        refuse_unsafe(&mut con, &info, &redact(url)).map_err(|e| e.unwrap_or_else(classify))?;
+        refuse_unsafe(&mut con, &redact(url)).map_err(|e| e.unwrap_or_else(classify))?;
     }
+    let cluster = match info.get::<String>("redis_mode").as_deref() {
+        Some("cluster") => {
+            Some(join_cluster(&client, &mut con, url, allow_remote).map_err(|e| e.unwrap_or_else(classify))?)
+        }
+        _ => None,
+    };
     let (flavour, version_text, compatible) = flavour_of(&info);
     let version = Version::parse(&compatible).unwrap_or(Version(0, 0, 0));
     Ok(RedisHandle {
@@ -210,11 +347,42 @@ fn open(
             private: private.is_some(),
             flavour,
             redis_compatible: compatible,
+            cluster: cluster.is_some(),
         },
+        cluster,
         version,
         private,
         fallback_reason: None,
     })
+}
+
+/// The cluster client for a cluster node, once the cluster serves every slot and every node it
+/// knows is on loopback (or `--allow-remote`). `Err(Ok(..))` is a refusal.
+fn join_cluster(
+    client: &Client,
+    con: &mut redis::Connection,
+    url: &str,
+    allow_remote: bool,
+) -> Result<ClusterClient, Result<UserError, RedisError>> {
+    let info: redis::InfoDict = redis::cmd("INFO").arg("cluster").query(con).map_err(Err)?;
+    let cluster_info: String = redis::cmd("CLUSTER").arg("INFO").query(con).map_err(Err)?;
+    let state = cluster_info
+        .lines()
+        .find_map(|l| l.strip_prefix("cluster_state:"))
+        .map_or_else(|| "unknown".to_string(), |s| s.trim().to_string());
+    if info.get::<u8>("cluster_enabled") != Some(1) || state != "ok" {
+        return Err(Ok(UserError::ClusterDown { url: redact(url), state }));
+    }
+    if !allow_remote {
+        for (host, _) in cluster_primaries(con).map_err(Err)? {
+            if !host.is_empty() && !is_loopback_host(&host) {
+                return Err(Ok(UserError::RemoteNotAllowed { host }));
+            }
+        }
+    }
+    let cluster = cluster_client(client).map_err(Err)?;
+    open_cluster(&cluster).map_err(Err)?;
+    Ok(cluster)
 }
 
 /// (flavour, its own version, the Redis version its commands match), from `INFO server`.
@@ -235,18 +403,11 @@ fn flavour_of(info: &redis::InfoDict) -> (String, String, String) {
 /// leaves a wide margin before anyone else's keys are evicted or their writes refused.
 pub const MIN_HEADROOM_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Refuse, before anything is written, a server the lessons must not write to: a Cluster node, a
-/// read-only replica, or one whose `maxmemory` leaves less than [`MIN_HEADROOM_BYTES`] free.
+/// Refuse, before anything is written, a server the lessons must not write to: a read-only replica,
+/// or one whose `maxmemory` leaves less than [`MIN_HEADROOM_BYTES`] free.
 /// `Err(Ok(..))` is a refusal; `Err(Err(..))` a server error while asking.
-fn refuse_unsafe(
-    con: &mut redis::Connection,
-    server: &redis::InfoDict,
-    url: &str,
-) -> Result<(), Result<UserError, RedisError>> {
+fn refuse_unsafe(con: &mut redis::Connection, url: &str) -> Result<(), Result<UserError, RedisError>> {
     let field = |info: &redis::InfoDict, name: &str| info.get::<String>(name).unwrap_or_default();
-    if field(server, "redis_mode") == "cluster" {
-        return Err(Ok(UserError::ClusterMode { url: url.to_string() }));
-    }
     let replication: redis::InfoDict = redis::cmd("INFO").arg("replication").query(con).map_err(Err)?;
     if field(&replication, "role") == "slave" {
         let primary = format!("{}:{}", field(&replication, "master_host"), field(&replication, "master_port"));

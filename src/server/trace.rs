@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use redis::cluster::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo};
 use redis::{ConnectionLike, RedisResult, Value};
 use serde::Serialize;
 
@@ -161,6 +163,14 @@ impl TraceLog {
 /// A connection that records what it sends.
 pub struct TracedConnection {
     inner: redis::Connection,
+    /// On a Redis Cluster: the cluster connection every command goes through, routed to the slot
+    /// of the run's namespace (`inner` is then a plain connection to the node that owns it, for
+    /// Pub/Sub).
+    cluster: Option<(ClusterConnection, Route)>,
+    /// On a cluster, between WATCH or MULTI and EXEC, DISCARD or UNWATCH: commands go on `inner`
+    /// (one connection, whose transaction state they share, and whose raw replies keep an error
+    /// inside EXEC's array a value, as on one server).
+    in_transaction: bool,
     local: TraceLog,
     sink: Trace,
     /// How to open it again when a server with `timeout N` closed it for being idle.
@@ -174,7 +184,24 @@ const IDLE_BEFORE_RECONNECT: Duration = Duration::from_millis(900);
 
 impl TracedConnection {
     pub fn new(inner: redis::Connection, trace: &Trace) -> TracedConnection {
-        TracedConnection { inner, local: trace.local(), sink: trace.clone(), reopen: None, last_used: Instant::now() }
+        TracedConnection {
+            inner,
+            cluster: None,
+            in_transaction: false,
+            local: trace.local(),
+            sink: trace.clone(),
+            reopen: None,
+            last_used: Instant::now(),
+        }
+    }
+
+    /// A connection through the cluster client: every command is sent to the node serving `home`
+    /// (the slot of the run's hash tag, where all its keys are), and redirections are followed;
+    /// `node` is a plain connection to that node, for what the cluster client cannot carry (Pub/Sub).
+    pub fn new_cluster(cluster: ClusterConnection, home: Route, node: redis::Connection, trace: &Trace) -> Self {
+        let mut con = TracedConnection::new(node, trace);
+        con.cluster = Some((cluster, home));
+        con
     }
 
     /// Reconnect with `reopen` when the server closed the connection after it sat idle.
@@ -200,9 +227,15 @@ impl TracedConnection {
         }
     }
 
-    /// The plain connection, for what the trace cannot wrap (Pub/Sub mode).
+    /// The plain connection, for what the trace cannot wrap (Pub/Sub mode). On a cluster: a
+    /// connection to the node that serves the run's keys.
     pub fn inner_mut(&mut self) -> &mut redis::Connection {
         &mut self.inner
+    }
+
+    /// Is this connection going through the cluster client?
+    pub fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
     }
 }
 
@@ -231,11 +264,51 @@ impl ConnectionLike for TracedConnection {
             )));
         }
         self.local.record_packed(cmd);
+        if self.cluster.is_some() {
+            let decoded = decode_one(cmd).map(|(args, _)| args).unwrap_or_default();
+            let is = |name: &[u8]| decoded.first().is_some_and(|a| a.eq_ignore_ascii_case(name));
+            let second = |name: &[u8]| decoded.get(1).is_some_and(|a| a.eq_ignore_ascii_case(name));
+            if is(b"MULTI") || is(b"WATCH") {
+                self.in_transaction = true;
+            }
+            // A transaction, and CLIENT ID (the id a demo hands out is the one of the connection it
+            // subscribes on, `inner`): on the plain connection to the run's node.
+            if self.in_transaction || (is(b"CLIENT") && second(b"ID")) {
+                if is(b"EXEC") || is(b"DISCARD") || is(b"UNWATCH") {
+                    self.in_transaction = false;
+                }
+                return self.send(|con| con.req_packed_command(cmd));
+            }
+            // Every other command to the run's slot: keyless ones too (INFO, SCRIPT LOAD), so they
+            // reach the node that holds the keys, as on one server.
+            if let Some((cluster, home)) = &mut self.cluster {
+                return match decoded.split_first() {
+                    Some((name, rest)) => {
+                        let mut command = redis::cmd(&String::from_utf8_lossy(name));
+                        for arg in rest {
+                            command.arg(*arg);
+                        }
+                        let home = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(*home));
+                        cluster.route_command(&command, home)
+                    }
+                    None => cluster.req_packed_command(cmd),
+                };
+            }
+        }
         self.send(|con| con.req_packed_command(cmd))
     }
 
     fn req_packed_commands(&mut self, cmd: &[u8], offset: usize, count: usize) -> RedisResult<Vec<Value>> {
         self.local.record_packed(cmd);
+        if self.in_transaction {
+            // After WATCH: the MULTI … EXEC pipeline goes where the WATCH went.
+            self.in_transaction = false;
+            return self.send(|con| con.req_packed_commands(cmd, offset, count));
+        }
+        if let Some((cluster, _)) = &mut self.cluster {
+            // A pipeline goes where its first keyed command's slot is (the run's slot).
+            return cluster.req_packed_commands(cmd, offset, count);
+        }
         self.send(|con| con.req_packed_commands(cmd, offset, count))
     }
 
@@ -244,11 +317,17 @@ impl ConnectionLike for TracedConnection {
     }
 
     fn check_connection(&mut self) -> bool {
-        self.inner.check_connection()
+        match &mut self.cluster {
+            Some((cluster, _)) => cluster.check_connection(),
+            None => self.inner.check_connection(),
+        }
     }
 
     fn is_open(&self) -> bool {
-        self.inner.is_open()
+        match &self.cluster {
+            Some((cluster, _)) => cluster.is_open(),
+            None => self.inner.is_open(),
+        }
     }
 }
 

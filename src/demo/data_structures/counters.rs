@@ -184,6 +184,7 @@ pub fn counters(ctx: &Ctx) -> Result<DemoReport> {
             .one_round_trip()
             .op("sqlite-update-no-sync", "SQLite UPDATE, synchronous=OFF", Backend::Sqlite, || sql_increment(&off))
             .op("sqlite-update-durable", "SQLite UPDATE, synchronous=FULL", Backend::Sqlite, || sql_increment(&full))
+            .one_disk_sync()
             .run()?,
     );
     let (incr_one, sql_off, sql_full) =

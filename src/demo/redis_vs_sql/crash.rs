@@ -166,11 +166,13 @@ pub fn crash_durability(ctx: &Ctx) -> Result<DemoReport> {
             .op("set-aof-always", "SET appendfsync always", Backend::Redis, || {
                 write_one(ctx, &always_con, "always", &always_n)
             })
+            .one_disk_sync()
             .op("sqlite-commit", "SQLite INSERT", Backend::Sqlite, || {
                 insert.execute([VALUE])?;
                 sqlite_n.set(sqlite_n.get() + 1);
                 Ok(())
             })
+            .one_disk_sync()
             .run()?,
     );
     report.compare("everysec-vs-always", group.get("set-aof-everysec"), group.get("set-aof-always"))?;

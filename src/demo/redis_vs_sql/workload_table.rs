@@ -688,17 +688,20 @@ fn counter(s: &mut Sides) -> Result<Vec<ScoreRow>> {
         .op("sqlite-durable-update", "SQLite synchronous=FULL", Backend::Sqlite, || {
             bump(&mut durable_inc, name, &mut durable_n)
         })
+        .one_disk_sync()
         .op("sqlite-no-sync-update", "SQLite synchronous=OFF", Backend::Sqlite, || {
             bump(&mut no_sync_inc, name, &mut no_sync_n)
         })
         .op("sqlite-memory-update", "SQLite :memory:", Backend::Sqlite, || bump(&mut memory_inc, name, &mut memory_n));
     if let Some(always_con) = always_con.as_mut() {
         let (key, always_n) = (&key, &mut always_n);
-        group = group.op("redis-incr-always", "INCR, appendfsync always", Backend::Redis, move || {
-            redis::cmd("INCR").arg(key).exec(always_con)?;
-            *always_n += 1;
-            Ok(())
-        });
+        group = group
+            .op("redis-incr-always", "INCR, appendfsync always", Backend::Redis, move || {
+                redis::cmd("INCR").arg(key).exec(always_con)?;
+                *always_n += 1;
+                Ok(())
+            })
+            .one_disk_sync();
     }
     if let Some((_, server, inc, _, label)) = remote.as_mut() {
         let (server, inc) = (&mut **server, &*inc);

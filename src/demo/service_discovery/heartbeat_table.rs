@@ -216,6 +216,7 @@ fn time_both(ctx: &Ctx, report: &mut DemoReport, path: &Path) -> Result<Timed> {
             .op("redis-heartbeat", "Redis EVALSHA heartbeat", Backend::Redis, || redis.beat(&bench))
             .op("sqlite-heartbeat", "SQLite UPSERT synchronous=OFF", Backend::Sqlite, || sql_off.beat(&bench))
             .op("sqlite-heartbeat-durable", "SQLite UPSERT synchronous=FULL", Backend::Sqlite, || sql_full.beat(&bench))
+            .one_disk_sync()
             .run()?,
     );
     let want = nodes.len() + 1;

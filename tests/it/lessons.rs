@@ -1,0 +1,88 @@
+//! Every lesson file: embedded, parses, validates, and is complete in every language.
+
+use std::collections::BTreeSet;
+
+use redis_learn::i18n::Lang;
+use redis_learn::lesson::{Catalogue, EMBEDDED};
+
+#[test]
+fn every_file_in_lessons_is_embedded() {
+    let on_disk: BTreeSet<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/lessons"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| {
+            name.ends_with(".toml")
+                && name != redis_learn::lesson::notes::FILE_NAME
+                && name != redis_learn::words::FILE_NAME
+        })
+        .collect();
+    let embedded: BTreeSet<String> = EMBEDDED.iter().map(|(name, _)| name.to_string()).collect();
+    assert_eq!(on_disk, embedded, "add new lesson files to EMBEDDED in src/lesson/catalogue.rs");
+}
+
+#[test]
+fn the_built_in_lessons_parse_and_validate() {
+    let catalogue = Catalogue::embedded().unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(catalogue.lessons().len() >= 2);
+}
+
+#[test]
+fn every_lesson_is_complete_in_every_language() {
+    // The files as written (the catalogue fills a translation's gaps from English).
+    let files: Vec<(String, String)> = EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    let (lessons, problems) = redis_learn::lesson::parse_all(&files);
+    assert!(problems.is_empty(), "{problems:?}");
+    for (file, lesson) in &lessons {
+        for lang in Lang::ALL {
+            assert!(lesson.text.contains_key(lang.code()), "{file} has no [text.{}]", lang.code());
+            let gaps = redis_learn::lesson::gaps(lesson, lang.code());
+            assert!(gaps.is_empty(), "{file}: [text.{}] lacks {}", lang.code(), gaps.join(", "));
+        }
+    }
+}
+
+#[test]
+fn chinese_text_is_chinese() {
+    let is_cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+    let catalogue = Catalogue::embedded().unwrap();
+    for lesson in catalogue.lessons() {
+        let zh = lesson.text(Lang::Zh);
+        for paragraph in zh.intro.split("\n\n").chain(zh.outro.split("\n\n")).filter(|p| !p.trim().is_empty()) {
+            assert!(paragraph.chars().any(is_cjk), "lesson {}: an untranslated paragraph: {paragraph}", lesson.number);
+        }
+        for item in &lesson.quiz {
+            let q = item.text(Lang::Zh);
+            assert!(q.question.chars().any(is_cjk), "lesson {}: untranslated question: {}", lesson.number, q.question);
+            assert!(q.explanation.chars().any(is_cjk), "lesson {}: untranslated explanation", lesson.number);
+        }
+    }
+}
+
+#[test]
+fn quizzes_cite_demos_by_their_titles_not_their_internal_names() {
+    let catalogue = Catalogue::embedded().unwrap();
+    for lesson in catalogue.lessons() {
+        for lang in Lang::ALL {
+            for item in &lesson.quiz {
+                let q = item.text(lang);
+                for field in [&q.question, &q.explanation].into_iter().chain(&q.options) {
+                    assert!(!field.contains("{demo:"), "lesson {}: unresolved {field}", lesson.number);
+                    for demo in &lesson.demos {
+                        for internal in [format!("{demo} demo"), format!("{demo} 演示"), format!("{demo}演示")] {
+                            assert!(!field.contains(&internal), "lesson {}: {internal:?} in {field}", lesson.number);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_demo_reference_to_no_demo_is_a_problem() {
+    let (_, text) = EMBEDDED[0];
+    let broken = text.replacen("{demo:core-types}", "{demo:no-such-demo}", 1);
+    assert_ne!(broken, text, "lesson 1 cites a demo with {{demo:core-types}}");
+    let err = Catalogue::from_files(vec![("01.toml".into(), broken)]).unwrap_err();
+    assert!(format!("{err:#}").contains("{demo:no-such-demo}"), "{err:#}");
+}
