@@ -271,8 +271,8 @@ pub enum Command {
     /// Forget progress: one lesson, or everything with --all
     #[command(after_help = "Example: redis-learn reset 2 --yes")]
     Reset(ResetArgs),
-    /// Run lessons' demos back to back and export every measurement (for a class, for slides)
-    #[command(after_help = "Example: redis-learn bench 1 2 --quick --format markdown -o slides.md")]
+    /// Run lessons' demos back to back, or an instructor scenario's sweep, and export every measurement
+    #[command(after_help = "Example: redis-learn bench --scenario pipeline --param depth=1,16,256 --plot pipeline.svg")]
     Bench(BenchArgs),
     /// Show which Redis and SQLite would be used, and whether a lesson can run
     #[command(after_help = "Example: redis-learn doctor --redis redis://127.0.0.1:6380")]
@@ -433,7 +433,32 @@ pub struct PracticeArgs {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Lesson numbers or slugs [default: every lesson]
+    #[arg(conflicts_with_all = ["scenario", "calibrate"])]
     pub lessons: Vec<String>,
+
+    /// Run an instructor scenario instead of lessons: a sweep with a claim, e.g. pipeline
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub scenario: Option<crate::bench::ScenarioName>,
+
+    /// A scenario parameter and its values, e.g. depth=1,16 (repeat for a cartesian product)
+    #[arg(long = "param", value_name = "KEY=V1,V2", requires = "scenario")]
+    pub params: Vec<String>,
+
+    /// Draw the sweep into this SVG file (latency and throughput against the parameter)
+    #[arg(long, value_name = "FILE.svg", requires = "scenario")]
+    pub plot: Option<PathBuf>,
+
+    /// Keep this run as a named baseline (in the state directory)
+    #[arg(long, value_name = "NAME", requires = "scenario")]
+    pub save_baseline: Option<String>,
+
+    /// Compare this run with a saved baseline
+    #[arg(long, value_name = "NAME", requires = "scenario")]
+    pub baseline: Option<String>,
+
+    /// Measure our overhead against redis-benchmark on the same server (GET, 1 client, -P 16 and -P 1)
+    #[arg(long, conflicts_with = "scenario")]
+    pub calibrate: bool,
 
     /// Output format (--json prints JSON)
     #[arg(long, value_enum, default_value_t = ExportFormat::Text)]
@@ -465,6 +490,8 @@ pub enum ExportFormat {
     Markdown,
     /// One row per measurement, for spreadsheets
     Csv,
+    /// One JSON document (as --json)
+    Json,
 }
 
 #[derive(Debug, Args)]

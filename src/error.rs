@@ -72,6 +72,8 @@ pub enum UserError {
 
     NeedsConfirmation,
 
+    BadBench { reason: String },
+
     BadAnswers { given: String, reason: String },
 
     BadLessonFile { path: String, reason: String },
@@ -152,6 +154,7 @@ impl UserError {
                 words::msg("error.bad-lesson-file").fact("path", path).fact("reason", reason)
             }
             UserError::Interrupted => words::msg("error.interrupted"),
+            UserError::BadBench { reason } => words::msg("error.bad-bench").fact("reason", reason),
             UserError::QuizStopped { lesson, answered, next } => {
                 words::msg("error.quiz-stopped").fact("lesson", *lesson).fact("answered", *answered).fact("next", *next)
             }

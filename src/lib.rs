@@ -4,6 +4,7 @@
 //! `main` parses the command line and calls [`run`]; everything else lives behind this library so
 //! that integration tests and benchmarks reach the same code.
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod demo;

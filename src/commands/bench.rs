@@ -1,5 +1,9 @@
 //! `redis-learn bench`: run lessons' demos back to back against one Redis and export every
-//! measurement and claim — as terminal tables, Markdown for slides, CSV, or JSON.
+//! measurement and claim — as terminal tables, Markdown for slides, CSV, or JSON; or, with
+//! `--scenario`, an instructor's sweep (see [`scenario`]); or `--calibrate` (see [`calibrate`]).
+
+mod calibrate;
+mod scenario;
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -23,6 +27,12 @@ pub fn run(
     interrupt: &Interrupt,
     out: &mut impl Write,
 ) -> Result<Outcome> {
+    if args.calibrate {
+        return calibrate::run(settings, args, interrupt, out);
+    }
+    if let Some(name) = args.scenario {
+        return scenario::run(settings, args, name, interrupt, out);
+    }
     let lessons: Vec<&Lesson> = if args.lessons.is_empty() {
         catalogue.lessons().iter().collect()
     } else {
@@ -53,7 +63,9 @@ pub fn run(
     let totals = demo::ClaimTotals::of(results.iter().flat_map(|l| &l.demos));
     let all_ran = results.iter().all(|l| l.keys_left == 0 && l.demos.iter().all(|d| d.error.is_none()));
     let bench = BenchRun {
+        schema_version: crate::bench::SCHEMA_VERSION,
         started_unix,
+        started: crate::bench::report::format_when(started_unix),
         redis: redis.info().clone(),
         sqlite_version: crate::sql::sqlite_version().to_string(),
         quick: settings.scale == Scale::Quick,
@@ -68,23 +80,34 @@ pub fn run(
     drop(redis);
 
     let mut rendered = Vec::new();
-    if settings.json {
-        json::print(&mut rendered, &bench)?;
-    } else {
-        match args.format {
-            ExportFormat::Markdown => export::markdown(&bench, &mut rendered)?,
-            ExportFormat::Csv => export::csv(&bench, &mut rendered)?,
-            ExportFormat::Text => print_text(settings, &bench, &mut rendered)?,
-        }
+    match export_format(settings, args) {
+        ExportFormat::Json => json::print(&mut rendered, &bench)?,
+        ExportFormat::Markdown => export::markdown(&bench, &mut rendered)?,
+        ExportFormat::Csv => export::csv(&bench, &mut rendered)?,
+        ExportFormat::Text => print_text(settings, &bench, &mut rendered)?,
     }
+    deliver(settings, args, &rendered, out)?;
+    Ok(if all_ran && totals.failed == 0 { Outcome::Success } else { Outcome::Failed })
+}
+
+/// `--json` wins over `--format`.
+fn export_format(settings: &Settings, args: &BenchArgs) -> ExportFormat {
+    if settings.json { ExportFormat::Json } else { args.format }
+}
+
+/// The export to `-o FILE` (saying so) or to stdout.
+fn deliver(settings: &Settings, args: &BenchArgs, rendered: &[u8], out: &mut impl Write) -> Result<()> {
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &rendered).with_context(|| format!("writing {}", path.display()))?;
-            writeln!(out, "{} {}", settings.lang.tr("wrote", "已写入"), path.display())?;
+            std::fs::write(path, rendered).with_context(|| format!("writing {}", path.display()))?;
+            if !settings.json {
+                let facts = vec![("path".to_string(), crate::text::Fact::Text(path.display().to_string()))];
+                writeln!(out, "{}", crate::bench::words::text(settings.lang, "out.wrote", &facts))?;
+            }
         }
-        None => out.write_all(&rendered)?,
+        None => out.write_all(rendered)?,
     }
-    Ok(if all_ran && totals.failed == 0 { Outcome::Success } else { Outcome::Failed })
+    Ok(())
 }
 
 fn print_text(settings: &Settings, bench: &BenchRun, out: &mut impl Write) -> Result<()> {

@@ -11,9 +11,14 @@ pub struct Stats {
     pub samples: usize,
     pub min: Duration,
     pub p50: Duration,
+    pub p90: Duration,
     pub p99: Duration,
+    /// With fewer than 1,000 samples this is the largest or next-to-largest one.
+    pub p999: Duration,
     pub max: Duration,
     pub mean: Duration,
+    /// The samples' standard deviation (population).
+    pub stddev: Duration,
 }
 
 impl Stats {
@@ -25,13 +30,20 @@ impl Stats {
         let mut sorted = samples.to_vec();
         sorted.sort_unstable();
         let total: Duration = sorted.iter().sum();
+        let mean = total / sorted.len() as u32;
+        let mean_ns = mean.as_nanos() as f64;
+        let variance =
+            sorted.iter().map(|d| (d.as_nanos() as f64 - mean_ns).powi(2)).sum::<f64>() / sorted.len() as f64;
         Some(Stats {
             samples: sorted.len(),
             min: sorted[0],
             p50: percentile(&sorted, 50.0),
+            p90: percentile(&sorted, 90.0),
             p99: percentile(&sorted, 99.0),
+            p999: percentile(&sorted, 99.9),
             max: sorted[sorted.len() - 1],
-            mean: total / sorted.len() as u32,
+            mean,
+            stddev: Duration::from_nanos(variance.sqrt().round() as u64),
         })
     }
 }
@@ -111,9 +123,13 @@ mod tests {
         assert_eq!(s.samples, 100);
         assert_eq!(s.min, us(1));
         assert_eq!(s.p50, us(50));
+        assert_eq!(s.p90, us(90));
         assert_eq!(s.p99, us(99));
+        assert_eq!(s.p999, us(100));
         assert_eq!(s.max, us(100));
         assert_eq!(s.mean, Duration::from_nanos(50_500));
+        // sqrt((100² − 1) / 12) µs
+        assert_eq!(s.stddev, Duration::from_nanos(28_866));
     }
 
     #[test]

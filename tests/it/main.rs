@@ -3,6 +3,7 @@
 //! load the machine take `support::heavy()` so that they run one at a time.
 
 mod authors;
+mod bench;
 mod beyond;
 mod cli;
 mod cluster;

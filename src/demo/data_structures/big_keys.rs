@@ -86,9 +86,12 @@ const EMPTY: Stats = Stats {
     samples: 0,
     min: Duration::ZERO,
     p50: Duration::ZERO,
+    p90: Duration::ZERO,
     p99: Duration::ZERO,
+    p999: Duration::ZERO,
     max: Duration::ZERO,
     mean: Duration::ZERO,
+    stddev: Duration::ZERO,
 };
 
 fn connect(ctx: &Ctx, server: &PrivateServer) -> Result<TracedConnection> {
