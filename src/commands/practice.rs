@@ -15,6 +15,7 @@ use crate::practice::{Confinement, Reply, Session};
 use crate::render::Styles;
 use crate::server::{self, Journal, Namespace, NamespaceGuard, RedisHandle};
 use crate::settings::{RedisChoice, Settings};
+use crate::text::Text;
 
 pub fn run(
     settings: &Settings,
@@ -318,6 +319,20 @@ fn summary(settings: &Settings, session: &Session, keys_left: usize, out: &mut i
     Ok(if passed { Outcome::Success } else { Outcome::Failed })
 }
 
+/// Check the tasks; name the ones this command passed, then show the next task.
+fn check_and_announce(session: &mut Session, settings: &Settings, styles: &Styles, out: &mut impl Write) -> Result<()> {
+    let lang = settings.lang;
+    let newly = session.check().context("practice check")?;
+    for &i in &newly {
+        let passed = lang.say(Text::msg("practice.task-passed").fact("title", &session.task(i).text(lang).title));
+        writeln!(out, "{}", styles.pass(&passed))?;
+    }
+    if !newly.is_empty() {
+        show_task(session, settings, styles, out)?;
+    }
+    Ok(())
+}
+
 fn show_task(session: &Session, settings: &Settings, styles: &Styles, out: &mut impl Write) -> Result<()> {
     let lang = settings.lang;
     match session.current() {
@@ -440,18 +455,7 @@ fn prompt_loop(
         if let Some(prediction) = prediction_of(trimmed) {
             let done = session.predict(prediction).context("practice")?;
             show_prediction(lang, &styles, done.as_ref(), out)?;
-            let newly = session.check().context("practice check")?;
-            for &i in &newly {
-                writeln!(
-                    out,
-                    "{} {}",
-                    styles.pass(lang.tr("✓ task passed:", "✓ 任务通过：")),
-                    session.task(i).text(lang).title
-                )?;
-            }
-            if !newly.is_empty() {
-                show_task(session, settings, &styles, out)?;
-            }
+            check_and_announce(session, settings, &styles, out)?;
             continue;
         }
         match trimmed.to_ascii_lowercase().as_str() {
@@ -508,18 +512,7 @@ fn prompt_loop(
                 if let Some(Reply::Server(r) | Reply::Refused(r)) = session.execute(trimmed).context("practice")? {
                     writeln!(out, "{r}")?;
                 }
-                let newly = session.check().context("practice check")?;
-                for &i in &newly {
-                    writeln!(
-                        out,
-                        "{} {}",
-                        styles.pass(lang.tr("✓ task passed:", "✓ 任务通过：")),
-                        session.task(i).text(lang).title
-                    )?;
-                }
-                if !newly.is_empty() {
-                    show_task(session, settings, &styles, out)?;
-                }
+                check_and_announce(session, settings, &styles, out)?;
             }
         }
     }
