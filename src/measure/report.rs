@@ -355,6 +355,10 @@ pub struct Claim {
     /// Another message than `<demo>.<id>` for its text (a wording chosen by the outcome).
     #[serde(skip)]
     pub message: Option<String>,
+    /// Decided by a timing's interval ([`Claim::ratio_above`]): a noisy run makes a failed one
+    /// inconclusive.
+    #[serde(skip)]
+    pub timed: bool,
 }
 
 /// A claim as stored: files written before `id` and `status` existed have only `holds`.
@@ -395,7 +399,7 @@ impl Claim {
             Some(false) => ClaimStatus::Failed,
             None => ClaimStatus::Inconclusive,
         };
-        Claim::with_status(id, text, comparison.measured(), status)
+        Claim { timed: true, ..Claim::with_status(id, text, comparison.measured(), status) }
     }
 
     pub fn with_status(
@@ -412,6 +416,7 @@ impl Claim {
             holds: status == ClaimStatus::Held,
             facts: Vec::new(),
             message: None,
+            timed: false,
         }
     }
 

@@ -211,7 +211,7 @@ pub fn polling(ctx: &Ctx) -> Result<DemoReport> {
     report.claim(if all_delivered {
         delivery
     } else {
-        Claim { status: ClaimStatus::Failed, holds: false, ..delivery }
+        Claim { status: ClaimStatus::Failed, holds: false, timed: false, ..delivery }
     });
     // Arrivals fall anywhere in a poll interval, so the wait is spread over 0..T: p50 near T/2, p99 near T.
     let follows_interval = poll.stats.p99 >= interval / 2 && poll.p50() >= interval / 10;

@@ -235,7 +235,7 @@ struct Round {
 
 /// The same claim, failed: a condition besides its ratio did not hold.
 fn failed(claim: Claim) -> Claim {
-    Claim { status: ClaimStatus::Failed, holds: false, ..claim }
+    Claim { status: ClaimStatus::Failed, holds: false, timed: false, ..claim }
 }
 
 fn us(v: u64) -> Duration {
