@@ -1,6 +1,6 @@
 //! `redis-learn bench`: run lessons' demos back to back against one Redis and export every
 //! measurement and claim — as terminal tables, Markdown for slides, CSV, or JSON; or, with
-//! `--scenario`, an instructor's sweep (see [`scenario`]); or `--calibrate` (see [`calibrate`]).
+//! `--scenario`, an instructor's sweep (see `scenario.rs`); or `--calibrate` (see `calibrate.rs`).
 
 mod calibrate;
 mod scenario;

@@ -233,7 +233,7 @@ fn finding_table(finding: &crate::demo::Finding, out: &mut impl Write) -> Result
 }
 
 /// A claim's headline for a slide: its first clause (up to a colon, semicolon or dash), at most
-/// [`HEADLINE_CHARS`] characters.
+/// `HEADLINE_CHARS` characters.
 pub fn headline(text: &str) -> String {
     let first = text.find([':', ';', '：', '；']).map_or(text, |i| &text[..i]);
     let first = first.split(" — ").next().unwrap_or(first).trim();
