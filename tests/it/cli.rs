@@ -713,6 +713,9 @@ fn interactive_quiz_through_a_real_terminal() {
         }
         tmux(&["send-keys", "-t", &session, "Enter"]);
     }
+    // A passed quiz offers the lesson's practice: not now.
+    wait_for("Enter: practise lesson 1 hands-on");
+    tmux(&["send-keys", "-t", &session, "q"]);
     let text = wait_for("EXIT=");
     tmux(&["kill-session", "-t", &session]);
     assert!(text.contains(&format!("Score: {total} of {total}")), "{text}");
