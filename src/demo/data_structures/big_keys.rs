@@ -177,13 +177,15 @@ fn window(ctx: &Ctx, server: &PrivateServer, con: &mut TracedConnection, key: &s
     })
 }
 
-/// Held when every UNLINK round is far below every DEL round, both in its own reply and in the other
-/// client's worst wait; failed when UNLINK's typical worst wait is no better than DEL's; otherwise
-/// the run cannot tell.
+/// Held when UNLINK's typical round (the p50 over rounds) is far below DEL's, both in its own reply
+/// and in the other client's worst wait; failed when UNLINK's typical worst wait is no better than
+/// DEL's; otherwise the run cannot tell. Typical rounds, not every round: with two rounds in
+/// `--quick`, one scheduler stall in an UNLINK round made a CI run inconclusive although DEL's wait
+/// was 140 times UNLINK's.
 fn verdict(del: &Windows, unlink: &Windows) -> ClaimStatus {
     let (d, u, dr, ur) = (del.worst(), unlink.worst(), del.reply(), unlink.reply());
     let far = |small: Duration, big: Duration| small.as_secs_f64() * FAR < big.as_secs_f64();
-    if far(u.max, d.min) && far(ur.max, dr.min) {
+    if far(u.p50, d.p50) && far(ur.p50, dr.p50) {
         ClaimStatus::Held
     } else if u.p50 >= d.p50 {
         ClaimStatus::Failed
@@ -311,11 +313,13 @@ mod tests {
     }
 
     #[test]
-    fn the_claim_holds_only_when_every_round_is_far_apart() {
+    fn the_claim_holds_when_the_typical_rounds_are_far_apart() {
         let del = windows(&[(500, 500), (550, 540), (520, 530)]);
         assert_eq!(verdict(&del, &windows(&[(1, 2), (1, 3), (1, 2)])), ClaimStatus::Held);
-        // One noisy UNLINK round close to DEL: the run cannot tell.
-        assert_eq!(verdict(&del, &windows(&[(1, 2), (1, 300), (1, 2)])), ClaimStatus::Inconclusive);
+        // One noisy UNLINK round (a scheduler stall) does not decide it.
+        assert_eq!(verdict(&del, &windows(&[(1, 2), (1, 300), (1, 2)])), ClaimStatus::Held);
+        // UNLINK's typical wait within 3x of DEL's: the run cannot tell.
+        assert_eq!(verdict(&del, &windows(&[(1, 200), (1, 300), (1, 250)])), ClaimStatus::Inconclusive);
         // UNLINK no better than DEL.
         assert_eq!(verdict(&del, &windows(&[(1, 540), (1, 600), (1, 560)])), ClaimStatus::Failed);
     }
