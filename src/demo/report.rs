@@ -11,7 +11,14 @@ use crate::text::Text;
 /// A small table of facts the demo observed (INFO fields, types and encodings, counts).
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// The table's stable id: its lesson-file message (`renamed` in demo `invalidation`), or absent
+    /// for a table whose words are built in code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub title: Text,
+    /// Stable column ids, one per header (`write-path`), when the table has an id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
     pub headers: Vec<Text>,
     pub rows: Vec<Vec<Text>>,
 }
@@ -75,16 +82,42 @@ impl DemoReport {
 
     pub fn finding(&mut self, title: impl Into<Text>, headers: &[&str], rows: Vec<Vec<String>>) {
         self.findings.push(Finding {
+            id: None,
             title: title.into(),
+            columns: Vec::new(),
             headers: headers.iter().map(|h| Text::from(*h)).collect(),
             rows: rows.into_iter().map(|row| row.into_iter().map(Text::Plain).collect()).collect(),
         });
     }
 
-    /// A table whose words may come from the lesson file: `title`, `headers` and cells are
-    /// `Text::msg(..)` or plain figures.
-    pub fn table(&mut self, title: Text, headers: Vec<Text>, rows: Vec<Vec<Text>>) {
-        self.findings.push(Finding { title, headers, rows });
+    /// A table worded by the lesson file: `title` is its message (`Text::msg("renamed")`, with its
+    /// facts), whose key is also the table's id; each of `columns` (`"write-path"`) is a column id whose
+    /// header is the message `<title>.header-<column>`. Cells are `Text::msg(..)` or plain figures.
+    pub fn table(&mut self, title: Text, columns: &[&str], rows: Vec<Vec<Text>>) {
+        let id = match &title {
+            Text::Message { key, .. } => Some(key.clone()),
+            Text::Plain(_) => None,
+        };
+        // A plain title has no messages of its own: its columns are headed by their ids.
+        let headers = columns
+            .iter()
+            .map(|c| match &id {
+                Some(id) => Text::msg(&format!("{id}.header-{c}")),
+                None => Text::from(*c),
+            })
+            .collect();
+        let columns = columns.iter().map(|c| c.to_string()).collect();
+        self.findings.push(Finding { id, title, columns, headers, rows });
+    }
+
+    /// A table whose headers are not all messages of its own (plain figures, another message's
+    /// words): like [`DemoReport::table`] without column ids.
+    pub fn table_with_headers(&mut self, title: Text, headers: Vec<Text>, rows: Vec<Vec<Text>>) {
+        let id = match &title {
+            Text::Message { key, .. } => Some(key.clone()),
+            Text::Plain(_) => None,
+        };
+        self.findings.push(Finding { id, title, columns: Vec::new(), headers, rows });
     }
 
     /// Add a measurement and return it for comparisons and claims.

@@ -12,6 +12,20 @@ use redis::ConnectionLike;
 use super::Ctx;
 use crate::measure::format_duration;
 
+/// One `SCAN cursor MATCH pattern COUNT count` call (after checking for Ctrl-C): the next cursor (0
+/// when the iteration is complete) and the keys this call returned, which may repeat keys an
+/// earlier call returned (<https://redis.io/docs/latest/commands/scan/>, "Scan guarantees").
+pub fn scan_page(
+    ctx: &Ctx,
+    con: &mut impl ConnectionLike,
+    cursor: u64,
+    pattern: &str,
+    count: usize,
+) -> Result<(u64, Vec<String>)> {
+    ctx.check_interrupt()?;
+    redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(count).query(con).context("SCAN")
+}
+
 /// `EXISTS` takes this many keys per call.
 const EXISTS_CHUNK: usize = 500;
 /// How long a TTL may take to run out before a wait gives up.

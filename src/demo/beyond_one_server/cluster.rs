@@ -159,16 +159,7 @@ pub fn cluster(ctx: &Ctx) -> Result<DemoReport> {
             Text::Plain(Fact::Percent(share).format()),
         ]);
     }
-    report.table(
-        Text::msg("spread").fact("keys", n),
-        vec![
-            Text::msg("spread.header-node"),
-            Text::msg("spread.header-slots"),
-            Text::msg("spread.header-keys"),
-            Text::msg("spread.header-share"),
-        ],
-        rows,
-    );
+    report.table(Text::msg("spread").fact("keys", n), &["node", "slots", "keys", "share"], rows);
     let (low, high) = shares.iter().fold((f64::MAX, 0.0f64), |(lo, hi), s| (lo.min(*s), hi.max(*s)));
     report.claim(
         Claim::new(
@@ -290,12 +281,7 @@ pub fn cluster(ctx: &Ctx) -> Result<DemoReport> {
     }
     report.table(
         Text::msg("scripts").fact("tag", format!("redis-learn:{{{run}}}:")),
-        vec![
-            Text::msg("scripts.header-script"),
-            Text::msg("scripts.header-keys"),
-            Text::msg("scripts.header-untagged"),
-            Text::msg("scripts.header-tagged"),
-        ],
+        &["script", "keys", "untagged", "tagged"],
         rows,
     );
     let scripts = COURSE_SCRIPTS.len() as u64;

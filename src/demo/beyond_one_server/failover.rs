@@ -150,7 +150,7 @@ pub fn failover(ctx: &Ctx) -> Result<DemoReport> {
 
     report.table(
         Text::msg("timeline"),
-        vec![Text::msg("timeline.header-step"), Text::msg("timeline.header-figure")],
+        &["step", "figure"],
         vec![
             vec![Text::msg("timeline.discovery"), Text::Plain(format_duration(discovered))],
             vec![

@@ -112,14 +112,7 @@ pub fn replication(ctx: &Ctx) -> Result<DemoReport> {
     };
     report.table(
         Text::msg("lag").fact("reads", n),
-        vec![
-            Text::msg("lag.header-primary"),
-            Text::msg("lag.header-writes"),
-            Text::msg("lag.header-stale"),
-            Text::msg("lag.header-p50"),
-            Text::msg("lag.header-p99"),
-            Text::msg("lag.header-behind"),
-        ],
+        &["primary", "writes", "stale", "p50", "p99", "behind"],
         vec![
             row("lag.idle", None, &idle, &idle_m, None),
             row("lag.busy", Some(load_rate), &busy, &busy_m, Some(max_behind)),

@@ -51,16 +51,7 @@ pub fn invalidation(ctx: &Ctx) -> Result<DemoReport> {
         ]);
     }
     tokens::rename(&sql, &token, &original)?;
-    report.table(
-        Text::msg("renamed"),
-        vec![
-            Text::msg("renamed.header-write-path"),
-            Text::msg("renamed.header-name-seen"),
-            Text::msg("renamed.header-read"),
-            Text::msg("renamed.header-ttl-left"),
-        ],
-        rows,
-    );
+    report.table(Text::msg("renamed"), &["write-path", "name-seen", "read", "ttl-left"], rows);
     report.note(NoteKind::Caveat, Text::msg("delete-not-overwrite"));
     let holds = stale_reads == [1, 0];
     report.claim(

@@ -216,7 +216,7 @@ pub fn near_cache(ctx: &Ctx) -> Result<DemoReport> {
     };
     report.table(
         Text::msg("writes").fact("rounds", rounds),
-        vec![Text::msg("writes.header-what"), Text::msg("writes.header-p50"), Text::msg("writes.header-max")],
+        &["what", "p50", "max"],
         vec![
             vec![Text::msg("writes.set-reply"), Text::Plain(fmt(set, |s| s.p50)), Text::Plain(fmt(set, |s| s.max))],
             vec![Text::msg("writes.invalidation"), Text::Plain(fmt(lat, |s| s.p50)), Text::Plain(fmt(lat, |s| s.max))],

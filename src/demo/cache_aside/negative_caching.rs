@@ -41,7 +41,7 @@ pub fn negative_caching(ctx: &Ctx) -> Result<DemoReport> {
     let marker_ttl: i64 = con.ttl(&sample_key)?;
     report.table(
         Text::msg("reads").fact("reads", reads).fact("distinct", distinct),
-        vec![Text::msg("reads.header-strategy"), Text::msg("reads.header-queries")],
+        &["strategy", "queries"],
         vec![
             vec![Text::msg("exists-only"), Text::Plain(format_count(counts[0] as u64))],
             vec![

@@ -61,13 +61,7 @@ pub fn skewed_reads(ctx: &Ctx) -> Result<DemoReport> {
     let ratio = hits.get() as f64 / reads.max(1) as f64 * 100.0;
     report.table(
         Text::msg("reads"),
-        vec![
-            Text::msg("reads.header-reads"),
-            Text::msg("reads.header-hits"),
-            Text::msg("reads.header-misses"),
-            Text::msg("reads.header-queries"),
-            Text::msg("reads.header-hit-ratio"),
-        ],
+        &["reads", "hits", "misses", "queries", "hit-ratio"],
         vec![vec![
             Text::Plain(format_count(reads as u64)),
             Text::Plain(format_count(hits.get() as u64)),

@@ -31,12 +31,7 @@ pub fn stampede(ctx: &Ctx) -> Result<DemoReport> {
     let label = |single_flight: bool| Text::msg(if single_flight { "single-flight" } else { "plain" });
     report.table(
         Text::msg("readers").fact("readers", readers),
-        vec![
-            Text::msg("readers.header-strategy"),
-            Text::msg("readers.header-queries"),
-            Text::msg("readers.header-slowest"),
-            Text::msg("readers.header-all-served"),
-        ],
+        &["strategy", "queries", "slowest", "all-served"],
         [(false, &naive), (true, &guarded)]
             .iter()
             .map(|(sf, r)| {

@@ -121,12 +121,7 @@ pub fn token_cache(ctx: &Ctx) -> Result<DemoReport> {
     let days = |s: i64| s as f64 / 86_400.0;
     report.table(
         Text::msg("ttls"),
-        vec![
-            Text::msg("ttls.header-keys"),
-            Text::msg("ttls.header-shortest"),
-            Text::msg("ttls.header-longest"),
-            Text::msg("ttls.header-busiest-hour"),
-        ],
+        &["keys", "shortest", "longest", "busiest-hour"],
         vec![vec![
             Text::Plain(format_count(ttls.len() as u64)),
             Text::Plain(format!("{:.2} d", days(min_ttl))),

@@ -244,7 +244,7 @@ pub fn big_keys(ctx: &Ctx) -> Result<DemoReport> {
 
     report.table(
         Text::msg("key").fact("key", short(&key)),
-        vec![Text::msg("key.header-members"), Text::msg("key.header-encoding"), Text::msg("key.header-memory")],
+        &["members", "encoding", "memory"],
         vec![vec![
             Text::Plain(format_count(members as u64)),
             Text::Plain(encoding),
@@ -263,13 +263,7 @@ pub fn big_keys(ctx: &Ctx) -> Result<DemoReport> {
     };
     report.table(
         Text::msg("windows").fact("rounds", rounds).fact("margin", MARGIN).fact("pause", PROBE_PAUSE),
-        vec![
-            Text::msg("windows.header-command"),
-            Text::msg("windows.header-reply"),
-            Text::msg("windows.header-worst-p50"),
-            Text::msg("windows.header-worst-max"),
-            Text::msg("windows.header-pings"),
-        ],
+        &["command", "reply", "worst-p50", "worst-max", "pings"],
         vec![row(Mode::Quiet, &quiet), row(Mode::Del, &del), row(Mode::Unlink, &unlink)],
     );
     report.note(

@@ -156,14 +156,7 @@ pub fn counters(ctx: &Ctx) -> Result<DemoReport> {
         .collect();
     report.table(
         Text::msg("race").fact("workers", workers).fact("key", short(&ctx.key(COUNTER))),
-        vec![
-            Text::msg("race.header-way"),
-            Text::msg("race.header-increments"),
-            Text::msg("race.header-final"),
-            Text::msg("race.header-lost"),
-            Text::msg("race.header-wall-time"),
-            Text::msg("race.header-rate"),
-        ],
+        &["way", "increments", "final", "lost", "wall-time", "rate"],
         rows,
     );
 

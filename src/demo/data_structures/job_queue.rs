@@ -344,14 +344,7 @@ pub fn job_queue(ctx: &Ctx) -> Result<DemoReport> {
             .fact("queue", short(&ctx.key(QUEUE)))
             .fact("workers", workers)
             .fact("crash_job", CRASH_JOB),
-        vec![
-            Text::msg("crash.header-queue"),
-            Text::msg("crash.header-done"),
-            Text::msg("crash.header-kept"),
-            Text::msg("crash.header-handed-back"),
-            Text::msg("crash.header-lost"),
-            Text::msg("crash.header-done-twice"),
-        ],
+        &["queue", "done", "kept", "handed-back", "lost", "done-twice"],
         rows,
     );
     report.note(NoteKind::Simulated, Text::msg("simulated-crash").fact("crash_job", CRASH_JOB));

@@ -234,23 +234,14 @@ pub fn leaderboard(ctx: &Ctx) -> Result<DemoReport> {
         let who = if *m == middle { Text::msg("top.middle").fact("trader", m.as_str()) } else { Text::from(m) };
         vec![Text::Plain(place(around_from + i as u64)), who, figure(*v)]
     }));
-    report.table(
-        Text::msg("top").fact("command", top_cmd),
-        vec![Text::msg("top.header-place"), Text::msg("top.header-trader"), Text::msg("top.header-volume")],
-        rows,
-    );
+    report.table(Text::msg("top").fact("command", top_cmd), &["place", "trader", "volume"], rows);
     let board_bytes: Option<u64> = redis::cmd("MEMORY").arg("USAGE").arg(&key).arg("SAMPLES").arg(0).query(&mut con)?;
     let encoding: String = redis::cmd("OBJECT").arg("ENCODING").arg(&key).query(&mut con)?;
     let page = |name: &str| -> Result<i64> { Ok(db.pragma_query_value(None, name, |r| r.get(0))?) };
     let sql_bytes = (page("page_count")? * page("page_size")?) as u64;
     report.table(
         Text::msg("load").fact("trades", trades.len()).fact("traders", traders),
-        vec![
-            Text::msg("load.header-side"),
-            Text::msg("load.header-how"),
-            Text::msg("load.header-time"),
-            Text::msg("load.header-size"),
-        ],
+        &["side", "how", "time", "size"],
         vec![
             vec![
                 "Redis".into(),

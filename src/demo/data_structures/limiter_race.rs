@@ -105,7 +105,7 @@ pub fn limiter_race(ctx: &Ctx) -> Result<DemoReport> {
             .fact("requests", requests)
             .fact("user", USER.to_string())
             .fact("limit", LIMIT),
-        vec![Text::msg("race.header-limiter"), Text::msg("race.header-allowed"), Text::msg("race.header-over")],
+        &["limiter", "allowed", "over"],
         checks
             .iter()
             .zip(&allowed)

@@ -263,18 +263,12 @@ pub fn metrics(ctx: &Ctx) -> Result<DemoReport> {
         .collect();
     report.table(
         Text::msg("dashboard").fact("key", short(&minute_key(ctx, 0, *wanted.last().unwrap_or(&0)))),
-        vec![
-            Text::msg("dashboard.header-minute"),
-            Text::msg("dashboard.header-requests"),
-            Text::msg("dashboard.header-errors"),
-            Text::msg("dashboard.header-mean"),
-            Text::msg("dashboard.header-slow"),
-        ],
+        &["minute", "requests", "errors", "mean", "slow"],
         shown,
     );
     report.table(
         Text::msg("storage").fact("events", events.len()).fact("minutes", minutes),
-        vec![Text::msg("storage.header-side"), Text::msg("storage.header-holds"), Text::msg("storage.header-size")],
+        &["side", "holds", "size"],
         vec![
             vec![
                 Text::msg("storage.redis"),

@@ -209,7 +209,7 @@ pub fn rate_limiter(ctx: &Ctx) -> Result<DemoReport> {
     } else {
         "EVALSHA: INCR, EXPIRE if 1".to_string()
     };
-    report.table(
+    report.table_with_headers(
         Text::msg("boundary")
             .fact("limit", LIMIT)
             .fact("window_s", WINDOW_MS / 1_000)

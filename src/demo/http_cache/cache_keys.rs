@@ -92,24 +92,11 @@ pub fn request_keys(ctx: &Ctx) -> Result<DemoReport> {
         let stored: i64 = redis::cmd("EXISTS").arg(&keys).query(&mut con)?;
         summary.push((keys.len(), stored, upstream.calls(), hits));
     }
-    report.table(
-        Text::msg("spellings"),
-        vec![
-            Text::msg("spellings.header-request"),
-            Text::msg("spellings.header-key"),
-            Text::msg("spellings.header-result"),
-        ],
-        rows,
-    );
+    report.table(Text::msg("spellings"), &["request", "key", "result"], rows);
     let label = |normalise: bool| Text::msg(if normalise { "scheme-normalised" } else { "scheme-raw-url" });
     report.table(
         Text::msg("schemes"),
-        vec![
-            Text::msg("schemes.header-scheme"),
-            Text::msg("schemes.header-keys"),
-            Text::msg("schemes.header-upstream-calls"),
-            Text::msg("schemes.header-hits"),
-        ],
+        &["scheme", "keys", "upstream-calls", "hits"],
         summary
             .iter()
             .enumerate()

@@ -72,12 +72,7 @@ pub fn error_caching(ctx: &Ctx) -> Result<DemoReport> {
     let labels = ["policy-fixed", "policy-never", "policy-brief"];
     report.table(
         Text::msg("phases").fact("requests", requests),
-        vec![
-            Text::msg("phases.header-policy"),
-            Text::msg("phases.header-calls"),
-            Text::msg("phases.header-errors-after"),
-            Text::msg("phases.header-first-success"),
-        ],
+        &["policy", "calls", "errors-after", "first-success"],
         (0..3)
             .map(|p| {
                 vec![

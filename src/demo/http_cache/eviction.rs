@@ -213,7 +213,7 @@ pub fn eviction_policies(ctx: &Ctx) -> Result<DemoReport> {
     let by = |policy: &str| runs.iter().find(|r| r.policy == policy).cloned().unwrap_or_default();
     let (lru, random, lfu, noeviction) = (by("allkeys-lru"), by("allkeys-random"), by("allkeys-lfu"), by("noeviction"));
 
-    report.table(
+    report.table_with_headers(
         Text::msg("servers")
             .fact("maxmemory", MAXMEMORY)
             .fact("flood", flood)

@@ -72,14 +72,7 @@ pub fn freshness(ctx: &Ctx) -> Result<DemoReport> {
 
     report.table(
         Text::msg("rounds").fact("reads", reads),
-        vec![
-            Text::msg("rounds.header-endpoint"),
-            Text::msg("rounds.header-cache-control"),
-            Text::msg("rounds.header-ttl-fixed"),
-            Text::msg("rounds.header-ttl-fresh"),
-            Text::msg("rounds.header-calls"),
-            Text::msg("rounds.header-stale"),
-        ],
+        &["endpoint", "cache-control", "ttl-fixed", "ttl-fresh", "calls", "stale"],
         endpoints
             .iter()
             .enumerate()

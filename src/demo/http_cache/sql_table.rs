@@ -122,13 +122,7 @@ pub fn sql_cache_table(ctx: &Ctx) -> Result<DemoReport> {
 
     report.table(
         Text::msg("stores").fact("entries", entries).fact("short", short).fact("ttl", SHORT_TTL),
-        vec![
-            Text::msg("stores.header-store"),
-            Text::msg("stores.header-stored"),
-            Text::msg("stores.header-expired"),
-            Text::msg("stores.header-cleanup"),
-            Text::msg("stores.header-after"),
-        ],
+        &["store", "stored", "expired", "cleanup", "after"],
         vec![
             vec![
                 Text::msg("sqlite-table"),

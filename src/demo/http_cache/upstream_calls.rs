@@ -189,7 +189,7 @@ pub fn upstream_calls(ctx: &Ctx) -> Result<DemoReport> {
         row("no-cache", &direct, calls_direct, direct_wall)?,
         row("redis-cache", &cached, calls_cached, cached_wall)?,
     ];
-    report.table(
+    report.table_with_headers(
         Text::msg("gateway")
             .fact("requests", requests)
             .fact("urls", URLS)

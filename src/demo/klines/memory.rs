@@ -121,7 +121,7 @@ pub fn kline_memory(ctx: &Ctx) -> Result<DemoReport> {
         format!("{:.0}%", percent(sqlite_bytes, json_day.bytes)),
     ];
     rows.push(std::iter::once(Text::msg("layouts.sqlite")).chain(sqlite_figures.map(Text::Plain)).collect());
-    report.table(
+    report.table_with_headers(
         Text::msg("layouts"),
         vec![
             Text::msg("layouts.header-layout"),
@@ -138,11 +138,7 @@ pub fn kline_memory(ctx: &Ctx) -> Result<DemoReport> {
     let c = day[0];
     report.table(
         Text::msg("one-candle"),
-        vec![
-            Text::msg("one-candle.header-encoding"),
-            Text::msg("one-candle.header-bytes"),
-            Text::msg("one-candle.header-member"),
-        ],
+        &["encoding", "bytes", "member"],
         vec![
             vec!["JSON".into(), codec::encode_json(&c).len().to_string().into(), codec::encode_json(&c).into()],
             vec![Text::msg("one-candle.compact"), codec::encode(&c).len().to_string().into(), codec::encode(&c).into()],
@@ -184,7 +180,7 @@ pub fn kline_memory(ctx: &Ctx) -> Result<DemoReport> {
             && fill.iter().all(|c| codec::encode(c).len() as u64 <= limits.value);
         flipped = !fits || (at_limit == compact && past == "skiplist");
         crossed = true;
-        report.table(
+        report.table_with_headers(
             Text::msg("threshold").fact("entries", limits.entries),
             vec![Text::msg("threshold.header-step"), "ZCARD".into(), "OBJECT ENCODING".into()],
             threshold_rows,

@@ -90,7 +90,7 @@ pub fn kline_ranges(ctx: &Ctx) -> Result<DemoReport> {
     };
     report.table(
         Text::msg("sample").fact("command", shown),
-        vec![Text::msg("sample.header-member"), Text::msg("sample.header-opens"), Text::msg("sample.header-close")],
+        &["member", "opens", "close"],
         sample
             .iter()
             .map(|m| match codec::decode(m) {

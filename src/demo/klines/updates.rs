@@ -108,12 +108,7 @@ pub fn kline_updates(ctx: &Ctx) -> Result<DemoReport> {
     ]);
     report.table(
         Text::msg("open-candle").fact("trades", OPEN_CANDLE_TRADES),
-        vec![
-            Text::msg("open-candle.header-how"),
-            Text::msg("open-candle.header-at-open-time"),
-            Text::msg("open-candle.header-window"),
-            Text::msg("open-candle.header-once"),
-        ],
+        &["how", "at-open-time", "window", "once"],
         rows,
     );
 
@@ -200,7 +195,7 @@ pub fn kline_updates(ctx: &Ctx) -> Result<DemoReport> {
     let lone = codec::encode_without_time(&flat[0]);
     let lone_score: Option<u64> = redis::cmd("ZSCORE").arg(&without).arg(&lone).query(&mut con)?;
     let last_flat = flat.last().map(|c| c.open_ms).unwrap_or_default();
-    report.table(
+    report.table_with_headers(
         Text::msg("flat").fact("candles", FLAT_CANDLES).fact("symbol", flat_sym),
         vec![Text::msg("flat.header-member"), "ZCARD".into(), Text::msg("flat.header-first-score")],
         vec![

@@ -78,7 +78,7 @@ pub fn crash_gap(ctx: &Ctx) -> Result<DemoReport> {
             .fact("tries", safe_tries),
         None => Text::msg("steps.never-won"),
     };
-    report.table(
+    report.table_with_headers(
         Text::msg("steps"),
         vec![Text::msg("steps.header-step"), Text::msg("steps.header-notes"), "SET key token NX PX".into()],
         vec![

@@ -123,10 +123,7 @@ pub fn fencing(ctx: &Ctx) -> Result<DemoReport> {
     };
     report.table(
         Text::msg("checks").fact("rounds", rounds).fact("ttl_ms", millis(SHORT_TTL)),
-        ["row", "fences", "overlaps", "applied", "rejected", "final-row"]
-            .iter()
-            .map(|h| Text::msg(&format!("checks.header-{h}")))
-            .collect(),
+        &["row", "fences", "overlaps", "applied", "rejected", "final-row"],
         vec![row(Text::msg("checks.no-fence-check"), &plain), row("… AND fence < ?".into(), &fenced)],
     );
     report.note(NoteKind::Simulated, Text::msg("pause"));

@@ -240,7 +240,7 @@ pub fn no_rollback(ctx: &Ctx) -> Result<DemoReport> {
             &after_sql,
         ),
     ];
-    report.table(
+    report.table_with_headers(
         Text::msg("tries").fact("from", user(FROM)).fact("to", user(TO)),
         ["transaction", "outcome", "from", "to", "ledger", "sum"]
             .iter()

@@ -112,17 +112,14 @@ pub(super) fn race_each<const N: usize>(
             .fact("steps", steps)
             .fact("total", (workers * steps) as u64)
             .fact("key", balance_key()),
-        race_headers(),
+        race_columns(),
         guards.iter().zip(&results).map(|(g, r)| race_row(*g, r)).collect(),
     );
     Ok(results.try_into().unwrap_or_else(|_| unreachable!("one result per guard")))
 }
 
-pub(super) fn race_headers() -> Vec<Text> {
-    ["strategy", "final-balance", "lost", "wall-time", "per-sec", "failed-tries"]
-        .iter()
-        .map(|h| Text::msg(&format!("race.header-{h}")))
-        .collect()
+pub(super) fn race_columns() -> &'static [&'static str] {
+    &["strategy", "final-balance", "lost", "wall-time", "per-sec", "failed-tries"]
 }
 
 /// The simulated work between read and write, and how long it lasts.

@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow, ensure};
 
 use super::lock::RedisLock;
 use super::race::{
-    Guard, pause_note, race_headers, race_row, redis_race, redis_read_modify_write, sql_increment, sql_race,
+    Guard, pause_note, race_columns, race_row, redis_race, redis_read_modify_write, sql_increment, sql_race,
 };
 use super::{LONG_TTL, USER_ID, WAIT_LIMIT};
 use crate::demo::{Ctx, DemoReport, NoteKind};
@@ -41,7 +41,7 @@ pub fn sql_serialise(ctx: &Ctx) -> Result<DemoReport> {
             .fact("steps", steps)
             .fact("total", auto.expected)
             .fact("busy_s", WAIT_LIMIT.as_secs()),
-        race_headers(),
+        race_columns(),
         rows,
     );
 

@@ -58,10 +58,7 @@ pub fn unsafe_release(ctx: &Ctx) -> Result<DemoReport> {
     let yes_no = |b: bool| Text::msg(if b { "yes" } else { "no" });
     report.table(
         Text::msg("release").fact("ttl_ms", millis(SHORT_TTL)),
-        ["a-release", "a-worked", "reply", "b-survived", "c-acquired"]
-            .iter()
-            .map(|h| Text::msg(&format!("release.header-{h}")))
-            .collect(),
+        &["a-release", "a-worked", "reply", "b-survived", "c-acquired"],
         [("release.del", &plain), ("release.compare-and-delete", &safe)]
             .iter()
             .map(|(label, o)| {

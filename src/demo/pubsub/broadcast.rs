@@ -98,7 +98,7 @@ pub fn broadcast(ctx: &Ctx) -> Result<DemoReport> {
         all_latencies.extend_from_slice(&got.latencies);
     }
     rows.push(row(Text::msg("audit"), format!("PSUBSCRIBE {PATTERN}"), audit));
-    report.table(
+    report.table_with_headers(
         Text::msg("subscribers").fact("nodes", nodes).fact("messages", messages),
         vec![
             Text::msg("subscribers.header-subscriber"),

@@ -289,7 +289,7 @@ pub fn expiry_events(ctx: &Ctx) -> Result<DemoReport> {
     };
     report.table(
         Text::msg("phases").fact("channel", EXPIRED),
-        ["phase", "keys", "a", "b"].iter().map(|h| Text::msg(&format!("phases.header-{h}"))).collect(),
+        &["phase", "keys", "a", "b"],
         vec![
             phase_row("off", off.len(), off_events.len(), Text::msg("phases.not-yet")),
             phase_row("timed", n, distinct, Text::msg("phases.not-yet")),

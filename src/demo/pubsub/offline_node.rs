@@ -385,20 +385,13 @@ pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
             .fact("p2", p2)
             .fact("p3", p3)
             .fact("down", down.as_str()),
-        ["node", "status", "pubsub-received", "pubsub-missed", "stream-received", "stream-missed"]
-            .iter()
-            .map(|h| Text::msg(&format!("nodes.header-{h}")))
-            .collect(),
+        &["node", "status", "pubsub-received", "pubsub-missed", "stream-received", "stream-missed"],
         rows,
     );
     let phase_names = ["replies.phase-1", "replies.phase-2", "replies.phase-3"];
     report.table(
         Text::msg("replies"),
-        vec![
-            Text::msg("replies.header-phase"),
-            Text::msg("replies.header-messages"),
-            Text::msg("replies.header-returned"),
-        ],
+        &["phase", "messages", "returned"],
         (0..3)
             .map(|p| {
                 vec![Text::msg(phase_names[p]), count(range_len(&phases[p])), Text::Plain(reply_span(&ps.replies[p]))]
@@ -407,7 +400,7 @@ pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
     );
     report.table(
         Text::msg("groups").fact("down", down.as_str()),
-        vec![Text::msg("groups.header-group"), Text::msg("groups.header-pending"), Text::msg("groups.header-lag")],
+        &["group", "pending", "lag"],
         st.groups_while_down
             .iter()
             .map(|(g, p, lag)| {
@@ -426,7 +419,7 @@ pub fn offline_node(ctx: &Ctx) -> Result<DemoReport> {
     };
     report.table(
         Text::msg("pending").fact("down", down.as_str()),
-        vec![Text::msg("pending.header-step"), Text::msg("pending.header-count")],
+        &["step", "count"],
         vec![
             vec![Text::msg("pending.read-missed"), count(st.pending_unacked)],
             vec![

@@ -187,7 +187,7 @@ pub fn polling(ctx: &Ctx) -> Result<DemoReport> {
     let cmp = report.compare("pubsub-vs-polling", &pubsub, &poll)?;
     report.table(
         Text::msg("work"),
-        ["rows", "selects", "idle-selects", "quiet"].iter().map(|h| Text::msg(&format!("work.header-{h}"))).collect(),
+        &["rows", "selects", "idle-selects", "quiet"],
         vec![vec![
             Text::Plain(format!("{} / {}", format_count(polled.seqs.len() as u64), format_count(messages as u64))),
             Text::Plain(format_count(polled.polls as u64)),

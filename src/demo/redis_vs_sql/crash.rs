@@ -249,16 +249,7 @@ pub fn crash_durability(ctx: &Ctx) -> Result<DemoReport> {
             ]
         })
         .collect();
-    report.table(
-        Text::msg("outcomes"),
-        vec![
-            Text::msg("outcomes.header-configuration"),
-            Text::msg("outcomes.header-acknowledged"),
-            Text::msg("outcomes.header-found"),
-            Text::msg("outcomes.header-lost"),
-        ],
-        outcomes,
-    );
+    report.table(Text::msg("outcomes"), &["configuration", "acknowledged", "found", "lost"], outcomes);
 
     let lost = |o: &Outcome| format!("{} / {}", format_count(o.lost()), format_count(o.acked));
     let counts =

@@ -152,13 +152,7 @@ pub fn fork_cow(ctx: &Ctx) -> Result<DemoReport> {
     };
     report.table(
         Text::msg("saves").fact("keys", n).fact("used", Fact::Bytes(used)).fact("rss", Fact::Bytes(rss)),
-        vec![
-            Text::msg("saves.header-save"),
-            Text::msg("saves.header-writes"),
-            Text::msg("saves.header-overwritten"),
-            Text::msg("saves.header-time"),
-            Text::msg("saves.header-cow"),
-        ],
+        &["save", "writes", "overwritten", "time", "cow"],
         vec![row("save.quiet", &quiet), row("save.busy", &busy)],
     );
     report.note(NoteKind::Info, Text::msg("how-fork-works").fact("fork", busy.fork.max(quiet.fork)).fact("keys", n));

@@ -248,12 +248,7 @@ pub fn join_in_app(ctx: &Ctx) -> Result<DemoReport> {
 
     report.table(
         Text::msg("answer").fact("top", TOP).fact("trades", JOIN_TRADES),
-        vec![
-            Text::msg("answer.header-symbol"),
-            Text::msg("answer.header-trades"),
-            Text::msg("answer.header-volume"),
-            Text::msg("answer.header-traders"),
-        ],
+        &["symbol", "trades", "volume", "traders"],
         expected
             .iter()
             .map(|r| vec![r.symbol.clone(), r.trades.to_string(), usdt(r.volume), r.wallets.to_string()])
@@ -394,7 +389,7 @@ pub fn join_in_app(ctx: &Ctx) -> Result<DemoReport> {
                 .fact("faster", faster),
         );
     }
-    report.table(
+    report.table_with_headers(
         Text::msg("sent"),
         vec![
             Text::msg("sent.header-approach"),

@@ -149,6 +149,8 @@ pub fn workload_table(ctx: &Ctx) -> Result<DemoReport> {
     report.findings.insert(
         0,
         crate::demo::Finding {
+            id: Some("scorecard".to_string()),
+            columns: Vec::new(),
             title: Text::msg("scorecard"),
             headers: vec![
                 Text::msg("scorecard.header-workload"),

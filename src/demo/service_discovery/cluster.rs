@@ -447,14 +447,7 @@ pub(super) fn node_table(report: &mut DemoReport, nodes: &[Node], plan: Plan, ru
             .fact("ttl", TTL)
             .fact("poll", POLL_EVERY)
             .fact("elapsed", run.elapsed),
-        vec![
-            Text::msg("nodes.header-node"),
-            Text::msg("nodes.header-region"),
-            Text::msg("nodes.header-role"),
-            Text::msg("nodes.header-heartbeats"),
-            Text::msg("nodes.header-longest-gap"),
-            Text::msg("nodes.header-missing"),
-        ],
+        &["node", "region", "role", "heartbeats", "longest-gap", "missing"],
         rows,
     );
 }
@@ -477,13 +470,7 @@ pub(super) fn view_table(report: &mut DemoReport, run: &ClusterRun, views: &[&st
         .collect();
     report.table(
         Text::msg("views").fact("remaining", maybe(run.remaining_at_crash)),
-        vec![
-            Text::msg("views.header-view"),
-            Text::msg("views.header-crash"),
-            Text::msg("views.header-last-beat"),
-            Text::msg("views.header-leave"),
-            Text::msg("views.header-false-removals"),
-        ],
+        &["view", "crash", "last-beat", "leave", "false-removals"],
         rows,
     );
 }

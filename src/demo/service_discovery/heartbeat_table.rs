@@ -128,7 +128,7 @@ pub fn heartbeat_table(ctx: &Ctx) -> Result<DemoReport> {
     view_table(&mut report, &run, &["view.where"]);
     let heartbeats: u64 = run.nodes.iter().map(|n| n.heartbeats).sum();
     let per_sec = heartbeats as f64 / run.elapsed.as_secs_f64().max(1e-9);
-    report.table(
+    report.table_with_headers(
         Text::msg("left-behind").fact("node", crashed.name.as_str()),
         vec![Text::msg("left-behind.header-check"), "SQL".into(), Text::msg("left-behind.header-result")],
         vec![

@@ -251,16 +251,10 @@ pub fn node_filter(ctx: &Ctx) -> Result<DemoReport> {
     }
     report.table(
         Text::msg("queries").fact("nodes", nodes.len()).fact("regions", REGIONS.len()).fact("dead", dead),
-        vec![
-            Text::msg("queries.header-filter"),
-            Text::msg("queries.header-expected"),
-            Text::msg("queries.header-sinter"),
-            Text::msg("queries.header-redis"),
-            Text::msg("queries.header-sqlite"),
-        ],
+        &["filter", "expected", "sinter", "redis", "sqlite"],
         rows,
     );
-    report.table(
+    report.table_with_headers(
         Text::msg("answer").fact("filter", QUERIES[0].describe()),
         vec![
             "id".into(),

@@ -41,11 +41,7 @@ pub fn node_heartbeats(ctx: &Ctx) -> Result<DemoReport> {
     view_table(&mut report, &run, &["view.keys", "view.index"]);
     report.table(
         Text::msg("left-behind").fact("node", crashed.name.as_str()),
-        vec![
-            Text::msg("left-behind.header-check"),
-            Text::msg("left-behind.header-command"),
-            Text::msg("left-behind.header-result"),
-        ],
+        &["check", "command", "result"],
         vec![
             vec![Text::msg("check.key"), "EXISTS svc:ws:node:{id}".into(), Text::Plain(key_left.to_string())],
             vec![

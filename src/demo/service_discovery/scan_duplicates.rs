@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 
 use super::registry::{KeyNames, nonce};
+use crate::demo::support::scan_page;
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Claim, format_count};
 use crate::server::{PrivateServer, TracedConnection};
@@ -66,15 +67,7 @@ fn iterate(ctx: &Ctx, con: &mut TracedConnection, pattern: &str, churn: Option<(
     let mut cursor: u64 = 0;
     let mut grown = false;
     loop {
-        ctx.check_interrupt()?;
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(COUNT)
-            .query(con)
-            .context("SCAN")?;
+        let (next, keys) = scan_page(ctx, con, cursor, pattern, COUNT)?;
         it.calls += 1;
         for key in keys {
             *it.returned.entry(key).or_default() += 1;
@@ -140,13 +133,7 @@ pub fn scan_duplicates(ctx: &Ctx) -> Result<DemoReport> {
     };
     report.table(
         Text::msg("iterations").fact("nodes", nodes).fact("count", COUNT).fact("burst", burst),
-        vec![
-            Text::msg("iterations.header-iteration"),
-            Text::msg("iterations.header-calls"),
-            Text::msg("iterations.header-returned"),
-            Text::msg("iterations.header-distinct"),
-            Text::msg("iterations.header-repeated"),
-        ],
+        &["iteration", "calls", "returned", "distinct", "repeated"],
         vec![row("iteration.quiet", &quiet), row("iteration.churn", &churned)],
     );
     report.note(

@@ -16,6 +16,7 @@ use redis::ConnectionLike;
 
 use super::REGIONS;
 use super::registry::{KeyNames, Node, RedisRegistry, nonce};
+use crate::demo::support::scan_page;
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, ClaimStatus, Kind, Measurement, format_count, format_duration, new_group};
 use crate::server::{PrivateConnection, PrivateServer, TracedConnection, Version};
@@ -146,15 +147,7 @@ fn scan_pass(ctx: &Ctx, con: &mut impl ConnectionLike, pattern: &str, count: usi
     let start = Instant::now();
     let mut cursor: u64 = 0;
     loop {
-        ctx.check_interrupt()?;
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(count)
-            .query(con)
-            .context("SCAN")?;
+        let (next, keys) = scan_page(ctx, con, cursor, pattern, count)?;
         pass.calls += 1;
         for key in keys {
             if !pass.found.insert(key) {
@@ -426,14 +419,7 @@ pub fn scan_not_keys(ctx: &Ctx) -> Result<DemoReport> {
             .fact("dbsize", dbsize)
             .fact("filler", filler)
             .fact("fill_time", fill_time),
-        vec![
-            Text::msg("ways.header-how"),
-            Text::msg("ways.header-commands"),
-            Text::msg("ways.header-server-time"),
-            Text::msg("ways.header-wall-time"),
-            Text::msg("ways.header-ping-wait"),
-            Text::msg("ways.header-found"),
-        ],
+        &["how", "commands", "server-time", "wall-time", "ping-wait", "found"],
         vec![
             vec![
                 Text::msg("way.index"),

@@ -430,14 +430,7 @@ pub fn ws_clients(ctx: &Ctx) -> Result<DemoReport> {
             .fact("nodes", NODES.len())
             .fact("ttl_ms", millis(NODE_TTL))
             .fact("beat_ms", millis(NODE_BEAT)),
-        vec![
-            Text::msg("checkpoints.header-moment"),
-            Text::msg("checkpoints.header-connected"),
-            Text::msg("checkpoints.header-ids"),
-            Text::msg("checkpoints.header-orphans"),
-            Text::msg("checkpoints.header-rows"),
-            Text::msg("checkpoints.header-online"),
-        ],
+        &["moment", "connected", "ids", "orphans", "rows", "online"],
         checkpoints
             .iter()
             .map(|c| {
@@ -463,7 +456,7 @@ pub fn ws_clients(ctx: &Ctx) -> Result<DemoReport> {
     let moments = ["example.connected", "example.disconnects", "example.node-dead", "example.janitor"];
     report.table(
         Text::msg("example").fact("uid", example_uid.to_string()),
-        vec![Text::msg("example.header-moment"), Text::msg("example.header-members")],
+        &["moment", "members"],
         moments.iter().zip(&example).map(|(m, members)| vec![Text::msg(m), Text::Plain(show(members))]).collect(),
     );
     report.note(

@@ -339,15 +339,7 @@ pub fn session_expiry(ctx: &Ctx) -> Result<DemoReport> {
             .fact("every_ms", millis(REQUEST_EVERY))
             .fact("active_ms", millis(ACTIVE_FOR))
             .fact("max_gap", max_gap),
-        vec![
-            Text::msg("habits.header-runs"),
-            Text::msg("habits.header-sessions"),
-            Text::msg("habits.header-requests"),
-            Text::msg("habits.header-logged-out"),
-            Text::msg("habits.header-keys-left"),
-            Text::msg("habits.header-pttl"),
-            Text::msg("habits.header-rows-left"),
-        ],
+        &["runs", "sessions", "requests", "logged-out", "keys-left", "pttl", "rows-left"],
         Habit::ALL
             .iter()
             .map(|&h| {

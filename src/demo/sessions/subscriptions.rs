@@ -509,11 +509,7 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
             .fact("nodes", NODES.len())
             .fact("channels", CHANNELS.len())
             .fact("ttl_ms", millis(TTL)),
-        vec![
-            Text::msg("events.header-event"),
-            Text::msg("events.header-clients"),
-            Text::msg("events.header-subscriptions"),
-        ],
+        &["event", "clients", "subscriptions"],
         vec![
             vec![Text::msg("event.subscribe"), plain(n), plain(subscribed)],
             vec![Text::msg("event.unsubscribe"), plain(unsub_clients), plain(unsub_clients)],
@@ -556,13 +552,7 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
             .fact("every_ms", millis(HEARTBEAT))
             .fact("ttl_ms", millis(TTL))
             .fact("max_gap", max_gap),
-        vec![
-            Text::msg("designs.header-design"),
-            Text::msg("designs.header-kept"),
-            Text::msg("designs.header-dropped"),
-            Text::msg("designs.header-orphans"),
-            Text::msg("designs.header-pttl"),
-        ],
+        &["design", "kept", "dropped", "orphans", "pttl"],
         rows,
     );
     report.note(NoteKind::Simulated, Text::msg("scaled").fact("ttl_ms", millis(TTL)));

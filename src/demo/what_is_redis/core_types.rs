@@ -66,7 +66,7 @@ pub fn core_types(ctx: &Ctx) -> Result<DemoReport> {
             Text::msg(use_in_notes),
         ]);
     }
-    report.table(
+    report.table_with_headers(
         Text::msg("types"),
         vec![Text::msg("types.header-command"), "TYPE".into(), "OBJECT ENCODING".into(), Text::msg("types.header-use")],
         rows,

@@ -40,11 +40,7 @@ pub fn round_trip(ctx: &Ctx) -> Result<DemoReport> {
             vec![Text::from(name), value, Text::msg(&format!("info.{name}"))]
         })
         .collect();
-    report.table(
-        Text::msg("info"),
-        vec![Text::msg("info.header-field"), Text::msg("info.header-value"), Text::msg("info.header-meaning")],
-        rows,
-    );
+    report.table(Text::msg("info"), &["field", "value", "meaning"], rows);
 
     let key = ctx.key("hello");
     let _: () = con.set(&key, "world")?;
