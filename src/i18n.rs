@@ -35,14 +35,6 @@ impl Lang {
             Lang::Zh => "zh",
         }
     }
-
-    /// Pick the string for this language.
-    pub fn tr<'a>(self, en: &'a str, zh: &'a str) -> &'a str {
-        match self {
-            Lang::En => en,
-            Lang::Zh => zh,
-        }
-    }
 }
 
 #[cfg(test)]

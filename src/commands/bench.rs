@@ -163,7 +163,9 @@ impl Progress {
 
     fn lesson(&self, lesson: &Lesson, settings: &Settings) {
         if let Some(bar) = &self.0 {
-            bar.set_message(format!("{} {}…", settings.lang.tr("lesson", "第"), lesson.number));
+            bar.set_message(
+                settings.lang.say(crate::words::msg("bench.progress-lesson").fact("lesson", lesson.number)),
+            );
         }
     }
 

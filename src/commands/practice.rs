@@ -25,13 +25,7 @@ pub fn run(
 ) -> Result<Outcome> {
     let lesson = catalogue.find(&args.lesson)?;
     if lesson.tasks.is_empty() {
-        bail!(
-            "{}",
-            settings.lang.tr(
-                &format!("lesson {} has no practice tasks yet", lesson.number),
-                &format!("第 {} 课还没有练习题", lesson.number),
-            )
-        );
+        bail!("{}", settings.lang.say(Text::msg("practice.no-tasks").fact("lesson", lesson.number)));
     }
     if args.solution {
         for task in &lesson.tasks {
@@ -56,12 +50,7 @@ pub fn offer(settings: &Settings, lesson: &Lesson, out: &mut impl Write) -> Resu
     let n = lesson.number;
     if settings.interactive && settings.pause {
         writeln!(out)?;
-        let prompt = match lang {
-            crate::i18n::Lang::En => {
-                format!("Enter: practise lesson {n} hands-on ({} tasks) · q: not now", lesson.tasks.len())
-            }
-            crate::i18n::Lang::Zh => format!("Enter：动手练习第 {n} 课（{} 个任务）· q：以后再练", lesson.tasks.len()),
-        };
+        let prompt = lang.say(Text::msg("practice.offer").fact("lesson", n).fact("tasks", lesson.tasks.len()));
         match crate::pause::wait(&prompt, styles, out)? {
             Choice::Go => {
                 practise(settings, lesson, None, out)?;
@@ -71,10 +60,7 @@ pub fn offer(settings: &Settings, lesson: &Lesson, out: &mut impl Write) -> Resu
             Choice::Interrupt => return Err(crate::error::UserError::Interrupted.into()),
         }
     }
-    let line = match lang {
-        crate::i18n::Lang::En => format!("Practise hands-on: redis-learn practice {n}{}", settings.repeat_flags()),
-        crate::i18n::Lang::Zh => format!("动手练习：redis-learn practice {n}{}", settings.repeat_flags()),
-    };
+    let line = lang.say(Text::msg("practice.offer-later").fact("lesson", n).fact("flags", settings.repeat_flags()));
     writeln!(out, "{}", styles.dim(&line))?;
     Ok(())
 }
@@ -105,13 +91,7 @@ pub fn practise(settings: &Settings, lesson: &Lesson, from: Option<&Path>, out: 
             script(settings, &mut session, &text, out)
         }
         None if settings.interactive && !settings.json => interactive(settings, &mut session, out),
-        None => Err(anyhow::anyhow!(
-            "{}",
-            settings.lang.tr(
-                "practice needs a terminal, or a script: pass --script FILE (or - for stdin)",
-                "练习需要终端，或者脚本：传 --script FILE（或 - 表示标准输入）",
-            )
-        )),
+        None => Err(anyhow::anyhow!("{}", settings.lang.word("practice.needs-terminal"))),
     };
     let left = match &mut keys {
         Some(keys) => keys.clean()?,
@@ -164,23 +144,16 @@ fn show_prediction(
     out: &mut impl Write,
 ) -> Result<()> {
     let Some(done) = done else {
-        writeln!(out, "{}", lang.tr("No task asks for a prediction now.", "现在没有需要预测的任务。"))?;
+        writeln!(out, "{}", lang.word("practice.no-prediction"))?;
         return Ok(());
     };
     writeln!(out, "> {}", done.command)?;
     let (Reply::Server(r) | Reply::Refused(r)) = &done.reply;
     writeln!(out, "{r}")?;
     if done.right {
-        writeln!(out, "{}", styles.pass(lang.tr("✓ as you predicted", "✓ 和你预测的一样")))?;
+        writeln!(out, "{}", styles.pass(&lang.word("practice.predicted-right")))?;
     } else {
-        writeln!(
-            out,
-            "{}",
-            styles.fail(lang.tr(
-                "✗ not what you predicted: `reset` sets the task up again to predict once more",
-                "✗ 和你预测的不一样：`reset` 重新准备这个任务，可以再预测一次",
-            ))
-        )?;
+        writeln!(out, "{}", styles.fail(&lang.word("practice.predicted-wrong")))?;
     }
     Ok(())
 }
@@ -215,7 +188,7 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
                 if let Some((_, hint)) = session.hint()
                     && text_mode
                 {
-                    writeln!(out, "{} {hint}", lang.tr("hint:", "提示："))?;
+                    writeln!(out, "{} {hint}", lang.word("practice.hint"))?;
                 }
                 continue;
             }
@@ -238,7 +211,11 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
             for i in session.check().context("practice check")? {
                 if text_mode {
                     let title = &session.task(i).text(lang).title;
-                    writeln!(out, "{} {title}", styles.pass(lang.tr("✓ task passed:", "✓ 任务通过：")))?;
+                    writeln!(
+                        out,
+                        "{}",
+                        styles.pass(&lang.say(Text::msg("practice.task-passed").fact("title", title)))
+                    )?;
                 }
             }
             continue;
@@ -254,7 +231,7 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
         for i in session.check().context("practice check")? {
             if text_mode {
                 let title = &session.task(i).text(lang).title;
-                writeln!(out, "{} {title}", styles.pass(lang.tr("✓ task passed:", "✓ 任务通过：")))?;
+                writeln!(out, "{}", styles.pass(&lang.say(Text::msg("practice.task-passed").fact("title", title))))?;
             }
         }
     }
@@ -295,10 +272,7 @@ fn summary(settings: &Settings, session: &Session, keys_left: usize, out: &mut i
         writeln!(out)?;
         for (i, (t, s)) in session.lesson.tasks.iter().zip(&session.states).enumerate() {
             if !session.available(i) {
-                let why = lang.tr(
-                    "needs the private server (CONFIG is refused on yours): leave out --redis",
-                    "需要私有服务器（你的服务器上不能用 CONFIG）：去掉 --redis",
-                );
+                let why = lang.word("practice.needs-private");
                 writeln!(out, "– {} — {} ({why})", t.id, t.text(lang).title)?;
                 continue;
             }
@@ -307,12 +281,9 @@ fn summary(settings: &Settings, session: &Session, keys_left: usize, out: &mut i
         }
         let n = session.states.iter().filter(|s| s.passed).count();
         let total = (0..session.states.len()).filter(|&i| session.available(i)).count();
-        writeln!(out, "{}", lang.tr(&format!("{n}/{total} tasks passed"), &format!("通过 {n}/{total} 个任务")))?;
+        writeln!(out, "{}", lang.say(Text::msg("practice.total").fact("passed", n).fact("total", total)))?;
         if let Some(ns) = session.namespace() {
-            let line = match lang {
-                crate::i18n::Lang::En => format!("Practice keys under {} removed, {keys_left} left.", ns.prefix()),
-                crate::i18n::Lang::Zh => format!("{} 下的练习键已删除，剩余 {keys_left} 个。", ns.prefix()),
-            };
+            let line = lang.say(Text::msg("practice.keys-removed").fact("prefix", ns.prefix()).fact("left", keys_left));
             writeln!(out, "{}", styles.dim(&line))?;
         }
     }
@@ -344,46 +315,15 @@ fn show_task(session: &Session, settings: &Settings, styles: &Styles, out: &mut 
                 crate::render::text::Printer::new(&mut *out, Styles::new(settings.color), lang, settings.width);
             printer.prose(&text.goal)?;
             if let Some(command) = &session.task(i).predict {
-                let line = match lang {
-                    crate::i18n::Lang::En => format!(
-                        "Predict, then run: what will `{command}` reply? Type `predict` and the reply you expect (e.g. `predict (integer) 1`); then it runs."
-                    ),
-                    crate::i18n::Lang::Zh => format!(
-                        "先预测，再运行：`{command}` 会回复什么？输入 `predict` 加上你预期的回复（例如 `predict (integer) 1`），然后它才运行。"
-                    ),
-                };
+                let line = lang.say(Text::msg("practice.predict").fact("command", command.as_str()));
                 printer.prose(&line)?;
             }
         }
-        None if session.all_passed() => writeln!(
-            out,
-            "\n{}",
-            lang.tr("Every task passed. `quit` to leave.", "所有任务都通过了。输入 `quit` 退出。")
-        )?,
-        None => writeln!(
-            out,
-            "\n{}",
-            lang.tr(
-                "No task left (some were skipped). `quit` to leave.",
-                "没有剩下的任务（有跳过的）。输入 `quit` 退出。"
-            )
-        )?,
+        None if session.all_passed() => writeln!(out, "\n{}", lang.word("practice.all-passed"))?,
+        None => writeln!(out, "\n{}", lang.word("practice.none-left"))?,
     }
     Ok(())
 }
-
-const HELP_EN: &str = "Type Redis commands; each task is checked on the server after every command.
-  hint      the next hint for this task        solution  the reference commands (asks first)
-  skip      leave this task for later          reset     delete this task's keys and set it up again
-  tasks     every task and where it stands      help      this text
-  predict R for a \"predict, then run\" task: R is the reply you expect; then the command runs
-  quit      leave (progress is saved)";
-const HELP_ZH: &str = "输入 Redis 命令；每条命令之后都会在服务器上检查任务。
-  hint      本任务的下一条提示                  solution  参考命令（先确认）
-  skip      先跳过这个任务                      reset     删除本任务的键并重新准备
-  tasks     所有任务及其状态                    help      本说明
-  predict R 用于“先预测再运行”的任务：R 是你预期的回复；然后命令才运行
-  quit      退出（进度会保存）";
 
 fn interactive(settings: &Settings, session: &mut Session, out: &mut impl Write) -> Result<()> {
     let config = rustyline::Config::builder().max_history_size(HISTORY_SIZE)?.auto_add_history(false).build();
@@ -420,21 +360,9 @@ fn prompt_loop(
     let lang = settings.lang;
     let styles = Styles::new(settings.color);
     let n = session.lesson.number;
-    let banner = match (session.namespace(), lang) {
-        (None, crate::i18n::Lang::En) => format!(
-            "Practice, lesson {n}: a private redis-server just for you (type anything, FLUSHALL included). `help` lists the commands."
-        ),
-        (None, crate::i18n::Lang::Zh) => {
-            format!("第 {n} 课练习：一个只属于你的私有 redis-server（随便输入，FLUSHALL 也行）。输入 `help` 查看命令。")
-        }
-        (Some(ns), crate::i18n::Lang::En) => format!(
-            "Practice, lesson {n}, on your server: the keys you name are kept apart under {} (you see them without it) and removed at the end; commands that act on the whole server are refused. `help` lists the commands.",
-            ns.prefix()
-        ),
-        (Some(ns), crate::i18n::Lang::Zh) => format!(
-            "第 {n} 课练习，在你的服务器上：你用到的键单独存放在 {} 下（显示时不带这个前缀），结束时删除；作用于整个服务器的命令会被拒绝。输入 `help` 查看命令。",
-            ns.prefix()
-        ),
+    let banner = match session.namespace() {
+        None => lang.say(Text::msg("practice.banner-private").fact("lesson", n)),
+        Some(ns) => lang.say(Text::msg("practice.banner-confined").fact("lesson", n).fact("prefix", ns.prefix())),
     };
     let mut printer = crate::render::text::Printer::new(&mut *out, Styles::new(settings.color), lang, settings.width);
     printer.prose(&banner)?;
@@ -460,20 +388,22 @@ fn prompt_loop(
         }
         match trimmed.to_ascii_lowercase().as_str() {
             "quit" | "exit" => break,
-            "help" => writeln!(out, "{}", lang.tr(HELP_EN, HELP_ZH))?,
+            "help" => writeln!(out, "{}", lang.word("practice.help"))?,
             "hint" => match session.hint() {
                 Some((i, hint)) => {
                     let n = session.states[i].hints_used;
                     let total = session.task(i).text(lang).hints.len();
-                    writeln!(out, "{} {hint}", styles.heading(&format!("{} {n}/{total}:", lang.tr("hint", "提示"))))?
+                    writeln!(
+                        out,
+                        "{} {hint}",
+                        styles.heading(&lang.say(Text::msg("practice.hint-count").fact("n", n).fact("total", total)))
+                    )?
                 }
-                None => writeln!(out, "{}", lang.tr("No more hints for this task.", "这个任务没有更多提示了。"))?,
+                None => writeln!(out, "{}", lang.word("practice.no-more-hints"))?,
             },
             "solution" => {
                 if let Some(i) = session.current() {
-                    let answer = editor
-                        .readline(lang.tr("Show the reference commands? [y/N] ", "显示参考命令？[y/N] "))
-                        .unwrap_or_default();
+                    let answer = editor.readline(&lang.word("practice.show-solution")).unwrap_or_default();
                     if answer.trim().eq_ignore_ascii_case("y") {
                         for cmd in &session.task(i).solution {
                             writeln!(out, "  {cmd}")?;
@@ -487,7 +417,7 @@ fn prompt_loop(
             }
             "reset" => {
                 session.reset().context("practice reset")?;
-                writeln!(out, "{}", lang.tr("This task's keys were reset.", "本任务的键已重置。"))?;
+                writeln!(out, "{}", lang.word("practice.task-reset"))?;
             }
             "tasks" => {
                 for (i, (t, s)) in session.lesson.tasks.iter().zip(&session.states).enumerate() {
@@ -498,14 +428,8 @@ fn prompt_loop(
                     } else {
                         " ".to_string()
                     };
-                    writeln!(
-                        out,
-                        "{mark} {}. {} ({} {})",
-                        i + 1,
-                        t.text(lang).title,
-                        s.hints_used,
-                        lang.tr("hints", "条提示")
-                    )?;
+                    let hints = lang.say(Text::msg("practice.hints-used").fact("hints", s.hints_used));
+                    writeln!(out, "{mark} {}. {} ({hints})", i + 1, t.text(lang).title)?;
                 }
             }
             _ => {

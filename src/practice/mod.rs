@@ -18,6 +18,7 @@ pub use task::{Check, Task, TaskText};
 
 use crate::i18n::Lang;
 use crate::lesson::Lesson;
+use crate::words;
 
 /// Commands this prompt does not send (lower case): they would hold the connection, or stop the
 /// sandbox under the learner.
@@ -63,41 +64,17 @@ pub enum Reply {
 impl Reply {
     /// The line for a command that confinement refused.
     pub fn refused(refusal: &Refusal, lang: Lang) -> Reply {
-        let (en, zh) = match refusal {
-            Refusal::WholeServer(name) => (
-                format!("refused on your server: {name} acts on the whole server (or another database), not on this practice's keys; a private server (no --redis) allows it"),
-                format!("在你的服务器上拒绝执行：{name} 作用于整个服务器（或另一个数据库），而不是本次练习的键；私有服务器（不加 --redis）上可以用"),
-            ),
-            Refusal::Keys => (
-                "refused on your server: KEYS walks every key of the server; SCAN 0 MATCH pattern lists this practice's keys".to_string(),
-                "在你的服务器上拒绝执行：KEYS 会遍历服务器上的所有键；用 SCAN 0 MATCH pattern 列出本次练习的键".to_string(),
-            ),
-            Refusal::ScanNeedsMatch => (
-                "refused on your server: SCAN needs MATCH here (e.g. SCAN 0 MATCH *), so that it lists this practice's keys only".to_string(),
-                "在你的服务器上拒绝执行：这里的 SCAN 需要 MATCH（例如 SCAN 0 MATCH *），这样只列出本次练习的键".to_string(),
-            ),
-            Refusal::SortPattern => (
-                "refused on your server: SORT … BY/GET reads keys named by a pattern, which cannot be confined".to_string(),
-                "在你的服务器上拒绝执行：SORT … BY/GET 会按模式读取别的键，无法限制在练习范围内".to_string(),
-            ),
-            Refusal::ForeignKey(key) => (
-                format!("refused on your server: {key} is one of the server's own keys, outside this practice; practice keys live apart, so pick another name"),
-                format!("在你的服务器上拒绝执行：{key} 是服务器上原有的键，不属于本次练习；练习的键是分开存放的，请换一个名字"),
-            ),
-            Refusal::Unconfinable(why) => (
-                format!("refused on your server: the server cannot say which keys this command uses ({why})"),
-                format!("在你的服务器上拒绝执行：服务器无法说明这条命令用到哪些键（{why}）"),
-            ),
-            Refusal::Script(why) => (
-                format!("refused on your server: a script may touch only the keys it declares, and this one cannot be checked ({why}); pass keys as KEYS[n]"),
-                format!("在你的服务器上拒绝执行：脚本只能操作它声明的键，而这个脚本无法检查（{why}）；请通过 KEYS[n] 传入键"),
-            ),
-            Refusal::UnknownScript => (
-                "refused on your server: EVALSHA runs only scripts this practice checked (send it with EVAL or SCRIPT LOAD first)".to_string(),
-                "在你的服务器上拒绝执行：EVALSHA 只能运行本次练习检查过的脚本（先用 EVAL 或 SCRIPT LOAD 发送）".to_string(),
-            ),
+        let text = match refusal {
+            Refusal::WholeServer(name) => words::msg("practice.refused-whole-server").fact("command", name.as_str()),
+            Refusal::Keys => words::msg("practice.refused-keys"),
+            Refusal::ScanNeedsMatch => words::msg("practice.refused-scan-needs-match"),
+            Refusal::SortPattern => words::msg("practice.refused-sort-pattern"),
+            Refusal::ForeignKey(key) => words::msg("practice.refused-foreign-key").fact("key", key.as_str()),
+            Refusal::Unconfinable(why) => words::msg("practice.refused-unconfinable").fact("why", why.as_str()),
+            Refusal::Script(why) => words::msg("practice.refused-script").fact("why", why.as_str()),
+            Refusal::UnknownScript => words::msg("practice.refused-unknown-script"),
         };
-        Reply::Refused(lang.tr(&en, &zh).to_string())
+        Reply::Refused(lang.say(text))
     }
 }
 
@@ -205,10 +182,8 @@ impl<'a> Session<'a> {
         };
         let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
         if NOT_HERE.contains(&name.to_ascii_lowercase().as_str()) {
-            let en =
-                format!("{name} is not available in this prompt (it would hold the connection or stop the server)");
-            let zh = format!("此提示符中不能使用 {name}（它会占住连接或停掉服务器）");
-            return Ok(Some(Sent::Refused(Reply::Refused(self.lang.tr(&en, &zh).to_string()))));
+            let line = self.lang.say(words::msg("practice.not-here").fact("command", name.as_str()));
+            return Ok(Some(Sent::Refused(Reply::Refused(line))));
         }
         let args = match &mut self.confine {
             Some(confine) => match confine.rewrite(&args, &mut self.probe, true)? {
