@@ -159,47 +159,48 @@ impl Apply for DisplayFlags {
     }
 }
 
-#[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = "Output")]
-pub struct LangFlag {
+/// A flag group of one optional flag that copies itself into the [`GlobalArgs`] field of the same
+/// name: `one_flag!(Name, "Help heading", field: Type, #[arg(..)] with its doc comment)`.
+macro_rules! one_flag {
+    ($name:ident, $heading:literal, $(#[$attr:meta])* $field:ident: $ty:ty) => {
+        #[derive(Debug, Clone, Default, Args)]
+        #[command(next_help_heading = $heading)]
+        pub struct $name {
+            $(#[$attr])*
+            pub $field: Option<$ty>,
+        }
+
+        impl Apply for $name {
+            fn apply(&self, g: &mut GlobalArgs) {
+                g.$field.clone_from(&self.$field);
+            }
+        }
+    };
+}
+
+one_flag!(
+    LangFlag,
+    "Output",
     /// Language of lessons and messages [default: from LANG/LC_ALL, else en]
     #[arg(long, value_parser = LangParser, env = "REDIS_LEARN_LANG", value_name = "LANG")]
-    pub lang: Option<LangChoice>,
-}
+    lang: LangChoice
+);
 
-impl Apply for LangFlag {
-    fn apply(&self, g: &mut GlobalArgs) {
-        g.lang.clone_from(&self.lang);
-    }
-}
-
-#[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = "Files")]
-pub struct StateDirFlag {
+one_flag!(
+    StateDirFlag,
+    "Files",
     /// Where progress is kept [default: the XDG data dir, e.g. ~/.local/share/redis-learn]
     #[arg(long, env = "REDIS_LEARN_STATE_DIR", value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-}
+    state_dir: PathBuf
+);
 
-impl Apply for StateDirFlag {
-    fn apply(&self, g: &mut GlobalArgs) {
-        g.state_dir.clone_from(&self.state_dir);
-    }
-}
-
-#[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = "Files")]
-pub struct LessonsDirFlag {
+one_flag!(
+    LessonsDirFlag,
+    "Files",
     /// Load lesson files from this directory instead of the built-in ones (for lesson authors)
     #[arg(long, env = "REDIS_LEARN_LESSONS_DIR", value_name = "DIR")]
-    pub lessons_dir: Option<PathBuf>,
-}
-
-impl Apply for LessonsDirFlag {
-    fn apply(&self, g: &mut GlobalArgs) {
-        g.lessons_dir.clone_from(&self.lessons_dir);
-    }
-}
+    lessons_dir: PathBuf
+);
 
 /// The flags of a command that runs lessons (`lesson`, `next`).
 #[derive(Debug, Clone, Default, Args)]

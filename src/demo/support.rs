@@ -1,5 +1,6 @@
-//! Small helpers more than one lesson's demos use, written once: the application clock, TTL
-//! polling, counting keys and rows, short key names for tables, and a pacer for timed rounds.
+//! Small helpers more than one demo uses, written once: the application clock, TTL polling, SCAN
+//! pages, counting keys and rows, short key names for tables, a pacer for timed rounds, made-up ids
+//! (splitmix64) and the "who was faster" message of a comparison.
 //! (A parent module is not a helper library for its children: shared code lives here.)
 
 use std::thread;
@@ -10,7 +11,8 @@ use rand::RngExt;
 use redis::ConnectionLike;
 
 use super::Ctx;
-use crate::measure::format_duration;
+use crate::measure::{Comparison, Measurement, Verdict, format_duration};
+use crate::text::{Fact, Text};
 
 /// One `SCAN cursor MATCH pattern COUNT count` call (after checking for Ctrl-C): the next cursor (0
 /// when the iteration is complete) and the keys this call returned, which may repeat keys an
@@ -106,6 +108,41 @@ pub fn sql_count(db: &rusqlite::Connection, sql: &str, params: impl rusqlite::Pa
     usize::try_from(n).context("a negative count")
 }
 
+/// How long a SQLite connection waits for another one's write lock before it gives up.
+pub const SQL_WAIT: Duration = Duration::from_secs(10);
+
+/// splitmix64: a fixed, well-spread 64-bit hash, for made-up wallet addresses and transaction hashes.
+pub fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Who was faster at p50, `a` or `b`, from `cmp` (the comparison of `a` with `b`, measured
+/// interleaved in one group): the message `<id>.a-faster`, `<id>.b-faster`, or
+/// `<id>.no-clear-difference` when the interval covers 1. Facts: `a` and `b` (the p50s), `ratio`
+/// (how many times faster the faster side was) and `measured` (the ratio with its interval).
+pub fn who_wins(id: &str, cmp: &Comparison, a: &Measurement, b: &Measurement) -> Text {
+    let (choice, by) = winner(cmp);
+    Text::msg(&format!("{id}.{choice}"))
+        .fact("a", a.p50())
+        .fact("b", b.p50())
+        .fact("ratio", Fact::Ratio(by))
+        .fact("measured", cmp.measured())
+}
+
+/// The message choice for [`who_wins`], and by how many times the faster side won.
+pub fn winner(cmp: &Comparison) -> (&'static str, f64) {
+    if cmp.status == Verdict::NoClearDifference {
+        ("no-clear-difference", cmp.ratio)
+    } else if cmp.ratio >= 1.0 {
+        ("a-faster", cmp.ratio)
+    } else {
+        ("b-faster", 1.0 / cmp.ratio)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +157,28 @@ mod tests {
     fn short_keys_drop_the_run_prefix() {
         assert_eq!(short("redis-learn:3fa2b1c0:token:eth:0x69"), "…:token:eth:0x69");
         assert_eq!(short("plain"), "…:plain");
+    }
+
+    fn comparison(ratio: f64, status: Verdict) -> Comparison {
+        Comparison {
+            id: "x".into(),
+            a: "a".into(),
+            b: "b".into(),
+            a_label: String::new(),
+            b_label: String::new(),
+            ratio,
+            ratio_low: ratio * 0.9,
+            ratio_high: ratio * 1.1,
+            ratio_p99: ratio,
+            rounds: 10,
+            status,
+        }
+    }
+
+    #[test]
+    fn the_faster_side_picks_the_message_and_the_ratio_is_above_one() {
+        assert_eq!(winner(&comparison(4.0, Verdict::Clear)), ("a-faster", 4.0));
+        assert_eq!(winner(&comparison(0.25, Verdict::Clear)), ("b-faster", 4.0));
+        assert_eq!(winner(&comparison(0.98, Verdict::NoClearDifference)).0, "no-clear-difference");
     }
 }

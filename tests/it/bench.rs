@@ -234,7 +234,7 @@ fn words_only(text: &str) -> String {
 /// so the sentences chosen are the same on every run), figures replaced by `#`.
 #[test]
 fn scenario_words_in_english_and_chinese() {
-    let _heavy = heavy();
+    let _shared = support::fake_clock_run();
     let server = Server::start(&[]);
     for lang in ["en", "zh"] {
         let mut all = String::new();

@@ -315,6 +315,7 @@ fn trace_lines(stdout: &str) -> Vec<&str> {
 
 #[test]
 fn the_command_trace_can_be_replayed_scripts_as_eval_and_full_arguments_with_trace_full() {
+    let _shared = support::fake_clock_run();
     let run = |extra: &[&str]| {
         let out = Test::new()
             .args(["lesson", "2", "--quick", "--no-quiz", "--private"])
@@ -1025,21 +1026,8 @@ fn a_password_with_url_special_characters_works_and_never_shows() {
 
 #[test]
 fn without_redis_server_on_path_the_demos_that_need_one_are_skipped() {
-    let server = Server::start(&[]);
-    let _serial = support::heavy();
-    let doc = Test::new()
-        .args(["lesson", "9", "--quick", "--json", "--no-quiz"])
-        .redis(&server)
-        .without_redis_server_on_path()
-        .run()
-        .success()
-        .json();
-    let demos = doc["demos"].as_array().unwrap();
-    let skipped: Vec<&str> =
-        demos.iter().filter(|d| !d["skipped"].is_null()).map(|d| d["name"].as_str().unwrap()).collect();
+    let (doc, skipped) = support::lesson_without_redis_server("9");
     assert_eq!(skipped, ["eviction-policies"], "{doc}");
-    assert!(demos.iter().filter(|d| d["skipped"].is_null()).all(|d| d["error"].is_null()));
-    assert_eq!(doc["keys_left"], 0);
 }
 
 /// An instructor rewords a claim in a copy of the lesson files: the run shows the new words, in
@@ -1175,19 +1163,6 @@ fn keyspace_notifications_go_on_only_on_a_private_server_and_yours_is_only_read(
 
 #[test]
 fn without_redis_server_on_path_the_keyspace_demo_is_skipped() {
-    let server = Server::start(&[]);
-    let _serial = support::heavy();
-    let doc = Test::new()
-        .args(["lesson", "5", "--quick", "--json", "--no-quiz"])
-        .redis(&server)
-        .without_redis_server_on_path()
-        .run()
-        .success()
-        .json();
-    let demos = doc["demos"].as_array().unwrap();
-    let skipped: Vec<&str> =
-        demos.iter().filter(|d| !d["skipped"].is_null()).map(|d| d["name"].as_str().unwrap()).collect();
+    let (doc, skipped) = support::lesson_without_redis_server("5");
     assert_eq!(skipped, ["expiry-events"], "{doc}");
-    assert!(demos.iter().filter(|d| d["skipped"].is_null()).all(|d| d["error"].is_null()));
-    assert_eq!(doc["keys_left"], 0);
 }

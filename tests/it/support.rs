@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use redis_learn::server::{PrivateServer, free_port};
@@ -15,10 +15,20 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_redis-learn");
 
+/// Lesson runs: a timed one runs alone ([`heavy`]); runs on the fake clock ([`fake_clock_run`]) may
+/// run beside each other, never beside a timed one.
+static LESSON_RUNS: RwLock<()> = RwLock::new(());
+
 /// Lesson runs are timed: run them one at a time so they do not skew each other's numbers.
-pub fn heavy() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+pub fn heavy() -> RwLockWriteGuard<'static, ()> {
+    LESSON_RUNS.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A run on the fake clock (`REDIS_LEARN_TEST_FAKE_CLOCK=1`): its figures and the words chosen from
+/// them do not depend on the machine's load, so such runs share the machine with each other; they
+/// still wait for a timed run to finish (their work would skew its numbers).
+pub fn fake_clock_run() -> RwLockReadGuard<'static, ()> {
+    LESSON_RUNS.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A URL where nothing listens.
@@ -325,4 +335,25 @@ pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> ExitStatus {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Run `lesson` (quick, JSON) on a server of its own with no `redis-server` on PATH: the run must
+/// succeed, leave no key and fail no demo it ran; returns the document and the names of the demos
+/// it skipped.
+pub fn lesson_without_redis_server(lesson: &str) -> (Value, Vec<String>) {
+    let server = Server::start(&[]);
+    let _serial = heavy();
+    let doc = Test::new()
+        .args(["lesson", lesson, "--quick", "--json", "--no-quiz"])
+        .redis(&server)
+        .without_redis_server_on_path()
+        .run()
+        .success()
+        .json();
+    let demos = doc["demos"].as_array().unwrap();
+    let skipped =
+        demos.iter().filter(|d| !d["skipped"].is_null()).map(|d| d["name"].as_str().unwrap().to_string()).collect();
+    assert!(demos.iter().filter(|d| d["skipped"].is_null()).all(|d| d["error"].is_null()), "{doc}");
+    assert_eq!(doc["keys_left"], 0, "{doc}");
+    (doc, skipped)
 }

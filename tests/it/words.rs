@@ -114,7 +114,7 @@ fn numbers_out(text: &str) -> String {
 
 fn snapshot_lesson(number: u32) {
     for lang in ["en", "zh"] {
-        let _serial = support::heavy();
+        let _shared = support::fake_clock_run();
         let out = Test::new()
             .args(["lesson", &number.to_string(), "--quick", "--no-quiz", "--json", "--private", "--lang", lang])
             .env("REDIS_LEARN_TEST_FAKE_CLOCK", "1")

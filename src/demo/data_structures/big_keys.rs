@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use redis::ConnectionLike;
 
-use super::mix;
+use crate::demo::support::mix;
 use crate::demo::support::short;
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Claim, ClaimStatus, Stats, format_count, format_duration};

@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use redis::ConnectionLike;
 use rusqlite::Connection;
 
-use super::{SQL_WAIT, who_wins};
 use crate::demo::support::short;
+use crate::demo::support::{SQL_WAIT, who_wins};
 use crate::demo::{Ctx, DemoReport, NoteKind, run_together};
 use crate::measure::{Backend, Claim, format_count, format_duration};
 use crate::sql::{self, Durability};

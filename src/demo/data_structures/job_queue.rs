@@ -11,8 +11,8 @@ use anyhow::{Result, ensure};
 use redis::ConnectionLike;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{SQL_WAIT, mix, who_wins};
 use crate::demo::support::short;
+use crate::demo::support::{SQL_WAIT, mix, who_wins};
 use crate::demo::{Ctx, DemoReport, NoteKind, run_together};
 use crate::measure::{Backend, Claim, format_count};
 use crate::server::Version;

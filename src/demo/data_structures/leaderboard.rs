@@ -13,8 +13,8 @@ use rand_distr::{Distribution, LogNormal, Zipf};
 use redis::ConnectionLike;
 use rusqlite::{Connection, OptionalExtension, StatementStatus, params};
 
-use super::{mix, who_wins};
 use crate::demo::support::short;
+use crate::demo::support::{mix, who_wins};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, format_count, format_duration};
 use crate::server::Version;

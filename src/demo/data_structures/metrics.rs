@@ -14,7 +14,7 @@ use rand::{RngExt, SeedableRng};
 use redis::ConnectionLike;
 use rusqlite::{Connection, params};
 
-use super::who_wins;
+use crate::demo::support::who_wins;
 use crate::demo::support::{now_ms, short};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, format_count};
@@ -285,8 +285,8 @@ pub fn metrics(ctx: &Ctx) -> Result<DemoReport> {
 
     // Timed, interleaved: recording one request, and the dashboard's range read.
     let now_event = Event { ts_ms: end_ms + 1, endpoint: 1, latency_ms: 42, error: false };
-    let sql_writer = sql::open_worker(&path, super::SQL_WAIT)?;
-    let sql_reader = sql::open_worker(&path, super::SQL_WAIT)?;
+    let sql_writer = sql::open_worker(&path, crate::demo::support::SQL_WAIT)?;
+    let sql_reader = sql::open_worker(&path, crate::demo::support::SQL_WAIT)?;
     let mut dashboard = ctx.connect()?; // the dashboard is another client than the gateway
     let group = report.measured_group(
         ctx.sampler

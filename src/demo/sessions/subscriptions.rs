@@ -477,31 +477,13 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
     let mut report = DemoReport::new("ws-subscriptions", Text::msg("title"));
     let n = ctx.n(1_000, 200);
     let out = with_retries(&mut report, TTL, |attempt| scenario(ctx, attempt, n))?;
-    let Outcome {
-        max_gap,
-        clients,
-        keys,
-        truth,
-        tallies,
-        pttls,
-        pruned,
-        mismatches,
-        sql_live,
-        sql_expired,
-        db,
-        counted_at,
-        subscribed,
-        unsubscribed,
-        disconnected,
-        crashed,
-    } = out;
-    let live_total: usize = truth.iter().map(BTreeSet::len).sum();
-    let orphans_made = clients.iter().filter(|c| c.fate == Fate::Crashes).map(|c| c.channels.len()).sum::<usize>();
-    let swept = db.execute(SQL_SWEEP, [counted_at])?;
+    let live_total: usize = out.truth.iter().map(BTreeSet::len).sum();
+    let orphans_made = out.clients.iter().filter(|c| c.fate == Fate::Crashes).map(|c| c.channels.len()).sum::<usize>();
+    let swept = out.db.execute(SQL_SWEEP, [out.counted_at])?;
     let sql_expired_after =
-        sql_count(&db, "SELECT COUNT(*) FROM ws_subscriptions WHERE expires_at <= ?1", [counted_at])?;
+        sql_count(&out.db, "SELECT COUNT(*) FROM ws_subscriptions WHERE expires_at <= ?1", [out.counted_at])?;
 
-    let unsub_clients = clients.iter().filter(|c| c.fate == Fate::Unsubscribes).count();
+    let unsub_clients = out.clients.iter().filter(|c| c.fate == Fate::Unsubscribes).count();
     let plain = |n: usize| Text::Plain(format_count(n as u64));
     report.table(
         Text::msg("events")
@@ -511,13 +493,13 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
             .fact("ttl_ms", millis(TTL)),
         &["event", "clients", "subscriptions"],
         vec![
-            vec![Text::msg("event.subscribe"), plain(n), plain(subscribed)],
+            vec![Text::msg("event.subscribe"), plain(n), plain(out.subscribed)],
             vec![Text::msg("event.unsubscribe"), plain(unsub_clients), plain(unsub_clients)],
-            vec![Text::msg("event.disconnect"), plain(disconnected), plain(unsubscribed - unsub_clients)],
-            vec![Text::msg("event.crash"), plain(crashed), plain(orphans_made)],
+            vec![Text::msg("event.disconnect"), plain(out.disconnected), plain(out.unsubscribed - unsub_clients)],
+            vec![Text::msg("event.crash"), plain(out.crashed), plain(orphans_made)],
             vec![
                 Text::msg("event.still-subscribed"),
-                plain(clients.iter().filter(|c| c.connected).count()),
+                plain(out.clients.iter().filter(|c| c.connected).count()),
                 plain(live_total),
             ],
         ],
@@ -527,21 +509,21 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
     let mut rows: Vec<Vec<Text>> = Scheme::ALL
         .iter()
         .map(|&s| {
-            let t = tallies[s.index()];
+            let t = out.tallies[s.index()];
             vec![
                 Text::msg(s.message()),
                 of_live(t.kept),
                 plain(t.dropped),
                 plain(t.orphans),
-                pttl_text(pttls[s.index()]),
+                pttl_text(out.pttls[s.index()]),
             ]
         })
         .collect();
-    for (message, orphans) in [("scheme.sqlite-before", sql_expired), ("scheme.sqlite-after", sql_expired_after)] {
+    for (message, orphans) in [("scheme.sqlite-before", out.sql_expired), ("scheme.sqlite-after", sql_expired_after)] {
         rows.push(vec![
             Text::msg(message),
-            of_live(sql_live),
-            plain(live_total.saturating_sub(sql_live)),
+            of_live(out.sql_live),
+            plain(live_total.saturating_sub(out.sql_live)),
             plain(orphans),
             "—".into(),
         ]);
@@ -551,7 +533,7 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
             .fact("run_ms", millis(RUN_FOR))
             .fact("every_ms", millis(HEARTBEAT))
             .fact("ttl_ms", millis(TTL))
-            .fact("max_gap", max_gap),
+            .fact("max_gap", out.max_gap),
         &["design", "kept", "dropped", "orphans", "pttl"],
         rows,
     );
@@ -568,26 +550,30 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
 
     // The hot path: who is subscribed to a channel right now (every K-line tick asks).
     let fanout_ch = 0;
-    let want = truth[fanout_ch].len();
+    let want = out.truth[fanout_ch].len();
     let mut con = ctx.connect()?;
-    let deadlines = &keys.deadlines[fanout_ch];
+    let deadlines = &out.keys.deadlines[fanout_ch];
     // While the gateway runs, its heartbeats keep the channel's safety net fresh; the demo's
     // heartbeats have stopped, so hold the key for the time the sampler needs.
     redis::cmd("PEXPIRE").arg(deadlines).arg(millis(TIMING_HOLD)).exec(&mut con)?;
-    let mut stmt = db.prepare(SQL_FANOUT)?;
+    let mut stmt = out.db.prepare(SQL_FANOUT)?;
     // Both reads take turns in rounds, so a busy moment hits both alike.
     let group = report.measured_group(
         ctx.sampler
             .group()
             .op("redis-fanout", "Redis ZRANGE BYSCORE", Backend::Redis, || {
-                let cids: Vec<String> =
-                    redis::cmd("ZRANGE").arg(deadlines).arg(counted_at).arg("+inf").arg("BYSCORE").query(&mut con)?;
+                let cids: Vec<String> = redis::cmd("ZRANGE")
+                    .arg(deadlines)
+                    .arg(out.counted_at)
+                    .arg("+inf")
+                    .arg("BYSCORE")
+                    .query(&mut con)?;
                 ensure!(cids.len() == want, "ZRANGE returned {} subscribers, expected {want}", cids.len());
                 Ok(())
             })
             .op("sqlite-fanout", "SQLite SELECT", Backend::Sqlite, || {
                 let rows = stmt
-                    .query_map(params![CHANNELS[fanout_ch], counted_at], |r| r.get::<_, String>(0))?
+                    .query_map(params![CHANNELS[fanout_ch], out.counted_at], |r| r.get::<_, String>(0))?
                     .collect::<rusqlite::Result<Vec<String>>>()?;
                 ensure!(rows.len() == want, "the query returned {} subscribers, expected {want}", rows.len());
                 Ok(())
@@ -610,13 +596,13 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
     );
     report.note(NoteKind::Caveat, Text::msg("hgetall-caveat"));
 
-    let [refreshed, once, deadline] = tallies;
+    let [refreshed, once, deadline] = out.tallies;
     let holds = refreshed.orphans == orphans_made
         && orphans_made > 0
         && refreshed.dropped == 0
         && deadline.orphans == 0
         && deadline.dropped == 0
-        && mismatches == 0;
+        && out.mismatches == 0;
     report.claim(
         Claim::new(
             "per-member-deadlines-remove-orphans",
@@ -624,12 +610,12 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
             format!("{} → {}", refreshed.orphans, deadline.orphans),
             holds,
         )
-        .fact("crashed", crashed)
+        .fact("crashed", out.crashed)
         .fact("orphans", orphans_made)
         .fact("run_ms", millis(RUN_FOR))
         .fact("ttl_ms", millis(TTL))
         .fact("notes_orphans", refreshed.orphans)
-        .fact("pruned", pruned)
+        .fact("pruned", out.pruned)
         .fact("deadline_orphans", deadline.orphans)
         .fact("dropped", deadline.dropped)
         .fact("live", live_total),
@@ -648,11 +634,13 @@ pub fn ws_subscriptions(ctx: &Ctx) -> Result<DemoReport> {
         .fact("live", live_total),
     );
 
-    let holds =
-        sql_expired == orphans_made && swept == orphans_made && sql_expired_after == 0 && sql_live == live_total;
+    let holds = out.sql_expired == orphans_made
+        && swept == orphans_made
+        && sql_expired_after == 0
+        && out.sql_live == live_total;
     report.claim(
-        Claim::new("sql-rows-stay-until-sweep", "", format!("{sql_expired} → {sql_expired_after}"), holds)
-            .fact("expired", sql_expired)
+        Claim::new("sql-rows-stay-until-sweep", "", format!("{} → {sql_expired_after}", out.sql_expired), holds)
+            .fact("expired", out.sql_expired)
             .fact("swept", swept)
             .fact("left", sql_expired_after),
     );
