@@ -1,6 +1,6 @@
-//! Languages of the course. Lesson text lives in the lesson files and the tool's own words in
-//! `lessons/ui.toml` ([`crate::words`]); what is left in code (errors, quiz and practice screens)
-//! is written as English/Chinese pairs through [`Lang::tr`].
+//! Languages of the course. Lesson text lives in the lesson files and the tool's own words (errors,
+//! quiz and practice screens, `bench`) in `lessons/ui.toml` ([`crate::words`]); no sentence is
+//! written in two languages in the code.
 
 use serde::{Deserialize, Serialize};
 
