@@ -1,24 +1,42 @@
-//! `--plot FILE.svg`: the sweep drawn with `plotters` — p50 per operation and operations per second
-//! against the swept parameter, one line per series (backend), log axes when the values span more
-//! than [`LOG_ABOVE`]×, title and labels in the run's language, the run's context in a footer.
+//! `--plot FILE.svg` or `--plot FILE.png`: the sweep drawn with `plotters` — p50 per operation and
+//! operations per second against the swept parameter, one line per series (backend), log axes when
+//! the values span more than [`LOG_ABOVE`]×, title and labels in the run's language, the run's
+//! context in a footer.
 //!
-//! SVG only: its text is drawn by the viewer's fonts, so no font stack is compiled in; a PNG would
-//! need one (and an image encoder) for its labels. Convert the SVG (a browser, `rsvg-convert`).
+//! The drawing is an SVG (its text left to the viewer's fonts). A PNG is that same SVG rasterised by
+//! `resvg` on white, [`PNG_SCALE`]× its size, its text drawn with this machine's fonts (found by
+//! `fontdb`, as a desktop program finds them). A PNG is written only when those fonts draw every
+//! character of its labels; otherwise the run stops with a message naming a font package to
+//! install, or `.svg` (see [`Plot::prepare`]).
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use resvg::tiny_skia;
+use resvg::usvg::{self, FontResolver, fontdb};
 
-use super::{Sweep, Unit, words};
+use super::{ScenarioName, Sweep, Unit, words};
 use crate::error::UserError;
 use crate::i18n::Lang;
 
 /// Largest ÷ smallest value beyond which an axis is logarithmic.
 pub const LOG_ABOVE: f64 = 20.0;
 
+/// The drawing's size in SVG pixels (width, height).
 const SIZE: (u32, u32) = (1200, 600);
+
+/// PNG pixels per SVG pixel: 2, so a PNG is 2400×1200. A slide is 1920 (full HD) to 3840 (4K)
+/// pixels wide; a 1200-pixel image scaled up to fill it blurs its 13-pixel labels, while 2× stays
+/// crisp and is still a small file (about 130 KB for a two-panel sweep: the chart is mostly white).
+pub const PNG_SCALE: u32 = 2;
+
+/// The font family every text of the plot asks for (the generic one, so any machine has a match).
+const FAMILY: &str = "sans-serif";
 const COLORS: [RGBColor; 8] = [
     RGBColor(0xd6, 0x27, 0x28),
     RGBColor(0x1f, 0x77, 0xb4),
@@ -93,20 +111,164 @@ fn short(v: f64) -> String {
     }
 }
 
-/// Write the plot of `sweep` to `path` (`.svg`).
-pub fn write(sweep: &Sweep, lang: Lang, path: &Path) -> Result<()> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    if ext != "svg" {
-        return Err(UserError::BadBench {
-            reason: format!(
-                "--plot writes SVG ({} is not .svg): name the file plot.svg, and convert it for a slide if needed (e.g. rsvg-convert -o plot.png plot.svg)",
-                path.display()
-            ),
+/// What `--plot FILE` writes, chosen by the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `.svg`: the drawing, text left to the viewer's fonts.
+    Svg,
+    /// `.png`: the same drawing rasterised, [`PNG_SCALE`]× its size, on white.
+    Png,
+}
+
+impl Format {
+    /// The format `path` names: `.svg` or `.png` (any case).
+    /// Errors: any other extension, or none ([`UserError::PlotFormat`]).
+    pub fn of(path: &Path) -> Result<Format, UserError> {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("svg") => Ok(Format::Svg),
+            Some("png") => Ok(Format::Png),
+            _ => Err(UserError::PlotFormat { path: path.display().to_string() }),
         }
-        .into());
     }
-    let svg = render(sweep, lang)?;
-    std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))
+}
+
+/// A plot to write once the sweep has run, checked before anything is measured (an instructor
+/// should not wait for a sweep to learn that the file name or the fonts are wrong).
+pub struct Plot {
+    path: PathBuf,
+    lang: Lang,
+    /// For a PNG: the fonts that draw its text ([`system_fonts`]); None for an SVG.
+    fonts: Option<Arc<fontdb::Database>>,
+}
+
+impl Plot {
+    /// The plot of scenario `name` in `lang`, to be written to `path`.
+    /// Errors: `path` is neither `.svg` nor `.png` ([`UserError::PlotFormat`]); for a PNG, this
+    /// machine has no fonts ([`UserError::NoPlotFonts`]) or none that draws every character of the
+    /// scenario's title and axis labels in `lang` ([`UserError::PlotFontLacks`]): a Chinese run
+    /// without a CJK font, say. The labels the sweep adds (series, ticks, footer) are checked again
+    /// when the PNG is drawn.
+    pub fn prepare(path: &Path, lang: Lang, name: ScenarioName) -> Result<Plot> {
+        let fonts = match Format::of(path)? {
+            Format::Svg => None,
+            Format::Png => {
+                let fonts = system_fonts();
+                let texts = [
+                    words::title(lang, name),
+                    words::plain(lang, "plot.latency"),
+                    words::plain(lang, "plot.throughput"),
+                ];
+                lay_out(&texts_svg(&texts), &fonts, path)?;
+                Some(fonts)
+            }
+        };
+        Ok(Plot { path: path.to_path_buf(), lang, fonts })
+    }
+
+    /// The file the plot goes to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Draw `sweep` and write the file.
+    /// Errors: the sweep has a single point; for a PNG, a label no font here draws
+    /// ([`UserError::PlotFontLacks`]); the file cannot be written.
+    pub fn write(&self, sweep: &Sweep) -> Result<()> {
+        let svg = render(sweep, self.lang)?;
+        let bytes = match &self.fonts {
+            None => svg.into_bytes(),
+            Some(fonts) => png(&lay_out(&svg, fonts, &self.path)?)?,
+        };
+        std::fs::write(&self.path, bytes).with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
+/// This machine's fonts as a PNG plot uses them: the system's (fontconfig's directories and the
+/// usual ones), with `sans-serif` on an installed face. fontdb takes only fontconfig's first
+/// preference for `sans-serif` (Noto Sans on Debian), so when that one is missing, the plain sans
+/// face with the shortest name is used (DejaVu Sans rather than DejaVu Sans Condensed or Mono).
+pub fn system_fonts() -> Arc<fontdb::Database> {
+    let mut fonts = fontdb::Database::new();
+    fonts.load_system_fonts();
+    let sans = fontdb::Query { families: &[fontdb::Family::SansSerif], ..fontdb::Query::default() };
+    if fonts.query(&sans).is_none() {
+        let plain_sans = |name: &str| name.contains("Sans") && !name.contains("Mono") && !name.contains("Serif");
+        let pick = fonts
+            .faces()
+            .filter_map(|face| face.families.first().map(|(name, _)| name.clone()))
+            .min_by_key(|name| (!plain_sans(name), name.len(), name.clone()));
+        if let Some(name) = pick {
+            fonts.set_sans_serif_family(name);
+        }
+    }
+    Arc::new(fonts)
+}
+
+/// An SVG holding `texts`, one a line, in the plot's font family: what [`Plot::prepare`] lays out.
+fn texts_svg(texts: &[String]) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        for (i, text) in texts.iter().enumerate() {
+            // Drawing text into a string cannot fail: the SVG backend only formats.
+            let _ = root.draw_text(text, &TextStyle::from((FAMILY, 13).into_font()), (10, 20 + 20 * i as i32));
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
+/// Parse `svg` and lay its text out with `fonts`, the way [`png`] will draw it (usvg's own choice
+/// of font, then of a fallback face per character), noting what that choice could not draw.
+/// Errors: no font matched at all ([`UserError::NoPlotFonts`]); a character no face draws
+/// ([`UserError::PlotFontLacks`], naming the characters: usvg stops at the first one in each text).
+fn lay_out(svg: &str, fonts: &Arc<fontdb::Database>, path: &Path) -> Result<usvg::Tree> {
+    let no_font = AtomicBool::new(false);
+    let undrawn = Mutex::new(BTreeSet::new());
+    let tree = {
+        let (select, fallback) = (FontResolver::default_font_selector(), FontResolver::default_fallback_selector());
+        let options = usvg::Options {
+            fontdb: fonts.clone(),
+            font_family: FAMILY.to_string(),
+            font_resolver: FontResolver {
+                select_font: Box::new(|font, db| {
+                    let id = select(font, db);
+                    no_font.fetch_or(id.is_none(), Ordering::Relaxed);
+                    id
+                }),
+                select_fallback: Box::new(|c, used, db| {
+                    let id = fallback(c, used, db);
+                    if id.is_none() {
+                        undrawn.lock().unwrap_or_else(|e| e.into_inner()).insert(c);
+                    }
+                    id
+                }),
+            },
+            ..usvg::Options::default()
+        };
+        usvg::Tree::from_str(svg, &options)
+    };
+    let path = path.display().to_string();
+    if no_font.into_inner() {
+        return Err(UserError::NoPlotFonts { path }.into());
+    }
+    let undrawn = undrawn.into_inner().unwrap_or_else(|e| e.into_inner());
+    if !undrawn.is_empty() {
+        let chars = undrawn.into_iter().map(String::from).collect::<Vec<_>>().join(" ");
+        return Err(UserError::PlotFontLacks { path, chars }.into());
+    }
+    tree.context("plot: parsing the SVG drawn for the PNG")
+}
+
+/// `tree` rasterised to PNG bytes: [`PNG_SCALE`]× its size, on white (a slide wants no
+/// transparency).
+fn png(tree: &usvg::Tree) -> Result<Vec<u8>> {
+    let scale = PNG_SCALE as f32;
+    let size = tree.size().to_int_size().scale_by(scale).context("plot: PNG size")?;
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).context("plot: PNG size")?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(tree, tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(|e| anyhow!("plot: encoding the PNG: {e}"))
 }
 
 /// The SVG text of the plot.
@@ -162,7 +324,7 @@ pub fn render(sweep: &Sweep, lang: Lang) -> Result<String> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
         let (main, bottom) = root.split_vertically(SIZE.1 - 40);
-        let main = main.titled(&title, ("sans-serif", 22)).map_err(|e| anyhow!("plot: {e}"))?;
+        let main = main.titled(&title, (FAMILY, 22)).map_err(|e| anyhow!("plot: {e}"))?;
         let (left, right) = main.split_horizontally(SIZE.0 / 2);
         let x_label = spec.key.to_string();
         let cat = |v: f64| -> String {
@@ -185,7 +347,7 @@ pub fn render(sweep: &Sweep, lang: Lang) -> Result<String> {
             panel(&right, &lines, &tput, x_axis, &xs, &x_label, &words::plain(lang, "plot.throughput"), &cat)?;
         }
         bottom
-            .draw_text(&footer, &("sans-serif", 13).into_font().color(&RGBColor(0x55, 0x55, 0x55)), (12, 14))
+            .draw_text(&footer, &(FAMILY, 13).into_font().color(&RGBColor(0x55, 0x55, 0x55)), (12, 14))
             .map_err(|e| anyhow!("plot: {e}"))?;
         root.present().map_err(|e| anyhow!("plot: {e}"))?;
     }
@@ -265,5 +427,21 @@ mod tests {
         assert_eq!(short(0.5), "0.5");
         assert_eq!(short(316_227.0), "316k");
         assert_eq!(short(48.2), "48");
+    }
+
+    #[test]
+    fn the_extension_picks_the_format() {
+        assert_eq!(Format::of(Path::new("slides/sweep.svg")).unwrap(), Format::Svg);
+        assert_eq!(Format::of(Path::new("sweep.PNG")).unwrap(), Format::Png);
+        for bad in ["sweep.jpg", "sweep", "svg", "sweep.svg.gz"] {
+            assert!(matches!(Format::of(Path::new(bad)), Err(UserError::PlotFormat { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_png_is_not_drawn_without_fonts() {
+        let none = Arc::new(fontdb::Database::new());
+        let err = lay_out(&texts_svg(&["p50 (µs)".to_string()]), &none, Path::new("x.png")).unwrap_err();
+        assert!(matches!(err.downcast_ref::<UserError>(), Some(UserError::NoPlotFonts { .. })), "{err}");
     }
 }
