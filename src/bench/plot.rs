@@ -373,36 +373,60 @@ fn walk(dir: &Path, depth: u32, files: &mut BTreeSet<PathBuf>) {
     }
 }
 
-/// A font with metrics and no glyphs, every character 0.455 em wide (plotters' own estimate when
-/// it has no font support): what the SVG's text is laid out with, so an SVG needs no font file and
-/// comes out the same on every machine. (plotters with `ab_glyph` lays out all text, whatever the
-/// backend, with a registered font.) The five tables a face needs: `head`, `hhea`, `hmtx`, `maxp`,
-/// one glyph (the missing-glyph one, no outline), 1000 units per em, ascent 800, descent 200.
+/// A font with metrics and no outlines: a character 0.455 em wide (plotters' own estimate when it
+/// has no font support), a wide one (CJK, Hangul, full-width forms) 0.806 em, a viewer's em. What
+/// the SVG's text is laid out with (plotters with `ab_glyph` lays out all text, whatever the
+/// backend, with a registered font), so an SVG needs no font file and comes out the same on every
+/// machine. Six tables: `cmap` (format 13, the wide ranges on glyph 1), `head` (1000 units per em),
+/// `hhea` (ascent 800, descent 200), `hmtx`, `maxp` (two glyphs).
 fn metrics_only_font() -> Vec<u8> {
+    const WIDE: [(u32, u32); 8] = [
+        (0x1100, 0x115F),
+        (0x2E80, 0xA4CF),
+        (0xAC00, 0xD7A3),
+        (0xF900, 0xFAFF),
+        (0xFE30, 0xFE4F),
+        (0xFF00, 0xFF60),
+        (0xFFE0, 0xFFE6),
+        (0x2_0000, 0x3_FFFD),
+    ];
+    let be32 = |v: u32| v.to_be_bytes();
+    let mut cmap = Vec::new();
+    cmap.extend([0, 0, 0, 1]); // version, one encoding record:
+    cmap.extend([0, 3, 0, 10]); // Windows, full Unicode
+    cmap.extend(be32(12)); // its subtable's offset
+    cmap.extend([0, 13, 0, 0]); // format 13 (many-to-one ranges)
+    cmap.extend(be32(16 + 12 * WIDE.len() as u32)); // length
+    cmap.extend(be32(0)); // language
+    cmap.extend(be32(WIDE.len() as u32));
+    for (first, last) in WIDE {
+        cmap.extend(be32(first).into_iter().chain(be32(last)).chain(be32(1)));
+    }
     let mut head = vec![0u8; 54];
-    head[0..4].copy_from_slice(&0x0001_0000_u32.to_be_bytes()); // version
-    head[12..16].copy_from_slice(&0x5F0F_3CF5_u32.to_be_bytes()); // magic number
+    head[0..4].copy_from_slice(&be32(0x0001_0000)); // version
+    head[12..16].copy_from_slice(&be32(0x5F0F_3CF5)); // magic number
     head[18..20].copy_from_slice(&1000_u16.to_be_bytes()); // units per em
     let mut hhea = vec![0u8; 36];
-    hhea[0..4].copy_from_slice(&0x0001_0000_u32.to_be_bytes());
+    hhea[0..4].copy_from_slice(&be32(0x0001_0000));
     hhea[4..6].copy_from_slice(&800_i16.to_be_bytes()); // ascender
     hhea[6..8].copy_from_slice(&(-200_i16).to_be_bytes()); // descender
-    hhea[10..12].copy_from_slice(&455_u16.to_be_bytes()); // largest advance
-    hhea[34..36].copy_from_slice(&1_u16.to_be_bytes()); // advances in hmtx
-    let hmtx = [455_u16.to_be_bytes(), 0_u16.to_be_bytes()].concat();
-    let maxp = [0x0000_5000_u32.to_be_bytes().as_slice(), &1_u16.to_be_bytes()].concat(); // one glyph
+    hhea[10..12].copy_from_slice(&806_u16.to_be_bytes()); // largest advance
+    hhea[34..36].copy_from_slice(&2_u16.to_be_bytes()); // advances in hmtx
+    let hmtx: Vec<u8> = [455_u16, 0, 806, 0].iter().flat_map(|v| v.to_be_bytes()).collect();
+    let maxp = [be32(0x0000_5000).as_slice(), &2_u16.to_be_bytes()].concat(); // two glyphs
     // The table directory, tags in order (a face looks tables up by binary search).
-    let tables: [(&[u8; 4], &[u8]); 4] = [(b"head", &head), (b"hhea", &hhea), (b"hmtx", &hmtx), (b"maxp", &maxp)];
+    let tables: [(&[u8; 4], &[u8]); 5] =
+        [(b"cmap", &cmap), (b"head", &head), (b"hhea", &hhea), (b"hmtx", &hmtx), (b"maxp", &maxp)];
     let mut font = Vec::new();
-    font.extend(0x0001_0000_u32.to_be_bytes());
+    font.extend(be32(0x0001_0000));
     font.extend((tables.len() as u16).to_be_bytes());
-    font.extend([0, 64, 0, 2, 0, 0]); // search range, entry selector, range shift: unused by readers here
+    font.extend([0, 64, 0, 2, 0, 16]); // search range, entry selector, range shift: unused by readers here
     let mut offset = 12 + 16 * tables.len();
     for (tag, table) in tables {
         font.extend(tag);
-        font.extend(0_u32.to_be_bytes()); // checksum: not checked
-        font.extend((offset as u32).to_be_bytes());
-        font.extend((table.len() as u32).to_be_bytes());
+        font.extend(be32(0)); // checksum: not checked
+        font.extend(be32(offset as u32));
+        font.extend(be32(table.len() as u32));
         offset += table.len().next_multiple_of(4);
     }
     for (_, table) in tables {
@@ -706,14 +730,26 @@ mod tests {
         assert!(matches!(err.downcast_ref::<UserError>(), Some(UserError::NoPlotFonts { .. })), "{err}");
     }
 
+    struct Nothing;
+
+    impl ttf_parser::OutlineBuilder for Nothing {
+        fn move_to(&mut self, _: f32, _: f32) {}
+        fn line_to(&mut self, _: f32, _: f32) {}
+        fn quad_to(&mut self, _: f32, _: f32, _: f32, _: f32) {}
+        fn curve_to(&mut self, _: f32, _: f32, _: f32, _: f32, _: f32, _: f32) {}
+        fn close(&mut self) {}
+    }
+
     #[test]
-    fn the_svg_text_metrics_font_parses_and_has_no_glyphs() {
+    fn the_svg_text_metrics_font_parses_and_has_no_outlines() {
         let data = metrics_only_font();
         let face = ttf_parser::Face::parse(&data, 0).unwrap();
         assert_eq!(face.units_per_em(), 1000);
         assert_eq!((face.ascender(), face.descender()), (800, -200));
-        assert_eq!(face.glyph_hor_advance(ttf_parser::GlyphId(0)), Some(455));
-        assert_eq!(face.glyph_index('a'), None);
+        let advance = |c| face.glyph_hor_advance(face.glyph_index(c).unwrap_or_default());
+        assert_eq!((advance('a'), advance('µ')), (Some(455), Some(455)));
+        assert_eq!((advance('中'), advance('，'), advance('한')), (Some(806), Some(806), Some(806)));
+        assert!(face.outline_glyph(ttf_parser::GlyphId(1), &mut Nothing).is_none());
     }
 
     #[test]
