@@ -445,8 +445,8 @@ pub struct BenchArgs {
     #[arg(long = "param", value_name = "KEY=V1,V2", requires = "scenario")]
     pub params: Vec<String>,
 
-    /// Draw the sweep into this SVG file (latency and throughput against the parameter)
-    #[arg(long, value_name = "FILE.svg", requires = "scenario")]
+    /// Draw the sweep into this .svg or .png file (latency and throughput against the parameter)
+    #[arg(long, value_name = "FILE.svg|FILE.png", requires = "scenario")]
     pub plot: Option<PathBuf>,
 
     /// Keep this run as a named baseline (in the state directory)

@@ -74,6 +74,12 @@ pub enum UserError {
 
     BadBench { reason: String },
 
+    PlotFormat { path: String },
+
+    NoPlotFonts { path: String },
+
+    PlotFontLacks { path: String, chars: String },
+
     BadAnswers { given: String, reason: String },
 
     BadLessonFile { path: String, reason: String },
@@ -155,6 +161,11 @@ impl UserError {
             }
             UserError::Interrupted => words::msg("error.interrupted"),
             UserError::BadBench { reason } => words::msg("error.bad-bench").fact("reason", reason),
+            UserError::PlotFormat { path } => words::msg("error.plot-format").fact("path", path),
+            UserError::NoPlotFonts { path } => words::msg("error.no-plot-fonts").fact("path", path),
+            UserError::PlotFontLacks { path, chars } => {
+                words::msg("error.plot-font-lacks").fact("path", path).fact("chars", chars)
+            }
             UserError::QuizStopped { lesson, answered, next } => {
                 words::msg("error.quiz-stopped").fact("lesson", *lesson).fact("answered", *answered).fact("next", *next)
             }

@@ -84,6 +84,115 @@ fn plot_writes_an_svg_with_one_series_per_backend() {
     assert!(svg.contains("Value size: where bandwidth starts to matter"));
 }
 
+/// A decoded PNG: its size and 8-bit RGBA pixels.
+struct Image {
+    width: u32,
+    height: u32,
+    rgba: Vec<u8>,
+}
+
+impl Image {
+    /// Check the signature and the IHDR chunk, then decode.
+    fn read(bytes: &[u8]) -> Image {
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG signature");
+        assert_eq!(&bytes[12..16], b"IHDR", "the first chunk is not IHDR");
+        let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+        let (width, height) = (be(16), be(20));
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let frame = reader.next_frame(&mut buf).unwrap();
+        assert_eq!((frame.width, frame.height), (width, height));
+        assert_eq!((frame.color_type, frame.bit_depth), (png::ColorType::Rgba, png::BitDepth::Eight));
+        buf.truncate(frame.buffer_size());
+        Image { width, height, rgba: buf }
+    }
+
+    fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
+        let at = 4 * (y * self.width + x) as usize;
+        self.rgba[at..at + 4].try_into().unwrap()
+    }
+
+    /// How many pixels of rows `rows` match `keep`.
+    fn count(&self, rows: std::ops::Range<u32>, keep: impl Fn([u8; 4]) -> bool) -> usize {
+        rows.flat_map(|y| (0..self.width).map(move |x| (x, y))).filter(|&(x, y)| keep(self.pixel(x, y))).count()
+    }
+}
+
+#[test]
+fn plot_writes_a_png_with_its_labels_drawn_on_white() {
+    let _heavy = heavy();
+    let server = Server::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("value-size.png");
+    Test::new()
+        .args(["bench", "--scenario", "value-size", "--param", "bytes=16,1mb", "--quick", "--plot"])
+        .args([path.to_str().unwrap()])
+        .redis(&server)
+        .run()
+        .success()
+        .stdout_contains("value-size.png");
+    let image = Image::read(&std::fs::read(&path).unwrap());
+    // The SVG's 1200×600 at PNG_SCALE 2.
+    assert_eq!((image.width, image.height), (2400, 1200));
+    assert!(image.rgba.chunks(4).all(|p| p[3] == 255), "a pixel is transparent: slides want white");
+    assert_eq!(image.pixel(0, 0), [255, 255, 255, 255], "the background is not white");
+    // Text is drawn, not left blank: the title (black, top 30 SVG pixels) and the footer (grey,
+    // bottom 40) have dark pixels, thousands of them (a line of 13-pixel text at 2× has ~10k).
+    let dark = |p: [u8; 4]| p[0] < 0x90 && p[1] < 0x90 && p[2] < 0x90;
+    let title = image.count(0..60, dark);
+    let footer = image.count(1120..1200, dark);
+    assert!(title > 2_000, "{title} dark pixels in the title strip: is the title drawn?");
+    assert!(footer > 2_000, "{footer} dark pixels in the footer strip: is the footer drawn?");
+    // Both series, in the first two colours of the palette.
+    let near = |c: [u8; 3]| move |p: [u8; 4]| (0..3).all(|i| p[i].abs_diff(c[i]) < 8);
+    let red = image.count(60..1120, near([0xd6, 0x27, 0x28]));
+    let blue = image.count(60..1120, near([0x1f, 0x77, 0xb4]));
+    assert!(red > 500 && blue > 500, "series pixels: red {red}, blue {blue}");
+}
+
+#[test]
+fn a_chinese_png_plot_needs_a_font_that_draws_chinese() {
+    use redis_learn::bench::ScenarioName;
+    use redis_learn::bench::plot::Plot;
+    use redis_learn::i18n::Lang;
+    let _heavy = heavy();
+    let server = Server::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("value-size.png");
+    // The check the binary makes (this process's fonts; the binary's HOME is a temp dir, so fonts
+    // under the real ~/.local/share/fonts would count here only).
+    let cjk_font = Plot::prepare(&path, Lang::Zh, ScenarioName::ValueSize).is_ok();
+    let out = Test::new()
+        .args(["bench", "--scenario", "value-size", "--param", "bytes=16,1mb", "--quick", "--lang", "zh", "--plot"])
+        .args([path.to_str().unwrap()])
+        .redis(&server)
+        .run();
+    if cjk_font {
+        out.success();
+        Image::read(&std::fs::read(&path).unwrap());
+    } else {
+        let out = out.code(2);
+        out.no_panic().stderr_contains("fonts-noto-cjk").stderr_contains(".svg");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert!(out.stdout.is_empty(), "measured before refusing: {}", out.stdout);
+        assert!(!path.exists(), "a PNG with blank labels was written");
+    }
+}
+
+#[test]
+fn a_plot_file_that_is_neither_svg_nor_png_is_refused_before_measuring() {
+    // No Redis answers at this URL: a check made after connecting would say so instead.
+    let started = std::time::Instant::now();
+    let out = Test::new()
+        .args(["bench", "--scenario", "pipeline", "--plot", "sweep.jpg", "--redis", &support::dead_url()])
+        .run()
+        .code(2);
+    out.no_panic().stderr_contains("--plot sweep.jpg: name the file .svg or .png");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+}
+
 #[test]
 fn markdown_export_of_lesson_2_has_its_tables_and_the_date() {
     let _heavy = heavy();
@@ -151,7 +260,7 @@ fn bench_mistakes_are_one_line_and_exit_2() {
         (vec!["--scenario", "pipeline", "--param", "width=3"], "pipeline has no parameter \"width\"; it takes: depth"),
         (vec!["--scenario", "pipeline", "--param", "depth=0"], "outside 1…"),
         (vec!["--scenario", "pipeline", "--param", "depth"], "needs the form KEY=V1,V2"),
-        (vec!["--scenario", "pipeline", "--plot", "x.png"], "--plot writes SVG"),
+        (vec!["--scenario", "pipeline", "--plot", "x.jpg"], "name the file .svg or .png"),
         (vec!["--scenario", "pipeline", "--baseline", "nope"], "no baseline \"nope\" for pipeline"),
         (vec!["--scenario", "pipeline", "--save-baseline", "../x"], "baseline name"),
         (vec!["--scenario", "counter", "--plot", "x.svg"], "a plot needs a parameter with two or more values"),

@@ -31,17 +31,7 @@ pub fn run(
     if let Some(b) = &args.save_baseline {
         baseline::validate(state, name, b, false)?;
     }
-    if let Some(path) = &args.plot
-        && !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"))
-    {
-        return Err(crate::error::UserError::BadBench {
-            reason: format!(
-                "--plot writes SVG ({} is not .svg): name the file plot.svg, and convert it for a slide if needed (e.g. rsvg-convert -o plot.png plot.svg)",
-                path.display()
-            ),
-        }
-        .into());
-    }
+    let plot = args.plot.as_deref().map(|path| bench::plot::Plot::prepare(path, settings.lang, name)).transpose()?;
     if args.plot.is_some() && points.len() < 2 {
         return Err(crate::error::UserError::BadBench {
             reason: format!(
@@ -88,10 +78,10 @@ pub fn run(
     }
     deliver(settings, args, &rendered, out)?;
     let say = |key: &str, path: String| words::text(lang, key, &vec![("path".to_string(), Fact::Text(path))]);
-    if let Some(path) = &args.plot {
-        bench::plot::write(&sweep, lang, path)?;
+    if let Some(plot) = &plot {
+        plot.write(&sweep)?;
         if !settings.json {
-            writeln!(out, "{}", say("out.plotted", path.display().to_string()))?;
+            writeln!(out, "{}", say("out.plotted", plot.path().display().to_string()))?;
         }
     }
     if let Some(b) = &args.save_baseline {
