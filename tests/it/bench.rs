@@ -60,20 +60,25 @@ fn well_formed(svg: &str) -> bool {
     stack.is_empty()
 }
 
-#[test]
-fn plot_writes_an_svg_with_one_series_per_backend() {
+/// Plot a two-point value-size sweep to `value-size.<ext>` and return the file's bytes.
+fn value_size_plot(ext: &str) -> Vec<u8> {
     let _heavy = heavy();
     let server = Server::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("value-size.svg");
+    let path = dir.path().join(format!("value-size.{ext}"));
     Test::new()
         .args(["bench", "--scenario", "value-size", "--param", "bytes=16,1mb", "--quick", "--plot"])
         .args([path.to_str().unwrap()])
         .redis(&server)
         .run()
         .success()
-        .stdout_contains("value-size.svg");
-    let svg = std::fs::read_to_string(&path).unwrap();
+        .stdout_contains(&format!("value-size.{ext}"));
+    std::fs::read(&path).unwrap()
+}
+
+#[test]
+fn plot_writes_an_svg_with_one_series_per_backend() {
+    let svg = String::from_utf8(value_size_plot("svg")).unwrap();
     assert!(svg.trim_start().starts_with("<svg"), "{}", &svg[..100]);
     assert!(svg.trim_end().ends_with("</svg>"));
     assert!(well_formed(&svg), "the SVG is not well-formed");
@@ -121,18 +126,7 @@ impl Image {
 
 #[test]
 fn plot_writes_a_png_with_its_labels_drawn_on_white() {
-    let _heavy = heavy();
-    let server = Server::start(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("value-size.png");
-    Test::new()
-        .args(["bench", "--scenario", "value-size", "--param", "bytes=16,1mb", "--quick", "--plot"])
-        .args([path.to_str().unwrap()])
-        .redis(&server)
-        .run()
-        .success()
-        .stdout_contains("value-size.png");
-    let image = Image::read(&std::fs::read(&path).unwrap());
+    let image = Image::read(&value_size_plot("png"));
     // The SVG's 1200×600 at PNG_SCALE 2.
     assert_eq!((image.width, image.height), (2400, 1200));
     assert!(image.rgba.chunks(4).all(|p| p[3] == 255), "a pixel is transparent: slides want white");
