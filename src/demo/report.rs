@@ -43,6 +43,14 @@ pub struct Note {
     pub message: Option<String>,
 }
 
+/// A table's id: its title's message key (none for a plain title).
+fn table_id(title: &Text) -> Option<String> {
+    match title {
+        Text::Message { key, .. } => Some(key.clone()),
+        Text::Plain(_) => None,
+    }
+}
+
 /// Everything one demo found.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoReport {
@@ -94,10 +102,7 @@ impl DemoReport {
     /// facts), whose key is also the table's id; each of `columns` (`"write-path"`) is a column id whose
     /// header is the message `<title>.header-<column>`. Cells are `Text::msg(..)` or plain figures.
     pub fn table(&mut self, title: Text, columns: &[&str], rows: Vec<Vec<Text>>) {
-        let id = match &title {
-            Text::Message { key, .. } => Some(key.clone()),
-            Text::Plain(_) => None,
-        };
+        let id = table_id(&title);
         // A plain title has no messages of its own: its columns are headed by their ids.
         let headers = columns
             .iter()
@@ -113,10 +118,7 @@ impl DemoReport {
     /// A table whose headers are not all messages of its own (plain figures, another message's
     /// words): like [`DemoReport::table`] without column ids.
     pub fn table_with_headers(&mut self, title: Text, headers: Vec<Text>, rows: Vec<Vec<Text>>) {
-        let id = match &title {
-            Text::Message { key, .. } => Some(key.clone()),
-            Text::Plain(_) => None,
-        };
+        let id = table_id(&title);
         self.findings.push(Finding { id, title, columns: Vec::new(), headers, rows });
     }
 
