@@ -2,7 +2,7 @@
 //! point read, the cache lesson's source query, and a Redis GET over loopback against a private
 //! redis-server (skipped, with a printed reason, when redis-server is not on PATH).
 //!
-//! Run: `cargo bench --bench building_blocks`.
+//! Run: `cargo bench -p redis-learn-benches --bench building_blocks`.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! The K-line member codec (lesson 3): encode and decode a day of 1-minute candles as compact
-//! members and as JSON members. Run with `cargo bench --bench kline_codec`.
+//! members and as JSON members. Run with `cargo bench -p redis-learn-benches --bench kline_codec`.
 
 use std::hint::black_box;
 

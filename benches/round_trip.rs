@@ -4,7 +4,7 @@
 //! there is: RESP bytes written to a `TcpStream` and the reply read back. The ratio must stay within
 //! 1.25×: our machinery adds little to what it measures.
 //!
-//! Run: `cargo bench --bench round_trip` (needs `redis-server` on PATH; prints a reason and exits 0
+//! Run: `cargo bench -p redis-learn-benches --bench round_trip` (needs `redis-server` on PATH; prints a reason and exits 0
 //! without it). Exits 1 when the ratio's point estimate is above 1.25.
 
 use std::io::{Read, Write};
