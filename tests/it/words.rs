@@ -137,34 +137,42 @@ fn lesson_03_words() {
     snapshot_lesson(3);
 }
 #[test]
+#[ignore = "slow (~4 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn lesson_04_words() {
     snapshot_lesson(4);
 }
 #[test]
+#[ignore = "slow (~8 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn lesson_05_words() {
     snapshot_lesson(5);
 }
 #[test]
+#[ignore = "slow (~6 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn lesson_06_words() {
     snapshot_lesson(6);
 }
 #[test]
+#[ignore = "slow (~4 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn lesson_07_words() {
     snapshot_lesson(7);
 }
 #[test]
+#[ignore = "slow (~10 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn lesson_08_words() {
     snapshot_lesson(8);
 }
 #[test]
+#[ignore = "slow (~10 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn lesson_09_words() {
     snapshot_lesson(9);
 }
 #[test]
+#[ignore = "slow (~5 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn lesson_10_words() {
     snapshot_lesson(10);
 }
 #[test]
+#[ignore = "slow (~40 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn lesson_11_words() {
     snapshot_lesson(11);
 }
