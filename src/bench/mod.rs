@@ -285,17 +285,39 @@ pub struct Outcome {
     pub claims: Vec<Claim>,
 }
 
+/// What a run's numbers depend on: the server, SQLite, the mode, the machine and where this process
+/// ran. A scenario sweep and a lesson bench run both carry it; their JSON has its fields flat.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunContext {
+    pub redis: crate::server::ServerInfo,
+    pub sqlite_version: String,
+    pub quick: bool,
+    /// CPUs this process may use (`std::thread::available_parallelism`).
+    pub cores: usize,
+    /// `std::env::consts::OS` and `ARCH`, as `linux x86_64`.
+    pub os: String,
+    pub placement: Placement,
+}
+
+impl RunContext {
+    pub fn of(settings: &Settings, redis: &RedisHandle) -> RunContext {
+        RunContext {
+            redis: redis.info().clone(),
+            sqlite_version: crate::sql::sqlite_version().to_string(),
+            quick: settings.scale == Scale::Quick,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            placement: settings.placement,
+        }
+    }
+}
+
 /// A finished sweep with the context that makes its numbers honest.
 #[derive(Debug)]
 pub struct Sweep {
     pub scenario: ScenarioName,
     pub started_unix: u64,
-    pub redis: crate::server::ServerInfo,
-    pub sqlite_version: String,
-    pub quick: bool,
-    pub cores: usize,
-    pub os: String,
-    pub placement: Placement,
+    pub context: RunContext,
     pub debug_build: bool,
     pub params: Vec<ParamSpec>,
     pub outcome: Outcome,
@@ -449,12 +471,7 @@ pub fn run(
     Ok(Sweep {
         scenario: name,
         started_unix,
-        redis: redis.info().clone(),
-        sqlite_version: crate::sql::sqlite_version().to_string(),
-        quick: settings.scale == Scale::Quick,
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-        placement: settings.placement,
+        context: RunContext::of(settings, redis),
         debug_build: cfg!(debug_assertions),
         params: name.params().to_vec(),
         outcome,

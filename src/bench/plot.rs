@@ -552,7 +552,7 @@ impl Chart {
         let x_axis = if spec.unit == Unit::Name { Axis { log: false } } else { Axis::of(xs.iter().copied()) };
         Ok(Chart {
             title: format!("{} · {}", sweep.scenario.id(), words::title(lang, sweep.scenario)),
-            footer: super::report::context_line(sweep, lang),
+            footer: sweep.context.line(lang, sweep.started_unix),
             lines,
             xs,
             x_axis,

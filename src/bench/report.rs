@@ -33,26 +33,29 @@ pub fn format_when(unix: u64) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", secs / 3_600, secs / 60 % 60, secs % 60)
 }
 
-/// The run's context in one line: server, SQLite, mode, machine, placement, date.
-pub fn context_line(sweep: &Sweep, lang: Lang) -> String {
-    let facts: crate::text::Facts = vec![
-        ("flavour".into(), Fact::Text(sweep.redis.flavour.clone())),
-        ("version".into(), Fact::Text(sweep.redis.version.clone())),
-        ("url".into(), Fact::Text(sweep.redis.url.clone())),
-        ("sqlite".into(), Fact::Text(sweep.sqlite_version.clone())),
-        ("mode".into(), Fact::Text(plain(lang, if sweep.quick { "out.quick" } else { "out.full" }))),
-        ("cores".into(), Fact::Count(sweep.cores as u64)),
-        ("os".into(), Fact::Text(sweep.os.clone())),
-        (
-            "placement".into(),
-            Fact::Text(plain(
-                lang,
-                if matches!(sweep.placement, Placement::SameCpu { .. }) { "out.pinned" } else { "out.not-pinned" },
-            )),
-        ),
-        ("when".into(), Fact::Text(format_when(sweep.started_unix))),
-    ];
-    text(lang, "out.context", &facts)
+impl super::RunContext {
+    /// The context in one line, with the date `started_unix` gives: server, SQLite, mode, machine,
+    /// placement (message `bench.out.context`).
+    pub fn line(&self, lang: Lang, started_unix: u64) -> String {
+        let facts: crate::text::Facts = vec![
+            ("flavour".into(), Fact::Text(self.redis.flavour.clone())),
+            ("version".into(), Fact::Text(self.redis.version.clone())),
+            ("url".into(), Fact::Text(self.redis.url.clone())),
+            ("sqlite".into(), Fact::Text(self.sqlite_version.clone())),
+            ("mode".into(), Fact::Text(plain(lang, if self.quick { "out.quick" } else { "out.full" }))),
+            ("cores".into(), Fact::Count(self.cores as u64)),
+            ("os".into(), Fact::Text(self.os.clone())),
+            (
+                "placement".into(),
+                Fact::Text(plain(
+                    lang,
+                    if matches!(self.placement, Placement::SameCpu { .. }) { "out.pinned" } else { "out.not-pinned" },
+                )),
+            ),
+            ("when".into(), Fact::Text(format_when(started_unix))),
+        ];
+        text(lang, "out.context", &facts)
+    }
 }
 
 /// One comparison as a sentence: faster (never "0.5× faster"), or no clear difference.
@@ -123,7 +126,7 @@ pub fn print_text(sweep: &Sweep, lang: Lang, styles: Styles, width: usize, out: 
         ],
     );
     writeln!(out, "{}", styles.heading(&heading))?;
-    writeln!(out, "{}\n", styles.dim(&context_line(sweep, lang)))?;
+    writeln!(out, "{}\n", styles.dim(&sweep.context.line(lang, sweep.started_unix)))?;
     let mut table = Table::new();
     table.load_style(presets::NOTHING);
     table.set_header(
@@ -318,12 +321,12 @@ pub fn to_json(sweep: &Sweep, lang: Lang) -> SweepJson {
         started_unix: sweep.started_unix,
         started: format_when(sweep.started_unix),
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        redis: serde_json::to_value(&sweep.redis).unwrap_or_default(),
-        sqlite_version: sweep.sqlite_version.clone(),
-        quick: sweep.quick,
-        cores: sweep.cores,
-        os: sweep.os.clone(),
-        placement: serde_json::to_value(sweep.placement).unwrap_or_default(),
+        redis: serde_json::to_value(&sweep.context.redis).unwrap_or_default(),
+        sqlite_version: sweep.context.sqlite_version.clone(),
+        quick: sweep.context.quick,
+        cores: sweep.context.cores,
+        os: sweep.context.os.clone(),
+        placement: serde_json::to_value(sweep.context.placement).unwrap_or_default(),
         build: if sweep.debug_build { "debug".into() } else { "release".into() },
         noisy: sweep.noisy(),
         floor: serde_json::to_value(&sweep.floor).unwrap_or_default(),

@@ -18,7 +18,8 @@ use crate::lesson::{Catalogue, Lesson};
 use crate::render::export::{self, BenchLesson, BenchRun};
 use crate::render::{Styles, json, text::Printer};
 use crate::server;
-use crate::settings::{Scale, Settings};
+use crate::settings::Settings;
+use crate::text::Text;
 
 pub fn run(
     settings: &Settings,
@@ -66,12 +67,7 @@ pub fn run(
         schema_version: crate::bench::SCHEMA_VERSION,
         started_unix,
         started: crate::bench::report::format_when(started_unix),
-        redis: redis.info().clone(),
-        sqlite_version: crate::sql::sqlite_version().to_string(),
-        quick: settings.scale == Scale::Quick,
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-        placement: settings.placement,
+        context: crate::bench::RunContext::of(settings, &redis),
         lessons: results,
         claims_total: totals.total,
         claims_held: totals.held,
@@ -114,10 +110,7 @@ fn print_text(settings: &Settings, bench: &BenchRun, out: &mut impl Write) -> Re
     let lang = settings.lang;
     let mut p = Printer::new(out, Styles::new(settings.color), lang, settings.width);
     for lesson in &bench.lessons {
-        let heading = match lang {
-            crate::i18n::Lang::En => format!("Lesson {} · {}", lesson.number, lesson.title),
-            crate::i18n::Lang::Zh => format!("第 {} 课 · {}", lesson.number, lesson.title),
-        };
+        let heading = lang.say(Text::msg("lesson.heading").fact("number", lesson.number).fact("title", &lesson.title));
         p.rule(&heading)?;
         for demo in &lesson.demos {
             p.subrule(demo.title.as_str())?;
@@ -132,16 +125,12 @@ fn print_text(settings: &Settings, bench: &BenchRun, out: &mut impl Write) -> Re
         }
         p.blank()?;
     }
-    let summary = match lang {
-        crate::i18n::Lang::En => format!(
-            "{} of {} claims held, {} inconclusive",
-            bench.claims_held, bench.claims_total, bench.claims_inconclusive
-        ),
-        crate::i18n::Lang::Zh => format!(
-            "{} 条结论中 {} 条成立，{} 条无法判定",
-            bench.claims_total, bench.claims_held, bench.claims_inconclusive
-        ),
-    };
+    let summary = lang.say(
+        Text::msg("bench.lessons-summary")
+            .fact("held", bench.claims_held)
+            .fact("total", bench.claims_total)
+            .fact("inconclusive", bench.claims_inconclusive),
+    );
     p.line(&summary)?;
     Ok(())
 }

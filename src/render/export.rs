@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::demo::DemoReport;
 use crate::measure::{Measurement, format_count, format_duration};
-use crate::server::ServerInfo;
 
 /// One lesson's results in a bench run.
 #[derive(Debug, Serialize)]
@@ -34,12 +33,9 @@ pub struct BenchRun {
     pub started_unix: u64,
     /// The same, as `2026-11-30 13:45:02 UTC`.
     pub started: String,
-    pub redis: ServerInfo,
-    pub sqlite_version: String,
-    pub quick: bool,
-    pub cores: usize,
-    pub os: String,
-    pub placement: crate::measure::Placement,
+    /// Server, SQLite, mode, machine, placement: flat in the JSON.
+    #[serde(flatten)]
+    pub context: crate::bench::RunContext,
     pub lessons: Vec<BenchLesson>,
     pub claims_total: usize,
     pub claims_held: usize,
@@ -49,19 +45,8 @@ pub struct BenchRun {
 impl BenchRun {
     fn context_line(&self) -> String {
         format!(
-            "{} {} ({}{}) · SQLite {} · {} mode · {} cores, {}, {} · compared operations measured interleaved in rounds, warmup first; p50 is the median of round medians, ratios have 95% intervals over rounds",
-            self.redis.flavour,
-            self.redis.version,
-            self.redis.url,
-            if self.redis.private { ", private" } else { "" },
-            self.sqlite_version,
-            if self.quick { "quick" } else { "full" },
-            self.cores,
-            self.os,
-            match self.placement {
-                crate::measure::Placement::SameCpu { .. } => "pinned to one CPU",
-                _ => "not pinned",
-            }
+            "{} · compared operations measured interleaved in rounds, warmup first; p50 is the median of round medians, ratios have 95% intervals over rounds",
+            self.context.line(crate::i18n::Lang::En, self.started_unix)
         )
     }
 }
@@ -197,8 +182,8 @@ pub fn csv(run: &BenchRun, out: &mut impl Write) -> Result<()> {
                     us(m.stats.min),
                     us(m.stats.max),
                     m.ops_per_sec().map_or_else(String::new, |v| format!("{v:.1}")),
-                    run.redis.version.clone(),
-                    if run.quick { "quick".into() } else { "full".into() },
+                    run.context.redis.version.clone(),
+                    if run.context.quick { "quick".into() } else { "full".into() },
                     run.started.clone(),
                     lesson.noisy.to_string(),
                 ])?;
@@ -260,7 +245,7 @@ pub fn sweep_markdown(
     writeln!(
         out,
         "_{} · schema {}_\n",
-        escape_md(&crate::bench::report::context_line(sweep, crate::i18n::Lang::En)),
+        escape_md(&sweep.context.line(crate::i18n::Lang::En, sweep.started_unix)),
         doc.schema_version
     )?;
     for claim in &doc.claims {
@@ -399,18 +384,21 @@ mod tests {
             schema_version: 1,
             started_unix: 0,
             started: "1970-01-01 00:00:00 UTC".into(),
-            redis: ServerInfo {
-                url: "redis://127.0.0.1:6379".into(),
-                version: "7.0.15".into(),
-                private: false,
-                flavour: "Redis".into(),
-                redis_compatible: "7.0.15".into(),
-                cluster: false,
+            context: crate::bench::RunContext {
+                redis: crate::server::ServerInfo {
+                    url: "redis://127.0.0.1:6379".into(),
+                    version: "7.0.15".into(),
+                    private: false,
+                    flavour: "Redis".into(),
+                    redis_compatible: "7.0.15".into(),
+                    cluster: false,
+                },
+                sqlite_version: "3.54.1".into(),
+                quick: true,
+                cores: 2,
+                os: "linux".into(),
+                placement: crate::measure::Placement::None { cpus: 2 },
             },
-            sqlite_version: "3.54.1".into(),
-            quick: true,
-            cores: 2,
-            os: "linux".into(),
             lessons: vec![BenchLesson {
                 number: 2,
                 slug: "cache-aside".into(),
@@ -421,7 +409,6 @@ mod tests {
                 noisy: false,
                 warnings: Vec::new(),
             }],
-            placement: crate::measure::Placement::None { cpus: 2 },
             claims_total: 1,
             claims_held: 1,
             claims_inconclusive: 0,
