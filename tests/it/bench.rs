@@ -188,7 +188,7 @@ fn a_plot_file_that_is_neither_svg_nor_png_is_refused_before_measuring() {
 }
 
 #[test]
-#[ignore = "slow (~7 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~3 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn markdown_export_of_lesson_2_has_its_tables_and_the_date() {
     let _heavy = heavy();
     let server = Server::start(&[]);
@@ -270,7 +270,6 @@ fn bench_mistakes_are_one_line_and_exit_2() {
 }
 
 #[test]
-#[ignore = "slow (~6 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn scenarios_leave_someone_elses_data_alone() {
     let _heavy = heavy();
     let server = Server::start(&["--enable-debug-command", "yes"]);
@@ -339,7 +338,7 @@ fn words_only(text: &str) -> String {
 /// The words of every scenario in both languages (a fake clock: every sample takes the same time,
 /// so the sentences chosen are the same on every run), figures replaced by `#`.
 #[test]
-#[ignore = "slow (~6 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~5 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn scenario_words_in_english_and_chinese() {
     let _shared = support::fake_clock_run();
     let server = Server::start(&[]);

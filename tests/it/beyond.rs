@@ -32,7 +32,7 @@ fn processes_under(dir: &Path) -> BTreeSet<u32> {
 }
 
 #[test]
-#[ignore = "slow (~35 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~20 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn lesson_11_holds_its_claims_and_leaves_no_server_running() {
     let _serial = support::heavy();
     let tmp = tempfile::tempdir().unwrap();
@@ -146,7 +146,6 @@ fn ctrl_c_during_lesson_11_stops_every_server_it_started() {
 /// Every demo of lesson 11 starts servers of its own: with no redis-server on PATH each is left out
 /// with its reason, and the run still exits 0.
 #[test]
-#[ignore = "slow (~20 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn without_redis_server_on_path_lesson_11_skips_each_demo() {
     let (doc, skipped) = support::lesson_without_redis_server("11");
     let demos = doc["demos"].as_array().unwrap();

@@ -33,7 +33,7 @@ fn no_arguments_welcomes_and_lists() {
 }
 
 #[test]
-#[ignore = "slow (~75 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~65 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn every_lesson_runs_its_claims_hold_and_nothing_is_left_or_touched() {
     let server = Server::start(&["--enable-debug-command", "yes"]);
     server.fill_with_someone_elses_data();
@@ -111,7 +111,7 @@ fn a_lesson_in_text_mode_shows_timings_claims_and_the_command_trace() {
 }
 
 #[test]
-#[ignore = "slow (~6 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "a lesson run (~1 s alone, and one at a time): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn pin_same_cpu_is_reported_by_the_run_and_by_doctor() {
     let _serial = support::heavy();
     let doc =
@@ -123,7 +123,7 @@ fn pin_same_cpu_is_reported_by_the_run_and_by_doctor() {
 }
 
 #[test]
-#[ignore = "slow (~4 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "a lesson run (~1 s alone, and one at a time): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn lessons_can_be_chosen_by_slug() {
     let server = Server::start(&[]);
     let _serial = support::heavy();
@@ -317,7 +317,7 @@ fn trace_lines(stdout: &str) -> Vec<&str> {
 }
 
 #[test]
-#[ignore = "slow (~6 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~3 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn the_command_trace_can_be_replayed_scripts_as_eval_and_full_arguments_with_trace_full() {
     let _shared = support::fake_clock_run();
     let run = |extra: &[&str]| {
@@ -341,7 +341,6 @@ fn the_command_trace_can_be_replayed_scripts_as_eval_and_full_arguments_with_tra
 }
 
 #[test]
-#[ignore = "slow (~15 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn keep_leaves_the_keys_with_a_ttl_prints_redis_cli_and_the_journal_sweeps_them_only_after() {
     let server = Server::start(&[]);
     let state = tempfile::tempdir().unwrap();
@@ -380,7 +379,7 @@ fn keep_leaves_the_keys_with_a_ttl_prints_redis_cli_and_the_journal_sweeps_them_
 /// `--keep` with a private server: the server stays up (detached) with the keys, stops itself after
 /// the time, and `reset` (or the next lesson) stops it sooner.
 #[test]
-#[ignore = "slow (~8 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "a lesson run (~1 s alone, and one at a time): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn keep_with_a_private_server_keeps_the_server_until_reset() {
     let state = tempfile::tempdir().unwrap();
     let state_dir = state.path().display().to_string();
@@ -539,7 +538,7 @@ fn a_broken_lesson_file_is_named_in_the_error() {
 }
 
 #[test]
-#[ignore = "slow (~6 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~4 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn ctrl_c_cleans_up_and_exits_130() {
     let server = Server::start(&[]);
     let _serial = support::heavy();
@@ -623,7 +622,7 @@ fn a_fresh_list_starts_with_the_first_lesson_and_doctor_speaks_chinese() {
 }
 
 #[test]
-#[ignore = "slow (~5 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "a lesson run (~2 s alone, and one at a time): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn the_default_server_is_said_to_be_shared_once_and_a_named_one_is_not() {
     let server = Server::start(&[]);
     let _serial = support::heavy();
@@ -639,7 +638,7 @@ fn the_default_server_is_said_to_be_shared_once_and_a_named_one_is_not() {
 }
 
 #[test]
-#[ignore = "slow (~6 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~5 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn next_opens_the_first_lesson_not_completed() {
     let server = Server::start(&[]);
     let state = tempfile::tempdir().unwrap();
@@ -734,7 +733,7 @@ fn interactive_quiz_through_a_real_terminal() {
 }
 
 #[test]
-#[ignore = "slow (~5 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~3 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn the_chinese_track_is_chinese() {
     let server = Server::start(&[]);
     let catalogue = Catalogue::embedded().unwrap();
@@ -848,7 +847,7 @@ fn sigterm_cleans_up_and_exits_143() {
 /// the server is back, the next run removes what was left (the run journal), and the others' data
 /// never changed.
 #[test]
-#[ignore = "slow (~15 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~10 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn a_frozen_server_ends_the_lesson_and_the_next_run_sweeps_what_it_left() {
     let server = Server::start(&["--enable-debug-command", "yes"]);
     server.fill_with_someone_elses_data();
@@ -904,7 +903,6 @@ fn ctrl_c_while_the_server_is_frozen_exits_130_within_seconds() {
 }
 
 #[test]
-#[ignore = "slow (~45 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn kill_9_mid_lesson_leaves_keys_that_the_next_run_sweeps() {
     let server = Server::start(&[]);
     let state = tempfile::tempdir().unwrap();
@@ -927,7 +925,6 @@ fn kill_9_mid_lesson_leaves_keys_that_the_next_run_sweeps() {
 }
 
 #[test]
-#[ignore = "slow (~10 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn a_full_noeviction_server_is_refused_before_writing() {
     let server =
         Server::start(&["--maxmemory", "2mb", "--maxmemory-policy", "noeviction", "--enable-debug-command", "yes"]);
@@ -1041,7 +1038,7 @@ fn a_password_with_url_special_characters_works_and_never_shows() {
 }
 
 #[test]
-#[ignore = "slow (~7 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~5 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn without_redis_server_on_path_the_demos_that_need_one_are_skipped() {
     let (doc, skipped) = support::lesson_without_redis_server("9");
     assert_eq!(skipped, ["eviction-policies"], "{doc}");
@@ -1150,7 +1147,7 @@ fn a_unix_socket_url_works() {
 /// Lesson 5's keyspace-notification demo turns notifications on with CONFIG SET only on a
 /// redis-server of its own: the learner's setting is read, named, and left as it was.
 #[test]
-#[ignore = "slow (~7 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~4 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn keyspace_notifications_go_on_only_on_a_private_server_and_yours_is_only_read() {
     let server = Server::start(&["--notify-keyspace-events", "KA"]);
     let setting = |server: &Server| -> Vec<String> {
@@ -1181,7 +1178,7 @@ fn keyspace_notifications_go_on_only_on_a_private_server_and_yours_is_only_read(
 }
 
 #[test]
-#[ignore = "slow (~7 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "a lesson run (~1 s alone, and one at a time): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn without_redis_server_on_path_the_keyspace_demo_is_skipped() {
     let (doc, skipped) = support::lesson_without_redis_server("5");
     assert_eq!(skipped, ["expiry-events"], "{doc}");

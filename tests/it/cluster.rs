@@ -50,7 +50,7 @@ fn a_private_cluster_serves_every_slot_and_stops_on_drop() {
 }
 
 #[test]
-#[ignore = "slow (~7 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~6 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn a_private_cluster_can_have_replicas() {
     let cluster = PrivateCluster::start_with(3, 1, &[]).unwrap();
     assert_eq!(cluster.nodes().len(), 6);
@@ -85,7 +85,7 @@ fn our_keys(cluster: &PrivateCluster) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "slow (~50 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~45 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn lessons_1_to_10_run_on_a_three_node_cluster_and_leave_no_key_on_any_node() {
     let cluster = PrivateCluster::start(3).unwrap();
     // Someone else's keys, spread over the slots: the lessons must leave them alone.
@@ -159,7 +159,7 @@ fn lessons_1_to_10_run_on_a_three_node_cluster_and_leave_no_key_on_any_node() {
 /// tagged one: the next run's sweep finds them on every node (the run journal names them) and
 /// removes exactly those.
 #[test]
-#[ignore = "slow (~40 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~3 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn the_sweep_removes_what_crashed_runs_left_on_every_primary() {
     let cluster = PrivateCluster::start(3).unwrap();
     let url = cluster.urls()[0].clone();
@@ -209,7 +209,7 @@ fn the_sweep_removes_what_crashed_runs_left_on_every_primary() {
 
 /// SIGTERM while a lesson writes to a cluster: the run cleans up on every node and exits 143.
 #[test]
-#[ignore = "slow (~8 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~6 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn sigterm_on_a_cluster_cleans_up_every_node_and_exits_143() {
     let cluster = PrivateCluster::start(3).unwrap();
     let _serial = support::heavy();

@@ -79,7 +79,7 @@ fn lesson_10_compares_with_postgres() {
 }
 
 #[test]
-#[ignore = "slow (~7 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~6 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn without_a_sql_url_the_column_says_how_to_add_one() {
     let server = Server::start(&[]);
     let _serial = support::heavy();

@@ -147,7 +147,7 @@ fn lesson_05_words() {
     snapshot_lesson(5);
 }
 #[test]
-#[ignore = "slow (~6 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+#[ignore = "slow (~7 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
 fn lesson_06_words() {
     snapshot_lesson(6);
 }
