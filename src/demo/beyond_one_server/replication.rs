@@ -6,13 +6,13 @@
 //! and what it does not do: with the replica frozen, WAIT times out and the write stays.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
 
-use super::support::{Writer, info, ours, start, until_value};
+use super::support::{Background, Writer, info, ours, start, until_value};
 use crate::demo::{Ctx, DemoReport, NoteKind};
 use crate::measure::{Backend, Claim, ClaimStatus, Kind, Measurement, format_count};
 use crate::server::{PrivateServer, TracedConnection};
@@ -63,22 +63,18 @@ const PROBE_LIMIT: Duration = Duration::from_secs(3);
 /// loopback the replica catches up within microseconds, so few samples see it behind (1 in 100 on
 /// an idle 2-core machine here): the probe takes hundreds.
 struct LagProbe {
-    stop: Arc<AtomicBool>,
+    thread: Background<Vec<u64>>,
     taken: Arc<AtomicUsize>,
-    started: Instant,
-    handle: Option<thread::JoinHandle<Result<Vec<u64>>>>,
 }
 
 impl LagProbe {
     fn start(ctx: &Ctx, primary: &PrivateServer, replica: &PrivateServer) -> Result<LagProbe> {
         let (mut p, mut r) = (ctx.connect_private(primary)?, ctx.connect_private(replica)?);
-        let stop = Arc::new(AtomicBool::new(false));
         let taken = Arc::new(AtomicUsize::new(0));
-        let (stop2, taken2) = (Arc::clone(&stop), Arc::clone(&taken));
-        let interrupt = ctx.interrupt.clone();
-        let handle = thread::spawn(move || -> Result<Vec<u64>> {
+        let taken2 = Arc::clone(&taken);
+        let thread = Background::spawn(ctx, "the lag probe", move |running| {
             let mut behind = Vec::new();
-            while !stop2.load(Ordering::Relaxed) && !interrupt.is_set() {
+            while running() {
                 // The primary first, then the replica: the replica only moves on meanwhile, so the
                 // gap read here is a lower bound of the real one, never more.
                 let primary = offset(&mut p, "master_repl_offset")?;
@@ -89,30 +85,17 @@ impl LagProbe {
             }
             Ok(behind)
         });
-        Ok(LagProbe { stop, taken, started: Instant::now(), handle: Some(handle) })
+        Ok(LagProbe { thread, taken })
     }
 
     /// Wait until it has `samples` samples (or [`PROBE_LIMIT`] has passed since it started), then
     /// stop it: the samples, in bytes.
-    fn finish(mut self, ctx: &Ctx, samples: usize) -> Result<Vec<u64>> {
-        while self.taken.load(Ordering::Relaxed) < samples && self.started.elapsed() < PROBE_LIMIT {
+    fn finish(self, ctx: &Ctx, samples: usize) -> Result<Vec<u64>> {
+        while self.taken.load(Ordering::Relaxed) < samples && self.thread.elapsed() < PROBE_LIMIT {
             ctx.check_interrupt()?;
             thread::sleep(Duration::from_millis(5));
         }
-        self.stop.store(true, Ordering::Relaxed);
-        match self.handle.take() {
-            Some(handle) => handle.join().map_err(|_| anyhow::anyhow!("the lag probe panicked"))?,
-            None => Ok(Vec::new()),
-        }
-    }
-}
-
-impl Drop for LagProbe {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
+        self.thread.finish()
     }
 }
 

@@ -60,26 +60,66 @@ pub fn until_value(
     }
 }
 
+/// A thread of the demo's own that works until stopped (or until the learner presses Ctrl-C), then
+/// hands back what it gathered. Dropped unfinished (an error on the way), it is stopped and joined.
+pub struct Background<T> {
+    stop: Arc<AtomicBool>,
+    started: Instant,
+    what: &'static str,
+    handle: Option<thread::JoinHandle<Result<T>>>,
+}
+
+impl<T: Send + 'static> Background<T> {
+    /// Run `work` on a thread; it keeps going while the `running` it is given returns true.
+    pub fn spawn(
+        ctx: &Ctx,
+        what: &'static str,
+        work: impl FnOnce(&dyn Fn() -> bool) -> Result<T> + Send + 'static,
+    ) -> Background<T> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (stop2, interrupt) = (Arc::clone(&stop), ctx.interrupt.clone());
+        let handle = thread::spawn(move || work(&|| !stop2.load(Ordering::Relaxed) && !interrupt.is_set()));
+        Background { stop, started: Instant::now(), what, handle: Some(handle) }
+    }
+
+    /// Time since it started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Stop it and wait for what it gathered.
+    pub fn finish(mut self) -> Result<T> {
+        self.stop.store(true, Ordering::Relaxed);
+        let handle = self.handle.take().ok_or_else(|| anyhow!("{} was already stopped", self.what))?;
+        handle.join().map_err(|_| anyhow!("{} panicked", self.what))?
+    }
+}
+
+impl<T> Drop for Background<T> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
 /// A client writing pipelines of SETs to a server as fast as it can, on a thread of its own, until
 /// stopped: a busy primary.
 pub struct Writer {
-    stop: Arc<AtomicBool>,
+    thread: Background<()>,
     writes: Arc<AtomicU64>,
-    started: Instant,
-    handle: Option<thread::JoinHandle<Result<()>>>,
 }
 
 impl Writer {
     pub fn start(ctx: &Ctx, server: &PrivateServer, prefix: &str) -> Result<Writer> {
         let mut con = ctx.connect_private(server)?;
-        let stop = Arc::new(AtomicBool::new(false));
         let writes = Arc::new(AtomicU64::new(0));
-        let (stop2, writes2, prefix) = (Arc::clone(&stop), Arc::clone(&writes), prefix.to_string());
-        let interrupt = ctx.interrupt.clone();
-        let handle = thread::spawn(move || -> Result<()> {
+        let (writes2, prefix) = (Arc::clone(&writes), prefix.to_string());
+        let thread = Background::spawn(ctx, "the background writer", move |running| {
             let value = "v".repeat(LOAD_VALUE_BYTES);
             let mut i: u64 = 0;
-            while !stop2.load(Ordering::Relaxed) && !interrupt.is_set() {
+            while running() {
                 let mut pipe = redis::pipe();
                 for _ in 0..LOAD_BATCH {
                     pipe.cmd("SET").arg(format!("{prefix}{}", i % LOAD_KEYS)).arg(&value).ignore();
@@ -90,27 +130,15 @@ impl Writer {
             }
             Ok(())
         });
-        Ok(Writer { stop, writes, started: Instant::now(), handle: Some(handle) })
+        Ok(Writer { thread, writes })
     }
 
     /// Stop it: (writes acknowledged, writes per second).
-    pub fn finish(mut self) -> Result<(u64, f64)> {
-        self.stop.store(true, Ordering::Relaxed);
-        let elapsed = self.started.elapsed();
-        if let Some(handle) = self.handle.take() {
-            handle.join().map_err(|_| anyhow!("the background writer panicked"))??;
-        }
+    pub fn finish(self) -> Result<(u64, f64)> {
+        let elapsed = self.thread.elapsed();
+        self.thread.finish()?;
         let writes = self.writes.load(Ordering::Relaxed);
         Ok((writes, writes as f64 / elapsed.as_secs_f64().max(1e-9)))
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
     }
 }
 
