@@ -60,8 +60,9 @@ const PROBE_LIMIT: Duration = Duration::from_secs(3);
 /// A thread of its own that samples how many bytes of replication stream the replica is behind,
 /// over connections of its own, until stopped. Sampled apart from the write-then-read series on
 /// purpose: a sample taken right after the replica showed our write would find it caught up. On
-/// loopback the replica catches up within microseconds, so few samples see it behind (1 in 100 on
-/// an idle 2-core machine here): the probe takes hundreds.
+/// loopback the replica catches up within microseconds of each of the writer's pipelines, so only
+/// some samples see it behind (7–35% of 1,000 on an idle 2-core machine here; 0.2–9% when the
+/// pipelines were 100 SETs): the probe takes hundreds.
 struct LagProbe {
     thread: Background<Vec<u64>>,
     taken: Arc<AtomicUsize>,

@@ -14,8 +14,9 @@ use crate::server::PrivateServer;
 
 /// Bytes of each value the background writer sets.
 const LOAD_VALUE_BYTES: usize = 100;
-/// SETs per pipeline of the background writer.
-const LOAD_BATCH: usize = 100;
+/// SETs per pipeline of the background writer: large enough (~156 KiB of replication stream) that
+/// the replica takes a while to apply each one, so that its lag can be seen (see `LagProbe`).
+const LOAD_BATCH: usize = 1_000;
 /// Distinct keys the background writer cycles over.
 const LOAD_KEYS: u64 = 5_000;
 
