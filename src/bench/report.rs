@@ -40,7 +40,7 @@ impl super::RunContext {
         let facts: crate::text::Facts = vec![
             ("flavour".into(), Fact::Text(self.redis.flavour.clone())),
             ("version".into(), Fact::Text(self.redis.version.clone())),
-            ("url".into(), Fact::Text(self.redis.url.clone())),
+            ("url".into(), Fact::Text(self.url(lang))),
             ("sqlite".into(), Fact::Text(self.sqlite_version.clone())),
             ("mode".into(), Fact::Text(plain(lang, if self.quick { "out.quick" } else { "out.full" }))),
             ("cores".into(), Fact::Count(self.cores as u64)),
@@ -55,6 +55,15 @@ impl super::RunContext {
             ("when".into(), Fact::Text(format_when(started_unix))),
         ];
         text(lang, "out.context", &facts)
+    }
+
+    /// The server's URL, and whether it was a private one this run started.
+    fn url(&self, lang: Lang) -> String {
+        if self.redis.private {
+            text(lang, "out.private-url", &vec![("url".into(), Fact::Text(self.redis.url.clone()))])
+        } else {
+            self.redis.url.clone()
+        }
     }
 }
 
