@@ -22,71 +22,178 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// `lessons/ui.toml`, filled with the fields (see [`UserError::text`]); `Display` is the English.
 #[derive(Debug)]
 pub enum UserError {
-    LessonNotFound { query: String, known: String },
+    LessonNotFound {
+        query: String,
+        known: String,
+    },
 
-    BadRedisUrl { url: String, reason: String },
+    BadRedisUrl {
+        url: String,
+        reason: String,
+    },
 
-    RemoteNotAllowed { host: String },
+    RemoteNotAllowed {
+        host: String,
+    },
 
-    RedisDown { url: String, reason: String },
+    RedisDown {
+        url: String,
+        reason: String,
+    },
 
-    AuthRequired { url: String },
+    /// Something listens at the URL, and it is not a Redis that answers.
+    NotRedis {
+        url: String,
+        sign: NotRedisSign,
+    },
 
-    AuthFailed { url: String },
+    /// The URL's database number is one the server does not have (`SELECT` refused it).
+    NoSuchDb {
+        url: String,
+        db: i64,
+    },
 
-    ServerStopped { url: String, reason: String, during: String },
+    AuthRequired {
+        url: String,
+    },
 
-    NoPermission { url: String, command: String },
+    AuthFailed {
+        url: String,
+    },
 
-    OutOfMemory { url: String },
+    ServerStopped {
+        url: String,
+        reason: String,
+        during: String,
+    },
 
-    Loading { url: String, eta: String },
+    NoPermission {
+        url: String,
+        command: String,
+    },
 
-    BusyScript { url: String },
+    OutOfMemory {
+        url: String,
+    },
 
-    MaxClients { url: String },
+    Loading {
+        url: String,
+        eta: String,
+    },
 
-    ProtectedMode { url: String },
+    BusyScript {
+        url: String,
+    },
 
-    UnknownCommand { url: String, version: String, command: String },
+    MaxClients {
+        url: String,
+    },
 
-    ClusterMode { url: String },
+    ProtectedMode {
+        url: String,
+    },
 
-    ClusterDown { url: String, state: String },
+    UnknownCommand {
+        url: String,
+        version: String,
+        command: String,
+    },
 
-    ReadOnlyReplica { url: String, primary: String },
+    ClusterMode {
+        url: String,
+    },
 
-    NoHeadroom { url: String, free: String, limit: String, policy: String },
+    ClusterDown {
+        url: String,
+        state: String,
+    },
 
-    BadSqlUrl { url: String, reason: String },
+    ReadOnlyReplica {
+        url: String,
+        primary: String,
+    },
 
-    SqlUnavailable { url: String, reason: String },
+    NoHeadroom {
+        url: String,
+        free: String,
+        limit: String,
+        policy: String,
+    },
 
-    SqlNotBuilt { url: String },
+    BadSqlUrl {
+        url: String,
+        reason: String,
+    },
+
+    SqlUnavailable {
+        url: String,
+        reason: String,
+    },
+
+    SqlNotBuilt {
+        url: String,
+    },
 
     NoRedisAvailable,
 
-    PrivateServerFailed { reason: String },
+    PrivateServerFailed {
+        reason: String,
+    },
 
     NoTerminal,
 
     NeedsConfirmation,
 
-    BadBench { reason: String },
+    BadBench {
+        reason: String,
+    },
 
-    PlotFormat { path: String },
+    PlotFormat {
+        path: String,
+    },
 
-    NoPlotFonts { path: String },
+    NoPlotFonts {
+        path: String,
+    },
 
-    PlotFontLacks { path: String, chars: String },
+    PlotFontLacks {
+        path: String,
+        chars: String,
+    },
 
-    BadAnswers { given: String, reason: String },
+    BadAnswers {
+        given: String,
+        reason: String,
+    },
 
-    BadLessonFile { path: String, reason: String },
+    BadLessonFile {
+        path: String,
+        reason: String,
+    },
 
     Interrupted,
 
-    QuizStopped { lesson: u32, answered: usize, next: usize },
+    QuizStopped {
+        lesson: u32,
+        answered: usize,
+        next: usize,
+    },
+}
+
+/// What gave away that the program at a Redis URL is not a Redis that answers, from the first
+/// bytes it sent back to an inline `PING`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotRedisSign {
+    /// A reply starting `HTTP/`: a web server.
+    Http,
+    /// A greeting of protocol version 10 before any command: MySQL or MariaDB.
+    MySql,
+    /// The connection closed, or was reset, with no reply.
+    Closed,
+    /// The connection was accepted, and nothing came back: a paused server, or not Redis.
+    Silent,
+    /// Some other reply, its first bytes shown printable.
+    Other(String),
 }
 
 impl std::fmt::Display for UserError {
@@ -112,6 +219,14 @@ impl UserError {
             UserError::RedisDown { url, reason } => {
                 words::msg("error.redis-down").fact("url", url).fact("reason", reason)
             }
+            UserError::NotRedis { url, sign } => match sign {
+                NotRedisSign::Http => words::msg("error.not-redis-http").fact("url", url),
+                NotRedisSign::MySql => words::msg("error.not-redis-mysql").fact("url", url),
+                NotRedisSign::Closed => words::msg("error.not-redis-closed").fact("url", url),
+                NotRedisSign::Silent => words::msg("error.not-redis-silent").fact("url", url),
+                NotRedisSign::Other(start) => words::msg("error.not-redis-other").fact("url", url).fact("start", start),
+            },
+            UserError::NoSuchDb { url, db } => words::msg("error.no-such-db").fact("url", url).fact("db", *db),
             UserError::AuthRequired { url } => words::msg("error.auth-required").fact("url", url),
             UserError::AuthFailed { url } => words::msg("error.auth-failed").fact("url", url),
             UserError::ServerStopped { url, reason, during } => {

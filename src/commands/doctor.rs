@@ -54,7 +54,7 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
         Ok(handle) => {
             (true, Some(handle.info().url.clone()), Some(handle.info().version.clone()), handle.info().private, None)
         }
-        Err(err) => (false, None, None, false, Some(err.to_string())),
+        Err(err) => (false, None, None, false, Some(err.message(settings.lang))),
     };
     let doc = Doctor {
         redis_ok,

@@ -12,13 +12,16 @@ use serde::Serialize;
 use super::namespace::Namespace;
 use super::private::{PrivateServer, redis_server_path};
 use super::trace::{Trace, TracedConnection};
-use crate::error::UserError;
+use crate::error::{NotRedisSign, UserError};
 use crate::settings::RedisChoice;
 
 /// Connect timeout for an address the user named.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connect timeout when only probing the default address.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
+/// How long a port that accepted a connection may take to answer an inline `PING`, when the client
+/// has failed and we look at what is there (see `sniff`).
+const SNIFF_TIMEOUT: Duration = Duration::from_secs(1);
 /// No demo read or write may block longer than this.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -244,8 +247,15 @@ pub(crate) fn cluster_primaries(con: &mut redis::Connection) -> redis::RedisResu
     Ok(primaries)
 }
 
-/// Query parameters the `redis` crate understands in a URL.
-const KNOWN_QUERY: &[&str] = &["db", "user", "pass", "protocol"];
+/// Query parameters the `redis` crate reads from a `redis://` URL: only `protocol`. The database
+/// comes from the path and the user and password from before the host (redis-rs 1.8,
+/// `url_to_tcp_connection_info`); a `?pass=` there would be ignored, and shown in clear.
+const TCP_QUERY: &[&str] = &["protocol"];
+/// Query parameters the `redis` crate reads from a `unix://` or `redis+unix://` URL (redis-rs 1.8,
+/// `url_to_unix_connection_info`).
+const UNIX_QUERY: &[&str] = &["db", "user", "pass", "protocol"];
+/// Query parameters whose value is a password, masked wherever a URL is shown.
+const SECRET_QUERY: &[&str] = &["pass", "password"];
 
 /// Parse a Redis URL (`redis://`, `unix://`, `redis+unix://`), refusing a non-loopback host unless
 /// `allow_remote`. Never connects.
@@ -260,14 +270,22 @@ pub fn parse_url(url: &str, allow_remote: bool) -> Result<Client, UserError> {
             "this build has no TLS: use redis:// on a trusted network, or a TLS tunnel (stunnel) on loopback".into(),
         ));
     }
+    // The URL parser's own reason ("invalid port number"), not the client's "did not parse".
+    let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
     // The client ignores query parameters it does not know and falls back to its defaults (a
-    // `?socket=` would quietly become 127.0.0.1:6379): refuse them instead.
-    if let Some((_, query)) = url.split_once('?') {
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
-            if !KNOWN_QUERY.contains(&key) {
-                return Err(bad(format!("unsupported parameter {key:?}; known: {}", KNOWN_QUERY.join(", "))));
-            }
+    // `?socket=` would quietly become 127.0.0.1:6379, a `?pass=` on a TCP URL would be dropped):
+    // refuse them instead, and say where a misplaced one goes.
+    let unix = parsed.scheme().ends_with("unix");
+    let known = if unix { UNIX_QUERY } else { TCP_QUERY };
+    for (key, _) in parsed.query_pairs() {
+        if !known.contains(&key.as_ref()) {
+            return Err(bad(match key.as_ref() {
+                "db" if !unix => "on a redis:// URL the database number goes in the path: redis://HOST:PORT/DB".into(),
+                "user" | "pass" if !unix => {
+                    "on a redis:// URL the user and password go before the host: redis://USER:PASSWORD@HOST:PORT".into()
+                }
+                _ => format!("unsupported parameter {key:?}; known: {}", known.join(", ")),
+            }));
         }
     }
     let client = Client::open(url).map_err(|e| bad(e.to_string()))?;
@@ -307,6 +325,9 @@ pub fn connect(choice: &RedisChoice, allow_remote: bool) -> Result<RedisHandle, 
                 Ok(handle) => Ok(handle),
                 Err(UserError::RedisDown { .. }) if redis_server_path().is_some() => {
                     start_private(Some(format!("nothing answered at {}", redact(url))))
+                }
+                Err(UserError::NotRedis { .. }) if redis_server_path().is_some() => {
+                    start_private(Some(format!("what answers at {} is not a Redis that answers", redact(url))))
                 }
                 Err(UserError::AuthRequired { .. } | UserError::AuthFailed { .. }) if redis_server_path().is_some() => {
                     start_private(Some(format!("{} needs a password", redact(url))))
@@ -451,14 +472,26 @@ fn human_bytes(n: u64) -> String {
     if mib >= 1.0 { format!("{mib:.2} MiB") } else { format!("{:.1} KiB", n as f64 / 1024.0) }
 }
 
-/// Remove a URL's password from a message that may quote the URL.
+/// Remove a URL's passwords (before the host, or a `?pass=`) from a message that may quote it.
 fn scrub(message: &str, url: &str) -> String {
-    let Some((_, rest)) = url.split_once("://") else { return message.to_string() };
-    let Some((userinfo, _)) = rest.rsplit_once('@') else { return message.to_string() };
-    match userinfo.split_once(':').map(|(_, pw)| pw).filter(|pw| !pw.is_empty()) {
-        Some(password) => message.replace(password, "***"),
-        None => message.to_string(),
+    let Some((scheme, rest)) = url.split_once("://") else { return message.to_string() };
+    let mut secrets = Vec::new();
+    let after_host = match rest.rsplit_once('@').filter(|_| !scheme.ends_with("unix")) {
+        Some((userinfo, host)) => {
+            secrets.extend(userinfo.split_once(':').map(|(_, pw)| pw));
+            host
+        }
+        None => rest,
+    };
+    if let Some((_, query)) = after_host.split_once('?') {
+        secrets.extend(secret_values(query));
     }
+    secrets.into_iter().filter(|pw| !pw.is_empty()).fold(message.to_string(), |m, pw| m.replace(pw, "***"))
+}
+
+/// The values of a query's password parameters (`pass=…`).
+fn secret_values(query: &str) -> impl Iterator<Item = &str> {
+    query.split('&').filter_map(|pair| pair.split_once('=')).filter(|(k, _)| SECRET_QUERY.contains(k)).map(|(_, v)| v)
 }
 
 /// Turn a connection error into the one line a learner needs.
@@ -480,6 +513,9 @@ fn classify(err: RedisError, url: &str, client: &Client) -> UserError {
     if err.code() == Some("NOAUTH") {
         return UserError::AuthRequired { url };
     }
+    if err.to_string().contains("DB index is out of range") {
+        return UserError::NoSuchDb { url, db: client.get_connection_info().redis_settings().db() };
+    }
     if err.kind() == ErrorKind::AuthenticationFailed || err.code() == Some("WRONGPASS") {
         return UserError::AuthFailed { url };
     }
@@ -490,14 +526,72 @@ fn classify(err: RedisError, url: &str, client: &Client) -> UserError {
             return condition;
         }
     }
-    let reason = if err.is_connection_refusal() {
-        "connection refused".to_string()
-    } else if err.is_timeout() {
-        "timed out".to_string()
-    } else {
-        err.to_string()
-    };
+    if let ConnectionAddr::Unix(path) = client.get_connection_info().addr()
+        && !path.exists()
+    {
+        return UserError::RedisDown { url, reason: format!("there is no socket file {}", path.display()) };
+    }
+    if err.is_connection_refusal() {
+        return UserError::RedisDown { url, reason: "connection refused".to_string() };
+    }
+    // Something accepted the connection: say what it is when it is not Redis (a web server, a SQL
+    // server, a paused process) rather than print the RESP parser's complaint.
+    if let Some(sign) = sniff(client) {
+        return UserError::NotRedis { url, sign };
+    }
+    let reason = if err.is_timeout() { "timed out".to_string() } else { err.to_string().replace('\n', " ") };
     UserError::RedisDown { url, reason }
+}
+
+/// Send an inline `PING` to a TCP address and judge the first bytes back: `None` when they are
+/// RESP (a Redis, whose error the caller already has) or when nothing accepts a connection there.
+fn sniff(client: &Client) -> Option<NotRedisSign> {
+    use std::io::{ErrorKind as IoKind, Read, Write};
+    use std::net::ToSocketAddrs;
+    let ConnectionAddr::Tcp(host, port) = client.get_connection_info().addr() else { return None };
+    let addr = (host.as_str(), *port).to_socket_addrs().ok()?.next()?;
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).ok()?;
+    stream.set_read_timeout(Some(SNIFF_TIMEOUT)).ok()?;
+    stream.set_write_timeout(Some(PROBE_TIMEOUT)).ok()?;
+    // A MySQL server speaks first; the others answer (or refuse) the PING.
+    let _ = stream.write_all(b"PING\r\n");
+    let mut buf = [0_u8; 64];
+    match stream.read(&mut buf) {
+        Ok(n) => sign_of(&buf[..n]),
+        Err(e) if matches!(e.kind(), IoKind::WouldBlock | IoKind::TimedOut) => Some(NotRedisSign::Silent),
+        Err(_) => Some(NotRedisSign::Closed),
+    }
+}
+
+/// What the first bytes a server sent say about it (see `sniff`).
+fn sign_of(bytes: &[u8]) -> Option<NotRedisSign> {
+    // MySQL's handshake: a 3-byte length, sequence 0, then protocol version 10.
+    if bytes.len() > 5 && bytes[3] == 0 && bytes[4] == 10 {
+        return Some(NotRedisSign::MySql);
+    }
+    match bytes.first() {
+        None => Some(NotRedisSign::Closed),
+        // RESP2 and RESP3 type bytes.
+        Some(
+            b'+' | b'-' | b':' | b'$' | b'*' | b'_' | b'#' | b',' | b'(' | b'!' | b'=' | b'%' | b'~' | b'>' | b'|',
+        ) => None,
+        // A status line, or an HTML page with none (an HTTP/0.9 reply to a one-line request).
+        Some(_)
+            if bytes.starts_with(b"HTTP/")
+                || bytes.get(..2).is_some_and(|b| b.eq_ignore_ascii_case(b"<!"))
+                || bytes.get(..5).is_some_and(|b| b.eq_ignore_ascii_case(b"<html")) =>
+        {
+            Some(NotRedisSign::Http)
+        }
+        Some(_) => {
+            let shown: String = bytes
+                .iter()
+                .take(16)
+                .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
+                .collect();
+            Some(NotRedisSign::Other(format!("{shown:?}")))
+        }
+    }
 }
 
 /// The error line a TCP server sends right after accepting a connection it will not serve, if any.
@@ -515,16 +609,32 @@ fn greeting(client: &Client) -> Option<String> {
     Some(line.strip_prefix("ERR ").unwrap_or(&line).to_string())
 }
 
-/// `redis://:secret@host:6379` → `redis://:***@host:6379`.
+/// `redis://:secret@host:6379` → `redis://:***@host:6379`, and
+/// `unix:///run/redis.sock?pass=secret` → `unix:///run/redis.sock?pass=***`.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    match rest.rsplit_once('@') {
+    // A socket URL has no user or password before its path: they come in its query.
+    let (userinfo, host) = match rest.rsplit_once('@').filter(|_| !scheme.ends_with("unix")) {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => format!("{scheme}://***@{host}"),
+            Some((user, _)) => (format!("{user}:***@"), host),
+            None => ("***@".to_string(), host),
         },
-        None => url.to_string(),
-    }
+        None => (String::new(), rest),
+    };
+    let host = match host.split_once('?') {
+        Some((path, query)) => {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if SECRET_QUERY.contains(&key) => format!("{key}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", pairs.join("&"))
+        }
+        None => host.to_string(),
+    };
+    format!("{scheme}://{userinfo}{host}")
 }
 
 #[cfg(test)]
@@ -581,6 +691,12 @@ mod tests {
         assert_eq!(redact("redis://:hunter2@127.0.0.1:6379"), "redis://:***@127.0.0.1:6379");
         assert_eq!(redact("redis://alice:pw@127.0.0.1"), "redis://alice:***@127.0.0.1");
         assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(redact("unix:///r.sock?db=1&pass=pw&user=u"), "unix:///r.sock?db=1&pass=***&user=u");
+        assert_eq!(redact("unix:///r.sock?user=a@b&pass=c@d"), "unix:///r.sock?user=a@b&pass=***");
+        // An unencoded `?` or `@` in a password: all that could be it is hidden.
+        assert_eq!(redact("redis://:a?b@h:1?pass=c@d"), "redis://:***@d");
+        assert_eq!(scrub("x pw y c@d", "unix:///r.sock?pass=c@d"), "x pw y ***");
+        assert_eq!(scrub("x pw y", "redis://u:pw@h"), "x *** y");
     }
 
     #[test]
@@ -600,5 +716,17 @@ mod tests {
         assert!(v.at_least(7, 0) && !v.at_least(7, 4));
         assert_eq!(Version::parse("8.4"), Some(Version(8, 4, 0)));
         assert_eq!(Version::parse("garbage"), None);
+    }
+
+    #[test]
+    fn first_bytes_name_what_answered() {
+        assert_eq!(sign_of(b"+PONG\r\n"), None);
+        assert_eq!(sign_of(b"-NOAUTH Authentication required.\r\n"), None);
+        assert_eq!(sign_of(b"HTTP/1.1 400 Bad Request\r\n"), Some(NotRedisSign::Http));
+        assert_eq!(sign_of(b"<!DOCTYPE HTML>\n<html>"), Some(NotRedisSign::Http));
+        // A MariaDB greeting whose length byte happens to be '_' (95), a RESP3 type byte.
+        assert_eq!(sign_of(b"\x5f\x00\x00\x00\x0a11.8.3-MariaDB"), Some(NotRedisSign::MySql));
+        assert_eq!(sign_of(b""), Some(NotRedisSign::Closed));
+        assert_eq!(sign_of(b"SSH-2.0-x\r\n"), Some(NotRedisSign::Other("\"SSH-2.0-x..\"".to_string())));
     }
 }

@@ -1183,3 +1183,114 @@ fn without_redis_server_on_path_the_keyspace_demo_is_skipped() {
     let (doc, skipped) = support::lesson_without_redis_server("5");
     assert_eq!(skipped, ["expiry-events"], "{doc}");
 }
+
+/// `?pass=` is read from a Unix socket URL only (the `redis` crate ignores it on `redis://`, where
+/// the password goes before the host): on a TCP URL it is refused, and it never shows, masked in
+/// every error and in `doctor`'s JSON.
+#[test]
+fn a_pass_parameter_works_on_a_socket_is_refused_on_tcp_and_never_shows() {
+    let out = Test::new()
+        .args(["lesson", "1", "--quick", "--no-quiz", "--redis", "redis://127.0.0.1:6390?pass=s3cretPW&db=1"])
+        .run()
+        .code(2);
+    assert_eq!(
+        out.stderr.trim_end(),
+        "error: \"redis://127.0.0.1:6390?pass=***&db=1\" is not a Redis URL (on a redis:// URL the user and password go \
+         before the host: redis://USER:PASSWORD@HOST:PORT); use the form redis://HOST:PORT[/DB]"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("redis.sock").display().to_string();
+    let _server = Server::start(&["--unixsocket", &socket, "--unixsocketperm", "700", "--requirepass", "s3cretPW"]);
+    let doc = Test::new()
+        .args(["doctor", "--json", "--redis", &format!("unix://{socket}?pass=s3cretPW")])
+        .run()
+        .success()
+        .json();
+    assert_eq!(doc["redis_ok"], true, "{doc}");
+    assert_eq!(doc["redis_url"], format!("unix://{socket}?pass=***"));
+    let out = Test::new()
+        .args(["lesson", "1", "--quick", "--no-quiz", "--redis", &format!("unix://{socket}?pass=wrongPW")])
+        .run()
+        .code(2);
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!(
+            "error: the Redis at unix://{socket}?pass=*** refused the password: check the password (and user) in the URL"
+        )
+    );
+    assert!(!out.stdout.contains("wrongPW") && !out.stderr.contains("wrongPW"));
+}
+
+/// A port where something other than Redis listens gets one line that says what is there (and
+/// not "start it", since something runs), and so does a database number the server lacks.
+#[test]
+fn what_listens_on_the_port_is_named_when_it_is_not_redis() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    // (what the fake server does with a connection, the message that names it)
+    type Serve = fn(std::net::TcpStream);
+    let cases: [(Serve, &str); 5] = [
+        (
+            |mut s| {
+                let _ = s.read(&mut [0; 64]);
+                let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            },
+            "answered in HTTP, as a web server does, not as Redis: check the port (Redis listens on 6379 unless told \
+             otherwise)",
+        ),
+        (
+            |mut s| {
+                let _ = s.write_all(b"\x4a\x00\x00\x00\x0a11.8.3-MariaDB\x00");
+                std::thread::sleep(Duration::from_secs(3));
+            },
+            "greeted us as a MySQL or MariaDB server does, not as Redis: check the port (Redis listens on 6379 unless \
+             told otherwise)",
+        ),
+        (
+            |s| drop(s),
+            "accepted the connection, then closed it without a Redis reply: check the port (Redis listens on 6379 \
+             unless told otherwise)",
+        ),
+        (
+            |s| {
+                std::thread::sleep(Duration::from_secs(15));
+                drop(s);
+            },
+            "accepted the connection but never replied (a paused or frozen server, or not Redis): check the port \
+             (6379 unless told otherwise) and that the server runs",
+        ),
+        (
+            |mut s| {
+                let _ = s.read(&mut [0; 64]);
+                let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
+            },
+            "replied, but not in Redis's protocol (RESP); its reply began \"SSH-2.0-OpenSSH_\": check the port (Redis \
+             listens on 6379 unless told otherwise)",
+        ),
+    ];
+    for (serve, message) in cases {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || serve(stream));
+            }
+        });
+        let started = std::time::Instant::now();
+        let out = Test::new().args(["lesson", "1", "--quick", "--no-quiz", "--redis", &url]).run().code(2);
+        assert_eq!(out.stderr.trim_end(), format!("error: something at {url} {message}"));
+        assert!(started.elapsed() < Duration::from_secs(14), "took {:?}", started.elapsed());
+    }
+
+    let server = Server::start(&[]);
+    let url = format!("{}/99", server.url());
+    let out = Test::new().args(["lesson", "1", "--quick", "--no-quiz", "--redis", &url]).run().code(2);
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!(
+            "error: the Redis at {url} has no database 99 (SELECT: DB index is out of range): its `databases` setting \
+             says how many it has (16 unless set otherwise); use a lower number, or no path for database 0"
+        )
+    );
+}
