@@ -191,9 +191,12 @@ pub enum Verdict {
 /// Two measurements taken interleaved in the same run: how many times faster `a` was than `b`, per
 /// operation, at p50, with a 95% interval over rounds.
 ///
-/// `ratio` is the median over rounds of (b's round p50 per op ÷ a's round p50 per op): above 1, `a`
-/// was faster; below 1, slower. `ratio_low`/`ratio_high` bound it (see
-/// [`super::stats::median_interval`]). `ratio_p99` pools every sample and has no interval.
+/// `ratio` is b's p50 per op ÷ a's p50 per op, the two medians a learner reads beside it (each the
+/// median of its round medians), so that dividing the shown times gives the shown ratio: above 1,
+/// `a` was faster; below 1, slower. `ratio_low`/`ratio_high` are the 95% interval of the per-round
+/// ratios' median (see [`super::stats::median_interval`]), widened to take in `ratio` when rounds
+/// disagree enough to put it outside: the interval never claims more than the rounds showed.
+/// `ratio_p99` pools every sample and has no interval.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
     pub id: String,
@@ -230,9 +233,14 @@ impl Comparison {
             .zip(&b.round_p50s)
             .map(|(ra, rb)| ratio(*rb / b.ops_per_sample, *ra / a.ops_per_sample))
             .collect();
-        let Some(Interval { median, low, high }) = median_interval(&per_round) else {
+        let Some(Interval { low, high, .. }) = median_interval(&per_round) else {
             bail!("comparison {id}: a side took no measurable time");
         };
+        let point = ratio(b.p50_per_op(), a.p50_per_op());
+        if !point.is_finite() {
+            bail!("comparison {id}: a side took no measurable time");
+        }
+        let (low, high) = (low.min(point), high.max(point));
         let p99 = ratio(b.stats.p99 / b.ops_per_sample, a.stats.p99 / a.ops_per_sample);
         Ok(Comparison {
             id,
@@ -240,7 +248,7 @@ impl Comparison {
             b: b.id.clone(),
             a_label: a.label.clone(),
             b_label: b.label.clone(),
-            ratio: median,
+            ratio: point,
             ratio_low: low,
             ratio_high: high,
             ratio_p99: p99,
