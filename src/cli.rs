@@ -262,6 +262,7 @@ pub enum Command {
     Quiz(QuizArgs),
     /// Practise a lesson hands-on: type Redis commands, each task checked on the server's state (a private
     /// server, or with --redis your own, every key confined to the run's namespace)
+    #[command(after_help = "Example: redis-learn practice 4 --solution | redis-learn practice 4 --script - --json")]
     Practice(PracticeArgs),
     /// Show the passage of the study notes a lesson teaches (all of them without a lesson)
     #[command(after_help = "Example: redis-learn notes 4 --lang zh")]
@@ -420,7 +421,7 @@ pub struct PracticeArgs {
     pub solution: bool,
 
     #[command(flatten)]
-    pub redis: RedisFlags,
+    pub redis: PracticeRedisFlags,
     #[command(flatten)]
     pub display: DisplayFlags,
     #[command(flatten)]
@@ -429,6 +430,32 @@ pub struct PracticeArgs {
     pub state_dir: StateDirFlag,
     #[command(flatten)]
     pub lessons_dir: LessonsDirFlag,
+}
+
+/// The Redis flags of `practice`: which server, and nothing about measuring (it times nothing).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Redis")]
+pub struct PracticeRedisFlags {
+    /// Practise on your own Redis, e.g. redis://127.0.0.1:6379, with every key you name kept under
+    /// the run's namespace and removed at the end [default: a private redis-server]
+    #[arg(long, env = "REDIS_URL", value_name = "URL")]
+    pub redis: Option<String>,
+
+    /// Use a private redis-server even when --redis or REDIS_URL is given (needs redis-server on PATH)
+    #[arg(long)]
+    pub private: bool,
+
+    /// Allow a --redis that is not on this machine (keys still confined to the run's namespace)
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+impl Apply for PracticeRedisFlags {
+    fn apply(&self, g: &mut GlobalArgs) {
+        g.redis.clone_from(&self.redis);
+        g.private = self.private;
+        g.allow_remote = self.allow_remote;
+    }
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use crate::Outcome;
 use crate::lesson::{Catalogue, Lesson};
 use crate::pause::Choice;
-use crate::practice::{Confinement, Reply, Session};
+use crate::practice::{Reply, Session};
 use crate::render::Styles;
 use crate::server::{self, Journal, Namespace, NamespaceGuard, RedisHandle};
 use crate::settings::{RedisChoice, Settings};
@@ -77,8 +77,7 @@ pub fn practise(settings: &Settings, lesson: &Lesson, from: Option<&Path>, out: 
         _ => (server::connect(&RedisChoice::Private, false)?, None),
     };
     let mut keys = confine.as_ref().map(|ns| Keys::open(settings, &redis, ns)).transpose()?;
-    let mut session = Session::start(lesson, settings.lang, redis.client(), confine.map(Confinement::new))
-        .context("practice setup")?;
+    let mut session = Session::start(lesson, settings.lang, redis.client(), confine).context("practice setup")?;
     let outcome = match from {
         Some(path) => {
             let text = if path.as_os_str() == "-" {
@@ -178,6 +177,7 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
     let lang = settings.lang;
     let styles = Styles::new(settings.color);
     let text_mode = !settings.json;
+    tell_shadowed(session, settings, out)?;
     for raw in text.lines() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -208,16 +208,7 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
                 writeln!(out, "> {line}")?;
                 show_prediction(lang, &styles, done.as_ref(), out)?;
             }
-            for i in session.check().context("practice check")? {
-                if text_mode {
-                    let title = &session.task(i).text(lang).title;
-                    writeln!(
-                        out,
-                        "{}",
-                        styles.pass(&lang.say(Text::msg("practice.task-passed").fact("title", title)))
-                    )?;
-                }
-            }
+            announce_checks(session, settings, &styles, out)?;
             continue;
         }
         let reply = session.execute(line).context("practice")?;
@@ -228,13 +219,48 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
                 None => {}
             }
         }
-        for i in session.check().context("practice check")? {
-            if text_mode {
-                let title = &session.task(i).text(lang).title;
-                writeln!(out, "{}", styles.pass(&lang.say(Text::msg("practice.task-passed").fact("title", title))))?;
-            }
+        announce_checks(session, settings, &styles, out)?;
+    }
+    Ok(())
+}
+
+/// Check the tasks and name, in text mode, the ones this command passed and those whose state is
+/// right without the command they ask for; the tasks passed.
+fn announce_checks(
+    session: &mut Session,
+    settings: &Settings,
+    styles: &Styles,
+    out: &mut impl Write,
+) -> Result<Vec<usize>> {
+    let lang = settings.lang;
+    let checked = session.check().context("practice check")?;
+    if !settings.json {
+        for &i in &checked.passed {
+            let title = &session.task(i).text(lang).title;
+            writeln!(out, "{}", styles.pass(&lang.say(Text::msg("practice.task-passed").fact("title", title))))?;
+        }
+        for &i in &checked.needs_command {
+            writeln!(out, "{}", styles.fail(&session.needs_command(i)))?;
         }
     }
+    Ok(checked.passed)
+}
+
+/// On a learner's own server, say before anything is typed which task keys the server holds too:
+/// the practice's copies live apart, and the server's are left alone.
+fn tell_shadowed(session: &mut Session, settings: &Settings, out: &mut impl Write) -> Result<()> {
+    let shadowed = session.shadowed().context("practice setup")?;
+    if shadowed.is_empty() || settings.json {
+        return Ok(());
+    }
+    let keys = shadowed.join(", ");
+    let prefix = session.namespace().map(|ns| ns.prefix().to_string()).unwrap_or_default();
+    let line = settings.lang.say(
+        Text::msg("practice.shadowed").fact("keys", keys.as_str()).fact("count", shadowed.len()).fact("prefix", prefix),
+    );
+    let mut printer =
+        crate::render::text::Printer::new(&mut *out, Styles::new(settings.color), settings.lang, settings.width);
+    printer.prose(&line)?;
     Ok(())
 }
 
@@ -292,12 +318,7 @@ fn summary(settings: &Settings, session: &Session, keys_left: usize, out: &mut i
 
 /// Check the tasks; name the ones this command passed, then show the next task.
 fn check_and_announce(session: &mut Session, settings: &Settings, styles: &Styles, out: &mut impl Write) -> Result<()> {
-    let lang = settings.lang;
-    let newly = session.check().context("practice check")?;
-    for &i in &newly {
-        let passed = lang.say(Text::msg("practice.task-passed").fact("title", &session.task(i).text(lang).title));
-        writeln!(out, "{}", styles.pass(&passed))?;
-    }
+    let newly = announce_checks(session, settings, styles, out)?;
     if !newly.is_empty() {
         show_task(session, settings, styles, out)?;
     }
@@ -350,6 +371,36 @@ pub const HISTORY_FILE: &str = "practice-history.txt";
 /// Lines kept in it.
 const HISTORY_SIZE: usize = 1000;
 
+/// A word of the prompt's own (anything else goes to Redis, `predict REPLY` aside); `help` lists
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Word {
+    Quit,
+    Help,
+    Hint,
+    Solution,
+    Skip,
+    Reset,
+    Tasks,
+}
+
+/// The prompt's words; `list` is `tasks` by another name (Redis has no LIST command).
+const WORDS: [(&str, Word); 9] = [
+    ("quit", Word::Quit),
+    ("exit", Word::Quit),
+    ("help", Word::Help),
+    ("hint", Word::Hint),
+    ("solution", Word::Solution),
+    ("skip", Word::Skip),
+    ("reset", Word::Reset),
+    ("tasks", Word::Tasks),
+    ("list", Word::Tasks),
+];
+
+fn prompt_word(line: &str) -> Option<Word> {
+    WORDS.iter().find(|(name, _)| line.trim().eq_ignore_ascii_case(name)).map(|&(_, word)| word)
+}
+
 fn prompt_loop(
     settings: &Settings,
     session: &mut Session,
@@ -366,6 +417,7 @@ fn prompt_loop(
     };
     let mut printer = crate::render::text::Printer::new(&mut *out, Styles::new(settings.color), lang, settings.width);
     printer.prose(&banner)?;
+    tell_shadowed(session, settings, out)?;
     show_task(session, settings, &styles, out)?;
     loop {
         out.flush()?;
@@ -386,10 +438,10 @@ fn prompt_loop(
             check_and_announce(session, settings, &styles, out)?;
             continue;
         }
-        match trimmed.to_ascii_lowercase().as_str() {
-            "quit" | "exit" => break,
-            "help" => writeln!(out, "{}", lang.word("practice.help"))?,
-            "hint" => match session.hint() {
+        match prompt_word(trimmed) {
+            Some(Word::Quit) => break,
+            Some(Word::Help) => writeln!(out, "{}", lang.word("practice.help"))?,
+            Some(Word::Hint) => match session.hint() {
                 Some((i, hint)) => {
                     let n = session.states[i].hints_used;
                     let total = session.task(i).text(lang).hints.len();
@@ -401,7 +453,7 @@ fn prompt_loop(
                 }
                 None => writeln!(out, "{}", lang.word("practice.no-more-hints"))?,
             },
-            "solution" => {
+            Some(Word::Solution) => {
                 if let Some(i) = session.current() {
                     let answer = editor.readline(&lang.word("practice.show-solution")).unwrap_or_default();
                     if answer.trim().eq_ignore_ascii_case("y") {
@@ -411,15 +463,15 @@ fn prompt_loop(
                     }
                 }
             }
-            "skip" => {
+            Some(Word::Skip) => {
                 session.skip();
                 show_task(session, settings, &styles, out)?;
             }
-            "reset" => {
+            Some(Word::Reset) => {
                 session.reset().context("practice reset")?;
                 writeln!(out, "{}", lang.word("practice.task-reset"))?;
             }
-            "tasks" => {
+            Some(Word::Tasks) => {
                 for (i, (t, s)) in session.lesson.tasks.iter().zip(&session.states).enumerate() {
                     let mark = if s.passed {
                         styles.pass("✓").to_string()
@@ -432,7 +484,7 @@ fn prompt_loop(
                     writeln!(out, "{mark} {}. {} ({hints})", i + 1, t.text(lang).title)?;
                 }
             }
-            _ => {
+            None => {
                 if let Some(Reply::Server(r) | Reply::Refused(r)) = session.execute(trimmed).context("practice")? {
                     writeln!(out, "{r}")?;
                 }
@@ -535,6 +587,7 @@ mod completion {
         "skip",
         "reset",
         "tasks",
+        "list",
         "predict",
         "help",
         "quit",
@@ -573,6 +626,50 @@ mod completion {
                 })
                 .collect();
             Ok((0, pairs))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn list_is_tasks_by_another_name() {
+        assert_eq!(prompt_word("list"), Some(Word::Tasks));
+        assert_eq!(prompt_word(" TASKS "), Some(Word::Tasks));
+        assert_eq!(prompt_word("get list"), None);
+    }
+
+    /// `help` names every word the prompt takes (and `predict`), nothing else, one a line, and its
+    /// descriptions start in one column, in every language (the names are ASCII, so the column is
+    /// the same on screen whatever the width of the text after it).
+    #[test]
+    fn help_lists_the_prompts_words_in_one_column() {
+        for lang in [Lang::En, Lang::Zh] {
+            let help = lang.word("practice.help");
+            let rows: Vec<&str> = help.lines().filter(|l| l.starts_with("  ")).collect();
+            let mut columns = std::collections::BTreeSet::new();
+            let mut named = Vec::new();
+            for row in &rows {
+                let name = row.split_whitespace().next().unwrap();
+                named.push(name.to_string());
+                let after = if name == "predict" { "predict R" } else { name };
+                let rest = &row[2 + after.len()..];
+                let column = 2 + after.len() + (rest.len() - rest.trim_start().len());
+                columns.insert(column);
+                assert!(!rest.trim().contains("  "), "{lang:?}: a second column in {row:?}");
+            }
+            assert_eq!(columns.len(), 1, "{lang:?}: descriptions start at columns {columns:?}:\n{help}");
+            for (name, word) in WORDS {
+                let listed = named.iter().any(|n| prompt_word(n) == Some(word));
+                assert!(listed, "{lang:?}: help does not list {name}");
+            }
+            for name in &named {
+                assert!(name == "predict" || prompt_word(name).is_some(), "{lang:?}: help lists {name}, not a word");
+            }
+            assert!(help.contains("list"), "{lang:?}: help does not say that list is tasks");
         }
     }
 }

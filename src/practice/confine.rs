@@ -9,6 +9,10 @@
 //! `SCAN` without `MATCH`, `SORT … BY/GET` (it reads keys named by a pattern), a command naming a
 //! key that already exists outside the namespace (it is the server's own data, not practice's),
 //! and scripts whose body may reach keys it did not declare (see [`script_problem`]).
+//!
+//! The keys the lesson's tasks name are the practice's own, always: typed, they go under the
+//! namespace like any other, and are never refused because the server happens to hold a key of the
+//! same name (that key is left alone; the task's copy lives apart, so the task can be done).
 
 use std::collections::HashSet;
 
@@ -143,15 +147,20 @@ pub enum Refusal {
     UnknownScript,
 }
 
-/// The namespace of one practice run on a learner's server, and the scripts checked so far.
+/// The namespace of one practice run on a learner's server, the tasks' keys, and the scripts
+/// checked so far.
 pub struct Confinement {
     namespace: Namespace,
+    /// The names the lesson's tasks use (unprefixed): never refused as the server's own.
+    task_keys: HashSet<Vec<u8>>,
     scripts: HashSet<String>,
 }
 
 impl Confinement {
-    pub fn new(namespace: Namespace) -> Confinement {
-        Confinement { namespace, scripts: HashSet::new() }
+    /// `task_keys`: the keys the lesson's tasks name, as the learner types them.
+    pub fn new(namespace: Namespace, task_keys: impl IntoIterator<Item = String>) -> Confinement {
+        let task_keys = task_keys.into_iter().map(String::into_bytes).collect();
+        Confinement { namespace, task_keys, scripts: HashSet::new() }
     }
 
     pub fn namespace(&self) -> &Namespace {
@@ -165,7 +174,7 @@ impl Confinement {
 
     /// `args` with every key moved under the namespace, or why it cannot be. `probe` is a second
     /// connection (the learner's may be inside MULTI). `typed`: a learner's line (a key that exists
-    /// outside the namespace is refused); `false` for a task's setup.
+    /// outside the namespace is refused, unless a task names it); `false` for a task's setup.
     pub fn rewrite(
         &mut self,
         args: &[Vec<u8>],
@@ -233,7 +242,7 @@ impl Confinement {
             let Some(at) = (from..args.len()).find(|&i| &args[i] == key) else {
                 return Ok(Err(Refusal::Unconfinable("its keys could not be located".into())));
             };
-            if typed && !self.inside(key) && exists(probe, key)? {
+            if typed && self.foreign(key, probe)? {
                 return Ok(Err(Refusal::ForeignKey(String::from_utf8_lossy(key).into_owned())));
             }
             out[at] = self.prefixed(key);
@@ -274,7 +283,7 @@ impl Confinement {
         }
         let mut out = args.to_vec();
         for at in 3..3 + numkeys {
-            if typed && !self.inside(&args[at]) && exists(probe, &args[at])? {
+            if typed && self.foreign(&args[at], probe)? {
                 return Ok(Err(Refusal::ForeignKey(String::from_utf8_lossy(&args[at]).into_owned())));
             }
             out[at] = self.prefixed(&args[at]);
@@ -300,6 +309,33 @@ impl Confinement {
             }
             other => other,
         }
+    }
+
+    /// Count the keys a task's command line names (its setup, solution or predicted command) as
+    /// task keys too. A line the server cannot read adds nothing.
+    pub fn add_task_keys(&mut self, args: &[Vec<u8>], probe: &mut Connection) -> redis::RedisResult<()> {
+        if let Keys::Found(keys) = getkeys(probe, args)? {
+            self.task_keys.extend(keys);
+        }
+        Ok(())
+    }
+
+    /// The task keys that also exist on the server outside the namespace, unprefixed and sorted:
+    /// the server's own keys of the same name, which this practice leaves alone.
+    pub fn shadowed(&self, probe: &mut Connection) -> redis::RedisResult<Vec<String>> {
+        let mut names = Vec::new();
+        for key in &self.task_keys {
+            if !self.inside(key) && exists(probe, key)? {
+                names.push(String::from_utf8_lossy(key).into_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// A typed key that is the server's own: outside the namespace, named by no task, and present.
+    fn foreign(&self, key: &[u8], probe: &mut Connection) -> redis::RedisResult<bool> {
+        Ok(!self.inside(key) && !self.task_keys.contains(key) && exists(probe, key)?)
     }
 
     fn inside(&self, key: &[u8]) -> bool {

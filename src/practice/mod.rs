@@ -4,6 +4,11 @@
 //! [`Session`] is the engine: it runs the tasks' setups, sends lines to Redis, formats replies like
 //! `redis-cli`, and keeps which tasks passed and how many hints each used. The script runner and
 //! the interactive prompt (in `commands::practice`) drive it.
+//!
+//! Checks read the server's state; a `used` check also reads the commands this session sent (a
+//! counter set to 3 with SET is the right state reached without the point of the task). A
+//! "predict, then run" task holds back every command on its keys until the prediction is made, so
+//! the reply cannot be looked up first.
 
 pub mod confine;
 pub mod reply;
@@ -33,11 +38,32 @@ pub struct TaskState {
     /// A "predict, then run" task: the learner predicted its reply right.
     pub predicted: bool,
     pub wrong_predictions: usize,
+    /// A "predict, then run" task: its command ran (the learner has seen the reply), so commands
+    /// on its keys are no longer held back. `reset` holds them back again.
+    pub revealed: bool,
+    /// The learner was told that the state is right but the task's command was not used.
+    pub told_command: bool,
 }
+
+/// What one round of checks found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// Tasks that pass now.
+    pub passed: Vec<usize>,
+    /// Tasks whose state is right, reached without the command they ask for (each told once).
+    pub needs_command: Vec<usize>,
+}
+
+/// Commands kept for `used` checks, at most (a long script forgets the oldest).
+const SENT_KEPT: usize = 10_000;
 
 /// A command's outcome before it is printed.
 enum Sent {
-    Value(redis::Value),
+    /// `raw`: a command `redis-cli` prints raw (INFO, CLIENT LIST, …).
+    Value {
+        value: redis::Value,
+        raw: bool,
+    },
     Error(redis::RedisError),
     Refused(Reply),
 }
@@ -78,6 +104,12 @@ impl Reply {
     }
 }
 
+/// Hold back a command on a "predict, then run" task's keys until the prediction is made.
+struct HeldBack {
+    task: usize,
+    key: String,
+}
+
 /// One practice run of a lesson on one connection.
 pub struct Session<'a> {
     pub lesson: &'a Lesson,
@@ -89,16 +121,19 @@ pub struct Session<'a> {
     probe: Connection,
     /// On a learner's own server: the namespace every key is moved into.
     confine: Option<Confinement>,
+    /// The commands the server accepted, as sent (keys prefixed on a learner's server), oldest
+    /// first: what `used` checks read.
+    sent: std::collections::VecDeque<Vec<Vec<u8>>>,
 }
 
 impl<'a> Session<'a> {
-    /// Connect and run every task's setup, in order. With `confine`, every key goes under its
-    /// namespace (a learner's own server); without, the server is a private sandbox.
+    /// Connect and run every task's setup, in order. With `namespace`, every key goes under it (a
+    /// learner's own server); without, the server is a private sandbox.
     pub fn start(
         lesson: &'a Lesson,
         lang: Lang,
         client: &Client,
-        confine: Option<Confinement>,
+        namespace: Option<crate::server::Namespace>,
     ) -> redis::RedisResult<Session<'a>> {
         let open = || -> redis::RedisResult<Connection> {
             let con = client.get_connection_with_timeout(Duration::from_secs(5))?;
@@ -112,8 +147,25 @@ impl<'a> Session<'a> {
             states: vec![TaskState::default(); lesson.tasks.len()],
             con: open()?,
             probe: open()?,
-            confine,
+            confine: None,
+            sent: Default::default(),
         };
+        if let Some(namespace) = namespace {
+            // Every key a task names is the practice's own, even where the server holds one of the
+            // same name: the checked keys, and those its setup, solution and predicted command use.
+            let mut confine = Confinement::new(namespace, lesson.tasks.iter().flat_map(|t| t.keys.clone()));
+            for task in &lesson.tasks {
+                let lines = task.setup.iter().chain(&task.solution).chain(&task.predict);
+                for line in lines.filter(|l| !l.trim_start().to_ascii_lowercase().starts_with("predict ")) {
+                    if let Ok(args) = reply::split(line)
+                        && !args.is_empty()
+                    {
+                        confine.add_task_keys(&args, &mut session.probe)?;
+                    }
+                }
+            }
+            session.confine = Some(confine);
+        }
         for i in 0..lesson.tasks.len() {
             if session.available(i) {
                 session.setup(i)?;
@@ -131,6 +183,15 @@ impl<'a> Session<'a> {
     /// The namespace keys live under on a learner's own server.
     pub fn namespace(&self) -> Option<&crate::server::Namespace> {
         self.confine.as_ref().map(Confinement::namespace)
+    }
+
+    /// On a learner's own server: the tasks' keys that the server also holds under the same name
+    /// (left alone; the practice's copies live apart). Empty on a private server.
+    pub fn shadowed(&mut self) -> redis::RedisResult<Vec<String>> {
+        match &self.confine {
+            Some(confine) => confine.shadowed(&mut self.probe),
+            None => Ok(Vec::new()),
+        }
     }
 
     fn setup(&mut self, index: usize) -> redis::RedisResult<()> {
@@ -168,7 +229,8 @@ impl<'a> Session<'a> {
     /// Send one typed line. `Ok(None)` for a blank line; `Err` only when the connection failed.
     pub fn execute(&mut self, line: &str) -> redis::RedisResult<Option<Reply>> {
         Ok(self.send(line)?.map(|sent| match sent {
-            Sent::Value(value) => Reply::Server(reply::format(&value)),
+            Sent::Value { value, raw: true } => Reply::Server(reply::format_raw(&value)),
+            Sent::Value { value, raw: false } => Reply::Server(reply::format(&value)),
             Sent::Error(e) => Reply::Server(reply::format_error(&e)),
             Sent::Refused(reply) => reply,
         }))
@@ -185,6 +247,17 @@ impl<'a> Session<'a> {
             let line = self.lang.say(words::msg("practice.not-here").fact("command", name.as_str()));
             return Ok(Some(Sent::Refused(Reply::Refused(line))));
         }
+        if let Some(held) = self.held_back(&args) {
+            let command = self.lesson.tasks[held.task].predict.clone().unwrap_or_default();
+            let line = self.lang.say(
+                words::msg("practice.held-back")
+                    .fact("task", held.task + 1)
+                    .fact("command", command.as_str())
+                    .fact("key", held.key.as_str()),
+            );
+            return Ok(Some(Sent::Refused(Reply::Refused(line))));
+        }
+        let raw = reply::prints_raw(&args);
         let args = match &mut self.confine {
             Some(confine) => match confine.rewrite(&args, &mut self.probe, true)? {
                 Ok(args) => args,
@@ -197,13 +270,37 @@ impl<'a> Session<'a> {
             cmd.arg(a.as_slice());
         }
         match cmd.query::<redis::Value>(&mut self.con) {
-            Ok(value) => Ok(Some(Sent::Value(match &self.confine {
-                Some(confine) => confine.unprefix(value),
-                None => value,
-            }))),
+            Ok(value) => {
+                if self.sent.len() == SENT_KEPT {
+                    self.sent.pop_front();
+                }
+                self.sent.push_back(args);
+                let value = match &self.confine {
+                    Some(confine) => confine.unprefix(value),
+                    None => value,
+                };
+                Ok(Some(Sent::Value { value, raw }))
+            }
             Err(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => Err(e),
             Err(e) => Ok(Some(Sent::Error(e))),
         }
+    }
+
+    /// The open "predict, then run" task whose keys this typed command names, if its prediction is
+    /// still to be made: the command waits, or its reply would give the answer away.
+    fn held_back(&self, args: &[Vec<u8>]) -> Option<HeldBack> {
+        (0..self.states.len()).find_map(|i| {
+            let state = &self.states[i];
+            let task = &self.lesson.tasks[i];
+            if task.predict.is_none() || state.passed || state.revealed || !self.available(i) {
+                return None;
+            }
+            let server_name = |k: &str| self.confine.as_ref().map_or_else(|| k.to_string(), |c| c.key(k));
+            task.keys
+                .iter()
+                .find(|k| args[1..].iter().any(|a| a == k.as_bytes() || *a == server_name(k).as_bytes()))
+                .map(|k| HeldBack { task: i, key: k.clone() })
+        })
     }
 
     /// The task a `predict` line is for: the current one if it predicts, else the first open one
@@ -218,8 +315,11 @@ impl<'a> Session<'a> {
     pub fn predict(&mut self, prediction: &str) -> redis::RedisResult<Option<Prediction>> {
         let Some(task) = self.predicting() else { return Ok(None) };
         let command = self.lesson.tasks[task].predict.clone().unwrap_or_default();
+        self.states[task].revealed = true;
         let (reply, right) = match self.send(&command)? {
-            Some(Sent::Value(value)) => (Reply::Server(reply::format(&value)), reply::predicted(prediction, &value)),
+            Some(Sent::Value { value, .. }) => {
+                (Reply::Server(reply::format(&value)), reply::predicted(prediction, &value))
+            }
             Some(Sent::Error(e)) => {
                 let code = e.code().unwrap_or("ERR").to_string();
                 let right = reply::split(prediction).is_ok_and(|words| {
@@ -239,30 +339,61 @@ impl<'a> Session<'a> {
         Ok(Some(Prediction { task, command, reply, right }))
     }
 
-    /// Check every task not yet passed; returns those that pass now (a pass is kept).
-    pub fn check(&mut self) -> redis::RedisResult<Vec<usize>> {
-        let mut newly = Vec::new();
+    /// Check every task not yet passed: those that pass now (a pass is kept), and those whose
+    /// state is right but reached without the command the task asks for (told once per task).
+    pub fn check(&mut self) -> redis::RedisResult<Checked> {
+        let mut checked = Checked::default();
         let confine = self.confine.as_ref();
         let key = |k: &str| confine.map_or_else(|| k.to_string(), |c| c.key(k));
+        let sent: Vec<&[Vec<u8>]> = self.sent.iter().map(Vec::as_slice).collect();
         for i in 0..self.states.len() {
             if self.states[i].passed
                 || !(confine.is_none() || self.lesson.tasks[i].checks.iter().all(|c| c.key().is_some()))
             {
                 continue;
             }
+            // The server's state first, then the commands used.
+            let (state, used): (Vec<&Check>, Vec<&Check>) =
+                self.lesson.tasks[i].checks.iter().partition(|c| !matches!(c, Check::Used { .. }));
             let mut all = self.lesson.tasks[i].predict.is_none() || self.states[i].predicted;
-            for check in &self.lesson.tasks[i].checks {
-                if !all || !check.holds(&mut self.probe, &key)? {
+            for check in state {
+                if !all || !check.holds(&mut self.probe, &key, &sent)? {
                     all = false;
                     break;
                 }
             }
-            if all {
+            if !all {
+                continue;
+            }
+            let mut missing = false;
+            for check in used {
+                missing |= !check.holds(&mut self.probe, &key, &sent)?;
+            }
+            if !missing {
                 self.states[i].passed = true;
-                newly.push(i);
+                checked.passed.push(i);
+            } else if !self.states[i].told_command {
+                self.states[i].told_command = true;
+                checked.needs_command.push(i);
             }
         }
-        Ok(newly)
+        Ok(checked)
+    }
+
+    /// What the learner is told when task `index`'s state is right but its command was not used.
+    pub fn needs_command(&self, index: usize) -> String {
+        let task = &self.lesson.tasks[index];
+        let (keys, commands): (Vec<&str>, Vec<String>) = task
+            .checks
+            .iter()
+            .filter_map(|c| match c {
+                Check::Used { key, commands } => Some((key.as_str(), commands.join(" / "))),
+                _ => None,
+            })
+            .unzip();
+        self.lang.say(
+            words::msg("practice.needs-command").fact("key", keys.join(", ")).fact("commands", commands.join(", ")),
+        )
     }
 
     /// The next hint of the current task (counted), or `None` when none is left.
@@ -292,8 +423,13 @@ impl<'a> Session<'a> {
         if !keys.is_empty() {
             redis::cmd("DEL").arg(&keys).query::<i64>(&mut self.probe)?;
         }
+        // The commands sent so far on these keys no longer count for its `used` checks.
+        self.sent.retain(|args| !args[1..].iter().any(|a| keys.iter().any(|k| a == k.as_bytes())));
         self.setup(i)?;
-        self.states[i].predicted = false;
+        let state = &mut self.states[i];
+        state.predicted = false;
+        state.revealed = false;
+        state.told_command = false;
         Ok(Some(i))
     }
 }

@@ -79,6 +79,39 @@ pub fn format(value: &Value) -> String {
     out
 }
 
+/// Does `redis-cli` print this command's reply raw (its text as is, not quoted)? Its own list:
+/// INFO, LOLWUT, CLIENT LIST/INFO, CLUSTER NODES/INFO, MEMORY DOCTOR/MALLOC-STATS, LATENCY
+/// DOCTOR/GRAPH and DEBUG HTSTATS(-KEY)/CLIENT-EVICTION, whose replies are text of many lines.
+pub fn prints_raw(args: &[Vec<u8>]) -> bool {
+    let word = |i: usize| args.get(i).map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).unwrap_or_default();
+    let (name, sub, n) = (word(0), word(1), args.len());
+    match name.as_str() {
+        "info" | "lolwut" => true,
+        "client" => n >= 2 && ["list", "info"].contains(&sub.as_str()),
+        "cluster" => n == 2 && ["nodes", "info"].contains(&sub.as_str()),
+        "memory" => n >= 2 && ["doctor", "malloc-stats"].contains(&sub.as_str()),
+        "latency" => (n == 2 && sub == "doctor") || (n == 3 && sub == "graph"),
+        "debug" => n >= 2 && ["htstats", "htstats-key", "client-eviction"].contains(&sub.as_str()),
+        _ => false,
+    }
+}
+
+/// A reply of a command `redis-cli` prints raw ([`prints_raw`]): a text reply as its lines
+/// (`\r\n` ends a line like `\n`, without the final line break); anything else as [`format`].
+pub fn format_raw(value: &Value) -> String {
+    match value {
+        Value::BulkString(bytes) => lines(&String::from_utf8_lossy(bytes)),
+        Value::VerbatimString { text, .. } => lines(text),
+        Value::SimpleString(s) => lines(s),
+        other => format(other),
+    }
+}
+
+/// Text as lines: `\r\n` becomes `\n`, and the last line break goes (the printer adds its own).
+fn lines(text: &str) -> String {
+    text.replace("\r\n", "\n").trim_end_matches('\n').to_string()
+}
+
 /// A server error as `redis-cli` prints it: `(error) ERR unknown command …`.
 pub fn format_error(err: &redis::RedisError) -> String {
     match (err.code(), err.detail()) {
@@ -97,7 +130,7 @@ fn write_value(out: &mut String, value: &Value, indent: usize) {
         Value::Okay => out.push_str("OK"),
         Value::Double(d) => out.push_str(&format!("(double) {d}")),
         Value::Boolean(b) => out.push_str(if *b { "(true)" } else { "(false)" }),
-        Value::VerbatimString { text, .. } => out.push_str(text),
+        Value::VerbatimString { text, .. } => out.push_str(&lines(text)),
         Value::BigNumber(n) => out.push_str(&format!("(big number) {n:?}")),
         Value::ServerError(e) => {
             out.push_str("(error) ");
@@ -246,6 +279,22 @@ mod tests {
         assert!(predicted("a b", &array) && predicted(r#"1) "a" 2) "b""#, &array));
         assert!(!predicted("b a", &array));
         assert!(predicted("(empty array)", &Value::Array(vec![])));
+    }
+
+    #[test]
+    fn text_replies_of_info_and_client_list_print_as_lines_like_redis_cli() {
+        let args = |line: &str| split(line).unwrap();
+        for raw in ["INFO", "info keyspace", "CLIENT LIST", "client info", "CLUSTER NODES", "LOLWUT", "MEMORY DOCTOR"] {
+            assert!(prints_raw(&args(raw)), "{raw}");
+        }
+        for quoted in ["GET info", "CLIENT GETNAME", "ECHO x", "CLUSTER NODES x"] {
+            assert!(!prints_raw(&args(quoted)), "{quoted}");
+        }
+        let info = Value::BulkString(b"# Keyspace\r\ndb0:keys=2,expires=0,avg_ttl=0\r\n".to_vec());
+        assert_eq!(format_raw(&info), "# Keyspace\ndb0:keys=2,expires=0,avg_ttl=0");
+        // The same text from any other command stays one quoted string, as redis-cli prints it.
+        assert_eq!(format(&info), r##""# Keyspace\r\ndb0:keys=2,expires=0,avg_ttl=0\r\n""##);
+        assert_eq!(format_raw(&Value::Int(3)), "(integer) 3");
     }
 
     #[test]

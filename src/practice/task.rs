@@ -1,6 +1,8 @@
 //! A practice task as written in a lesson file (`[[task]]`), and its checks. A check reads the
 //! server's state (types, TTLs, values, members and scores, encodings, what a second client can do),
-//! never the text the learner typed: any correct way passes.
+//! never the text the learner typed: any correct way passes. One kind, `used`, asks for the way
+//! too, when the way is the lesson's point (an atomic INCR, not a SET of the total): it reads the
+//! commands the server accepted from this session, never their spelling.
 
 use std::collections::BTreeMap;
 
@@ -87,6 +89,10 @@ pub enum Check {
     ConfigIs { param: String, value: String },
     /// `CONFIG GET param` contains each of these characters (e.g. notify-keyspace-events `Ex`).
     ConfigHas { param: String, chars: String },
+    /// The server accepted, in this session, one of `commands` naming `key`: `"INCR"`, or a name
+    /// and one of its words, `"ZADD INCR"`. Checked after the state checks: a right state reached
+    /// another way is told what the task asks for.
+    Used { key: String, commands: Vec<String> },
 }
 
 impl Task {
@@ -114,7 +120,8 @@ impl Check {
             | Check::ZsetAt { key, .. }
             | Check::ListItems { key, .. }
             | Check::LockHeldByOther { key }
-            | Check::StreamGroup { key, .. } => Some(key),
+            | Check::StreamGroup { key, .. }
+            | Check::Used { key, .. } => Some(key),
             Check::ConfigHas { .. } | Check::ConfigIs { .. } => None,
         }
     }
@@ -130,12 +137,24 @@ impl Check {
             Check::JsonField { pointer, .. } if !pointer.is_empty() && !pointer.starts_with('/') => {
                 Some("json_field: pointer must start with / (e.g. /symbol)".into())
             }
+            Check::Used { commands, .. } if commands.is_empty() => Some("used: `commands` is empty".into()),
+            Check::Used { commands, .. }
+                if commands.iter().any(|c| !(1..=2).contains(&c.split_whitespace().count())) =>
+            {
+                Some("used: each command is a name, or a name and one word (\"ZADD INCR\")".into())
+            }
             _ => None,
         }
     }
 
-    /// Does the server's state satisfy this check? `key` maps a task's key to the server's key.
-    pub fn holds(&self, con: &mut Connection, key: &dyn Fn(&str) -> String) -> redis::RedisResult<bool> {
+    /// Does the server's state satisfy this check? `key` maps a task's key to the server's key;
+    /// `sent` is every command the server accepted from the learner, as sent, oldest first.
+    pub fn holds(
+        &self,
+        con: &mut Connection,
+        key: &dyn Fn(&str) -> String,
+        sent: &[&[Vec<u8>]],
+    ) -> redis::RedisResult<bool> {
         Ok(match self {
             Check::Exists { key: k } => exists(con, &key(k))?,
             Check::Missing { key: k } => !exists(con, &key(k))?,
@@ -249,6 +268,19 @@ impl Check {
                             && matches!(v, Value::BulkString(v) if v == group.as_bytes())
                     }),
                     _ => false,
+                })
+            }
+            Check::Used { key: k, commands } => {
+                let name = key(k);
+                sent.iter().any(|args| {
+                    let names_key = args[1..].iter().any(|a| a == name.as_bytes());
+                    names_key
+                        && commands.iter().any(|c| {
+                            let mut words = c.split_whitespace();
+                            let command = words.next().unwrap_or_default();
+                            args[0].eq_ignore_ascii_case(command.as_bytes())
+                                && words.all(|w| args[1..].iter().any(|a| a.eq_ignore_ascii_case(w.as_bytes())))
+                        })
                 })
             }
             Check::ConfigIs { param, value } => {

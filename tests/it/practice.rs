@@ -74,7 +74,7 @@ fn an_empty_script_fails_every_task() {
 
 #[test]
 fn plausible_wrong_answers_fail_their_task() {
-    let cases: [(u32, &str, &str); 9] = [
+    let cases: [(u32, &str, &str); 14] = [
         // No TTL: the session never expires.
         (1, "session-with-ttl", "SET session:42 abc"),
         // A list keeps duplicates and the stale client.
@@ -94,6 +94,13 @@ fn plausible_wrong_answers_fail_their_task() {
         (11, "user-keys-in-one-slot", "SADD user:1001:clients c-7f3a\nHSET user:1001:subs ticker:ETH-USDT c-7f3a"),
         // The lock without an expiry: a crashed worker holds it for ever.
         (11, "lock-and-fence-in-one-script", "SET {job:settle}:lock worker-a NX\nINCR {job:settle}:fence"),
+        // The right state, written without the atomic command the task is about: a SET of the
+        // total is the read-modify-write that loses updates when servers race.
+        (1, "count-api-calls", "SET stats:api_calls 3"),
+        (4, "add-without-lost-update", "GET balance\nSET balance 62"),
+        (6, "leaderboard", "ZADD leaderboard:volume:2026-11-26 550 0xbb 100 0xcc"),
+        (6, "rate-limit-window", "SET ratelimit:1001:1795651200 1 EX 2"),
+        (11, "lock-and-fence-in-one-script", "SET {job:settle}:lock worker-a NX PX 30000\nSET {job:settle}:fence 42"),
     ];
     for (lesson, id, script) in cases {
         let (code, doc) = run_script(lesson, script);
@@ -217,6 +224,11 @@ fn the_interactive_prompt_runs_in_a_terminal() {
     wait_for("(nil)");
     type_line("hint");
     wait_for("hint 1/2:");
+    // `help` lists the prompt's words; `list` is `tasks` by another name (not sent to Redis).
+    type_line("help");
+    wait_for("(also: list)");
+    type_line("list");
+    wait_for("1. A session that expires by itself (1 hint)");
     type_line("SET session:42 abc EX 60");
     wait_for("✓ task passed: A session that expires by itself");
     wait_for("[2/3]");
@@ -331,4 +343,98 @@ fn next_points_at_practice_left_once_every_lesson_is_done() {
     Test::new().args(["next", "--state-dir", dir]).run().success().stdout_contains(&format!(
         "Every lesson is completed; lesson 2's practice has 0 of {tasks} tasks passed: redis-learn practice 2"
     ));
+}
+
+#[test]
+fn a_right_state_without_the_tasks_command_is_told_what_the_task_asks_for() {
+    // Told once, on the line after the command that reached the state; DEL, then INCR passes.
+    let script = "SET stats:api_calls 3\nGET stats:api_calls\nDEL stats:api_calls\nINCR stats:api_calls\nINCRBY stats:api_calls 2\n";
+    let out = Test::new().args(["practice", "1", "--script", "-"]).stdin(script).run().code(1);
+    out.stdout_contains(
+        "> SET stats:api_calls 3\nOK\nstats:api_calls is right, but not the way this task asks: it asks for INCR / INCRBY",
+    )
+    .stdout_contains("✓ task passed: Count API calls without a race");
+    assert_eq!(out.stdout.matches("not the way this task asks").count(), 1, "{}", out.stdout);
+    // The other ways a task's hints name pass too: WATCH/MULTI/EXEC, ZADD … INCR.
+    let (_, doc) = run_script(4, "WATCH balance\nGET balance\nMULTI\nSET balance 62\nEXEC\n");
+    assert_eq!(task(&doc, "add-without-lost-update")["passed"], true, "{doc:#}");
+    let leaderboard =
+        "ZADD leaderboard:volume:2026-11-26 INCR 250 0xbb\nZADD leaderboard:volume:2026-11-26 INCR 100 0xcc\n";
+    let (_, doc) = run_script(6, leaderboard);
+    assert_eq!(task(&doc, "leaderboard")["passed"], true, "{doc:#}");
+}
+
+#[test]
+fn every_predict_task_holds_back_its_command_until_the_prediction_is_made() {
+    let catalogue = Catalogue::embedded().unwrap();
+    let mut seen = 0;
+    for lesson in catalogue.lessons() {
+        for (i, t) in lesson.tasks.iter().enumerate() {
+            let Some(command) = &t.predict else { continue };
+            seen += 1;
+            // The command first (its reply would be the answer), then another one on its key, then
+            // the reference prediction: both are held back, and the prediction still passes.
+            let key = &t.keys[0];
+            let script = format!("{command}\nTYPE {key}\n{}\n", t.solution.join("\n"));
+            let out = Test::new().args(["practice", &lesson.number.to_string(), "--script", "-"]).stdin(&script).run();
+            out.no_panic();
+            let held = format!("held back: task {} asks you to predict what `{command}` replies", i + 1);
+            out.stdout_contains(&format!("> {command}\n{held}"))
+                .stdout_contains(&format!("> TYPE {key}\n{held}"))
+                .stdout_contains("✓ as you predicted")
+                .stdout_contains(&format!("✓ task passed: {}", t.text(redis_learn::i18n::Lang::En).title));
+            // After the prediction, the key is the learner's to look at.
+            let (_, doc) = run_script(lesson.number, &format!("{}\n{command}\n", t.solution.join("\n")));
+            assert_eq!(task(&doc, &t.id)["passed"], true, "{doc:#}");
+        }
+    }
+    assert!(seen >= 2, "lessons 2 and 4 have predict tasks");
+}
+
+#[test]
+fn info_and_client_list_print_as_lines_like_redis_cli() {
+    let script = "INFO keyspace\nCLIENT LIST\nSET note \"a\\nb\"\nGET note\n";
+    let out = Test::new().args(["practice", "1", "--script", "-"]).stdin(script).run().code(1);
+    out.stdout_contains("> INFO keyspace\n# Keyspace\ndb0:keys=").stdout_contains("> CLIENT LIST\nid=");
+    // Any other reply holding a line break stays one quoted string, as redis-cli prints it.
+    out.stdout_contains("> GET note\n\"a\\nb\"\n");
+    assert!(!out.stdout.contains("\\r\\n"), "{}", out.stdout);
+}
+
+#[test]
+fn practice_help_has_an_example_and_no_measuring_flags() {
+    let out = Test::new().args(["practice", "--help"]).run().success();
+    out.stdout_contains("Example: redis-learn practice ").stdout_contains("--redis").stdout_contains("--private");
+    assert!(!out.stdout.contains("--pin"), "{}", out.stdout);
+    Test::new().args(["practice", "1", "--pin", "same-cpu", "--solution"]).run().code(2);
+}
+
+#[test]
+fn on_a_learners_server_a_task_key_it_already_holds_is_the_practices_own() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    server.fill_with_someone_elses_data();
+    let mut con = server.client();
+    redis::cmd("SET").arg("session:42").arg("theirs").exec(&mut con).unwrap();
+    let before = server.fingerprint();
+    // Said before anything is typed; the task's name is the practice's own copy, the server's own
+    // key stays as it was, and a key no task names is still refused.
+    let script = "GET session:42\nSET session:42 abc EX 60\nGET session:42\nSET session:keep mine\n";
+    let out = Test::new().args(["practice", "1", "--script", "-"]).redis(&server).stdin(script).run().code(1);
+    let first = out.stdout.lines().next().unwrap_or_default().to_string();
+    assert!(
+        first.starts_with("Your server already holds a key with the same name as this practice's: session:42."),
+        "{first}"
+    );
+    out.stdout_contains("> GET session:42\n(nil)\n")
+        .stdout_contains("> SET session:42 abc EX 60\nOK\n✓ task passed: A session that expires by itself")
+        .stdout_contains("> GET session:42\n\"abc\"\n")
+        .stdout_contains(
+            "> SET session:keep mine\nrefused on your server: session:keep is one of the server's own keys",
+        );
+    assert_eq!(server.fingerprint(), before);
+    assert_eq!(redis::cmd("GET").arg("session:42").query::<String>(&mut con).unwrap(), "theirs");
+    assert_eq!(server.our_keys(), 0);
+    // Every reference solution still passes there.
+    let (code, doc) = run_script_on(&server, 1, &solution(1));
+    assert_eq!((code, doc["passed"].clone()), (0, true.into()), "{doc:#}");
 }
