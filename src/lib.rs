@@ -62,6 +62,11 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
     words::install(words::Words::load(settings.lessons_dir.as_deref())?, settings.lesson_lang.as_deref());
     // Before any thread or child process starts: they inherit the placement.
     settings.placement = measure::Placement::apply(settings.pin_same_cpu);
+    // A `--sql-url` this build cannot use, or that is no SQL URL, stops the run before its first
+    // line, whichever command was given it.
+    if let Some(url) = &settings.sql_url {
+        sql::remote::check_url(url)?;
+    }
     let interrupt = Interrupt::new();
     interrupt.install();
     match cli.command {

@@ -97,6 +97,20 @@ use driver::{Conn, PreparedInner};
 /// Whether this build has the MySQL and PostgreSQL clients (the `networked-sql` cargo feature).
 pub const BUILT_IN: bool = cfg!(feature = "networked-sql");
 
+/// What can be told of a `--sql-url` before anything runs: its dialect from the scheme
+/// ([`UserError::BadSqlUrl`] otherwise), and [`UserError::SqlNotBuilt`] in a build without the
+/// `networked-sql` feature. Never connects.
+pub fn check_url(url: &str) -> Result<Dialect, UserError> {
+    let dialect = Dialect::of_url(url).ok_or_else(|| UserError::BadSqlUrl {
+        url: redact(url),
+        reason: "the scheme must be mysql:// or postgres://".to_string(),
+    })?;
+    if !BUILT_IN {
+        return Err(UserError::SqlNotBuilt { url: redact(url) });
+    }
+    Ok(dialect)
+}
+
 /// A connection to a networked SQL server.
 pub struct SqlServer {
     dialect: Dialect,
@@ -111,10 +125,7 @@ impl SqlServer {
     /// feature, [`UserError::SqlNotBuilt`].
     pub fn connect(url: &str, allow_remote: bool) -> Result<SqlServer, UserError> {
         let shown = redact(url);
-        let dialect = Dialect::of_url(url).ok_or_else(|| UserError::BadSqlUrl {
-            url: shown.clone(),
-            reason: "the scheme must be mysql:// or postgres://".to_string(),
-        })?;
+        let dialect = check_url(url)?;
         let (conn, product) = driver::connect(url, dialect, &shown, allow_remote)?;
         Ok(SqlServer { dialect, conn, product, url: shown })
     }

@@ -122,4 +122,22 @@ fn a_bad_remote_or_unreachable_sql_url_is_one_line_and_exit_2() {
         .code(2);
     out.stderr_contains(if redis_learn::sql::remote::BUILT_IN { "无法使用" } else { "networked-sql" });
     assert_eq!(server.dbsize(), 0, "a refused --sql-url must stop before any key is written");
+    // What can be told without connecting stops any lesson before its first line: a URL that is
+    // no SQL URL, and (in a build without the clients) any SQL URL, even for a lesson that has no
+    // SQL server column.
+    let mut early = vec![("redis://127.0.0.1:6379".to_string(), "is not a SQL URL")];
+    if !redis_learn::sql::remote::BUILT_IN {
+        early.push((url, "--features networked-sql"));
+    }
+    for (url, expected) in early {
+        for lesson in ["1", "10"] {
+            let out = Test::new()
+                .args(["lesson", lesson, "--quick", "--no-quiz", "--sql-url", &url])
+                .redis(&server)
+                .run()
+                .code(2);
+            out.stderr_contains(expected);
+            assert_eq!(out.stdout, "", "lesson {lesson} printed before refusing {url}");
+        }
+    }
 }
