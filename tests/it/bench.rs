@@ -281,7 +281,11 @@ fn scenarios_leave_someone_elses_data_alone() {
         ("clients", "clients=1,4"),
         ("pubsub-fanout", "subscribers=1,4"),
     ] {
-        Test::new().args(["bench", "--scenario", scenario, "--quick", "--param", param]).redis(&server).run().success();
+        let out = Test::new().args(["bench", "--scenario", scenario, "--quick", "--param", param]).redis(&server).run();
+        // What this test is about is the data. A timing claim that did not hold on a loaded machine
+        // exits 1 (the claims are tested elsewhere); an error exits 2, and fails here.
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{scenario}: {:?}\n{}", out.status, out.stderr);
+        out.no_panic().stderr_lacks("error");
     }
     assert_eq!(server.fingerprint(), before);
 }
