@@ -17,6 +17,9 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Stopped by Ctrl-C (128 + SIGINT), after cleaning up; SIGTERM gives 143 and SIGHUP 129.
 pub const EXIT_INTERRUPTED: u8 = 130;
+/// The reader of stdout went away (`redis-learn lesson 2 | head`): 128 + SIGPIPE, as a shell reports
+/// a program that a closed pipe stopped; the run cleaned up first and says nothing.
+pub const EXIT_BROKEN_PIPE: u8 = 141;
 
 /// What the learner can fix. The words of each are the message `error.<kebab-case name>` of
 /// `lessons/ui.toml`, filled with the fields (see [`UserError::text`]); `Display` is the English.

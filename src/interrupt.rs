@@ -4,9 +4,9 @@
 //!
 //! After a signal the run has [`GRACE`] to finish: as long as cleanup makes progress (each batch of
 //! keys removed bumps a heartbeat) it gets up to [`MAX_CLEANUP`]. Past that, the watchdog kills the
-//! private `redis-server`s this process started, says in one line what may be left (the next run
-//! sweeps it from the run journal), and calls the exit hook that `main` registered, with 128 + the
-//! signal number.
+//! private `redis-server`s this process started, removes their directories and the run's scratch
+//! directories, says in one line what may be left (the next run sweeps it from the run journal),
+//! and calls the exit hook that `main` registered, with 128 + the signal number.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -37,6 +37,10 @@ static FINISHED: AtomicBool = AtomicBool::new(false);
 static EXIT_HOOK: OnceLock<fn(u8)> = OnceLock::new();
 /// Private servers alive now: (pid, temp dir), killed and removed if the watchdog fires.
 static PRIVATE: Mutex<Vec<(u32, PathBuf)>> = Mutex::new(Vec::new());
+/// Scratch directories alive now (a run's SQLite files), removed if the watchdog fires.
+static SCRATCH: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// The progress bar on screen now, cleared before the watchdog prints its line.
+static ON_SCREEN: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
 
 #[derive(Debug, Clone, Default)]
 pub struct Interrupt {
@@ -114,6 +118,31 @@ pub(crate) fn unregister_private(pid: u32) {
     PRIVATE.lock().unwrap_or_else(|p| p.into_inner()).retain(|(p, _)| *p != pid);
 }
 
+pub(crate) fn register_scratch(dir: PathBuf) {
+    SCRATCH.lock().unwrap_or_else(|p| p.into_inner()).push(dir);
+}
+
+pub(crate) fn unregister_scratch(dir: &std::path::Path) {
+    SCRATCH.lock().unwrap_or_else(|p| p.into_inner()).retain(|d| d != dir);
+}
+
+/// The progress bar drawn now (`None`: none is); see [`crate::render::progress_bar::on_screen`].
+pub(crate) fn progress_on_screen(bar: Option<indicatif::ProgressBar>) {
+    *ON_SCREEN.lock().unwrap_or_else(|p| p.into_inner()) = bar;
+}
+
+/// Clear the bar on screen, if any, waiting for that at most a moment (the thread that draws it
+/// might hold it): the exit must not wait on it.
+fn clear_progress_bar() {
+    let Some(bar) = ON_SCREEN.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+    let (done, cleared) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        bar.finish_and_clear();
+        let _ = done.send(());
+    });
+    let _ = cleared.recv_timeout(Duration::from_millis(200));
+}
+
 fn watchdog() {
     let start = Instant::now();
     let mut beat = HEARTBEAT.load(Ordering::Relaxed);
@@ -137,9 +166,13 @@ fn watchdog() {
         let _ = std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status();
         let _ = std::fs::remove_dir_all(dir);
     }
+    for dir in std::mem::take(&mut *SCRATCH.lock().unwrap_or_else(|p| p.into_inner())) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     if FINISHED.load(Ordering::SeqCst) {
         return;
     }
+    clear_progress_bar();
     eprintln!(
         "error: interrupted, and the server did not answer within {} s: keys this run wrote may be left; the next run (or `redis-learn doctor --clean`) removes them",
         GRACE.as_secs_f64()

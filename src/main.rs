@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     let _ = stdout.flush();
     match result {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(error::EXIT_BROKEN_PIPE),
         Err(err) => {
             let code = error::exit_code(&err);
             eprintln!("{}", error::render_in(&err, lang));
@@ -44,7 +44,7 @@ fn exit_now(code: u8) {
     std::process::exit(i32::from(code));
 }
 
-/// `redis-learn list | head -3` must end quietly.
+/// `redis-learn list | head -3` must end quietly (after the run cleaned up on its way out).
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)

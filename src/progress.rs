@@ -19,8 +19,12 @@
 //! took last time, for the spinner's estimate.
 //!
 //! It is saved after each lesson and each quiz by writing a temp file in the same directory and
-//! renaming it over the old one, so a crash never leaves half a file. A file that does not parse,
-//! or that a newer redis-learn wrote, is never overwritten silently: it is kept as a backup, one
+//! renaming it over the old one, so a crash never leaves half a file. Several runs may share the
+//! file (a quiz in one terminal, a lesson in another): a run keeps the changes it made, and saving
+//! takes the lock `progress.json.lock` beside the file ([`StateLock`]), reads the file again, applies
+//! this run's changes to what is there now, writes, and lets go, so no run's changes are lost. A
+//! file that does not parse, or that a newer redis-learn wrote, is never overwritten silently: it
+//! is kept as a backup (`progress.json.backup-<time>`, then `-2`, `-3`, … within one second), one
 //! line says so, and progress starts fresh. A directory we cannot write to costs one warning.
 
 use std::collections::BTreeMap;
@@ -109,14 +113,68 @@ impl QuizScore {
     }
 }
 
-/// The store: the data, where it lives, and warnings to show once.
+/// The store: the data, where it lives, this run's changes not saved yet, and warnings to show once.
 #[derive(Debug)]
 pub struct Progress {
-    pub data: ProgressFile,
+    /// As loaded (or last saved), with this run's changes applied.
+    data: ProgressFile,
     path: Option<PathBuf>,
+    /// This run's changes since the last save, replayed on the file as it is when saving.
+    pending: Vec<Change>,
     /// One-line warnings for the learner (corrupt file kept as backup, read-only dir).
     pub warnings: Vec<String>,
     write_failed: bool,
+}
+
+/// One change a run makes to the progress, kept so that it can be applied again to the file as
+/// another run may have left it.
+#[derive(Debug, Clone)]
+enum Change {
+    Run { number: u32, passed: bool, headline: Vec<Claim>, unix: u64 },
+    Quiz { number: u32, score: QuizScore },
+    Practice { number: u32, done: Vec<(String, usize)> },
+    PartialQuiz { number: u32, partial: PartialQuiz },
+    DemoSeconds { number: u32, key: String, seconds: f64 },
+    Reset(Option<u32>),
+}
+
+impl Change {
+    fn apply(&self, data: &mut ProgressFile) {
+        match self {
+            Change::Run { number, passed, headline, unix } => {
+                let entry = data.lessons.entry(*number).or_default();
+                entry.runs += 1;
+                entry.completed |= passed;
+                entry.last_run_unix = Some(*unix);
+                entry.headline.clone_from(headline);
+            }
+            Change::Quiz { number, score } => {
+                let entry = data.lessons.entry(*number).or_default();
+                entry.quiz_attempts += 1;
+                entry.quiz_partial = None;
+                if entry.best_quiz.is_none_or(|old| score.better_than(old)) {
+                    entry.best_quiz = Some(*score);
+                }
+            }
+            Change::Practice { number, done } => {
+                let entry = data.lessons.entry(*number).or_default();
+                for (id, hints) in done {
+                    let kept = entry.practice.entry(id.clone()).or_insert(*hints);
+                    *kept = (*kept).min(*hints);
+                }
+            }
+            Change::PartialQuiz { number, partial } => {
+                data.lessons.entry(*number).or_default().quiz_partial = Some(partial.clone());
+            }
+            Change::DemoSeconds { number, key, seconds } => {
+                data.lessons.entry(*number).or_default().demo_seconds.insert(key.clone(), *seconds);
+            }
+            Change::Reset(Some(number)) => {
+                data.lessons.remove(number);
+            }
+            Change::Reset(None) => data.lessons.clear(),
+        }
+    }
 }
 
 impl Progress {
@@ -127,39 +185,44 @@ impl Progress {
         };
         let path = dir.join(FILE_NAME);
         let mut warnings = Vec::new();
-        let data = match fs::read_to_string(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ProgressFile::fresh(),
-            Err(e) => {
-                warnings.push(format!("could not read {} ({e}); progress is not saved this time", path.display()));
-                return Progress { data: ProgressFile::fresh(), path: None, warnings, write_failed: true };
-            }
-            Ok(text) => match parse(&text) {
-                Ok(data) => data,
-                Err(problem) => {
-                    let backup = backup_path(&path);
-                    match fs::rename(&path, &backup) {
-                        Ok(()) => warnings.push(format!(
-                            "{} {problem}; kept it as {} and started fresh",
-                            path.display(),
-                            backup.display()
-                        )),
-                        Err(e) => {
-                            warnings.push(format!(
-                                "{} {problem} and could not be moved aside ({e}); progress is not saved this time",
-                                path.display()
-                            ));
-                            return Progress { data: ProgressFile::fresh(), path: None, warnings, write_failed: true };
-                        }
+        let data = match read(&path) {
+            Ok(data) => data,
+            // Damaged, or from a newer version: move it aside under the lock (another run may be
+            // doing the same, or may have just replaced it with a good file).
+            Err(ReadError::Unusable(_)) => {
+                let outcome = StateLock::acquire(&path).and_then(|_lock| read_or_set_aside(&path));
+                match outcome {
+                    Ok((data, warning)) => {
+                        warnings.extend(warning);
+                        data
                     }
-                    ProgressFile::fresh()
+                    Err(e) => {
+                        warnings.push(format!("{e:#}; progress is not saved this time"));
+                        return Progress::failed(warnings);
+                    }
                 }
-            },
+            }
+            Err(ReadError::Io(e)) => {
+                warnings.push(format!("could not read {} ({e}); progress is not saved this time", path.display()));
+                return Progress::failed(warnings);
+            }
         };
-        Progress { data, path: Some(path), warnings, write_failed: false }
+        Progress { data, path: Some(path), pending: Vec::new(), warnings, write_failed: false }
     }
 
     pub fn in_memory() -> Progress {
-        Progress { data: ProgressFile::fresh(), path: None, warnings: Vec::new(), write_failed: false }
+        Progress {
+            data: ProgressFile::fresh(),
+            path: None,
+            pending: Vec::new(),
+            warnings: Vec::new(),
+            write_failed: false,
+        }
+    }
+
+    /// Progress that cannot be saved this time (the warnings say why).
+    fn failed(warnings: Vec<String>) -> Progress {
+        Progress { warnings, write_failed: true, ..Progress::in_memory() }
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -170,25 +233,23 @@ impl Progress {
         self.data.lessons.get(&number)
     }
 
+    /// Apply a change now, and keep it to apply again to the file when saving.
+    fn change(&mut self, change: Change) {
+        change.apply(&mut self.data);
+        self.pending.push(change);
+    }
+
     /// Record a lesson run.
     pub fn record_run(&mut self, number: u32, passed: bool, claims: &[Claim]) {
-        let entry = self.data.lessons.entry(number).or_default();
-        entry.runs += 1;
-        entry.completed |= passed;
-        entry.last_run_unix = Some(now_unix());
-        entry.headline = claims.iter().take(HEADLINE_CLAIMS).cloned().collect();
+        let headline = claims.iter().take(HEADLINE_CLAIMS).cloned().collect();
+        self.change(Change::Run { number, passed, headline, unix: now_unix() });
     }
 
     /// Record a quiz attempt (it ends any stopped one); returns true if it is the best so far.
     pub fn record_quiz(&mut self, number: u32, score: usize, total: usize) -> bool {
-        let entry = self.data.lessons.entry(number).or_default();
-        entry.quiz_attempts += 1;
-        entry.quiz_partial = None;
         let this = QuizScore { score, total };
-        let best = entry.best_quiz.is_none_or(|old| this.better_than(old));
-        if best {
-            entry.best_quiz = Some(this);
-        }
+        let best = self.lesson(number).and_then(|l| l.best_quiz).is_none_or(|old| this.better_than(old));
+        self.change(Change::Quiz { number, score: this });
         best
     }
 
@@ -197,16 +258,12 @@ impl Progress {
         if done.is_empty() {
             return;
         }
-        let entry = self.data.lessons.entry(number).or_default();
-        for (id, hints) in done {
-            let kept = entry.practice.entry(id.clone()).or_insert(*hints);
-            *kept = (*kept).min(*hints);
-        }
+        self.change(Change::Practice { number, done: done.to_vec() });
     }
 
     /// Keep the answers of a quiz in progress (saved after each answer, so Ctrl-C loses none).
     pub fn record_partial_quiz(&mut self, number: u32, partial: PartialQuiz) {
-        self.data.lessons.entry(number).or_default().quiz_partial = Some(partial);
+        self.change(Change::PartialQuiz { number, partial });
     }
 
     /// How long a demo took last time, for the spinner's estimate.
@@ -215,7 +272,7 @@ impl Progress {
     }
 
     pub fn record_demo_seconds(&mut self, number: u32, key: String, seconds: f64) {
-        self.data.lessons.entry(number).or_default().demo_seconds.insert(key, seconds);
+        self.change(Change::DemoSeconds { number, key, seconds });
     }
 
     /// Whether there is anything to forget: about one lesson, or about any.
@@ -228,28 +285,103 @@ impl Progress {
 
     /// Forget one lesson, or everything.
     pub fn reset(&mut self, lesson: Option<u32>) {
-        match lesson {
-            Some(n) => {
-                self.data.lessons.remove(&n);
-            }
-            None => self.data.lessons.clear(),
-        }
+        self.change(Change::Reset(lesson));
     }
 
-    /// Write atomically; a failure becomes one warning (once), never an error: learning goes on.
+    /// Save this run's changes: under the lock, read the file as it is now (another run may have
+    /// saved since we loaded it), apply them, write atomically. A failure becomes one warning
+    /// (once), never an error: learning goes on.
     pub fn save(&mut self) {
         let Some(path) = self.path.clone() else { return };
-        if let Err(e) = write_atomically(&path, &self.data) {
-            if !self.write_failed {
-                self.warnings.push(format!("could not save progress to {}: {e:#}", path.display()));
+        if self.pending.is_empty() {
+            return;
+        }
+        let saved = (|| -> Result<ProgressFile> {
+            let _lock = StateLock::acquire(&path)?;
+            let (mut data, warning) = read_or_set_aside(&path)?;
+            self.warnings.extend(warning);
+            for change in &self.pending {
+                change.apply(&mut data);
             }
-            self.write_failed = true;
+            write_atomically(&path, &data)?;
+            Ok(data)
+        })();
+        match saved {
+            Ok(data) => {
+                self.data = data;
+                self.pending.clear();
+            }
+            Err(e) => {
+                if !self.write_failed {
+                    self.warnings.push(format!("could not save progress to {}: {e:#}", path.display()));
+                }
+                self.write_failed = true;
+            }
         }
     }
 
     /// Warnings not yet shown; each is shown once.
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
+    }
+}
+
+/// The lock every read-modify-write of a state file holds (progress, the run journal, kept
+/// servers): an exclusive lock on `<file>.lock` beside the file, let go on drop (or when the process
+/// ends, however it ends). The lock file itself stays: removing it would let two runs lock two
+/// different files.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: fs::File,
+}
+
+impl StateLock {
+    /// Wait for, and take, the lock of the state file at `path` (its directory is created).
+    pub fn acquire(path: &Path) -> Result<StateLock> {
+        let dir = path.parent().context("a state file has no directory")?;
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        let lock_path = path.with_file_name(name);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        file.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+        Ok(StateLock { _file: file })
+    }
+}
+
+enum ReadError {
+    Io(std::io::Error),
+    /// Damaged, or from a newer redis-learn: what is wrong with it.
+    Unusable(String),
+}
+
+/// The file as it is (a fresh one when there is none).
+fn read(path: &Path) -> Result<ProgressFile, ReadError> {
+    match fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ProgressFile::fresh()),
+        Err(e) => Err(ReadError::Io(e)),
+        Ok(text) => parse(&text).map_err(ReadError::Unusable),
+    }
+}
+
+/// With the lock held: the file as it is, or, when it is damaged or newer, a fresh start after
+/// moving it aside to a backup of its own (with the warning that says so).
+fn read_or_set_aside(path: &Path) -> Result<(ProgressFile, Option<String>)> {
+    match read(path) {
+        Ok(data) => Ok((data, None)),
+        Err(ReadError::Io(e)) => Err(e).with_context(|| format!("could not read {}", path.display())),
+        Err(ReadError::Unusable(problem)) => {
+            let backup = backup_path(path);
+            fs::rename(path, &backup)
+                .with_context(|| format!("{} {problem} and could not be moved aside", path.display()))?;
+            let warning = format!("{} {problem}; kept it as {} and started fresh", path.display(), backup.display());
+            Ok((ProgressFile::fresh(), Some(warning)))
+        }
     }
 }
 
@@ -285,10 +417,14 @@ fn write_atomically(path: &Path, data: &ProgressFile) -> Result<()> {
     Ok(())
 }
 
+/// `progress.json.backup-<time>`, or `…-<time>-2`, `-3`, … when that second already has one (the
+/// caller holds the lock, so no other run picks the same name meanwhile).
 fn backup_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".backup-{}", now_unix()));
-    path.with_file_name(name)
+    let stem = format!("{}.backup-{}", path.file_name().unwrap_or_default().to_string_lossy(), now_unix());
+    (1..)
+        .map(|n| path.with_file_name(if n == 1 { stem.clone() } else { format!("{stem}-{n}") }))
+        .find(|candidate| !candidate.exists())
+        .unwrap_or_else(|| path.with_file_name(stem))
 }
 
 fn now_unix() -> u64 {
@@ -338,6 +474,98 @@ mod tests {
             .unwrap()
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("progress.json.backup-"));
         assert_eq!(backups.count(), 1);
+    }
+
+    #[test]
+    fn runs_sharing_the_file_keep_each_others_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        // A lesson loads the file, and a quiz in another terminal saves before the lesson does.
+        let mut lesson = Progress::load(Some(dir.path()));
+        let mut quiz = Progress::load(Some(dir.path()));
+        quiz.record_quiz(3, 5, 7);
+        quiz.save();
+        lesson.record_run(6, true, &[claim()]);
+        lesson.save();
+        let again = Progress::load(Some(dir.path()));
+        assert_eq!(again.lesson(3).map(|l| l.quiz_attempts), Some(1), "the quiz was lost: {:?}", again.data);
+        assert_eq!(again.lesson(6).map(|l| l.runs), Some(1));
+        // The saving run now sees the other's change too.
+        assert_eq!(lesson.lesson(3).map(|l| l.quiz_attempts), Some(1));
+    }
+
+    #[test]
+    fn concurrent_saves_lose_no_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::scope(|scope| {
+            for lesson in 1..=4 {
+                let dir = dir.path();
+                scope.spawn(move || {
+                    for _ in 0..25 {
+                        let mut p = Progress::load(Some(dir));
+                        p.record_quiz(lesson, 1, 2);
+                        p.save();
+                        assert!(p.take_warnings().is_empty());
+                    }
+                });
+            }
+        });
+        let p = Progress::load(Some(dir.path()));
+        for lesson in 1..=4 {
+            assert_eq!(p.lesson(lesson).unwrap().quiz_attempts, 25, "lesson {lesson}");
+        }
+    }
+
+    #[test]
+    fn a_reset_is_applied_to_the_file_as_it_is_when_saving() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut other = Progress::load(Some(dir.path()));
+        other.record_run(1, true, &[]);
+        other.record_run(2, true, &[]);
+        other.save();
+        let mut reset = Progress::load(Some(dir.path()));
+        let mut late = Progress::load(Some(dir.path()));
+        late.record_quiz(3, 1, 1);
+        late.save();
+        reset.reset(Some(1));
+        reset.save();
+        let again = Progress::load(Some(dir.path()));
+        assert!(again.lesson(1).is_none() && again.lesson(2).is_some() && again.lesson(3).is_some());
+    }
+
+    #[test]
+    fn damaged_files_in_the_same_second_get_backups_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        // Backups already named for this second and the next few: the new ones must not replace them.
+        let now = now_unix();
+        for second in now..now + 5 {
+            fs::write(dir.path().join(format!("{FILE_NAME}.backup-{second}")), "earlier").unwrap();
+        }
+        for damage in ["{ first", "{ second"] {
+            fs::write(dir.path().join(FILE_NAME), damage).unwrap();
+            let p = Progress::load(Some(dir.path()));
+            assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        }
+        let mut kept: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("progress.json.backup-"))
+            .map(|p| fs::read_to_string(p).unwrap())
+            .collect();
+        kept.sort();
+        assert_eq!(kept, ["earlier", "earlier", "earlier", "earlier", "earlier", "{ first", "{ second"]);
+    }
+
+    #[test]
+    fn a_file_damaged_after_loading_is_kept_when_saving() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = Progress::load(Some(dir.path()));
+        fs::write(dir.path().join(FILE_NAME), "{ damaged meanwhile").unwrap();
+        p.record_run(1, true, &[]);
+        p.save();
+        let warnings = p.take_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("kept it as"), "{}", warnings[0]);
+        assert_eq!(Progress::load(Some(dir.path())).lesson(1).map(|l| l.runs), Some(1));
     }
 
     #[test]

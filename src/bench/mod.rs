@@ -203,7 +203,7 @@ pub struct Env<'a> {
     pub redis: &'a RedisHandle,
     pub ns: Namespace,
     pub sampler: Sampler,
-    pub scratch: tempfile::TempDir,
+    pub scratch: crate::sql::scratch::Scratch,
     pub interrupt: Interrupt,
     /// Things the run should say (why a series is missing, a simulated or limited cost): message ids.
     pub notes: Vec<String>,
@@ -410,7 +410,7 @@ pub fn run(
         redis,
         ns,
         sampler,
-        scratch: tempfile::Builder::new().prefix("redis-learn-bench-").tempdir().context("creating a scratch dir")?,
+        scratch: crate::sql::scratch::Scratch::new()?,
         interrupt: interrupt.clone(),
         notes: Vec::new(),
     };

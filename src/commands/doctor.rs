@@ -1,5 +1,7 @@
 //! `redis-learn doctor`: which Redis would be used, whether redis-server is on PATH, the SQLite
-//! version, and what was decided about the terminal. Exit 0 when a lesson could run its demos.
+//! version, and what was decided about the terminal. Marks: `✔` fine, `!` a warning (a lesson runs,
+//! see the line), `✘` a lesson cannot run its demos. Exit 0 when a lesson could run its demos (no
+//! `✘`), 2 when it could not.
 
 use std::io::Write;
 
@@ -32,8 +34,10 @@ struct Doctor {
     /// Where a run measures: `{"pin": "none", "cpus": 2}` or `{"pin": "same-cpu", "cpu": 1}`.
     placement: crate::measure::Placement,
     placement_text: String,
-    /// Earlier runs whose keys are still on this server (from the run journal).
+    /// Earlier runs whose keys are still on this server (from the run journal, counted on the server).
     runs_left: usize,
+    /// Their keys, as found on the server now.
+    keys_left: usize,
     /// With --clean: what was removed.
     swept: Option<server::Swept>,
 }
@@ -41,14 +45,15 @@ struct Doctor {
 pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Result<Outcome> {
     let connected = server::connect(&settings.redis, settings.allow_remote);
     let journal = server::Journal::new(settings.state_dir.as_deref());
-    let (mut runs_left, mut swept) = (0, None);
+    let (mut left, mut swept) = (server::Swept::default(), None);
     if let Ok(handle) = &connected
         && !handle.info().private
     {
         if args.clean {
             swept = Some(journal.sweep(handle.client(), &handle.info().url)?);
         }
-        runs_left = journal.left_on(&handle.info().url).len();
+        // What is really there: a run whose entry outlived its keys left nothing to warn about.
+        left = journal.keys_left_on(handle.client(), &handle.info().url)?;
     }
     let (redis_ok, url, version, private, problem) = match &connected {
         Ok(handle) => {
@@ -72,7 +77,8 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
         scratch_filesystem: crate::sql::filesystem_type(&std::env::temp_dir()),
         placement: settings.placement,
         placement_text: settings.placement.describe(settings.lang),
-        runs_left,
+        runs_left: left.runs,
+        keys_left: left.keys,
         swept,
     };
     drop(connected); // a private server started for the check stops here
@@ -82,6 +88,8 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
         let lang = settings.lang;
         let t = |id: &str| lang.word(id);
         let mark = |ok: bool| if ok { "✔" } else { "✘" };
+        // A lack that leaves the lessons running (some demos skipped) is a warning, not a failure.
+        let warn = |ok: bool| if ok { "✔" } else { "!" };
         let how = match &settings.redis {
             RedisChoice::Explicit(_) => "--redis / REDIS_URL".to_string(),
             RedisChoice::Private => "--private".to_string(),
@@ -102,7 +110,11 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
         writeln!(
             out,
             "{} {} {}",
-            mark(doc.redis_server_on_path.is_some()),
+            if doc.redis_ok {
+                warn(doc.redis_server_on_path.is_some())
+            } else {
+                mark(doc.redis_server_on_path.is_some())
+            },
             t("doctor.on-path"),
             doc.redis_server_on_path.clone().unwrap_or_else(|| t("doctor.no"))
         )?;
@@ -128,8 +140,9 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
             let line = Text::msg("doctor.swept").fact("keys", swept.keys).fact("runs", swept.runs);
             writeln!(out, "✔ {}", lang.say(line))?;
         }
-        if doc.runs_left > 0 {
-            writeln!(out, "✘ {}", lang.say(Text::msg("doctor.runs-left").fact("runs", doc.runs_left)))?;
+        if doc.keys_left > 0 {
+            let line = Text::msg("doctor.runs-left").fact("runs", doc.runs_left).fact("keys", doc.keys_left);
+            writeln!(out, "! {}", lang.say(line))?;
         }
         let lessons = match &settings.lessons_dir {
             Some(_) => doc.lessons.clone(),

@@ -349,7 +349,8 @@ fn finish_text(p: &mut Printer<impl Write>, lesson: &Lesson, settings: &Settings
 }
 
 /// A spinner on stderr while a demo runs, only at a terminal: the demo's title, the time so far,
-/// and (from the second run on) how much is left by the time the same demo took last time.
+/// and (from the second run on) how much is left by the time the same demo took last time. It
+/// leaves the screen however the run ends, Ctrl-C included (see [`crate::render::progress_bar`]).
 struct Spinner(Option<indicatif::ProgressBar>);
 
 impl Spinner {
@@ -387,9 +388,11 @@ impl Spinner {
             None => indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         };
-        let bar = indicatif::ProgressBar::new_spinner().with_style(style);
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, crate::render::progress_bar::stderr()).with_style(style);
         bar.set_message(format!("{title}…"));
         bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        crate::render::progress_bar::on_screen(Some(&bar));
         Spinner(Some(bar))
     }
 }
@@ -405,6 +408,7 @@ impl Spinner {
 
     fn stop(&mut self) {
         if let Some(bar) = self.0.take() {
+            crate::render::progress_bar::on_screen(None);
             bar.finish_and_clear();
         }
     }

@@ -70,10 +70,22 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
                     Some(best) => parts.push(
                         lang.say(Text::msg("list.quiz-not-passed").fact("score", best.score).fact("total", best.total)),
                     ),
-                    None if state.completed && !lesson.quiz.is_empty() => {
+                    None if state.completed && !lesson.quiz.is_empty() && state.quiz_partial.is_none() => {
                         parts.push(lang.word("list.quiz-not-taken"));
                     }
                     None => {}
+                }
+                // A quiz stopped with Ctrl-C: `quiz N` goes on from where it stopped.
+                if let Some(partial) = &state.quiz_partial
+                    && partial.answers.len() < lesson.quiz.len()
+                {
+                    parts.push(
+                        lang.say(
+                            Text::msg("list.quiz-in-progress")
+                                .fact("answered", partial.answers.len())
+                                .fact("total", lesson.quiz.len()),
+                        ),
+                    );
                 }
                 let passed = practised(&progress, lesson);
                 if passed > 0 {

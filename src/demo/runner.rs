@@ -113,9 +113,10 @@ pub fn run_demos(
     if let Some((journal, server)) = &journal {
         journal.open_run(namespace, server).context("writing the run journal")?;
     }
-    let mut keys = Keys { guard: NamespaceGuard::new(redis.client().clone(), namespace.clone()), journal };
+    let mut keys =
+        Keys { guard: NamespaceGuard::new(redis.client().clone(), namespace.clone()), journal, settled: false };
     let server = ServerRef { url: &redis.info().url, version: &redis.info().version };
-    let scratch = tempfile::Builder::new().prefix("redis-learn-").tempdir().context("creating a scratch directory")?;
+    let scratch = crate::sql::scratch::Scratch::new()?;
     let budget = match settings.scale {
         Scale::Full => Budget::FULL,
         Scale::Quick => Budget::QUICK,
@@ -192,7 +193,7 @@ pub fn run_demos(
                 } else {
                     match condition {
                         // It does not answer: do not wait for it again; the journal has the namespace.
-                        UserError::ServerStopped { .. } => keys.guard.abandon(),
+                        UserError::ServerStopped { .. } => keys.abandon(),
                         _ => {
                             let _ = keys.clean();
                         }
@@ -263,11 +264,16 @@ pub fn run_demos(
     Ok(DemoRun { reports, cleanup, floor, warnings, swept, stopped_after })
 }
 
-/// The run's keys: the guard that removes them, and the journal entry that outlives a crash.
+/// The run's keys: the guard that removes them, and the journal entry that outlives a crash. A run
+/// that ends any other way than through [`Keys::clean`] or [`Keys::keep`] (an error on the way, a
+/// broken pipe) cleans up on drop, and closes its journal entry once nothing is left, so that no
+/// later run or `doctor` takes it for an interrupted one.
 struct Keys {
     guard: NamespaceGuard,
     /// `None` on a private server (its data dies with it) or without a state directory.
     journal: Option<(Journal, String)>,
+    /// Cleaned, kept or abandoned: nothing left to do on drop.
+    settled: bool,
 }
 
 impl Keys {
@@ -282,6 +288,7 @@ impl Keys {
     /// `--keep`: give every key the keep TTL, and tell the journal not to sweep them before it ends
     /// (after that, a sweep removes whatever is still there).
     fn keep(&mut self, ttl: Duration) -> Result<Cleanup> {
+        self.settled = true;
         let cleanup = self.guard.keep(ttl)?;
         if let Some((journal, _)) = &self.journal {
             let until = crate::server::journal::now_unix() + ttl.as_secs();
@@ -292,6 +299,7 @@ impl Keys {
 
     /// Remove every key; once none is left, forget the run in the journal.
     fn clean(&mut self) -> Result<Cleanup> {
+        self.settled = true;
         let cleanup = self.guard.clean()?;
         if cleanup.left == 0
             && let Some((journal, _)) = &self.journal
@@ -299,6 +307,23 @@ impl Keys {
             journal.close_run(self.guard.namespace()).context("updating the run journal")?;
         }
         Ok(cleanup)
+    }
+}
+
+impl Keys {
+    /// The server stopped answering: no more attempts; the journal keeps the namespace for a later
+    /// run to sweep.
+    fn abandon(&mut self) {
+        self.settled = true;
+        self.guard.abandon();
+    }
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        if !self.settled {
+            let _ = self.clean();
+        }
     }
 }
 

@@ -133,7 +133,7 @@ pub fn letter(index: usize) -> char {
 /// Parse answers given as letters (`b,a,c` or one a line) for an attempt.
 pub fn parse_answers(text: &str, attempt: &Attempt) -> Result<Vec<usize>, UserError> {
     let given: Vec<&str> = text.split([',', '\n', ' ', '\t', '\r']).map(str::trim).filter(|s| !s.is_empty()).collect();
-    let bad = |reason: String| UserError::BadAnswers { given: text.trim().to_string(), reason };
+    let bad = |reason: String| UserError::BadAnswers { given: shown(&given), reason };
     if given.len() != attempt.questions.len() {
         return Err(bad(format!("{} answers for {} questions", given.len(), attempt.questions.len())));
     }
@@ -151,6 +151,17 @@ pub fn parse_answers(text: &str, attempt: &Attempt) -> Result<Vec<usize>, UserEr
             }
         })
         .collect()
+}
+
+/// The answers as the error shows them, on one line: comma-separated, control characters escaped,
+/// and cut after 60 characters (a whole file piped in by mistake).
+fn shown(given: &[&str]) -> String {
+    const LIMIT: usize = 60;
+    let joined: String = given.join(",").chars().flat_map(char::escape_debug).collect();
+    match joined.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{}…", &joined[..cut]),
+        None => joined,
+    }
 }
 
 #[cfg(test)]
@@ -219,5 +230,20 @@ mod tests {
         let mut bad = letters.clone();
         bad[0] = "z";
         assert!(parse_answers(&bad.join(","), &attempt).is_err());
+    }
+
+    #[test]
+    fn bad_answers_are_shown_on_one_line() {
+        let attempt = Attempt::new(&lesson(), Lang::En, 1);
+        let message = |text: &str| parse_answers(text, &attempt).unwrap_err().message(Lang::En);
+        let lines = message("c\na\n");
+        assert!(lines.starts_with("bad answers \"c,a\": 2 answers for"), "{lines}");
+        let control = message("a\x1b[31m\n\"b");
+        assert!(!control.contains('\x1b') && control.contains("\\u{1b}") && control.contains("\\\"b"), "{control}");
+        let long = message(&"b\n".repeat(500));
+        assert!(long.contains("…") && long.len() < 200, "{long}");
+        for m in [lines, control, long] {
+            assert!(!m.contains(['\n', '\r']), "{m}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 pub mod export;
 pub mod json;
 pub mod message;
+pub mod progress_bar;
 pub mod style;
 pub mod text;
 

@@ -9,7 +9,9 @@
 //! replaced by `***`. A run with `--keep` leaves its keys with a TTL and its entry with
 //! `keep_until_unix`: no sweep touches them before then, and the first sweep after removes any
 //! that are still there (none, unless someone took the TTL off).
-//! Replaced atomically (temp file + rename) on every change.
+//! Replaced atomically (temp file + rename) on every change, under the lock `runs.json.lock`
+//! ([`crate::progress::StateLock`]): the change is applied to the file as it is then, so runs that
+//! start and end at the same time keep each other's entries.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -39,18 +41,25 @@ pub struct Entry {
     pub tagged: bool,
 }
 
+impl Entry {
+    /// The namespace the run wrote under.
+    fn namespace(&self) -> Namespace {
+        if self.tagged { Namespace::tagged(&self.run_id) } else { Namespace::with_run_id(&self.run_id) }
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct File {
     version: u32,
     runs: Vec<Entry>,
 }
 
-/// What a sweep removed.
+/// Runs and their keys: what a sweep removed, or what is still left.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Swept {
     /// Earlier runs whose keys were looked for.
     pub runs: usize,
-    /// Keys removed.
+    /// Their keys.
     pub keys: usize,
 }
 
@@ -104,12 +113,26 @@ impl Journal {
         })
     }
 
+    /// What earlier runs really left on `server`: the runs whose keys are still there, and how many
+    /// keys (read only; an entry whose keys are all gone is not counted, and the next sweep forgets
+    /// it).
+    pub fn keys_left_on(&self, client: &Client, server: &str) -> Result<Swept> {
+        let mut left = Swept::default();
+        for entry in self.left_on(server) {
+            let keys = super::namespace::keys_on(client, &entry.namespace())?;
+            if keys > 0 {
+                left.runs += 1;
+                left.keys += keys;
+            }
+        }
+        Ok(left)
+    }
+
     /// Remove what earlier runs left on `server` and forget the runs that are clean now.
     pub fn sweep(&self, client: &Client, server: &str) -> Result<Swept> {
         let mut swept = Swept::default();
         for entry in self.left_on(server) {
-            let namespace =
-                if entry.tagged { Namespace::tagged(&entry.run_id) } else { Namespace::with_run_id(&entry.run_id) };
+            let namespace = entry.namespace();
             let cleanup = NamespaceGuard::new(client.clone(), namespace.clone()).clean()?;
             swept.runs += 1;
             swept.keys += cleanup.removed;
@@ -127,11 +150,11 @@ impl Journal {
 
     fn update(&self, change: impl FnOnce(&mut Vec<Entry>)) -> Result<()> {
         let Some(path) = &self.path else { return Ok(()) };
+        let _lock = crate::progress::StateLock::acquire(path).context("locking the run journal")?;
         let mut file = self.read();
         file.version = VERSION;
         change(&mut file.runs);
         let dir = path.parent().context("the journal has no directory")?;
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).context("writing the run journal")?;
         serde_json::to_writer_pretty(&mut tmp, &file)?;
         tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
@@ -211,6 +234,27 @@ mod tests {
         assert!(journal.left_on(server).is_empty(), "swept while kept");
         journal.keep_run(&namespace, now_unix().saturating_sub(1)).unwrap();
         assert_eq!(journal.left_on(server).len(), 1, "not swept after the keep time");
+    }
+
+    #[test]
+    fn runs_opened_and_closed_at_the_same_time_keep_each_others_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let journal = Journal::new(Some(dir.path()));
+                scope.spawn(move || {
+                    for i in 0..25 {
+                        let ns = Namespace::with_run_id(&format!("t{t}r{i}"));
+                        journal.open_run(&ns, "redis://127.0.0.1:7000").unwrap();
+                        if i % 2 == 0 {
+                            journal.close_run(&ns).unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        // Every odd run is still open: 4 threads × 12.
+        assert_eq!(Journal::new(Some(dir.path())).read().runs.len(), 48);
     }
 
     #[test]

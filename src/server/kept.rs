@@ -3,7 +3,8 @@
 //! a later run or `reset` stops them sooner ([`stop_all`]).
 //!
 //! File: `kept-servers.json` in the state directory, `{"version": 1, "servers": [{"pid", "port",
-//! "dir", "timer_pid", "until_unix"}]}`, replaced atomically (temp file + rename) on every change.
+//! "dir", "timer_pid", "until_unix"}]}`, replaced atomically (temp file + rename) on every change,
+//! under the lock `kept-servers.json.lock` ([`crate::progress::StateLock`]).
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,7 @@ impl Kept {
     /// Add this server to the file in `state_dir` (nothing without one: the timer still stops it).
     pub fn record(&self, state_dir: Option<&Path>) -> std::io::Result<()> {
         let Some(dir) = state_dir else { return Ok(()) };
+        let _lock = lock(dir)?;
         let mut file = read(dir);
         file.servers.push(self.clone());
         write(dir, &file)
@@ -44,6 +46,10 @@ impl Kept {
 /// directories and forget them. Returns the ports of those stopped.
 pub fn stop_all(state_dir: Option<&Path>) -> Vec<u16> {
     let Some(dir) = state_dir else { return Vec::new() };
+    if read(dir).servers.is_empty() {
+        return Vec::new();
+    }
+    let Ok(_lock) = lock(dir) else { return Vec::new() };
     let file = read(dir);
     if file.servers.is_empty() {
         return Vec::new();
@@ -83,6 +89,10 @@ fn signal_group(pgid: u32) {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status();
+}
+
+fn lock(dir: &Path) -> std::io::Result<crate::progress::StateLock> {
+    crate::progress::StateLock::acquire(&dir.join(FILE_NAME)).map_err(std::io::Error::other)
 }
 
 fn read(dir: &Path) -> File {

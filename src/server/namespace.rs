@@ -226,6 +226,15 @@ fn remove_all(con: &mut redis::Connection, namespace: &Namespace) -> Result<usiz
     Ok(keys.len())
 }
 
+/// How many keys are under the namespace right now, on every node that may hold them (read only).
+pub fn keys_on(client: &Client, namespace: &Namespace) -> Result<usize> {
+    let mut total = 0;
+    for mut con in nodes(client).context("connecting to Redis to count the keys")? {
+        total += count_keys(&mut con, namespace)?;
+    }
+    Ok(total)
+}
+
 /// How many keys are under the namespace right now.
 pub fn count_keys(con: &mut redis::Connection, namespace: &Namespace) -> Result<usize> {
     Ok(keys_under(con, namespace)?.len())

@@ -1,8 +1,10 @@
 //! The SQL side of every comparison: SQLite connections (in memory, or a file with a chosen
 //! durability), the filesystem a file lives on (fsync is free on tmpfs, so we say which), and the
-//! deterministic token/trade data set the cache lesson queries.
+//! deterministic token/trade data set the cache lesson queries, and the scratch directory a run keeps
+//! its SQLite files in.
 
 pub mod remote;
+pub mod scratch;
 pub mod tokens;
 
 use std::path::Path;

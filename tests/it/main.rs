@@ -10,6 +10,7 @@ mod cluster;
 mod lessons;
 mod networked_sql;
 mod practice;
+mod state;
 mod support;
 mod terminal;
 mod words;

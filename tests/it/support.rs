@@ -212,6 +212,14 @@ impl Test {
         std::mem::forget(self.home);
         child
     }
+
+    /// Start without waiting, stdout and stderr piped (to read, or to close early like `| head`).
+    pub fn spawn_piped(mut self) -> Child {
+        self.command.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        let child = self.command.spawn().unwrap();
+        std::mem::forget(self.home);
+        child
+    }
 }
 
 #[derive(Debug, Clone)]

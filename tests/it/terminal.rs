@@ -187,6 +187,12 @@ fn ctrl_c_in_the_quiz_exits_130_shows_the_cursor_and_keeps_the_answers() {
         serde_json::from_str(&std::fs::read_to_string(state.path().join("progress.json")).unwrap()).unwrap();
     assert_eq!(file["lessons"]["1"]["quiz_partial"]["answers"].as_array().unwrap().len(), 2, "{file}");
     drop(pane);
+    // `list` says where the stopped quiz stands.
+    Test::new()
+        .args(["list", "--state-dir", &state_dir])
+        .run()
+        .success()
+        .stdout_contains(&format!("quiz in progress, 2/{total} answered"));
 
     // The next `quiz 1` goes on from question 3.
     let pane = Pane::start(100, 40, &env, &["quiz", "1"]);
@@ -464,4 +470,31 @@ fn zsh_completion_completes_at_a_real_prompt() {
     type_text("1 --scr");
     pane.keys(&["Tab"]);
     pane.wait_for("zsh> redis-learn practice 1 --script");
+}
+
+/// Ctrl-C while a demo's spinner turns: the terminal echoes `^C` at the end of the spinner's line,
+/// and the spinner must still leave the screen, so the error line is not under a stale spinner.
+#[test]
+#[ignore = "needs tmux (Debian: apt install tmux); .ci/run installs it and runs the ignored tests"]
+fn ctrl_c_during_a_demo_leaves_no_spinner_on_screen() {
+    let server = Server::start(&[]);
+    let state = tempfile::tempdir().unwrap();
+    let _serial = support::heavy();
+    let url = server.url();
+    let state_dir = state_env(state.path());
+    let env = [("REDIS_URL", url.as_str()), ("REDIS_LEARN_STATE_DIR", state_dir.as_str())];
+    let pane = Pane::start(100, 40, &env, &["lesson", "2", "--no-pause", "--no-quiz"]);
+    // Demo 1 has printed its report; demo 2 (seconds long in a full run) has its spinner up.
+    pane.wait_for("Demo 1/");
+    pane.wait_for("commands in all");
+    let spinning = |text: &str| text.lines().any(|l| l.starts_with(|c: char| ('\u{2800}'..='\u{28ff}').contains(&c)));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !spinning(&pane.screen()) {
+        assert!(Instant::now() < deadline, "no spinner on the screen:\n{}", pane.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pane.keys(&["C-c"]);
+    let text = pane.wait_for("EXIT=");
+    assert!(text.contains("EXIT=130"), "{text}");
+    assert!(!spinning(&text), "the spinner's line stayed on the screen:\n{text}");
 }

@@ -177,17 +177,25 @@ fn lesson_11_words() {
     snapshot_lesson(11);
 }
 
+/// `redis-learn-XXXXXX` for a scratch directory's name, `redis-learn-run-<pid>-<random>` (or an
+/// older one's, `redis-learn-<random>`).
 fn scratch_dirs_out(text: &str) -> String {
     const MARK: &str = "redis-learn-";
     let mut out = String::new();
     let mut rest = text;
     while let Some(i) = rest.find(MARK) {
         let after = &rest[i + MARK.len()..];
-        let name: String = after.chars().take_while(char::is_ascii_alphanumeric).collect();
+        // Past `run-<pid>-`, when it is there.
+        let random = after
+            .strip_prefix("run-")
+            .and_then(|owned| owned.split_once('-'))
+            .filter(|(pid, _)| !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit()))
+            .map_or(after, |(_, random)| random);
+        let name: String = random.chars().take_while(char::is_ascii_alphanumeric).collect();
         out.push_str(&rest[..i + MARK.len()]);
         if name.len() == 6 {
             out.push_str("XXXXXX");
-            rest = &after[6..];
+            rest = &random[6..];
         } else {
             rest = after;
         }
@@ -199,6 +207,7 @@ fn scratch_dirs_out(text: &str) -> String {
 #[test]
 fn figures_are_taken_out() {
     assert_eq!(figures_out("in /tmp/redis-learn-eDVMuB on"), "in /tmp/redis-learn-XXXXXX on");
+    assert_eq!(figures_out("in /tmp/redis-learn-run-4242-eDVMuB on"), "in /tmp/redis-learn-XXXXXX on");
     assert_eq!(
         figures_out("took 1,234.5 µs for 3 keys at redis-learn:3fa2b1c0:x"),
         "took # <t> for # keys at redis-learn:#:x"
