@@ -302,8 +302,8 @@ fn at_60_columns_no_number_is_split_across_lines() {
     }
 }
 
-/// The screen's lines, without the "Commands sent" blocks (commands are printed whole, to be
-/// copied: the terminal wraps them, not us).
+/// The screen's lines, without the "Commands sent" blocks (a command is wrapped at spaces and at the
+/// `:` of a key, and a token longer than a line, such as a long hex id, is cut where the line ends).
 fn visible_lines_outside_the_command_trace(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut in_trace = false;
