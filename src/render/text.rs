@@ -664,6 +664,14 @@ mod tests {
     }
 
     #[test]
+    fn a_stacked_chinese_header_takes_a_full_width_colon_and_no_space() {
+        let mut p = Printer::new(Vec::new(), Styles { color: false }, Lang::Zh, 60);
+        let headers = ["命令".to_string(), "TYPE".to_string(), "笔记中的用途".to_string(), "样本数".to_string()];
+        p.stacked(&headers, &[vec!["RPUSH".into(), "list".into(), "队列".into(), "1,000".into()]]).unwrap();
+        assert_eq!(output(p), "  • RPUSH\n    TYPE: list · 笔记中的用途：队列 · 样本数：1,000\n");
+    }
+
+    #[test]
     fn a_closing_backtick_stays_with_its_code() {
         for width in 20..60 {
             let lines = wrap(
