@@ -13,7 +13,7 @@ use crate::interrupt::Interrupt;
 use crate::lesson::{Catalogue, Lesson};
 use crate::pause::Choice;
 use crate::render::json::{self, LessonRef, LessonRun};
-use crate::render::{Styles, text::Printer};
+use crate::render::{Styles, text::Printer, text::gap};
 use crate::server::{self, Namespace, RedisHandle};
 use crate::settings::{Scale, Settings};
 use crate::text::Text;
@@ -49,7 +49,12 @@ pub fn run(
         // No Redis anywhere: still teach the text and the quiz, then say how to get one.
         p.blank()?;
         p.wrapped(
-            &format!("{} {}", p.styles.fail(&lang.word("lesson.no-redis")), lang.word("lesson.get-redis")),
+            &format!(
+                "{}{}{}",
+                p.styles.fail(&lang.word("lesson.no-redis")),
+                gap(&lang.word("lesson.no-redis")),
+                lang.word("lesson.get-redis")
+            ),
             "",
             "  ",
         )?;

@@ -90,9 +90,10 @@ impl<W: Write> Printer<W> {
 
     /// `⚠ caveat: …`, wrapped with a hanging indent: said once when a run turns noisy.
     pub fn caveat(&mut self, text: &str) -> Result<()> {
-        let tag = self.styles.uncertain(&self.word("printer.warning"));
+        let word = self.word("printer.warning");
+        let tag = self.styles.uncertain(&word);
         let options = options(self.width, "", "    ");
-        for line in textwrap::wrap(&format!("{tag} {text}"), options) {
+        for line in textwrap::wrap(&format!("{tag}{}{text}", gap(&word)), options) {
             writeln!(self.out, "{line}")?;
         }
         Ok(())
@@ -178,24 +179,30 @@ impl<W: Write> Printer<W> {
             }
         }
         for note in &report.notes {
+            let word = self.word(match note.kind {
+                NoteKind::Info => "printer.note",
+                NoteKind::Simulated => "printer.simulated",
+                NoteKind::Caveat => "printer.caveat",
+            });
             let tag = match note.kind {
-                NoteKind::Info => self.styles.dim(&self.word("printer.note")),
-                NoteKind::Simulated => self.styles.simulated(&self.word("printer.simulated")),
-                NoteKind::Caveat => self.styles.simulated(&self.word("printer.caveat")),
+                NoteKind::Info => self.styles.dim(&word),
+                NoteKind::Simulated | NoteKind::Caveat => self.styles.simulated(&word),
             };
             let options = options(self.width, "  ", "    ");
-            let text = format!("{tag} {}", note.text);
+            let text = format!("{tag}{}{}", gap(&word), note.text);
             for line in textwrap::wrap(&text, options) {
                 writeln!(self.out, "{line}")?;
             }
         }
         if let Some(error) = &report.error {
-            let text = format!("{} {error}", self.styles.fail(&self.word("printer.demo-failed")));
+            let word = self.word("printer.demo-failed");
+            let text = format!("{}{}{error}", self.styles.fail(&word), gap(&word));
             self.wrapped(&text, "  ", "    ")?;
         }
         if let Some(why) = &report.skipped {
             let options = options(self.width, "  ", "    ");
-            let text = format!("{} {why}", self.styles.uncertain(&self.word("printer.skipped")));
+            let word = self.word("printer.skipped");
+            let text = format!("{}{}{why}", self.styles.uncertain(&word), gap(&word));
             for line in textwrap::wrap(&text, options) {
                 writeln!(self.out, "{line}")?;
             }
@@ -382,6 +389,12 @@ impl<W: Write> Printer<W> {
         }
         Ok(())
     }
+}
+
+/// What goes between a label (`note:`, `说明：`) and its text: a space, except after full-width
+/// punctuation, which carries its own spacing (Chinese puts no space after `：`).
+pub fn gap(label: &str) -> &'static str {
+    if label.ends_with(['：', '，', '。', '；', '）', '」', '”']) { "" } else { " " }
 }
 
 /// Wrap at `width` with a first-line and a hanging indent, never splitting a word or a number (a
@@ -669,6 +682,23 @@ mod tests {
         let headers = ["命令".to_string(), "TYPE".to_string(), "笔记中的用途".to_string(), "样本数".to_string()];
         p.stacked(&headers, &[vec!["RPUSH".into(), "list".into(), "队列".into(), "1,000".into()]]).unwrap();
         assert_eq!(output(p), "  • RPUSH\n    TYPE: list · 笔记中的用途：队列 · 样本数：1,000\n");
+    }
+
+    #[test]
+    fn no_space_follows_a_full_width_colon() {
+        let mut report = DemoReport::new("demo", "演示");
+        report.note(NoteKind::Info, "GET 只是一次往返");
+        report.note(NoteKind::Caveat, "这个文件系统在内存里");
+        let mut p = Printer::new(Vec::new(), Styles { color: false }, Lang::Zh, 80);
+        p.demo(&report).unwrap();
+        p.caveat("本机在运行期间很忙").unwrap();
+        let text = output(p);
+        assert!(text.contains("说明：GET") && text.contains("注意：这个") && text.contains("注意：本机"), "{text}");
+        assert!(!text.contains("： "), "{text}");
+        let mut p = printer();
+        report.note(NoteKind::Simulated, "a pause");
+        p.demo(&report).unwrap();
+        assert!(output(p).contains("SIMULATED: a pause"));
     }
 
     #[test]
