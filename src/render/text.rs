@@ -18,11 +18,13 @@ pub struct Printer<W: Write> {
     pub styles: Styles,
     pub lang: Lang,
     pub width: usize,
+    /// The timings legend was printed (it is said once, under the first table).
+    legend_said: bool,
 }
 
 impl<W: Write> Printer<W> {
     pub fn new(out: W, styles: Styles, lang: Lang, width: usize) -> Printer<W> {
-        Printer { out, styles, lang, width: width.clamp(40, 110) }
+        Printer { out, styles, lang, width: width.clamp(40, 110), legend_said: false }
     }
 
     fn word(&self, id: &str) -> String {
@@ -289,7 +291,8 @@ impl<W: Write> Printer<W> {
 
     /// Side by side: what, where, p50 (median of the round medians), p99, mean, throughput (— for
     /// one-way latencies), samples. On a narrow screen the least important columns go first
-    /// (samples, mean, ops/s, p99; a line says which); narrower still, each row is stacked.
+    /// (samples, mean, ops/s, p99; a line says which); narrower still, each row is stacked. Under
+    /// the first table a printer draws, a legend says how p50 differs from p99 and the mean.
     pub fn timings(&mut self, measurements: &[Measurement]) -> Result<()> {
         let headers: Vec<String> = [
             self.word("printer.header-operation"),
@@ -355,6 +358,10 @@ impl<W: Write> Printer<W> {
             let hidden = hidden.join(&self.word("list.separator"));
             let line = self.lang.say(Text::msg("printer.too-narrow").fact("hidden", hidden));
             self.wrapped_dim(&line, "  ", "   ")?;
+        }
+        if !self.legend_said {
+            self.legend_said = true;
+            self.wrapped_dim(&self.word("printer.timings-legend"), "  ", "  ")?;
         }
         Ok(())
     }
@@ -699,6 +706,20 @@ mod tests {
         report.note(NoteKind::Simulated, "a pause");
         p.demo(&report).unwrap();
         assert!(output(p).contains("SIMULATED: a pause"));
+    }
+
+    #[test]
+    fn the_timings_legend_is_said_once_under_the_first_table() {
+        let us = Duration::from_micros;
+        let rounds: Vec<Vec<Duration>> = (0..10).map(|i| vec![us(50 + i), us(52), us(40)]).collect();
+        let m = Measurement::from_rounds("ping", "PING", Backend::Redis, Kind::Throughput, 1, 1, &rounds).unwrap();
+        for (lang, legend) in [(Lang::En, "How to read these tables:"), (Lang::Zh, "怎样读这些表：")] {
+            let mut p = Printer::new(Vec::new(), Styles { color: false }, lang, 80);
+            p.timings(std::slice::from_ref(&m)).unwrap();
+            p.timings(std::slice::from_ref(&m)).unwrap();
+            let text = output(p);
+            assert_eq!(text.matches(legend).count(), 1, "{text}");
+        }
     }
 
     #[test]
