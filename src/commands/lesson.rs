@@ -40,7 +40,7 @@ pub fn run(
     if !settings.json {
         let heading = lang.say(Text::msg("lesson.heading").fact("number", lesson.number).fact("title", &text.title));
         p.rule(&heading)?;
-        p.wrapped_dim(&lang.say(Text::msg("lesson.source").fact("source", &lesson.source)), "", "  ")?;
+        p.wrapped_dim(&lang.say(Text::msg("lesson.source").fact("source", lesson.source_in(lang))), "", "  ")?;
         p.blank()?;
         p.prose(&text.intro)?;
     }

@@ -153,6 +153,27 @@ fn with_no_redis_anywhere_the_lesson_text_is_still_shown() {
 }
 
 #[test]
+fn the_source_line_is_in_the_lessons_language() {
+    let out = Test::new().args(["lesson", "1", "--no-quiz", "--lang", "zh"]).without_redis_server_on_path().run();
+    out.code(2).stdout_contains("笔记出处：Q1 — Redis 是什么：开源的内存数据结构存储系统");
+    let out = Test::new().args(["lesson", "6", "--no-quiz"]).without_redis_server_on_path().run();
+    out.code(2).stdout_contains("from the notes: Q2 · general roles: 2) data-structure server");
+}
+
+#[test]
+fn the_notes_headings_are_in_one_language() {
+    let is_cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+    let out = Test::new().args(["notes"]).run().success();
+    let headings: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("── ")).collect();
+    assert!(headings.iter().any(|h| h.contains("Learning goal · Q1")), "{headings:#?}");
+    assert!(headings.iter().all(|h| !h.chars().any(is_cjk)), "{headings:#?}");
+    let out = Test::new().args(["notes", "--lang", "zh"]).run().success();
+    let headings: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("── ")).collect();
+    assert!(headings.iter().any(|h| h.contains("Q2 · 通用作用")), "{headings:#?}");
+    assert!(headings.iter().all(|h| !h.contains('(')), "an English gloss in a Chinese heading: {headings:#?}");
+}
+
+#[test]
 fn doctor_reports_the_server_and_exits_0() {
     let server = Server::start(&[]);
     let out = Test::new().args(["doctor", "--json"]).redis(&server).run().success();

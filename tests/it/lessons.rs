@@ -50,6 +50,10 @@ fn chinese_text_is_chinese() {
         for paragraph in zh.intro.split("\n\n").chain(zh.outro.split("\n\n")).filter(|p| !p.trim().is_empty()) {
             assert!(paragraph.chars().any(is_cjk), "lesson {}: an untranslated paragraph: {paragraph}", lesson.number);
         }
+        let source = lesson.text(Lang::Zh).source.as_str();
+        assert!(source.chars().any(is_cjk), "lesson {}: [text.zh] needs a source line in Chinese", lesson.number);
+        let en = lesson.source_in(Lang::En);
+        assert!(!en.chars().any(is_cjk), "lesson {}: the English source line quotes Chinese: {en}", lesson.number);
         for item in &lesson.quiz {
             let q = item.text(Lang::Zh);
             assert!(q.question.chars().any(is_cjk), "lesson {}: untranslated question: {}", lesson.number, q.question);
@@ -85,4 +89,19 @@ fn a_demo_reference_to_no_demo_is_a_problem() {
     assert_ne!(broken, text, "lesson 1 cites a demo with {{demo:core-types}}");
     let err = Catalogue::from_files(vec![("01.toml".into(), broken)]).unwrap_err();
     assert!(format!("{err:#}").contains("{demo:no-such-demo}"), "{err:#}");
+}
+
+#[test]
+fn summaries_end_alike_without_a_full_stop() {
+    let catalogue = Catalogue::embedded().unwrap();
+    for lesson in catalogue.lessons() {
+        for lang in Lang::ALL {
+            let summary = &lesson.text(lang).summary;
+            assert!(
+                !summary.ends_with(['.', '。']),
+                "lesson {}: its summary ends with a full stop: {summary}",
+                lesson.number
+            );
+        }
+    }
 }
