@@ -183,14 +183,13 @@ pub fn run(
         } else {
             String::new()
         };
+        let keys = keys_line(cleanup.removed, cleanup.left, namespace.prefix());
         let mut summary = lang.say(
             Text::msg("lesson.summary")
                 .fact("held", held)
                 .fact("total", total)
                 .fact("inconclusive", inconclusive)
-                .fact("removed", cleanup.removed)
-                .fact("prefix", namespace.prefix())
-                .fact("left", cleanup.left),
+                .fact("keys", lang.say(keys)),
         );
         if noisy {
             summary.push_str(&lang.word("lesson.summary-noisy"));
@@ -418,5 +417,30 @@ impl Spinner {
 impl Drop for Spinner {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The footer's word on the run's keys: how many were removed and left, or that none were written
+/// (a lesson whose demos run on servers of their own).
+fn keys_line(removed: usize, left: usize, prefix: &str) -> Text {
+    if removed == 0 && left == 0 {
+        Text::msg("lesson.no-keys").fact("prefix", prefix)
+    } else {
+        Text::msg("lesson.keys-removed").fact("removed", removed).fact("prefix", prefix).fact("left", left)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn the_footer_says_so_when_no_key_was_written() {
+        let say = |lang: Lang, removed, left| lang.say(keys_line(removed, left, "redis-learn:1a2b:"));
+        assert_eq!(say(Lang::En, 0, 0), "no keys were written under redis-learn:1a2b:");
+        assert_eq!(say(Lang::Zh, 0, 0), "redis-learn:1a2b: 下没有写入任何键");
+        assert_eq!(say(Lang::En, 10, 0), "10 keys written under redis-learn:1a2b: were removed, 0 left");
+        assert_eq!(say(Lang::En, 1, 0), "1 key written under redis-learn:1a2b: was removed, 0 left");
     }
 }

@@ -105,3 +105,35 @@ fn summaries_end_alike_without_a_full_stop() {
         }
     }
 }
+
+/// A question writes its large numbers alike: `1,000` beside `2,000`, not beside `2000` (outside
+/// code spans).
+#[test]
+fn a_quiz_question_writes_its_numbers_alike() {
+    let catalogue = Catalogue::embedded().unwrap();
+    for lesson in catalogue.lessons() {
+        for lang in Lang::ALL {
+            for item in &lesson.quiz {
+                let q = item.text(lang);
+                let text = std::iter::once(q.question.as_str()).chain(q.options.iter().map(String::as_str));
+                let text: Vec<&str> = text.collect();
+                let text = text.join(" ");
+                // Code spans (`INCR counter:2026-11-26`) are left out: a key is not a count.
+                let prose: String = text.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+                let numbers: Vec<&str> = prose
+                    .split(|c: char| !(c.is_ascii_digit() || c == ','))
+                    .map(|n| n.trim_matches(','))
+                    .filter(|n| n.len() >= 4 && n.chars().next().is_some_and(|c| c.is_ascii_digit()))
+                    .collect();
+                let separated = numbers.iter().any(|n| n.contains(','));
+                let bare: Vec<&&str> =
+                    numbers.iter().filter(|n| !n.contains(',') && (4..=6).contains(&n.len())).collect();
+                assert!(
+                    !(separated && !bare.is_empty()),
+                    "lesson {}: {bare:?} beside separated numbers in: {text}",
+                    lesson.number
+                );
+            }
+        }
+    }
+}
