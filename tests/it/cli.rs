@@ -161,6 +161,16 @@ fn the_source_line_is_in_the_lessons_language() {
 }
 
 #[test]
+fn help_says_any_language_code_is_taken_and_a_wrong_flag_gets_no_dash_dash_tip() {
+    let out = Test::new().args(["lesson", "--help"]).run().success();
+    out.stdout_contains("another code (fr, pt-br)");
+    assert!(!out.stdout.contains("possible values: en, zh"), "{}", out.stdout);
+    let out = Test::new().args(["quiz", "1", "--no-quiz"]).run().code(2);
+    out.stderr_contains("unexpected argument '--no-quiz'");
+    assert!(!out.stderr.contains("-- --no-quiz"), "{}", out.stderr);
+}
+
+#[test]
 fn the_notes_headings_are_in_one_language() {
     let is_cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
     let out = Test::new().args(["notes"]).run().success();
@@ -520,7 +530,9 @@ fn answers_without_a_seed_get_the_same_score_every_run_and_print_shows_their_ord
     out.stdout_contains("1. ")
         .stdout_contains(&format!("{total}. "))
         .stdout_contains("   a) ")
-        .stdout_contains("--answers");
+        .stdout_contains("--answers <LETTERS>");
+    // The header shows where the letters go, not letters that could pass for an answer key.
+    assert!(!out.stdout.contains("a,a,a"), "{}", out.stdout);
 }
 
 #[test]
