@@ -137,3 +137,35 @@ fn a_quiz_question_writes_its_numbers_alike() {
         }
     }
 }
+
+/// README's flag table says which subcommands take each flag: the same as the CLI, for every row
+/// that names one flag. (`practice` has its own section and `--help`; the table leaves it out.)
+#[test]
+fn the_readme_flag_table_matches_the_cli() {
+    use clap::CommandFactory;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let cli = redis_learn::cli::Cli::command();
+    let all: Vec<String> =
+        cli.get_subcommands().map(|c| c.get_name().to_string()).filter(|n| n != "practice").collect();
+    let takes =
+        |sub: &str, flag: &str| cli.find_subcommand(sub).unwrap().get_arguments().any(|a| a.get_long() == Some(flag));
+    let table = readme.split("\n## Flags\n").nth(1).unwrap().split("\n## ").next().unwrap();
+    let mut rows = 0;
+    for row in table.lines().filter(|l| l.starts_with("| `--")) {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        let flags: Vec<&str> = cells[0].matches("`--").collect();
+        if flags.len() != 1 {
+            continue;
+        }
+        let flag = cells[0].trim_start_matches("| `--").split([' ', '`']).next().unwrap();
+        let named: Vec<String> = match cells[1].strip_prefix("all but ") {
+            Some(but) => all.iter().filter(|s| !but.split(", ").any(|b| b == s.as_str())).cloned().collect(),
+            None => cells[1].split(", ").map(str::to_string).collect(),
+        };
+        for sub in &all {
+            assert_eq!(named.contains(sub), takes(sub, flag), "README: --{flag} and {sub}: {}", cells[1]);
+        }
+        rows += 1;
+    }
+    assert!(rows >= 10, "{rows} rows read");
+}
