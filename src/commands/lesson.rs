@@ -36,6 +36,7 @@ pub fn run(
     };
     let lang = settings.lang;
     let mut p = Printer::new(out, Styles::new(settings.color), lang, settings.width);
+    p.wrap_commands = settings.stdout_tty && settings.trace == crate::server::TraceDetail::Short;
     let text = lesson.text(lang);
     if !settings.json {
         let heading = lang.say(Text::msg("lesson.heading").fact("number", lesson.number).fact("title", &text.title));

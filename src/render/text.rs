@@ -18,13 +18,16 @@ pub struct Printer<W: Write> {
     pub styles: Styles,
     pub lang: Lang,
     pub width: usize,
+    /// Wrap the command trace at the width. Off for a pipe or a file and with `--trace full`, where
+    /// each command stays on one line, to be copied or grepped whole.
+    pub wrap_commands: bool,
     /// The timings legend was printed (it is said once, under the first table).
     legend_said: bool,
 }
 
 impl<W: Write> Printer<W> {
     pub fn new(out: W, styles: Styles, lang: Lang, width: usize) -> Printer<W> {
-        Printer { out, styles, lang, width: width.clamp(40, 110), legend_said: false }
+        Printer { out, styles, lang, width: width.clamp(40, 110), wrap_commands: true, legend_said: false }
     }
 
     fn word(&self, id: &str) -> String {
@@ -242,6 +245,10 @@ impl<W: Write> Printer<W> {
         }
         writeln!(self.out, "\n{}", self.styles.heading(&self.word("printer.commands")))?;
         for line in &trace.examples {
+            if !self.wrap_commands {
+                writeln!(self.out, "  {}", self.styles.code(line))?;
+                continue;
+            }
             for part in wrap_command(line, self.width) {
                 writeln!(self.out, "{}", self.styles.code(&part))?;
             }
@@ -662,6 +669,18 @@ mod tests {
             assert!(console::measure_text_width(line) <= 60, "wider than 60: {line:?}\n{text}");
         }
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn commands_stay_whole_when_not_wrapped() {
+        let report = narrow_report();
+        let mut p = Printer::new(Vec::new(), Styles { color: false }, Lang::En, 60);
+        p.wrap_commands = false;
+        p.demo(&report).unwrap();
+        let text = output(p);
+        for line in &report.trace.examples {
+            assert!(text.contains(&format!("  {line}\n")), "{text}");
+        }
     }
 
     #[test]
