@@ -42,6 +42,30 @@ impl Cli {
     }
 }
 
+/// A parse error as the learner should see it: [`without_env_in_usage`], then
+/// [`without_dash_dash_tip`].
+pub fn tidy(err: clap::Error) -> clap::Error {
+    without_dash_dash_tip(without_env_in_usage(err))
+}
+
+/// clap's error for a flag a subcommand does not take, when the subcommand has a positional argument
+/// (`redis-learn quiz 1 --no-quiz`), adds "tip: to pass '--no-quiz' as a value, use '-- --no-quiz'".
+/// No argument of this tool is a value that starts with a dash, so that tip only misleads: drop it,
+/// and keep clap's other tips (a flag with a similar name).
+pub fn without_dash_dash_tip(mut err: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() != ErrorKind::UnknownArgument {
+        return err;
+    }
+    if let Some(ContextValue::StyledStrs(tips)) = err.remove(ContextKind::Suggested) {
+        let kept: Vec<_> = tips.into_iter().filter(|tip| !tip.to_string().contains("as a value, use '")).collect();
+        if !kept.is_empty() {
+            err.insert(ContextKind::Suggested, ContextValue::StyledStrs(kept));
+        }
+    }
+    err
+}
+
 /// clap's usage line in a "missing argument" error names every argument it saw, values taken from
 /// the environment included (`Usage: redis-learn lesson --redis <URL> <LESSON>` with `REDIS_URL`
 /// set), as if they were needed. Parse the same command line once more without environment
@@ -181,8 +205,9 @@ macro_rules! one_flag {
 one_flag!(
     LangFlag,
     "Output",
-    /// Language of lessons and messages [default: from LANG/LC_ALL, else en]
-    #[arg(long, value_parser = LangParser, env = "REDIS_LEARN_LANG", value_name = "LANG")]
+    /// Language of lessons and messages: en or zh; another code (fr, pt-br) shows what your lesson
+    /// files have in it, English elsewhere [default: from LANG/LC_ALL, else en]
+    #[arg(long, value_parser = LangParser, env = "REDIS_LEARN_LANG", value_name = "LANG", hide_possible_values = true)]
     lang: LangChoice
 );
 
@@ -666,6 +691,16 @@ mod tests {
         }
         let err = Cli::try_parse_from(["redis-learn", "--json", "lesson", "1"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict, "{err}");
+    }
+
+    #[test]
+    fn a_flag_of_another_subcommand_gets_no_dash_dash_tip() {
+        let err = tidy(Cli::try_parse_from(["redis-learn", "quiz", "1", "--no-quiz"]).unwrap_err());
+        let text = err.render().to_string();
+        assert!(text.contains("unexpected argument '--no-quiz'") && !text.contains("as a value"), "{text}");
+        // A similar flag is still suggested.
+        let err = tidy(Cli::try_parse_from(["redis-learn", "quiz", "1", "--seeds", "3"]).unwrap_err());
+        assert!(err.render().to_string().contains("--seed"), "{}", err.render());
     }
 
     #[test]

@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let err = redis_learn::cli::without_env_in_usage(err);
+            let err = redis_learn::cli::tidy(err);
             // --help and --version are not errors; clap knows which is which.
             let _ = err.print();
             return ExitCode::from(if err.use_stderr() { error::EXIT_USAGE } else { error::EXIT_OK });

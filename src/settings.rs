@@ -65,6 +65,8 @@ pub struct Settings {
     pub lessons_dir: Option<PathBuf>,
     /// Columns to wrap text at.
     pub width: usize,
+    /// stdout is a terminal, so `width` is its width (else a pipe or a file, and 100).
+    pub stdout_tty: bool,
     /// Where progress is kept; `None` when no data dir can be found (progress then lives in memory).
     pub state_dir: Option<PathBuf>,
     /// A networked SQL server to compare against, when the learner names one.
@@ -111,6 +113,7 @@ impl Settings {
             allow_remote: args.allow_remote,
             lessons_dir: args.lessons_dir.clone(),
             width: console::Term::stdout().size_checked().map_or(100, |(_, cols)| usize::from(cols)),
+            stdout_tty,
             state_dir: args.state_dir.clone().or_else(|| dirs::data_dir().map(|d| d.join("redis-learn"))),
             sql_url: args.sql_url.clone().filter(|u| !u.is_empty()),
             pin_same_cpu: args.pin == PinChoice::SameCpu,

@@ -13,7 +13,7 @@ use crate::interrupt::Interrupt;
 use crate::lesson::{Catalogue, Lesson};
 use crate::pause::Choice;
 use crate::render::json::{self, LessonRef, LessonRun};
-use crate::render::{Styles, text::Printer};
+use crate::render::{Styles, text::Printer, text::gap};
 use crate::server::{self, Namespace, RedisHandle};
 use crate::settings::{Scale, Settings};
 use crate::text::Text;
@@ -36,11 +36,12 @@ pub fn run(
     };
     let lang = settings.lang;
     let mut p = Printer::new(out, Styles::new(settings.color), lang, settings.width);
+    p.wrap_commands = settings.stdout_tty && settings.trace == crate::server::TraceDetail::Short;
     let text = lesson.text(lang);
     if !settings.json {
         let heading = lang.say(Text::msg("lesson.heading").fact("number", lesson.number).fact("title", &text.title));
         p.rule(&heading)?;
-        p.wrapped_dim(&lang.say(Text::msg("lesson.source").fact("source", &lesson.source)), "", "  ")?;
+        p.wrapped_dim(&lang.say(Text::msg("lesson.source").fact("source", lesson.source_in(lang))), "", "  ")?;
         p.blank()?;
         p.prose(&text.intro)?;
     }
@@ -49,7 +50,12 @@ pub fn run(
         // No Redis anywhere: still teach the text and the quiz, then say how to get one.
         p.blank()?;
         p.wrapped(
-            &format!("{} {}", p.styles.fail(&lang.word("lesson.no-redis")), lang.word("lesson.get-redis")),
+            &format!(
+                "{}{}{}",
+                p.styles.fail(&lang.word("lesson.no-redis")),
+                gap(&lang.word("lesson.no-redis")),
+                lang.word("lesson.get-redis")
+            ),
             "",
             "  ",
         )?;
@@ -178,14 +184,13 @@ pub fn run(
         } else {
             String::new()
         };
+        let keys = keys_line(cleanup.removed, cleanup.left, namespace.prefix());
         let mut summary = lang.say(
             Text::msg("lesson.summary")
                 .fact("held", held)
                 .fact("total", total)
                 .fact("inconclusive", inconclusive)
-                .fact("removed", cleanup.removed)
-                .fact("prefix", namespace.prefix())
-                .fact("left", cleanup.left),
+                .fact("keys", lang.say(keys)),
         );
         if noisy {
             summary.push_str(&lang.word("lesson.summary-noisy"));
@@ -417,5 +422,30 @@ impl Spinner {
 impl Drop for Spinner {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The footer's word on the run's keys: how many were removed and left, or that none were written
+/// (a lesson whose demos run on servers of their own).
+fn keys_line(removed: usize, left: usize, prefix: &str) -> Text {
+    if removed == 0 && left == 0 {
+        Text::msg("lesson.no-keys").fact("prefix", prefix)
+    } else {
+        Text::msg("lesson.keys-removed").fact("removed", removed).fact("prefix", prefix).fact("left", left)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn the_footer_says_so_when_no_key_was_written() {
+        let say = |lang: Lang, removed, left| lang.say(keys_line(removed, left, "redis-learn:1a2b:"));
+        assert_eq!(say(Lang::En, 0, 0), "no keys were written under redis-learn:1a2b:");
+        assert_eq!(say(Lang::Zh, 0, 0), "redis-learn:1a2b: 下没有写入任何键");
+        assert_eq!(say(Lang::En, 10, 0), "10 keys written under redis-learn:1a2b: were removed, 0 left");
+        assert_eq!(say(Lang::En, 1, 0), "1 key written under redis-learn:1a2b: was removed, 0 left");
     }
 }

@@ -24,7 +24,7 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
                     slug: l.slug.clone(),
                     title: text.title.clone(),
                     summary: text.summary.clone(),
-                    source: l.source.clone(),
+                    source: l.source_in(settings.lang).to_string(),
                     demos: l.demos.clone(),
                     questions: l.quiz.len(),
                     completed: progress.lesson(l.number).is_some_and(|p| p.done(!l.quiz.is_empty())),

@@ -18,6 +18,8 @@ use crate::text::Text;
 struct PassageJson<'a> {
     lessons: &'a [u32],
     source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_en: Option<&'a str>,
     zh: &'a str,
     en: &'a str,
 }
@@ -37,7 +39,13 @@ pub fn run(settings: &Settings, args: &NotesArgs, catalogue: &Catalogue, out: &m
     if settings.json {
         let doc: Vec<PassageJson> = passages
             .iter()
-            .map(|p| PassageJson { lessons: &p.lessons, source: &p.source, zh: &p.zh, en: &p.en })
+            .map(|p| PassageJson {
+                lessons: &p.lessons,
+                source: &p.source,
+                source_en: p.source_en.as_deref(),
+                zh: &p.zh,
+                en: &p.en,
+            })
             .collect();
         json::print(out, &doc)?;
         return Ok(Outcome::Success);
@@ -46,11 +54,11 @@ pub fn run(settings: &Settings, args: &NotesArgs, catalogue: &Catalogue, out: &m
     let mut p = Printer::new(out, Styles::new(settings.color), lang, settings.width);
     p.rule(&heading)?;
     for passage in passages {
-        p.subrule(&passage.source)?;
+        p.subrule(passage.source(lang))?;
         lines(&mut p, passage.text(lang))?;
         if lang == Lang::En {
             p.blank()?;
-            p.line(&p.styles.dim("Original (Chinese):").to_string())?;
+            p.line(&p.styles.dim(&lang.word("notes.original")).to_string())?;
             lines(&mut p, &passage.zh)?;
         }
     }

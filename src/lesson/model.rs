@@ -19,7 +19,8 @@ pub struct Lesson {
     pub number: u32,
     /// Also accepted: `redis-learn lesson cache-aside`.
     pub slug: String,
-    /// Where in the study notes this comes from, e.g. `Q2 · model/redismodel/token.go`.
+    /// Where in the study notes this comes from, e.g. `Q2 · model/redismodel/token.go`: the line
+    /// shown under the title, unless the language's text has a `source` of its own.
     pub source: String,
     /// Demo names, run in this order; each must exist in the demo registry.
     pub demos: Vec<String>,
@@ -42,6 +43,9 @@ pub struct LessonText {
     pub title: String,
     /// One line for `redis-learn list`.
     pub summary: String,
+    /// Where in the study notes the lesson comes from, in this language; empty: the lesson's
+    /// top-level `source`.
+    pub source: String,
     /// Shown before the demos. Paragraphs are separated by blank lines; `- ` starts a bullet.
     pub intro: String,
     /// Shown before each demo, keyed by demo name.
@@ -117,6 +121,13 @@ impl Lesson {
     /// The text in `lang`, or English if this lesson has no such translation.
     pub fn text(&self, lang: Lang) -> &LessonText {
         self.text_in(lang.code())
+    }
+
+    /// Where in the study notes this lesson comes from, in `lang` when its text says, else the
+    /// top-level `source`.
+    pub fn source_in(&self, lang: Lang) -> &str {
+        let own = &self.text(lang).source;
+        if own.trim().is_empty() { &self.source } else { own }
     }
 
     /// The text in the language `code`, or English.

@@ -27,8 +27,12 @@ pub struct Notes {
 pub struct Passage {
     /// The lesson numbers that teach it.
     pub lessons: Vec<u32>,
-    /// Where it stands in the notes (`Q2 · 1) model/redismodel/token.go`).
+    /// Where it stands in the notes, as the notes head it (`Q2 · 通用作用`,
+    /// `Q2 · 1) model/redismodel/token.go`).
     pub source: String,
+    /// The same in English (`Q2 · General roles`), when `source` is Chinese.
+    #[serde(default)]
+    pub source_en: Option<String>,
     /// The original, verbatim.
     pub zh: String,
     /// An English rendering.
@@ -36,6 +40,15 @@ pub struct Passage {
 }
 
 impl Passage {
+    /// Where it stands in the notes, in `lang`: the notes' own heading in Chinese, its English
+    /// rendering (when it has words to render) in English.
+    pub fn source(&self, lang: Lang) -> &str {
+        match (lang, &self.source_en) {
+            (Lang::En, Some(en)) => en,
+            _ => &self.source,
+        }
+    }
+
     /// The passage in `lang`: the rendering in English, the original in Chinese.
     pub fn text(&self, lang: Lang) -> &str {
         match lang {
@@ -79,6 +92,10 @@ impl Notes {
             if p.lessons.is_empty() || p.lessons.iter().any(|n| !lesson_numbers.contains(n)) {
                 problems.push(format!("{FILE_NAME}: passage {} names lessons {:?}", i + 1, p.lessons));
             }
+            let is_cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+            if p.source(Lang::En).chars().any(is_cjk) {
+                problems.push(format!("{FILE_NAME}: passage {} needs a source_en in English", i + 1));
+            }
             if p.zh.trim().is_empty() || p.en.trim().is_empty() {
                 problems.push(format!("{FILE_NAME}: passage {} needs both zh and en", i + 1));
             }
@@ -98,5 +115,8 @@ mod tests {
         assert_eq!(notes.problems(&lessons), Vec::<String>::new());
         assert!(notes.for_lesson(2)[1].zh.contains("token.go"));
         assert!(notes.for_lesson(4).iter().any(|p| p.en.contains("SETNX + EXPIRE")));
+        assert_eq!(notes.passages[0].source(Lang::En), "Learning goal · Q1");
+        assert_eq!(notes.passages[1].source(Lang::Zh), "Q2 · 通用作用");
+        assert_eq!(notes.passages[2].source(Lang::En), notes.passages[2].source(Lang::Zh));
     }
 }

@@ -153,6 +153,37 @@ fn with_no_redis_anywhere_the_lesson_text_is_still_shown() {
 }
 
 #[test]
+fn the_source_line_is_in_the_lessons_language() {
+    let out = Test::new().args(["lesson", "1", "--no-quiz", "--lang", "zh"]).without_redis_server_on_path().run();
+    out.code(2).stdout_contains("笔记出处：Q1 — Redis 是什么：开源的内存数据结构存储系统");
+    let out = Test::new().args(["lesson", "6", "--no-quiz"]).without_redis_server_on_path().run();
+    out.code(2).stdout_contains("from the notes: Q2 · general roles: 2) data-structure server");
+}
+
+#[test]
+fn help_says_any_language_code_is_taken_and_a_wrong_flag_gets_no_dash_dash_tip() {
+    let out = Test::new().args(["lesson", "--help"]).run().success();
+    out.stdout_contains("another code (fr, pt-br)");
+    assert!(!out.stdout.contains("possible values: en, zh"), "{}", out.stdout);
+    let out = Test::new().args(["quiz", "1", "--no-quiz"]).run().code(2);
+    out.stderr_contains("unexpected argument '--no-quiz'");
+    assert!(!out.stderr.contains("-- --no-quiz"), "{}", out.stderr);
+}
+
+#[test]
+fn the_notes_headings_are_in_one_language() {
+    let is_cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+    let out = Test::new().args(["notes"]).run().success();
+    let headings: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("── ")).collect();
+    assert!(headings.iter().any(|h| h.contains("Learning goal · Q1")), "{headings:#?}");
+    assert!(headings.iter().all(|h| !h.chars().any(is_cjk)), "{headings:#?}");
+    let out = Test::new().args(["notes", "--lang", "zh"]).run().success();
+    let headings: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("── ")).collect();
+    assert!(headings.iter().any(|h| h.contains("Q2 · 通用作用")), "{headings:#?}");
+    assert!(headings.iter().all(|h| !h.contains('(')), "an English gloss in a Chinese heading: {headings:#?}");
+}
+
+#[test]
 fn doctor_reports_the_server_and_exits_0() {
     let server = Server::start(&[]);
     let out = Test::new().args(["doctor", "--json"]).redis(&server).run().success();
@@ -499,7 +530,9 @@ fn answers_without_a_seed_get_the_same_score_every_run_and_print_shows_their_ord
     out.stdout_contains("1. ")
         .stdout_contains(&format!("{total}. "))
         .stdout_contains("   a) ")
-        .stdout_contains("--answers");
+        .stdout_contains("--answers <LETTERS>");
+    // The header shows where the letters go, not letters that could pass for an answer key.
+    assert!(!out.stdout.contains("a,a,a"), "{}", out.stdout);
 }
 
 #[test]

@@ -53,6 +53,12 @@ impl Pane {
         self.tmux(&["capture-pane", "-p", "-t", &self.session, "-S", "-10000"])
     }
 
+    /// The screen and its history with the lines the terminal wrapped joined again (`-J`): each line
+    /// as the program printed it.
+    fn printed_lines(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-J", "-t", &self.session, "-S", "-10000"])
+    }
+
     /// Wait until `needle` is on the screen; the screen then.
     fn wait_for(&self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -308,8 +314,38 @@ fn at_60_columns_no_number_is_split_across_lines() {
     }
 }
 
-/// The screen's lines, without the "Commands sent" blocks (commands are printed whole, to be
-/// copied: the terminal wraps them, not us).
+/// At 60 columns, the terminal itself never has to break a line: table titles, cells and the
+/// commands sent are wrapped between words by the printer (a command's continuation is indented), and
+/// no Chinese line or cell starts with a closing `）`.
+#[test]
+#[ignore = "needs tmux (Debian: apt install tmux); .ci/run installs it and runs the ignored tests"]
+fn at_60_columns_titles_cells_and_commands_wrap_between_words() {
+    let server = Server::start(&[]);
+    let _serial = support::heavy();
+    let url = server.url();
+    for (lesson, lang) in [("4", "en"), ("1", "zh")] {
+        let state = tempfile::tempdir().unwrap();
+        let state_dir = state_env(state.path());
+        let env = [("REDIS_URL", url.as_str()), ("REDIS_LEARN_STATE_DIR", state_dir.as_str())];
+        let args = ["lesson", lesson, "--quick", "--no-pause", "--no-quiz", "--lang", lang];
+        let pane = Pane::start(60, 50, &env, &args);
+        let screen = pane.wait_for("EXIT=");
+        assert!(screen.contains("EXIT=0") || screen.contains("EXIT=1"), "{screen}");
+        let printed = pane.printed_lines();
+        for line in printed.lines() {
+            // Wider than the pane: the terminal had to break it, wherever its edge fell.
+            assert!(console::measure_text_width(line.trim_end()) <= 60, "a line the terminal broke ({lang}):\n{line}");
+            let cells = line.split(['│', '┆']).map(str::trim_start);
+            assert!(!cells.clone().any(|c| c.starts_with('）')), "a closing ） starts a line or cell ({lang}): {line}");
+        }
+        if lang == "en" {
+            assert!(screen.contains("one row of a SQLite file"), "{screen}");
+        }
+    }
+}
+
+/// The screen's lines, without the "Commands sent" blocks (a command is wrapped at spaces and at the
+/// `:` of a key, and a token longer than a line, such as a long hex id, is cut where the line ends).
 fn visible_lines_outside_the_command_trace(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut in_trace = false;

@@ -36,7 +36,7 @@ pub fn round_trip(ctx: &Ctx) -> Result<DemoReport> {
     let rows = fields
         .iter()
         .map(|&name| {
-            let value = if name == "maxmemory" { maxmemory.clone() } else { Text::Plain(field(name)) };
+            let value = if name == "maxmemory" { maxmemory.clone() } else { info_value(name, field(name)) };
             vec![Text::from(name), value, Text::msg(&format!("info.{name}"))]
         })
         .collect();
@@ -82,4 +82,26 @@ pub fn round_trip(ctx: &Ctx) -> Result<DemoReport> {
     );
     report.note(NoteKind::Info, Text::msg("get-is-the-trip"));
     Ok(report)
+}
+
+/// An INFO value as the table shows it: counts with separators, like every other count (`59,460`).
+fn info_value(name: &str, raw: String) -> Text {
+    let count = matches!(name, "rdb_changes_since_last_save" | "connected_clients");
+    match raw.parse::<u64>() {
+        Ok(n) if count => Text::Plain(crate::measure::format_count(n)),
+        _ => Text::Plain(raw),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_counts_get_separators_and_versions_do_not() {
+        assert_eq!(info_value("rdb_changes_since_last_save", "59460".into()).as_str(), "59,460");
+        assert_eq!(info_value("connected_clients", "3".into()).as_str(), "3");
+        assert_eq!(info_value("aof_enabled", "0".into()).as_str(), "0");
+        assert_eq!(info_value("redis_version", "7.0.15".into()).as_str(), "7.0.15");
+    }
 }
