@@ -97,7 +97,7 @@ pub fn prints_raw(args: &[Vec<u8>]) -> bool {
 }
 
 /// A reply of a command `redis-cli` prints raw ([`prints_raw`]): a text reply as its lines
-/// (`\r\n` ends a line like `\n`, without the final line break); anything else as [`format`].
+/// (`\r\n` ends a line like `\n`, without the final line break); anything else as [`format()`].
 pub fn format_raw(value: &Value) -> String {
     match value {
         Value::BulkString(bytes) => lines(&String::from_utf8_lossy(bytes)),

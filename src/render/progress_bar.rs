@@ -6,7 +6,7 @@
 //! bar then clears that new line and leaves the bar's line on screen above the error. Drawing two
 //! columns narrower leaves room for the echo, so clearing the bar wipes both. A bar that is on
 //! screen when the signal watchdog ends the process (a frozen server) is cleared by the watchdog
-//! before it prints its line ([`crate::interrupt::progress_on_screen`]).
+//! before it prints its line (`crate::interrupt::progress_on_screen`).
 
 use std::io;
 
@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, TermLike};
 /// Columns left free at the right of a bar: room for the `^C` a terminal echoes.
 const ECHO_ROOM: u16 = 2;
 
-/// The draw target for a bar or spinner: stderr, [`ECHO_ROOM`] columns narrower than the terminal
+/// The draw target for a bar or spinner: stderr, `ECHO_ROOM` columns narrower than the terminal
 /// (nowhere when stderr is not a terminal).
 pub fn stderr() -> ProgressDrawTarget {
     let term = Term::stderr();
