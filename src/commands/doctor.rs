@@ -109,14 +109,13 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
         }
         writeln!(
             out,
-            "{} {} {}",
+            "{} {}",
             if doc.redis_ok {
                 warn(doc.redis_server_on_path.is_some())
             } else {
                 mark(doc.redis_server_on_path.is_some())
             },
-            t("doctor.on-path"),
-            doc.redis_server_on_path.clone().unwrap_or_else(|| t("doctor.no"))
+            labelled(&t("doctor.on-path"), doc.redis_server_on_path.clone().unwrap_or_else(|| t("doctor.no")))
         )?;
         writeln!(out, "✔ SQLite {} ({})", doc.sqlite_version, t("doctor.bundled"))?;
         if doc.networked_sql {
@@ -124,18 +123,18 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
         } else {
             writeln!(out, "  {}", t("doctor.no-sql-clients"))?;
         }
-        writeln!(out, "  {} {}", t("doctor.temp-fs"), doc.scratch_filesystem.as_deref().unwrap_or("unknown"))?;
+        writeln!(out, "  {}", labelled(&t("doctor.temp-fs"), doc.scratch_filesystem.as_deref().unwrap_or("unknown")))?;
         writeln!(
             out,
-            "  {} {} · {} {} · {} {}",
-            t("doctor.terminal"),
-            if doc.interactive { t("doctor.interactive") } else { t("doctor.not-interactive") },
-            t("doctor.color"),
-            doc.color,
-            t("doctor.language"),
-            doc.lang.code()
+            "  {} · {} · {}",
+            labelled(
+                &t("doctor.terminal"),
+                if doc.interactive { t("doctor.interactive") } else { t("doctor.not-interactive") }
+            ),
+            labelled(&t("doctor.color"), doc.color),
+            labelled(&t("doctor.language"), doc.lang.code())
         )?;
-        writeln!(out, "  {} {}", t("doctor.placement"), doc.placement_text)?;
+        writeln!(out, "  {}", labelled(&t("doctor.placement"), &doc.placement_text))?;
         if let Some(swept) = doc.swept {
             let line = Text::msg("doctor.swept").fact("keys", swept.keys).fact("runs", swept.runs);
             writeln!(out, "✔ {}", lang.say(line))?;
@@ -148,10 +147,16 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
             Some(_) => doc.lessons.clone(),
             None => t("doctor.built-in"),
         };
-        writeln!(out, "  {} {}", t("doctor.lessons"), lessons)?;
+        writeln!(out, "  {}", labelled(&t("doctor.lessons"), lessons))?;
         if let Some(dir) = &settings.state_dir {
-            writeln!(out, "  {} {}", t("doctor.progress"), dir.join(crate::progress::FILE_NAME).display())?;
+            writeln!(out, "  {}", labelled(&t("doctor.progress"), dir.join(crate::progress::FILE_NAME).display()))?;
         }
     }
     Ok(if doc.redis_ok { Outcome::Success } else { Outcome::Usage })
+}
+
+/// A label and its value: `terminal: interactive`, and in Chinese `终端：交互式`, with no space
+/// after a full-width colon.
+fn labelled(label: &str, value: impl std::fmt::Display) -> String {
+    if label.ends_with('：') { format!("{label}{value}") } else { format!("{label} {value}") }
 }

@@ -651,7 +651,7 @@ fn a_fresh_list_starts_with_the_first_lesson_and_doctor_speaks_chinese() {
         .stdout_lacks("Forgot")
         .stdout_contains("nothing was changed");
     let zh = Test::new().args(["doctor", "--lang", "zh"]).run();
-    zh.stdout_contains("课程： 内置").stdout_lacks("built in");
+    zh.stdout_contains("课程：内置").stdout_lacks("built in");
 }
 
 #[test]
