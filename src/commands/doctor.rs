@@ -158,5 +158,5 @@ pub fn run(settings: &Settings, args: &DoctorArgs, out: &mut impl Write) -> Resu
 /// A label and its value: `terminal: interactive`, and in Chinese `终端：交互式`, with no space
 /// after a full-width colon.
 fn labelled(label: &str, value: impl std::fmt::Display) -> String {
-    if label.ends_with('：') { format!("{label}{value}") } else { format!("{label} {value}") }
+    format!("{label}{}{value}", crate::render::text::gap(label))
 }

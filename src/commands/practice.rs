@@ -188,7 +188,8 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
                 if let Some((_, hint)) = session.hint()
                     && text_mode
                 {
-                    writeln!(out, "{} {hint}", lang.word("practice.hint"))?;
+                    let label = lang.word("practice.hint");
+                    writeln!(out, "{label}{}{hint}", crate::render::text::gap(&label))?;
                 }
                 continue;
             }
