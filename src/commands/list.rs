@@ -31,6 +31,11 @@ pub fn run(settings: &Settings, catalogue: &Catalogue, out: &mut impl Write) -> 
                     claims_held: progress.lesson(l.number).is_some_and(|p| p.completed),
                     quiz_passed: progress.lesson(l.number).is_some_and(|p| p.quiz_passed()),
                     best_quiz: progress.lesson(l.number).and_then(|p| p.best_quiz),
+                    quiz_answered: progress
+                        .lesson(l.number)
+                        .and_then(|p| p.quiz_partial.as_ref())
+                        .map(|partial| partial.answers.len())
+                        .filter(|&n| n < l.quiz.len()),
                     tasks: l.tasks.len(),
                     tasks_passed: practised(&progress, l),
                 }

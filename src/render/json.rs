@@ -67,6 +67,9 @@ pub struct ListEntry {
     /// The best quiz score reached the pass mark (the quiz's half of `completed`).
     pub quiz_passed: bool,
     pub best_quiz: Option<crate::progress::QuizScore>,
+    /// Answers kept from a quiz stopped with Ctrl-C (`quiz N` goes on from there); `null` when none
+    /// is in progress.
+    pub quiz_answered: Option<usize>,
     /// Practice tasks in the lesson (`redis-learn practice N`), and how many were passed.
     pub tasks: usize,
     pub tasks_passed: usize,

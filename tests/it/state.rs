@@ -220,6 +220,8 @@ fn list_shows_a_stopped_quiz_as_in_progress() {
         .run()
         .success()
         .stdout_contains(&format!("测验进行中，已答 3/{total} 题"));
+    let doc = Test::new().args(["list", "--json", "--state-dir", &state_dir]).run().success().json();
+    assert_eq!((doc[0]["quiz_answered"].clone(), doc[1]["quiz_answered"].clone()), (3.into(), Value::Null));
 }
 
 #[test]
