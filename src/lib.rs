@@ -67,6 +67,8 @@ pub fn run(cli: Cli, out: &mut impl Write) -> Result<Outcome> {
     if let Some(url) = &settings.sql_url {
         sql::remote::check_url(url)?;
     }
+    // Private redis-servers that a killed run left behind stop now, whatever the command.
+    server::sweep_orphans(&std::env::temp_dir());
     let interrupt = Interrupt::new();
     interrupt.install();
     match cli.command {

@@ -16,7 +16,7 @@ mod trace;
 
 pub use journal::{Journal, Swept};
 pub use namespace::{Cleanup, Namespace, NamespaceGuard, count_keys, keys_on};
-pub use private::{PrivateConnection, PrivateServer, SentinelSettings, free_port, redis_server_path};
+pub use private::{PrivateConnection, PrivateServer, SentinelSettings, free_port, redis_server_path, sweep_orphans};
 pub use private_cluster::{ClusterNode, NodeRole, PrivateCluster, SLOTS, free_cluster_port};
 pub(crate) use target::open_with_limits;
 pub use target::{RedisHandle, ServerInfo, Version, connect, is_loopback_host, parse_url};

@@ -113,7 +113,7 @@ impl PrivateServer {
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
             let dir = tempfile::Builder::new()
-                .prefix("redis-learn-")
+                .prefix(&format!("{SERVER_DIR_PREFIX}{}-", std::process::id()))
                 .tempdir()
                 .map_err(|e| fail(format!("no temp dir: {e}")))?;
             let port = pick().map_err(|e| fail(format!("no free port: {e}")))?;
@@ -128,6 +128,9 @@ impl PrivateServer {
             let child =
                 spawn(&binary, config.as_deref(), port, dir.path(), extra_args).map_err(|e| fail(e.to_string()))?;
             crate::interrupt::register_private(child.id(), dir.path().to_path_buf());
+            // For the sweep, if this process dies without stopping it (see `sweep_orphans`).
+            fs::write(dir.path().join(SERVER_PID_FILE), child.id().to_string())
+                .map_err(|e| fail(format!("writing {}: {e}", dir.path().display())))?;
             let stored = extra_args.iter().map(|a| a.to_string()).collect();
             let mut server = PrivateServer { child, port, dir, extra_args: stored, kept: false, config };
             let password = extra_args.iter().position(|a| *a == "--requirepass").and_then(|i| extra_args.get(i + 1));
@@ -429,10 +432,67 @@ impl PrivateServer {
         };
         kept.record(state_dir)?;
         crate::interrupt::unregister_private(pid);
+        // Its owner ends now, on purpose: the sweep leaves it to its timer.
+        fs::write(self.dir.path().join(KEPT_MARKER), "")?;
         self.dir.disable_cleanup(true);
         self.kept = true;
         Ok(kept)
     }
+}
+
+/// A private server's directory: this, the pid of the redis-learn process that started it, `-`,
+/// random characters (`redis-learn-srv-4242-a1B2c3`).
+pub const SERVER_DIR_PREFIX: &str = "redis-learn-srv-";
+/// The redis-server's own pid, written in its directory when it starts.
+const SERVER_PID_FILE: &str = "server.pid";
+/// In the directory of a server `--keep` leaves running: its owner ended on purpose.
+const KEPT_MARKER: &str = "kept";
+
+/// Stop the private servers whose redis-learn died without stopping them (`kill -9`, a power cut
+/// leaves nothing to stop), and remove their directories; returns how many directories went.
+/// A server is stopped only when `/proc/<pid>` shows a redis-server working in that very directory
+/// (a reused pid is left alone); a live owner's servers and kept ones are not
+/// touched. Cheap: one `read_dir` of the temp dir.
+pub fn sweep_orphans(temp: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(temp) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(owner) = name.strip_prefix(SERVER_DIR_PREFIX).and_then(|r| r.split_once('-')).map(|(pid, _)| pid)
+        else {
+            continue;
+        };
+        let dir = entry.path();
+        let orphaned =
+            owner.parse::<u32>().is_ok_and(|pid| pid != std::process::id() && !crate::sql::scratch::alive(pid));
+        if !orphaned || dir.join(KEPT_MARKER).exists() {
+            continue;
+        }
+        if let Some(pid) = fs::read_to_string(dir.join(SERVER_PID_FILE)).ok().and_then(|t| t.trim().parse::<u32>().ok())
+            && let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline"))
+        {
+            // redis-server rewrites its title (`redis-server 127.0.0.1:PORT`), but works in its --dir.
+            let ours = String::from_utf8_lossy(&cmdline).contains("redis-server")
+                && fs::read_link(format!("/proc/{pid}/cwd"))
+                    .is_ok_and(|cwd| dir.canonicalize().is_ok_and(|d| d == cwd));
+            if ours {
+                let _ = signal(pid, "-KILL");
+                // Reaped by init; wait for it to go before its directory does.
+                for _ in 0..50 {
+                    if !Path::new(&format!("/proc/{pid}/cmdline")).exists()
+                        || fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.is_empty())
+                    {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        if fs::remove_dir_all(&dir).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 impl Drop for PrivateServer {

@@ -90,7 +90,7 @@ fn unowned_and_old(name: &str, path: &Path) -> bool {
 
 /// Is process `pid` running? (/proc where there is one, else `kill -0`; when neither can tell, it
 /// counts as running, so its directory stays.)
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     if Path::new("/proc/self").exists() {
         return Path::new(&format!("/proc/{pid}")).exists();
     }

@@ -252,3 +252,37 @@ fn a_damaged_progress_file_never_overwrites_an_earlier_backup() {
     kept.sort();
     assert_eq!(kept, ["earlier"; 5].into_iter().chain(["{ damaged"]).collect::<Vec<_>>(), "a backup was overwritten");
 }
+
+/// `kill -9` on a lesson leaves its private redis-server running (nothing is left to stop it); the
+/// next command, whatever it is, stops that server and removes its directory.
+#[test]
+fn the_next_command_stops_a_private_server_a_killed_run_left() {
+    let temp = tempfile::tempdir().unwrap();
+    let tmpdir = temp.path().display().to_string();
+    let _serial = support::heavy();
+    let mut child =
+        Test::new().args(["lesson", "2", "--quick", "--no-quiz", "--private"]).env("TMPDIR", &tmpdir).spawn();
+    let prefix = format!("redis-learn-srv-{}-", child.id());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let pid_file = loop {
+        let found = scratch_dirs(temp.path()).into_iter().find(|n| n.starts_with(&prefix));
+        if let Some(pid_file) = found.map(|n| temp.path().join(n).join("server.pid")).filter(|f| f.exists()) {
+            break pid_file;
+        }
+        assert!(std::time::Instant::now() < deadline, "no private server dir: {:?}", scratch_dirs(temp.path()));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let server_pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    support::signal(child.id(), "-KILL");
+    let _ = support::wait_with_timeout(&mut child, Duration::from_secs(10));
+    let running = |pid: u32| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty());
+    assert!(running(server_pid), "the private server did not outlive its run: nothing to test");
+    Test::new().args(["list"]).env("TMPDIR", &tmpdir).run().success();
+    assert!(!running(server_pid), "the orphaned redis-server {server_pid} still runs");
+    assert!(
+        !scratch_dirs(temp.path()).iter().any(|n| n.starts_with("redis-learn-srv-")),
+        "{:?}",
+        scratch_dirs(temp.path())
+    );
+}
