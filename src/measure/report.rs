@@ -269,6 +269,22 @@ impl Comparison {
         }
     }
 
+    /// The same comparison from the other side (b against a): every ratio inverted, the interval's
+    /// ends swapped. For a claim about how much more something costs, said as a number above 1.
+    pub fn inverted(&self) -> Comparison {
+        Comparison {
+            a: self.b.clone(),
+            b: self.a.clone(),
+            a_label: self.b_label.clone(),
+            b_label: self.a_label.clone(),
+            ratio: 1.0 / self.ratio,
+            ratio_low: 1.0 / self.ratio_high,
+            ratio_high: 1.0 / self.ratio_low,
+            ratio_p99: 1.0 / self.ratio_p99,
+            ..self.clone()
+        }
+    }
+
     /// `4.20× [3.90–4.60]`: the point ratio and its interval.
     pub fn measured(&self) -> String {
         format_ratio_interval(self.ratio, self.ratio_low, self.ratio_high)
@@ -410,6 +426,24 @@ impl Claim {
         Claim { timed: true, ..Claim::with_status(id, text, comparison.measured(), status) }
     }
 
+    /// Held when the whole interval is below `threshold` ("costs less than twice": `inverted()` of
+    /// a comparison, below 2), failed when it is wholly at or above it, inconclusive otherwise.
+    pub fn ratio_below(
+        id: impl Into<String>,
+        text: impl Into<String>,
+        comparison: &Comparison,
+        threshold: f64,
+    ) -> Claim {
+        let status = if comparison.ratio_high < threshold {
+            ClaimStatus::Held
+        } else if comparison.ratio_low >= threshold {
+            ClaimStatus::Failed
+        } else {
+            ClaimStatus::Inconclusive
+        };
+        Claim { timed: true, ..Claim::with_status(id, text, comparison.measured(), status) }
+    }
+
     pub fn with_status(
         id: impl Into<String>,
         text: impl Into<String>,
@@ -523,6 +557,17 @@ mod tests {
         assert_eq!(claim.status, ClaimStatus::Inconclusive);
         assert!(!claim.holds && !claim.failed());
         assert_eq!(claim.measured, "4.00× [3.80–4.20]");
+        // b against a is 0.25× "faster"; from the other side, b costs 4× a, said as 4×.
+        let b = m("b", 4, &[40, 42, 38, 40, 41, 39, 40, 40, 44, 36]);
+        let slower = Comparison::of("s", &b, &a).unwrap();
+        assert!((slower.ratio - 0.25).abs() < 1e-9, "{}", slower.ratio);
+        let costs = slower.inverted();
+        assert_eq!((costs.a.as_str(), costs.b.as_str()), ("a", "b"));
+        assert_eq!(Claim::ratio_below("x", "t", &costs, 5.0).status, ClaimStatus::Held);
+        assert_eq!(Claim::ratio_below("x", "t", &costs, 3.0).status, ClaimStatus::Failed);
+        let straddles = Claim::ratio_below("x", "t", &costs, 4.0);
+        assert_eq!(straddles.status, ClaimStatus::Inconclusive);
+        assert_eq!(straddles.measured, "4.00× [3.80–4.20]");
     }
 
     #[test]
