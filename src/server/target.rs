@@ -276,6 +276,10 @@ pub fn parse_url(url: &str, allow_remote: bool) -> Result<Client, UserError> {
     // `?socket=` would quietly become 127.0.0.1:6379, a `?pass=` on a TCP URL would be dropped):
     // refuse them instead, and say where a misplaced one goes.
     let unix = parsed.scheme().ends_with("unix");
+    let db = parsed.path().trim_matches('/');
+    if !unix && !db.is_empty() && db.parse::<i64>().is_err() {
+        return Err(bad(format!("the path is the database number, and {db:?} is not a number")));
+    }
     let known = if unix { UNIX_QUERY } else { TCP_QUERY };
     for (key, _) in parsed.query_pairs() {
         if !known.contains(&key.as_ref()) {

@@ -1316,6 +1316,16 @@ fn what_listens_on_the_port_is_named_when_it_is_not_redis() {
         assert!(started.elapsed() < Duration::from_secs(14), "took {:?}", started.elapsed());
     }
 
+    let out = Test::new()
+        .args(["lesson", "1", "--quick", "--no-quiz", "--redis", "redis://127.0.0.1:6390/abc"])
+        .run()
+        .code(2);
+    assert_eq!(
+        out.stderr.trim_end(),
+        "error: \"redis://127.0.0.1:6390/abc\" is not a Redis URL (the path is the database number, and \"abc\" is not a \
+         number); use the form redis://HOST:PORT[/DB]"
+    );
+
     let server = Server::start(&[]);
     let url = format!("{}/99", server.url());
     let out = Test::new().args(["lesson", "1", "--quick", "--no-quiz", "--redis", &url]).run().code(2);
