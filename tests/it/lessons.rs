@@ -139,14 +139,13 @@ fn a_quiz_question_writes_its_numbers_alike() {
 }
 
 /// README's flag table says which subcommands take each flag: the same as the CLI, for every row
-/// that names one flag. (`practice` has its own section and `--help`; the table leaves it out.)
+/// that names one flag.
 #[test]
 fn the_readme_flag_table_matches_the_cli() {
     use clap::CommandFactory;
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let cli = redis_learn::cli::Cli::command();
-    let all: Vec<String> =
-        cli.get_subcommands().map(|c| c.get_name().to_string()).filter(|n| n != "practice").collect();
+    let all: Vec<String> = cli.get_subcommands().map(|c| c.get_name().to_string()).collect();
     let takes =
         |sub: &str, flag: &str| cli.find_subcommand(sub).unwrap().get_arguments().any(|a| a.get_long() == Some(flag));
     let table = readme.split("\n## Flags\n").nth(1).unwrap().split("\n## ").next().unwrap();
