@@ -172,7 +172,8 @@ fn record(settings: &Settings, session: &Session) {
     super::save_progress(&mut progress);
 }
 
-/// Run a script: one command a line, `#` comments, `hint`, `skip`, `reset` and `predict REPLY` allowed.
+/// Run a script: one command a line, `#` comments, `predict REPLY`, and the prompt's own words
+/// (`hint`, `skip`, `reset`, `tasks`/`list`, `help`, `quit`; `solution` is ignored: see `--solution`).
 fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl Write) -> Result<()> {
     let lang = settings.lang;
     let styles = Styles::new(settings.color);
@@ -183,8 +184,9 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        match line.to_ascii_lowercase().as_str() {
-            "hint" => {
+        // The prompt's own words, as at the prompt; none of them reaches Redis.
+        match prompt_word(line) {
+            Some(Word::Hint) => {
                 if let Some((_, hint)) = session.hint()
                     && text_mode
                 {
@@ -193,15 +195,31 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
                 }
                 continue;
             }
-            "skip" => {
+            Some(Word::Skip) => {
                 session.skip();
                 continue;
             }
-            "reset" => {
+            Some(Word::Reset) => {
                 session.reset().context("practice reset")?;
                 continue;
             }
-            _ => {}
+            Some(Word::Quit) => break,
+            Some(Word::Help) => {
+                if text_mode {
+                    writeln!(out, "> {line}\n{}", lang.word("practice.help"))?;
+                }
+                continue;
+            }
+            Some(Word::Tasks) => {
+                if text_mode {
+                    writeln!(out, "> {line}")?;
+                    write_tasks(session, lang, &styles, out)?;
+                }
+                continue;
+            }
+            // A script asks nobody to confirm: `--solution` prints the reference commands.
+            Some(Word::Solution) => continue,
+            None => {}
         }
         if let Some(prediction) = prediction_of(line) {
             let done = session.predict(prediction).context("practice")?;
@@ -472,19 +490,7 @@ fn prompt_loop(
                 session.reset().context("practice reset")?;
                 writeln!(out, "{}", lang.word("practice.task-reset"))?;
             }
-            Some(Word::Tasks) => {
-                for (i, (t, s)) in session.lesson.tasks.iter().zip(&session.states).enumerate() {
-                    let mark = if s.passed {
-                        styles.pass("✓").to_string()
-                    } else if s.skipped {
-                        "-".to_string()
-                    } else {
-                        " ".to_string()
-                    };
-                    let hints = lang.say(Text::msg("practice.hints-used").fact("hints", s.hints_used));
-                    writeln!(out, "{mark} {}. {} ({hints})", i + 1, t.text(lang).title)?;
-                }
-            }
+            Some(Word::Tasks) => write_tasks(session, lang, &styles, out)?,
             None => {
                 if let Some(Reply::Server(r) | Reply::Refused(r)) = session.execute(trimmed).context("practice")? {
                     writeln!(out, "{r}")?;
@@ -492,6 +498,22 @@ fn prompt_loop(
                 check_and_announce(session, settings, &styles, out)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// `tasks` (or `list`): each task with ✓ passed, - skipped, and the hints it took.
+fn write_tasks(session: &Session, lang: crate::i18n::Lang, styles: &Styles, out: &mut impl Write) -> Result<()> {
+    for (i, (t, s)) in session.lesson.tasks.iter().zip(&session.states).enumerate() {
+        let mark = if s.passed {
+            styles.pass("✓").to_string()
+        } else if s.skipped {
+            "-".to_string()
+        } else {
+            " ".to_string()
+        };
+        let hints = lang.say(Text::msg("practice.hints-used").fact("hints", s.hints_used));
+        writeln!(out, "{mark} {}. {} ({hints})", i + 1, t.text(lang).title)?;
     }
     Ok(())
 }

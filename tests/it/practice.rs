@@ -145,6 +145,19 @@ fn hints_are_counted_and_skip_moves_on() {
     assert_eq!(task(&doc, "user-clients-set")["hints_used"], 1);
 }
 
+/// The prompt's own words work in a script as at the prompt; none reaches Redis.
+#[test]
+fn a_script_takes_the_prompts_words() {
+    let script = "list\nhelp\nSET session:42 abc EX 60\ntasks\nsolution\nquit\nINCR stats:api_calls\n";
+    let out = Test::new().args(["practice", "1", "--script", "-"]).stdin(script).run().code(1);
+    out.stdout_contains("> list\n  1. A session that expires by itself (0 hints)\n")
+        .stdout_contains("> help\nType Redis commands")
+        .stdout_contains("> tasks\n✓ 1. A session that expires by itself (0 hints)\n  2. Count API calls")
+        .stdout_lacks("ERR unknown command")
+        .stdout_lacks("INCR stats:api_calls")
+        .stdout_contains("1/3 tasks passed");
+}
+
 #[test]
 fn text_mode_prints_replies_like_redis_cli() {
     let script = "SET session:42 abc EX 60\nGET nothing-here\nSADD s a\nSMEMBERS s\nINCR session:42\nNOSUCHCOMMAND x\nSUBSCRIBE ws:broadcast\n";
