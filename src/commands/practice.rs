@@ -206,7 +206,8 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
             Some(Word::Quit) => break,
             Some(Word::Help) => {
                 if text_mode {
-                    writeln!(out, "> {line}\n{}", lang.word("practice.help"))?;
+                    writeln!(out, "> {line}")?;
+                    prose(out, settings, &lang.word("practice.help"), |l: &str| l.to_string())?;
                 }
                 continue;
             }
@@ -234,7 +235,8 @@ fn script(settings: &Settings, session: &mut Session, text: &str, out: &mut impl
         if text_mode {
             writeln!(out, "> {line}")?;
             match reply {
-                Some(Reply::Server(r)) | Some(Reply::Refused(r)) => writeln!(out, "{r}")?,
+                Some(Reply::Server(r)) => writeln!(out, "{r}")?,
+                Some(Reply::Refused(r)) => prose(out, settings, &r, |l: &str| l.to_string())?,
                 None => {}
             }
         }
@@ -256,10 +258,11 @@ fn announce_checks(
     if !settings.json {
         for &i in &checked.passed {
             let title = &session.task(i).text(lang).title;
-            writeln!(out, "{}", styles.pass(&lang.say(Text::msg("practice.task-passed").fact("title", title))))?;
+            let line = lang.say(Text::msg("practice.task-passed").fact("title", title));
+            prose(out, settings, &line, |l| styles.pass(l).to_string())?;
         }
         for &i in &checked.needs_command {
-            writeln!(out, "{}", styles.fail(&session.needs_command(i)))?;
+            prose(out, settings, &session.needs_command(i), |l| styles.fail(l).to_string())?;
         }
     }
     Ok(checked.passed)
@@ -318,18 +321,19 @@ fn summary(settings: &Settings, session: &Session, keys_left: usize, out: &mut i
         for (i, (t, s)) in session.lesson.tasks.iter().zip(&session.states).enumerate() {
             if !session.available(i) {
                 let why = lang.word("practice.needs-private");
-                writeln!(out, "– {} — {} ({why})", t.id, t.text(lang).title)?;
+                prose(out, settings, &format!("– {} — {} ({why})", t.id, t.text(lang).title), |l| l.to_string())?;
                 continue;
             }
             let mark = if s.passed { styles.pass("✓") } else { styles.fail("✗") };
-            writeln!(out, "{mark} {} — {}", t.id, t.text(lang).title)?;
+            prose(out, settings, &format!("{mark} {} — {}", t.id, t.text(lang).title), |l| l.to_string())?;
         }
         let n = session.states.iter().filter(|s| s.passed).count();
         let total = (0..session.states.len()).filter(|&i| session.available(i)).count();
-        writeln!(out, "{}", lang.say(Text::msg("practice.total").fact("passed", n).fact("total", total)))?;
+        let line = lang.say(Text::msg("practice.total").fact("passed", n).fact("total", total));
+        prose(out, settings, &line, |l| l.to_string())?;
         if let Some(ns) = session.namespace() {
             let line = lang.say(Text::msg("practice.keys-removed").fact("prefix", ns.prefix()).fact("left", keys_left));
-            writeln!(out, "{}", styles.dim(&line))?;
+            prose(out, settings, &line, |l| styles.dim(l).to_string())?;
         }
     }
     Ok(if passed { Outcome::Success } else { Outcome::Failed })
@@ -459,16 +463,21 @@ fn prompt_loop(
         }
         match prompt_word(trimmed) {
             Some(Word::Quit) => break,
-            Some(Word::Help) => writeln!(out, "{}", lang.word("practice.help"))?,
+            Some(Word::Help) => prose(out, settings, &lang.word("practice.help"), |l: &str| l.to_string())?,
             Some(Word::Hint) => match session.hint() {
                 Some((i, hint)) => {
                     let n = session.states[i].hints_used;
                     let total = session.task(i).text(lang).hints.len();
-                    writeln!(
-                        out,
-                        "{} {hint}",
-                        styles.heading(&lang.say(Text::msg("practice.hint-count").fact("n", n).fact("total", total)))
-                    )?
+                    let label = lang.say(Text::msg("practice.hint-count").fact("n", n).fact("total", total));
+                    let text = format!("{label}{}{hint}", crate::render::text::gap(&label));
+                    let lines = crate::render::text::wrap(&text, settings.width, "", "  ");
+                    for (k, wrapped) in lines.iter().enumerate() {
+                        // The label alone is styled, as before.
+                        match wrapped.strip_prefix(label.as_str()).filter(|_| k == 0) {
+                            Some(after) => writeln!(out, "{}{after}", styles.heading(&label))?,
+                            None => writeln!(out, "{wrapped}")?,
+                        }
+                    }
                 }
                 None => writeln!(out, "{}", lang.word("practice.no-more-hints"))?,
             },
@@ -492,11 +501,37 @@ fn prompt_loop(
             }
             Some(Word::Tasks) => write_tasks(session, lang, &styles, out)?,
             None => {
-                if let Some(Reply::Server(r) | Reply::Refused(r)) = session.execute(trimmed).context("practice")? {
-                    writeln!(out, "{r}")?;
+                match session.execute(trimmed).context("practice")? {
+                    Some(Reply::Server(r)) => writeln!(out, "{r}")?,
+                    Some(Reply::Refused(r)) => prose(out, settings, &r, |l: &str| l.to_string())?,
+                    None => {}
                 }
                 check_and_announce(session, settings, &styles, out)?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Words for the learner (a refusal, a notice, the help), each line through `style`. At a terminal
+/// they are wrapped at its width between words, and a line with columns (`  hint        the next
+/// hint`) continues under its second column; in a pipe or a file each stays one line, for scripts.
+/// What Redis replied is printed as it is, never through this.
+fn prose(out: &mut impl Write, settings: &Settings, text: &str, style: impl Fn(&str) -> String) -> Result<()> {
+    for line in text.lines() {
+        if !settings.stdout_tty {
+            writeln!(out, "{}", style(line))?;
+            continue;
+        }
+        let width = settings.width;
+        let indent = line.len() - line.trim_start().len();
+        let column = line[indent..].find("  ").map(|gap| {
+            let after = &line[indent + gap..];
+            indent + gap + (after.len() - after.trim_start().len())
+        });
+        let (first, rest) = (" ".repeat(indent), " ".repeat(column.unwrap_or(indent + 2)));
+        for wrapped in crate::render::text::wrap(line.trim_start(), width, &first, &rest) {
+            writeln!(out, "{}", style(&wrapped))?;
         }
     }
     Ok(())

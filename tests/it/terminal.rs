@@ -344,6 +344,30 @@ fn at_60_columns_titles_cells_and_commands_wrap_between_words() {
     }
 }
 
+/// At 60 columns, the practice prompt's own words (help, a held-back command, a hint) wrap between
+/// words; a Redis reply is printed as it is.
+#[test]
+#[ignore = "needs tmux (CI installs it): the prompt in a real terminal"]
+fn at_60_columns_the_practice_prompts_words_wrap_between_words() {
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state_env(state.path());
+    let env = [("REDIS_LEARN_STATE_DIR", state_dir.as_str())];
+    let pane = Pane::start(60, 60, &env, &["practice", "2", "--private"]);
+    pane.wait_for("redis>");
+    pane.keys(&["help", "Enter"]);
+    pane.wait_for("quit");
+    pane.keys(&["TTL token:eth:0xc0de", "Enter"]);
+    pane.wait_for("held back");
+    pane.keys(&["hint", "Enter"]);
+    pane.wait_for("1/2");
+    pane.keys(&["quit", "Enter"]);
+    let screen = pane.wait_for("EXIT=");
+    for line in pane.printed_lines().lines() {
+        assert!(console::measure_text_width(line.trim_end()) <= 60, "a line the terminal broke:\n{line}\n{screen}");
+    }
+    assert!(screen.contains("held back: task 4"), "{screen}");
+}
+
 /// The screen's lines, without the "Commands sent" blocks (a command is wrapped at spaces and at the
 /// `:` of a key, and a token longer than a line, such as a long hex id, is cut where the line ends).
 fn visible_lines_outside_the_command_trace(text: &str) -> Vec<&str> {
