@@ -37,6 +37,14 @@ static FINISHED: AtomicBool = AtomicBool::new(false);
 static EXIT_HOOK: OnceLock<fn(u8)> = OnceLock::new();
 /// Private servers alive now: (pid, temp dir), killed and removed if the watchdog fires.
 static PRIVATE: Mutex<Vec<(u32, PathBuf)>> = Mutex::new(Vec::new());
+/// Set once this process has noted a run in the journal: it writes to a server it did not start,
+/// where an unfinished cleanup leaves keys (on a private server, the watchdog's kill takes them).
+static SHARED_WRITES: AtomicBool = AtomicBool::new(false);
+
+/// This process writes keys to a server it did not start (see [`crate::server::Journal`]).
+pub fn note_shared_writes() {
+    SHARED_WRITES.store(true, Ordering::SeqCst);
+}
 /// Scratch directories alive now (a run's SQLite files), removed if the watchdog fires.
 static SCRATCH: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 /// The progress bar on screen now, cleared before the watchdog prints its line.
@@ -173,10 +181,17 @@ fn watchdog() {
         return;
     }
     clear_progress_bar();
-    eprintln!(
-        "error: interrupted, and the server did not answer within {} s: keys this run wrote may be left; the next run (or `redis-learn doctor --clean`) removes them",
-        GRACE.as_secs_f64()
-    );
+    if SHARED_WRITES.load(Ordering::SeqCst) {
+        eprintln!(
+            "error: interrupted, and the server did not answer within {} s: keys this run wrote may be left; the next run (or `redis-learn doctor --clean`) removes them",
+            GRACE.as_secs_f64()
+        );
+    } else {
+        eprintln!(
+            "error: interrupted, and the server did not answer within {} s: it was this run's own redis-server, stopped now with its keys, so nothing is left",
+            GRACE.as_secs_f64()
+        );
+    }
     if let Some(hook) = EXIT_HOOK.get() {
         hook(exit_code());
     }

@@ -76,6 +76,7 @@ impl Journal {
 
     /// Note that this process is about to write keys under `namespace` on `server` (redacted URL).
     pub fn open_run(&self, namespace: &Namespace, server: &str) -> Result<()> {
+        crate::interrupt::note_shared_writes();
         let entry = Entry {
             run_id: namespace.run_id().to_string(),
             server: server.to_string(),

@@ -286,3 +286,37 @@ fn the_next_command_stops_a_private_server_a_killed_run_left() {
         scratch_dirs(temp.path())
     );
 }
+
+/// Ctrl-C while this run's own private server is frozen: the watchdog kills it, and says that
+/// nothing is left (there is no journal entry to sweep, the keys went with the server).
+#[test]
+#[ignore = "slow (~4 s): CI runs it; locally `cargo test --release -- --include-ignored`"]
+fn ctrl_c_with_a_frozen_private_server_says_nothing_is_left() {
+    let temp = tempfile::tempdir().unwrap();
+    let tmpdir = temp.path().display().to_string();
+    let _serial = support::heavy();
+    let mut child = Test::new().args(["lesson", "2", "--no-quiz", "--private"]).env("TMPDIR", &tmpdir).spawn();
+    let prefix = format!("redis-learn-srv-{}-", child.id());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let pid_file = loop {
+        let found = scratch_dirs(temp.path()).into_iter().find(|n| n.starts_with(&prefix));
+        if let Some(pid_file) = found.map(|n| temp.path().join(n).join("server.pid")).filter(|f| f.exists()) {
+            break pid_file;
+        }
+        assert!(std::time::Instant::now() < deadline, "no private server dir: {:?}", scratch_dirs(temp.path()));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    let server_pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    support::signal(server_pid, "-STOP");
+    std::thread::sleep(Duration::from_millis(300));
+    support::interrupt(&child);
+    let status = support::wait_with_timeout(&mut child, Duration::from_secs(15));
+    let stderr = support::stderr_of(&mut child);
+    assert_eq!(status.code(), Some(130), "{status:?}: {stderr}");
+    assert!(stderr.contains("did not answer"), "not the watchdog's exit, nothing tested: {stderr}");
+    assert!(stderr.contains("this run's own redis-server, stopped now with its keys"), "{stderr}");
+    assert!(!stderr.contains("may be left"), "{stderr}");
+    let running = std::fs::read(format!("/proc/{server_pid}/cmdline")).is_ok_and(|c| !c.is_empty());
+    assert!(!running, "the frozen private server {server_pid} still runs");
+}
