@@ -253,6 +253,20 @@ fn a_damaged_progress_file_never_overwrites_an_earlier_backup() {
     assert_eq!(kept, ["earlier"; 5].into_iter().chain(["{ damaged"]).collect::<Vec<_>>(), "a backup was overwritten");
 }
 
+/// The `server.pid` of the private server that run `owner` started in `temp`, once it is there.
+fn private_server_pid_file(temp: &Path, owner: u32) -> std::path::PathBuf {
+    let prefix = format!("redis-learn-srv-{owner}-");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = scratch_dirs(temp).into_iter().find(|n| n.starts_with(&prefix));
+        if let Some(pid_file) = found.map(|n| temp.join(n).join("server.pid")).filter(|f| f.exists()) {
+            return pid_file;
+        }
+        assert!(std::time::Instant::now() < deadline, "no private server dir: {:?}", scratch_dirs(temp));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// `kill -9` on a lesson leaves its private redis-server running (nothing is left to stop it); the
 /// next command, whatever it is, stops that server and removes its directory.
 #[test]
@@ -262,16 +276,7 @@ fn the_next_command_stops_a_private_server_a_killed_run_left() {
     let _serial = support::heavy();
     let mut child =
         Test::new().args(["lesson", "2", "--quick", "--no-quiz", "--private"]).env("TMPDIR", &tmpdir).spawn();
-    let prefix = format!("redis-learn-srv-{}-", child.id());
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let pid_file = loop {
-        let found = scratch_dirs(temp.path()).into_iter().find(|n| n.starts_with(&prefix));
-        if let Some(pid_file) = found.map(|n| temp.path().join(n).join("server.pid")).filter(|f| f.exists()) {
-            break pid_file;
-        }
-        assert!(std::time::Instant::now() < deadline, "no private server dir: {:?}", scratch_dirs(temp.path()));
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let pid_file = private_server_pid_file(temp.path(), child.id());
     std::thread::sleep(Duration::from_millis(500));
     let server_pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     support::signal(child.id(), "-KILL");
@@ -296,16 +301,7 @@ fn ctrl_c_with_a_frozen_private_server_says_nothing_is_left() {
     let tmpdir = temp.path().display().to_string();
     let _serial = support::heavy();
     let mut child = Test::new().args(["lesson", "2", "--no-quiz", "--private"]).env("TMPDIR", &tmpdir).spawn();
-    let prefix = format!("redis-learn-srv-{}-", child.id());
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let pid_file = loop {
-        let found = scratch_dirs(temp.path()).into_iter().find(|n| n.starts_with(&prefix));
-        if let Some(pid_file) = found.map(|n| temp.path().join(n).join("server.pid")).filter(|f| f.exists()) {
-            break pid_file;
-        }
-        assert!(std::time::Instant::now() < deadline, "no private server dir: {:?}", scratch_dirs(temp.path()));
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let pid_file = private_server_pid_file(temp.path(), child.id());
     std::thread::sleep(Duration::from_millis(1500));
     let server_pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     support::signal(server_pid, "-STOP");
