@@ -308,9 +308,7 @@ impl Keys {
         }
         Ok(cleanup)
     }
-}
 
-impl Keys {
     /// The server stopped answering: no more attempts; the journal keeps the namespace for a later
     /// run to sweep.
     fn abandon(&mut self) {
