@@ -171,7 +171,7 @@ fn watchdog() {
     }
     let servers = std::mem::take(&mut *PRIVATE.lock().unwrap_or_else(|p| p.into_inner()));
     for (pid, dir) in servers {
-        let _ = std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        let _ = crate::process::signal(pid, "-KILL");
         let _ = std::fs::remove_dir_all(dir);
     }
     for dir in std::mem::take(&mut *SCRATCH.lock().unwrap_or_else(|p| p.into_inner())) {

@@ -16,6 +16,7 @@ pub mod lesson;
 pub mod measure;
 pub mod pause;
 pub mod practice;
+pub mod process;
 pub mod progress;
 pub mod quiz;
 pub mod render;

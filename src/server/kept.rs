@@ -56,30 +56,17 @@ pub fn stop_all(state_dir: Option<&Path>) -> Vec<u16> {
     }
     let mut stopped = Vec::new();
     for kept in &file.servers {
-        if runs(kept.pid, "redis-server") {
-            signal(kept.pid);
+        if crate::process::runs(kept.pid, "redis-server") {
+            let _ = crate::process::signal(kept.pid, "-TERM");
             stopped.push(kept.port);
         }
-        if runs(kept.timer_pid, "sleep") || runs(kept.timer_pid, "sh") {
+        if crate::process::runs(kept.timer_pid, "sleep") || crate::process::runs(kept.timer_pid, "sh") {
             signal_group(kept.timer_pid);
         }
         let _ = std::fs::remove_dir_all(&kept.dir);
     }
     let _ = write(dir, &File::default());
     stopped
-}
-
-/// Is `pid` a process whose command line mentions `name`? (Linux; elsewhere: no.)
-fn runs(pid: u32, name: &str) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains(name))
-}
-
-fn signal(pid: u32) {
-    let _ = std::process::Command::new("kill")
-        .arg(pid.to_string())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
 }
 
 /// The timer runs in its own process group (its `sh` and its `sleep`): end them both.

@@ -309,12 +309,12 @@ impl PrivateServer {
     /// Freeze the process (SIGSTOP), as a stalled VM or a cut network would: its sockets stay open
     /// and nothing answers. [`PrivateServer::resume`] thaws it; dropping it kills it either way.
     pub fn pause(&self) -> std::io::Result<()> {
-        signal(self.child.id(), "-STOP")
+        crate::process::signal(self.child.id(), "-STOP")
     }
 
     /// Thaw a [`PrivateServer::pause`]d process (SIGCONT).
     pub fn resume(&self) -> std::io::Result<()> {
-        signal(self.child.id(), "-CONT")
+        crate::process::signal(self.child.id(), "-CONT")
     }
 
     /// Has the server exited (e.g. after a crash demo)?
@@ -362,12 +362,6 @@ impl PrivateConnection {
         trace.record(&["KEYS", pattern]);
         redis::cmd("KEYS").arg(pattern).query(&mut self.0)
     }
-}
-
-/// `kill -STOP pid` and the like, on a process of ours.
-fn signal(pid: u32, signal: &str) -> std::io::Result<()> {
-    let status = Command::new("kill").arg(signal).arg(pid.to_string()).stderr(Stdio::null()).status()?;
-    if status.success() { Ok(()) } else { Err(std::io::Error::other(format!("kill {signal} {pid}: {status}"))) }
 }
 
 fn spawn(
@@ -463,29 +457,22 @@ pub fn sweep_orphans(temp: &Path) -> usize {
             continue;
         };
         let dir = entry.path();
-        let orphaned =
-            owner.parse::<u32>().is_ok_and(|pid| pid != std::process::id() && !crate::sql::scratch::alive(pid));
+        let orphaned = owner.parse::<u32>().is_ok_and(|pid| pid != std::process::id() && !crate::process::alive(pid));
         if !orphaned || dir.join(KEPT_MARKER).exists() {
             continue;
         }
         if let Some(pid) = fs::read_to_string(dir.join(SERVER_PID_FILE)).ok().and_then(|t| t.trim().parse::<u32>().ok())
-            && let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline"))
-        {
             // redis-server rewrites its title (`redis-server 127.0.0.1:PORT`), but works in its --dir.
-            let ours = String::from_utf8_lossy(&cmdline).contains("redis-server")
-                && fs::read_link(format!("/proc/{pid}/cwd"))
-                    .is_ok_and(|cwd| dir.canonicalize().is_ok_and(|d| d == cwd));
-            if ours {
-                let _ = signal(pid, "-KILL");
-                // Reaped by init; wait for it to go before its directory does.
-                for _ in 0..50 {
-                    if !Path::new(&format!("/proc/{pid}/cmdline")).exists()
-                        || fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.is_empty())
-                    {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
+            && crate::process::runs(pid, "redis-server")
+            && fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| dir.canonicalize().is_ok_and(|d| d == cwd))
+        {
+            let _ = crate::process::signal(pid, "-KILL");
+            // Reaped by init (a zombie's command line is empty); wait for it before its directory goes.
+            for _ in 0..50 {
+                if !crate::process::runs(pid, "redis-server") {
+                    break;
                 }
+                std::thread::sleep(Duration::from_millis(20));
             }
         }
         if fs::remove_dir_all(&dir).is_ok() {

@@ -55,7 +55,7 @@ pub fn sweep(temp: &Path) -> usize {
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         let left = match owner(&name) {
-            Some(pid) => pid != std::process::id() && !alive(pid),
+            Some(pid) => pid != std::process::id() && !crate::process::alive(pid),
             None => unowned_and_old(&name, &path),
         };
         if left && entry.file_type().is_ok_and(|t| t.is_dir()) && std::fs::remove_dir_all(&path).is_ok() {
@@ -86,20 +86,6 @@ fn unowned_and_old(name: &str, path: &Path) -> bool {
         .chain(std::fs::metadata(path).and_then(|m| m.modified()).ok())
         .max();
     newest.and_then(|t| SystemTime::now().duration_since(t).ok()).is_some_and(|age| age > UNOWNED_AFTER)
-}
-
-/// Is process `pid` running? (/proc where there is one, else `kill -0`; when neither can tell, it
-/// counts as running, so its directory stays.)
-pub(crate) fn alive(pid: u32) -> bool {
-    if Path::new("/proc/self").exists() {
-        return Path::new(&format!("/proc/{pid}")).exists();
-    }
-    std::process::Command::new("kill")
-        .args(["-0", &pid.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .map_or(true, |s| s.success())
 }
 
 #[cfg(test)]
